@@ -1,0 +1,56 @@
+"""Curated outcome rows kept beside a BibTeX file: ``NAME.bib`` -> ``NAME.outcomes.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .records import LoadError
+from .yamlsource import YamlProblem, load_with_lines
+
+REQUIRED = ("outcome", "measure", "comparator", "direction", "finding")
+
+
+@dataclass(frozen=True)
+class OutcomeTag:
+    """What a study measured, against what, which way the result went, and where that was said."""
+
+    outcome: str
+    measure: str
+    comparator: str
+    direction: str
+    finding: str
+    provenance: str  # "curated" | "rule"
+    source: str  # "data/studies.outcomes.yaml:12"
+
+
+def sidecar_path(bib_path: Path) -> Path:
+    """Where the curated outcomes for a BibTeX file live."""
+    return bib_path.with_name(bib_path.stem + ".outcomes.yaml")
+
+
+def read_outcomes(path: Path, label: str) -> tuple[dict[str, list[OutcomeTag]], list[LoadError]]:
+    """Curated outcomes by citation key; malformed rows become LoadErrors and are skipped."""
+    errors: list[LoadError] = []
+    try:
+        document = load_with_lines(path) or {}
+    except YamlProblem as exc:
+        return {}, [LoadError(label, exc.line, None, str(exc))]
+    if not isinstance(document, dict):
+        return {}, [LoadError(label, 1, None, "expected a mapping of citation key -> list of outcomes")]
+    by_key: dict[str, list[OutcomeTag]] = {}
+    for key, rows in document.items():
+        if key == "__line__":
+            continue
+        if not isinstance(rows, list):
+            errors.append(LoadError(label, None, key, "expected a list of outcomes under the key"))
+            continue
+        for row in rows:
+            line = row.get("__line__") if isinstance(row, dict) else None
+            missing = [f for f in REQUIRED if not (isinstance(row, dict) and row.get(f))]
+            if missing:
+                errors.append(LoadError(label, line, key, f"outcome row is missing {', '.join(missing)}"))
+                continue
+            values = {f: " ".join(str(row[f]).split()) for f in REQUIRED}
+            by_key.setdefault(key, []).append(OutcomeTag(**values, provenance="curated", source=f"{label}:{line}"))
+    return by_key, errors

@@ -1,0 +1,155 @@
+"""Load input files into the database: read, tag, store; report what could not be loaded."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import store
+from .curation import read_outcomes, sidecar_path
+from .readers import read_file
+from .records import LoadError, StudyRecord
+from .tagger import TaggedStudy, tag_study
+from .vocabulary import load_vocabulary
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("EVIDENCE_DATA", PROJECT_ROOT / "data"))
+
+
+@dataclass
+class LoadSummary:
+    """What a load did, for the one-line report and for tests."""
+
+    studies: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    tags: int = 0
+    errors: list[LoadError] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(e.severity == "error" for e in self.errors)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(e.severity == "warning" for e in self.errors)
+
+    def line(self) -> str:
+        return (f"{self.studies} studies ({self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.removed} removed), {self.tags} tags, {self.error_count} errors, "
+                f"{self.warning_count} warnings in {self.seconds:.2f}s")
+
+
+def default_inputs(data_dir: Path = DATA_DIR) -> list[Path]:
+    """The bundled corpus: every BibTeX file in data/."""
+    return sorted(data_dir.glob("*.bib"))
+
+
+def display_path(path: Path) -> str:
+    """How a file is named in errors and provenance: relative to the working directory when inside it."""
+    relative = os.path.relpath(path.resolve())
+    return path.resolve().as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
+def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies",
+         progress: Callable[[int, int], None] | None = None) -> LoadSummary:
+    """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails."""
+    started = time.perf_counter()
+    summary = LoadSummary()
+    vocab = load_vocabulary(vocab_dir)
+    labels: list[str] = []
+    tagged_by_file: dict[str, list[TaggedStudy]] = {}
+    for path in files:
+        label = display_path(path)
+        labels.append(label)
+        tagged_by_file[label] = _read_and_tag(path, label, vocab, summary.errors, labels)
+
+    with store.building(db_path) as db:
+        store.save_vocabulary(db, vocab)
+        kept = _drop_clashing_keys(db, tagged_by_file, summary.errors)
+        _warn_duplicate_identifiers(db, kept, summary.errors)
+        total = len(kept)
+        for done, tagged in enumerate(kept, start=1):
+            outcome = store.save_study(db, tagged)
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+            summary.tags += len(tagged.conditions) + len(tagged.outcomes) + (tagged.design is not None)
+            if progress:
+                progress(done, total)
+        for label, studies in tagged_by_file.items():
+            summary.removed += store.remove_studies_not_in(db, label, {t.record.key for t in studies})
+        store.prune_authors(db)
+        store.replace_errors(db, labels, summary.errors)
+    summary.studies = total
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _read_and_tag(path: Path, label: str, vocab, errors: list[LoadError], labels: list[str]) -> list[TaggedStudy]:
+    if not path.exists():
+        errors.append(LoadError(label, None, None, "file not found"))
+        return []
+    result = read_file(path, label)
+    errors.extend(result.errors)
+    outcomes: dict = {}
+    sidecar = sidecar_path(path)
+    if sidecar.exists():
+        sidecar_label = display_path(sidecar)
+        labels.append(sidecar_label)
+        outcomes, sidecar_errors = read_outcomes(sidecar, sidecar_label)
+        errors.extend(sidecar_errors)
+        known = {r.key for r in result.records}
+        for key in sorted(set(outcomes) - known):
+            line = int(outcomes[key][0].source.rpartition(":")[2])
+            errors.append(LoadError(sidecar_label, line, key, f"outcomes given for '{key}', which {label} does not load"))
+    tagged = []
+    for record in result.records:
+        study, tag_errors = tag_study(record, outcomes.get(record.key, []), vocab)
+        errors.extend(tag_errors)
+        tagged.append(study)
+    return tagged
+
+
+def _drop_clashing_keys(db, tagged_by_file: dict[str, list[TaggedStudy]], errors: list[LoadError]) -> list[TaggedStudy]:
+    """A key already held by another file is not loaded again: that would silently replace a study."""
+    owner = {key: (file, line) for key, file, line in
+             db.execute("SELECT key, source_file, source_line FROM studies WHERE source_file NOT IN "
+                        f"({', '.join('?' * len(tagged_by_file))})", list(tagged_by_file))}
+    kept = []
+    for label, studies in tagged_by_file.items():
+        for tagged in studies:
+            r = tagged.record
+            if r.key in owner and owner[r.key][0] != label:
+                file, line = owner[r.key]
+                errors.append(LoadError(label, r.source_line, r.key,
+                                        f"duplicate key: {file}:{line} already holds this key; this entry was not loaded"))
+                continue
+            owner[r.key] = (label, r.source_line)
+            kept.append(tagged)
+    return kept
+
+
+def _warn_duplicate_identifiers(db, kept: list[TaggedStudy], errors: list[LoadError]) -> None:
+    """Two keys with one DOI or PMID are probably one study twice: both load, and the pair is reported."""
+    loading = {t.record.key for t in kept}
+    for column in ("doi", "pmid"):
+        seen = {value: (key, file, line) for key, value, file, line in
+                db.execute(f"SELECT key, {column}, source_file, source_line FROM studies WHERE {column} IS NOT NULL")
+                if key not in loading}
+        for tagged in kept:
+            r = tagged.record
+            value = getattr(r, column)
+            if not value:
+                continue
+            if value in seen and seen[value][0] != r.key:
+                key, file, line = seen[value]
+                errors.append(LoadError(r.source_file, r.source_line, r.key,
+                                        f"duplicate {column.upper()} {value}: also on '{key}' ({file}:{line})",
+                                        severity="warning"))
+            else:
+                seen.setdefault(value, (r.key, r.source_file, r.source_line))

@@ -1,0 +1,156 @@
+"""What Datasette shows about the database: titles, descriptions, facets, search and canned queries."""
+
+from __future__ import annotations
+
+from .store import FTS_COLUMNS
+
+LICENSE = "CC BY 4.0 (curated tags and summaries); bibliographic facts are public record"
+
+STUDIES_FOR_CONDITION = """
+-- Studies tagged with the condition or any narrower one, strongest design first.
+select
+  s.key,
+  s.title,
+  s.author_list as authors,
+  s.year,
+  s.journal,
+  d.label as design,
+  d.evidence_level,
+  group_concat(c.label, '; ') as tagged_conditions,
+  s.participants,
+  s.finding,
+  s.doi,
+  s.pmid
+from conditions target
+join condition_ancestors ca on ca.ancestor_id = target.id
+join study_conditions sc on sc.condition_id = ca.condition_id
+join conditions c on c.id = sc.condition_id
+join studies s on s.key = sc.study_key
+left join designs d on d.id = s.design
+where target.id = :condition or lower(target.label) = lower(:condition)
+group by s.key
+order by coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year desc, s.key
+"""
+
+
+def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
+    """Conditions (in tree order, with their depth) against designs; each cell counts studies
+    tagged with the condition or a narrower one. Zero rows show where evidence is missing."""
+    columns = ",\n".join(
+        f"  count(distinct case when s.design = '{design_id}' then s.key end) as \"{label}\""
+        for design_id, label in designs
+    )
+    return f"""
+-- Evidence map: studies per condition (including narrower conditions) and design.
+select
+  substr('                    ', 1, 2 * (length(c.tree_path) - length(replace(c.tree_path, '/', '')))) || c.label as condition,
+  c.id as condition_id,
+  count(distinct s.key) as studies,
+{columns}
+from conditions c
+left join condition_ancestors ca on ca.ancestor_id = c.id
+left join study_conditions sc on sc.condition_id = ca.condition_id
+left join studies s on s.key = sc.study_key
+group by c.id
+order by c.tree_path
+"""
+
+
+def database_metadata() -> dict:
+    """Per-database metadata for an evidence database."""
+    return {
+        "description": "Studies, tagged by condition, design and outcome, with where each tag came from.",
+        "tables": {
+            "study_cards": {
+                "description": "One row per study with its conditions, outcomes and comparators as JSON arrays. "
+                               "Start here: facet on condition, design, evidence level, year or journal, or search.",
+                "facets": [{"array": "conditions"}, "design", "evidence_level", "year", "journal"],
+                "fts_table": "studies_fts",
+                "fts_pk": "rowid",
+                "searchmode": "raw",
+                "columns": {
+                    "conditions": "Conditions the study is tagged with",
+                    "condition_groups": "Those conditions and every broader one (low back pain -> back pain -> pain)",
+                    "evidence_level": "OCEBM 2011 level of the design: 1 strongest, 5 mechanism-based reasoning",
+                    "directions": "Directions of the study's results against their comparators",
+                    "participants": "Participants randomised or analysed; for reviews, the total across included studies",
+                    "included_studies": "For reviews: number of included studies",
+                    "finding": "One-sentence summary of the result, written for this database",
+                },
+            },
+            "studies": {
+                "description": "Every study with its bibliographic record and design. Identifiers were checked "
+                               "against public records; what could not be checked is empty and explained in `note`.",
+                "facets": ["design", "design_provenance", "year", "journal"],
+                "sort_desc": "year",
+                "columns": {
+                    "key": "Citation key, as in the BibTeX source",
+                    "author_list": "Authors in order, family name and initials",
+                    "doi": "DOI, lower case, without a URL prefix",
+                    "pmid": "PubMed ID",
+                    "pmcid": "PubMed Central ID",
+                    "pages": "Page range, both ends in full",
+                    "design": "Study design (see designs)",
+                    "design_provenance": "curated: stated in the source file; rule: matched by a design pattern",
+                    "design_source": "File and line, or the rule and the text it matched",
+                    "note": "What could not be verified, and other remarks",
+                    "extra": "BibTeX fields that have no column of their own, as JSON",
+                    "source_file": "The file the study was loaded from",
+                    "source_line": "Line of the entry in that file",
+                    "content_hash": "Changes when the study or its tags change; used to update only changed studies",
+                },
+            },
+            "conditions": {
+                "description": "Condition vocabulary with MeSH descriptor IDs. `parent` is the broader condition "
+                               "the tree is drawn under; condition_ancestors holds every broader condition.",
+                "label_column": "label",
+                "sort": "tree_path",
+            },
+            "condition_ancestors": {"description": "Each condition with itself and every broader condition, and how many steps up it is."},
+            "designs": {
+                "description": "Study designs with their MeSH publication type and OCEBM 2011 evidence level "
+                               "(1 systematic review of randomised trials ... 5 mechanism-based reasoning).",
+                "label_column": "label",
+                "sort": "rank",
+            },
+            "outcomes": {"description": "Outcome vocabulary by IMMPACT domain, plus physiological markers.", "label_column": "label"},
+            "comparators": {"description": "What acupuncture was compared with.", "label_column": "label"},
+            "authors": {"description": "Authors, one row per distinct name.", "label_column": "display"},
+            "study_authors": {"description": "Authors of each study, in order (position 1 is the first author)."},
+            "study_conditions": {
+                "description": "Conditions of each study, with provenance: curated (file and line) or rule (rule and matched text).",
+                "facets": ["condition_id", "provenance"],
+            },
+            "study_outcomes": {
+                "description": "What each study measured, against which comparator, which way the result went, and the finding.",
+                "facets": ["outcome_id", "comparator", "direction", "provenance"],
+            },
+            "load_errors": {
+                "description": "Everything the last load of each file could not load as written: file, line, entry and reason. "
+                               "Entries with errors keep their raw text here, so nothing is lost.",
+                "facets": ["file", "severity"],
+            },
+        },
+        "queries": {
+            "studies_for_condition": {
+                "title": "Studies for a condition, strongest design first",
+                "description": "Give a condition id or label (e.g. back-pain or Low back pain). Narrower conditions are included.",
+                "sql": STUDIES_FOR_CONDITION,
+            },
+        },
+    }
+
+
+def instance_metadata(database_names: list[str]) -> dict:
+    """Instance-level metadata, with the per-database part for each evidence database."""
+    return {
+        "title": "evidence: acupuncture research",
+        "description": "A tagged database of acupuncture studies: condition, study design and outcome, with "
+                       "verified identifiers and the provenance of every tag.",
+        "license": LICENSE,
+        "source": "Studies cited by consumer articles on acupuncture, checked against PubMed, PMC and publisher records",
+        "databases": {name: database_metadata() for name in database_names},
+    }
+
+
+__all__ = ["FTS_COLUMNS", "evidence_map_sql", "instance_metadata", "database_metadata"]

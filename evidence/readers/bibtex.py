@@ -1,0 +1,171 @@
+"""BibTeX reader: bibtexparser 2 splits the file; LaTeX is decoded only where a field holds it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import bibtexparser
+from bibtexparser.middlewares.names import (
+    InvalidNameError,
+    parse_single_name_into_parts,
+    split_multiple_persons_names,
+)
+from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
+from pylatexenc.latex2text import LatexNodes2Text
+
+from ..records import (
+    LoadError,
+    Person,
+    StudyRecord,
+    Tag,
+    normalise_count,
+    normalise_doi,
+    normalise_pages,
+    normalise_pmcid,
+    normalise_pmid,
+    normalise_year,
+)
+from . import ReadResult
+
+# bibtexparser logs every failed block; this reader reports them itself, with file and key.
+logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
+
+# BibTeX field -> StudyRecord attribute, for plain text fields.
+TEXT_FIELDS = {
+    "title": "title",
+    "journal": "journal",
+    "journaltitle": "journal",
+    "shortjournal": "journal_abbrev",
+    "month": "month",
+    "volume": "volume",
+    "number": "issue",
+    "issue": "issue",
+    "issn": "issn",
+    "url": "url",
+    "abstract": "abstract",
+    "population": "population",
+    "finding": "finding",
+    "note": "note",
+}
+# BibTeX field -> (attribute, normaliser) for fields with a fixed shape.
+SHAPED_FIELDS = {
+    "year": ("year", normalise_year),
+    "pages": ("pages", normalise_pages),
+    "doi": ("doi", normalise_doi),
+    "pmid": ("pmid", normalise_pmid),
+    "pmcid": ("pmcid", normalise_pmcid),
+    "participants": ("participants", normalise_count),
+    "includedstudies": ("included_studies", normalise_count),
+}
+# Prefixed keywords that are curated tags ("condition:low-back-pain"), as Zotero users write them.
+TAG_PREFIXES = ("condition", "design")
+
+_HOLDS_LATEX = re.compile(r"[\\{}$~]|--")
+_ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
+_latex = LatexNodes2Text()
+
+
+@lru_cache(maxsize=65536)
+def decode_latex(value: str) -> str:
+    """Unicode text of a BibTeX value; values without LaTeX markup are returned untouched."""
+    if not _HOLDS_LATEX.search(value):
+        return value
+    return " ".join(_latex.latex_to_text(value).split())
+
+
+def parse_authors(value: str) -> list[Person]:
+    """Split a BibTeX name list into Persons; InvalidNameError on a malformed name."""
+    people = []
+    for name in split_multiple_persons_names(value):
+        parts = parse_single_name_into_parts(name)
+        people.append(
+            Person(
+                family=decode_latex(" ".join(parts.last)),
+                given=decode_latex(" ".join(parts.first)),
+                particle=decode_latex(" ".join(parts.von)),
+                suffix=decode_latex(" ".join(parts.jr)),
+            )
+        )
+    return people
+
+
+def read(path: Path, label: str) -> ReadResult:
+    """Read a BibTeX file; malformed and duplicate entries become LoadErrors, the rest records."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return ReadResult(errors=[LoadError(label, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")])
+    library = bibtexparser.parse_string(text)
+    result = ReadResult()
+    for block in library.blocks:
+        if isinstance(block, DuplicateBlockKeyBlock):
+            first = library.entries_dict.get(block.key)
+            where = f"line {first.start_line + 1}" if first is not None else "an earlier entry"
+            result.errors.append(
+                LoadError(label, block.start_line + 1, block.key,
+                          f"duplicate key: already used at {where}; this entry was not loaded", raw=block.raw)
+            )
+        elif isinstance(block, ParsingFailedBlock):
+            result.errors.append(_parse_failure(block, label))
+        elif isinstance(block, Entry):
+            record = _record(block, label, result.errors)
+            if record is not None:
+                result.records.append(record)
+    return result
+
+
+def _parse_failure(block: ParsingFailedBlock, label: str) -> LoadError:
+    match = _ENTRY_KEY.match(block.raw or "")
+    reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
+    return LoadError(label, block.start_line + 1, match.group(1) if match else None,
+                     f"malformed entry: {' '.join(reason.split())}", raw=block.raw)
+
+
+def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | None:
+    """Build the record for one entry; field problems are reported and the field left empty."""
+    line = entry.start_line + 1
+    record = StudyRecord(key=entry.key, source_file=label, source_line=line, entry_type=entry.entry_type.lower())
+
+    def problem(field_line: int, message: str) -> None:
+        errors.append(LoadError(label, field_line, entry.key, message, severity="warning"))
+
+    for fld in entry.fields:
+        name = fld.key.lower()
+        value = fld.value if isinstance(fld.value, str) else str(fld.value)
+        field_line = fld.start_line + 1
+        if name == "author":
+            try:
+                record.authors = parse_authors(value)
+            except InvalidNameError as exc:
+                problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
+        elif name == "keywords":
+            _read_keywords(record, value, f"{label}:{field_line}")
+        elif name in TEXT_FIELDS:
+            setattr(record, TEXT_FIELDS[name], decode_latex(value).strip() or None)
+        elif name in SHAPED_FIELDS:
+            attribute, normalise = SHAPED_FIELDS[name]
+            try:
+                setattr(record, attribute, normalise(value))
+            except ValueError as exc:
+                problem(field_line, f"field '{name}': {exc}; left empty")
+        else:
+            record.extra[name] = value
+    if not record.title:
+        errors.append(LoadError(label, line, entry.key, "entry has no title; it was not loaded", raw=entry.raw))
+        return None
+    if not (record.doi or record.pmid):
+        problem(line, "no DOI or PMID: the study cannot be verified against a public record")
+    return record
+
+
+def _read_keywords(record: StudyRecord, value: str, source: str) -> None:
+    """Free keywords stay keywords; ``condition:`` and ``design:`` ones become curated tags."""
+    for word in (w.strip() for w in re.split(r"[,;]", decode_latex(value))):
+        prefix, _, term = word.partition(":")
+        if term and prefix.strip().lower() in TAG_PREFIXES:
+            record.tags.append(Tag(prefix.strip().lower(), term.strip(), "curated", source))
+        elif word:
+            record.keywords.append(word)

@@ -1,0 +1,155 @@
+"""The one normalised record type every reader produces, and its normalisers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Person:
+    """An author. ``family`` excludes the particle ("van", "da") which has its own slot."""
+
+    family: str
+    given: str = ""
+    particle: str = ""
+    suffix: str = ""
+
+    @property
+    def display(self) -> str:
+        """Family name with particle and suffix, then initials: "van der Berg A"."""
+        family = " ".join(p for p in (self.particle, self.family) if p)
+        initials = "".join(w[0].upper() for w in re.split(r"[\s.\-]+", self.given) if w)
+        name = f"{family} {initials}".strip()
+        return f"{name} {self.suffix}".strip()
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A curated or rule-made tag on a study, with where it came from."""
+
+    kind: str  # "condition" | "design"
+    value: str
+    provenance: str  # "curated" | "rule"
+    source: str  # "data/studies.bib:14" or "rule:title-randomised 'randomized'"
+
+
+@dataclass
+class StudyRecord:
+    """One study as read from any input format, before tagging."""
+
+    key: str
+    source_file: str
+    source_line: int  # 1-based line of the entry's first line
+    entry_type: str = "article"
+    title: str | None = None
+    authors: list[Person] = field(default_factory=list)
+    journal: str | None = None
+    journal_abbrev: str | None = None
+    year: int | None = None
+    month: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    pmcid: str | None = None
+    issn: str | None = None
+    url: str | None = None
+    abstract: str | None = None
+    keywords: list[str] = field(default_factory=list)
+    population: str | None = None
+    participants: int | None = None
+    included_studies: int | None = None
+    finding: str | None = None
+    note: str | None = None
+    tags: list[Tag] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)  # fields no column holds, raw
+    problems: list[str] = field(default_factory=list)  # non-fatal issues found while reading
+
+
+@dataclass
+class LoadError:
+    """Something in an input that could not be loaded as written."""
+
+    file: str
+    line: int | None
+    entry_key: str | None
+    message: str
+    severity: str = "error"  # "error" | "warning"
+    raw: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        entry = f" [{self.entry_key}]" if self.entry_key else ""
+        return f"{where}{entry}: {self.severity}: {self.message}"
+
+
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+_DOI_SHAPE = re.compile(r"^10\.\d{4,9}/\S+$")
+
+
+def normalise_doi(value: str | None) -> str | None:
+    """Lower-case DOI without URL or ``doi:`` prefix; ValueError if it is not DOI-shaped."""
+    if not value or not value.strip():
+        return None
+    doi = _DOI_PREFIX.sub("", value.strip()).strip().lower()
+    if not _DOI_SHAPE.match(doi):
+        raise ValueError(f"not a DOI: {value!r}")
+    return doi
+
+
+def normalise_pmid(value: str | None) -> str | None:
+    """PubMed ID as digits only; ValueError otherwise."""
+    if not value or not value.strip():
+        return None
+    pmid = re.sub(r"^(?:pmid:?\s*)", "", value.strip(), flags=re.IGNORECASE)
+    if not pmid.isdigit():
+        raise ValueError(f"not a PMID: {value!r}")
+    return pmid
+
+
+def normalise_pmcid(value: str | None) -> str | None:
+    """PMC ID as ``PMC`` followed by digits; ValueError otherwise."""
+    if not value or not value.strip():
+        return None
+    digits = re.sub(r"^pmc", "", value.strip(), flags=re.IGNORECASE)
+    if not digits.isdigit():
+        raise ValueError(f"not a PMCID: {value!r}")
+    return f"PMC{digits}"
+
+
+_PAGE_RANGE = re.compile(r"^\s*([A-Za-z]?)(\d+)\s*(?:-+|–|—)\s*([A-Za-z]?)(\d+)\s*$")
+
+
+def normalise_pages(value: str | None) -> str | None:
+    """One hyphen between full page numbers: "246--50" and "246–50" become "246-250"."""
+    if not value or not value.strip():
+        return None
+    match = _PAGE_RANGE.match(value)
+    if not match:
+        return value.strip()
+    prefix, first, end_prefix, last = match.groups()
+    if len(last) < len(first) and not end_prefix:
+        last = first[: len(first) - len(last)] + last
+    return f"{prefix}{first}-{end_prefix or prefix}{last}"
+
+
+def normalise_year(value: str | None) -> int | None:
+    """Four-digit year as an integer; ValueError if there is none."""
+    if value is None or not str(value).strip():
+        return None
+    match = re.fullmatch(r"\s*(\d{4})\s*", str(value))
+    if not match:
+        raise ValueError(f"year is not a four-digit number: {value!r}")
+    return int(match.group(1))
+
+
+def normalise_count(value: str | None) -> int | None:
+    """A whole number written in a field ("1,162" allowed); ValueError otherwise."""
+    if value is None or not str(value).strip():
+        return None
+    digits = str(value).strip().replace(",", "")
+    if not digits.isdigit():
+        raise ValueError(f"not a whole number: {value!r}")
+    return int(digits)

@@ -1,0 +1,331 @@
+"""The database: its schema (here and only here), and the functions that write to it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .records import LoadError
+from .tagger import TaggedStudy
+from .vocabulary import DIRECTIONS, Vocabulary
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS conditions (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    mesh_id TEXT,
+    parent TEXT REFERENCES conditions(id),
+    tree_path TEXT NOT NULL,
+    synonyms TEXT NOT NULL DEFAULT '[]',
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS condition_ancestors (
+    condition_id TEXT NOT NULL REFERENCES conditions(id),
+    ancestor_id TEXT NOT NULL REFERENCES conditions(id),
+    depth INTEGER NOT NULL,
+    PRIMARY KEY (condition_id, ancestor_id)
+);
+CREATE TABLE IF NOT EXISTS designs (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    mesh_id TEXT,
+    mesh_label TEXT,
+    evidence_level INTEGER,
+    rank INTEGER NOT NULL,
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS comparators (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS studies (
+    key TEXT PRIMARY KEY,
+    entry_type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    author_list TEXT,
+    year INTEGER,
+    month TEXT,
+    journal TEXT,
+    journal_abbrev TEXT,
+    volume TEXT,
+    issue TEXT,
+    pages TEXT,
+    doi TEXT,
+    pmid TEXT,
+    pmcid TEXT,
+    issn TEXT,
+    url TEXT,
+    abstract TEXT,
+    keywords TEXT,
+    design TEXT REFERENCES designs(id),
+    design_provenance TEXT CHECK (design_provenance IN ('curated', 'rule')),
+    design_source TEXT,
+    population TEXT,
+    participants INTEGER,
+    included_studies INTEGER,
+    finding TEXT,
+    note TEXT,
+    extra TEXT NOT NULL DEFAULT '{{}}',
+    source_file TEXT NOT NULL,
+    source_line INTEGER NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS authors (
+    id INTEGER PRIMARY KEY,
+    family TEXT NOT NULL,
+    given TEXT NOT NULL DEFAULT '',
+    particle TEXT NOT NULL DEFAULT '',
+    suffix TEXT NOT NULL DEFAULT '',
+    display TEXT NOT NULL,
+    UNIQUE (family, given, particle, suffix)
+);
+CREATE TABLE IF NOT EXISTS study_authors (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    position INTEGER NOT NULL,
+    author_id INTEGER NOT NULL REFERENCES authors(id),
+    PRIMARY KEY (study_key, position)
+);
+CREATE TABLE IF NOT EXISTS study_conditions (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    condition_id TEXT NOT NULL REFERENCES conditions(id),
+    provenance TEXT NOT NULL CHECK (provenance IN ('curated', 'rule')),
+    source TEXT NOT NULL,
+    PRIMARY KEY (study_key, condition_id)
+);
+CREATE TABLE IF NOT EXISTS study_outcomes (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    position INTEGER NOT NULL,
+    outcome_id TEXT NOT NULL REFERENCES outcomes(id),
+    measure TEXT NOT NULL,
+    comparator TEXT NOT NULL REFERENCES comparators(id),
+    direction TEXT NOT NULL CHECK (direction IN ({", ".join(f"'{d}'" for d in DIRECTIONS)})),
+    finding TEXT NOT NULL,
+    provenance TEXT NOT NULL CHECK (provenance IN ('curated', 'rule')),
+    source TEXT NOT NULL,
+    PRIMARY KEY (study_key, position)
+);
+CREATE TABLE IF NOT EXISTS load_errors (
+    file TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    line INTEGER,
+    entry_key TEXT,
+    severity TEXT NOT NULL CHECK (severity IN ('error', 'warning')),
+    message TEXT NOT NULL,
+    raw TEXT,
+    PRIMARY KEY (file, seq)
+);
+CREATE INDEX IF NOT EXISTS idx_studies_year ON studies(year);
+CREATE INDEX IF NOT EXISTS idx_studies_design ON studies(design);
+CREATE INDEX IF NOT EXISTS idx_studies_journal ON studies(journal);
+CREATE INDEX IF NOT EXISTS idx_studies_doi ON studies(doi);
+CREATE INDEX IF NOT EXISTS idx_studies_pmid ON studies(pmid);
+CREATE INDEX IF NOT EXISTS idx_studies_source_file ON studies(source_file);
+CREATE INDEX IF NOT EXISTS idx_study_authors_author ON study_authors(author_id);
+CREATE INDEX IF NOT EXISTS idx_study_conditions_condition ON study_conditions(condition_id);
+CREATE INDEX IF NOT EXISTS idx_study_outcomes_outcome ON study_outcomes(outcome_id);
+CREATE INDEX IF NOT EXISTS idx_condition_ancestors_ancestor ON condition_ancestors(ancestor_id);
+
+DROP VIEW IF EXISTS study_cards;
+CREATE VIEW study_cards AS
+SELECT
+    s.key,
+    s.title,
+    s.author_list AS authors,
+    s.year,
+    s.journal,
+    d.label AS design,
+    d.evidence_level,
+    (SELECT json_group_array(label) FROM (
+        SELECT c.label FROM study_conditions sc JOIN conditions c ON c.id = sc.condition_id
+        WHERE sc.study_key = s.key ORDER BY c.label)) AS conditions,
+    (SELECT json_group_array(label) FROM (
+        SELECT DISTINCT c.label FROM study_conditions sc
+        JOIN condition_ancestors ca ON ca.condition_id = sc.condition_id
+        JOIN conditions c ON c.id = ca.ancestor_id
+        WHERE sc.study_key = s.key ORDER BY c.label)) AS condition_groups,
+    (SELECT json_group_array(label) FROM (
+        SELECT DISTINCT o.label FROM study_outcomes so JOIN outcomes o ON o.id = so.outcome_id
+        WHERE so.study_key = s.key ORDER BY o.label)) AS outcomes,
+    (SELECT json_group_array(label) FROM (
+        SELECT DISTINCT k.label FROM study_outcomes so JOIN comparators k ON k.id = so.comparator
+        WHERE so.study_key = s.key ORDER BY k.label)) AS comparators,
+    (SELECT json_group_array(direction) FROM (
+        SELECT DISTINCT direction FROM study_outcomes so
+        WHERE so.study_key = s.key ORDER BY direction)) AS directions,
+    s.population,
+    s.participants,
+    s.included_studies,
+    s.finding,
+    s.doi,
+    s.pmid,
+    s.pmcid
+FROM studies s LEFT JOIN designs d ON d.id = s.design;
+"""
+
+FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
+
+
+def ensure_schema(db: Database) -> None:
+    """Create every table, index, view and the full-text index; safe to run on an existing database."""
+    db.executescript(SCHEMA)
+    if not db["studies"].detect_fts():
+        db["studies"].enable_fts(FTS_COLUMNS, tokenize="porter", create_triggers=True)
+
+
+@contextmanager
+def building(path: Path) -> Iterator[Database]:
+    """A writable copy of the database at ``path``, swapped in only if the block succeeds.
+
+    A running Datasette keeps reading the old file until the swap, so it never sees a half-written build.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    if path.exists():
+        source, target = sqlite3.connect(path), sqlite3.connect(tmp)
+        source.backup(target)
+        source.close()
+        target.close()
+    db = Database(tmp)
+    try:
+        db.execute("PRAGMA foreign_keys = ON")
+        ensure_schema(db)
+        yield db
+        db.conn.commit()
+        db.close()
+        os.replace(tmp, path)
+    except BaseException:
+        db.close()
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
+    """Write the vocabularies; terms dropped from them stay only while a study still uses them."""
+    conditions = vocab.terms["conditions"]
+    db["conditions"].upsert_all(
+        ({"id": t["id"], "label": t["label"], "mesh_id": t.get("mesh_id"),
+          "parent": (t["parents"] or [None])[0], "tree_path": vocab.tree_path(t["id"]),
+          "synonyms": json.dumps(t["synonyms"]), "description": t.get("description")}
+         for t in conditions.values()), pk="id")
+    db.execute("DELETE FROM condition_ancestors")
+    db["condition_ancestors"].insert_all(
+        {"condition_id": c, "ancestor_id": a, "depth": d}
+        for c in conditions for a, d in sorted(vocab.ancestors(c).items()))
+    db["designs"].upsert_all(
+        ({"id": t["id"], "label": t["label"], "mesh_id": t.get("mesh_id"), "mesh_label": t.get("mesh_label"),
+          "evidence_level": t.get("evidence_level"), "rank": t["rank"], "description": t.get("description")}
+         for t in vocab.terms["designs"].values()), pk="id")
+    db["outcomes"].upsert_all(
+        ({"id": t["id"], "label": t["label"], "domain": t["domain"], "description": t.get("description")}
+         for t in vocab.terms["outcomes"].values()), pk="id")
+    db["comparators"].upsert_all(
+        ({"id": t["id"], "label": t["label"], "description": t.get("description")}
+         for t in vocab.terms["comparators"].values()), pk="id")
+    for kind, column, table in (("conditions", "condition_id", "study_conditions"),
+                                ("outcomes", "outcome_id", "study_outcomes"),
+                                ("comparators", "comparator", "study_outcomes"),
+                                ("designs", "design", "studies")):
+        ids = list(vocab.terms[kind])
+        db.execute(f"DELETE FROM {kind} WHERE id NOT IN ({', '.join('?' * len(ids))}) "
+                   f"AND id NOT IN (SELECT {column} FROM {table} WHERE {column} IS NOT NULL)", ids)
+
+
+def study_row(tagged: TaggedStudy) -> dict:
+    """The ``studies`` row for a tagged study (without its hash)."""
+    r = tagged.record
+    design = tagged.design
+    return {
+        "key": r.key, "entry_type": r.entry_type, "title": r.title,
+        "author_list": ", ".join(p.display for p in r.authors) or None,
+        "year": r.year, "month": r.month, "journal": r.journal, "journal_abbrev": r.journal_abbrev,
+        "volume": r.volume, "issue": r.issue, "pages": r.pages, "doi": r.doi, "pmid": r.pmid,
+        "pmcid": r.pmcid, "issn": r.issn, "url": r.url, "abstract": r.abstract,
+        "keywords": ", ".join(r.keywords) or None,
+        "design": design.value if design else None,
+        "design_provenance": design.provenance if design else None,
+        "design_source": design.source if design else None,
+        "population": r.population, "participants": r.participants,
+        "included_studies": r.included_studies, "finding": r.finding, "note": r.note,
+        "extra": json.dumps(r.extra, sort_keys=True, ensure_ascii=False),
+        "source_file": r.source_file, "source_line": r.source_line,
+    }
+
+
+def save_study(db: Database, tagged: TaggedStudy) -> str:
+    """Insert or update one study with its authors and tags: returns added / updated / unchanged."""
+    row = study_row(tagged)
+    fingerprint = json.dumps([row, [asdict(p) for p in tagged.record.authors],
+                              [asdict(t) for t in tagged.conditions], [asdict(o) for o in tagged.outcomes]],
+                             sort_keys=True, ensure_ascii=False)
+    row["content_hash"] = hashlib.sha256(fingerprint.encode()).hexdigest()
+    key = row["key"]
+    previous = db.execute("SELECT content_hash FROM studies WHERE key = ?", [key]).fetchone()
+    if previous and previous[0] == row["content_hash"]:
+        return "unchanged"
+    _delete_links(db, [key])
+    db["studies"].upsert(row, pk="key")
+    db["study_authors"].insert_all(
+        {"study_key": key, "position": i,
+         "author_id": db["authors"].lookup(
+             {"family": p.family, "given": p.given, "particle": p.particle, "suffix": p.suffix},
+             {"display": p.display})}
+        for i, p in enumerate(tagged.record.authors, start=1))
+    db["study_conditions"].insert_all(
+        {"study_key": key, "condition_id": t.value, "provenance": t.provenance, "source": t.source}
+        for t in tagged.conditions)
+    db["study_outcomes"].insert_all(
+        {"study_key": key, "position": i, "outcome_id": o.outcome, "measure": o.measure,
+         "comparator": o.comparator, "direction": o.direction, "finding": o.finding,
+         "provenance": o.provenance, "source": o.source}
+        for i, o in enumerate(tagged.outcomes, start=1))
+    return "updated" if previous else "added"
+
+
+def remove_studies_not_in(db: Database, source_file: str, keep: set[str]) -> int:
+    """Delete the studies a file used to hold but no longer does; returns how many."""
+    gone = [k for (k,) in db.execute("SELECT key FROM studies WHERE source_file = ?", [source_file])
+            if k not in keep]
+    _delete_links(db, gone)
+    for key in gone:
+        db.execute("DELETE FROM studies WHERE key = ?", [key])
+    return len(gone)
+
+
+def _delete_links(db: Database, keys: list[str]) -> None:
+    for table in ("study_authors", "study_conditions", "study_outcomes"):
+        for key in keys:
+            db.execute(f"DELETE FROM {table} WHERE study_key = ?", [key])
+
+
+def prune_authors(db: Database) -> None:
+    """Drop authors no study lists any more."""
+    db.execute("DELETE FROM authors WHERE id NOT IN (SELECT author_id FROM study_authors)")
+
+
+def replace_errors(db: Database, files: list[str], errors: list[LoadError]) -> None:
+    """Forget earlier errors of these files and record the new ones."""
+    for file in files:
+        db.execute("DELETE FROM load_errors WHERE file = ?", [file])
+    seq: dict[str, int] = {}
+    rows = []
+    for error in errors:
+        seq[error.file] = seq.get(error.file, 0) + 1
+        rows.append({"file": error.file, "seq": seq[error.file], "line": error.line,
+                     "entry_key": error.entry_key, "severity": error.severity,
+                     "message": error.message, "raw": error.raw})
+    db["load_errors"].insert_all(rows)

@@ -1,0 +1,37 @@
+"""YAML files read with the line of every mapping, so tags and terms can say where they came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class YamlProblem(ValueError):
+    """A YAML file that cannot be read, with the 1-based line where it went wrong."""
+
+    def __init__(self, message: str, line: int | None):
+        super().__init__(message)
+        self.line = line
+
+
+def load_with_lines(path: Path) -> Any:
+    """Parse YAML; every mapping gets a ``__line__`` key with its 1-based line."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise YamlProblem(f"not valid YAML: {exc.problem}", mark.line + 1 if mark else None) from exc
+    return _to_python(node) if node is not None else None
+
+
+def _to_python(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        mapping = {"__line__": node.start_mark.line + 1}
+        for key_node, value_node in node.value:
+            mapping[key_node.value] = _to_python(value_node)
+        return mapping
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item) for item in node.value]
+    return yaml.SafeLoader(str()).construct_object(node)  # scalars: ints, strings, nulls
