@@ -139,10 +139,12 @@ CREATE INDEX IF NOT EXISTS idx_study_authors_author ON study_authors(author_id);
 CREATE INDEX IF NOT EXISTS idx_study_conditions_condition ON study_conditions(condition_id);
 CREATE INDEX IF NOT EXISTS idx_study_outcomes_outcome ON study_outcomes(outcome_id);
 CREATE INDEX IF NOT EXISTS idx_condition_ancestors_ancestor ON condition_ancestors(ancestor_id);
+"""
 
-DROP VIEW IF EXISTS study_cards;
+STUDY_CARDS_VIEW = """
 CREATE VIEW study_cards AS
 SELECT
+    s.rowid AS rowid,
     s.key,
     s.title,
     s.author_list AS authors,
@@ -174,7 +176,7 @@ SELECT
     s.doi,
     s.pmid,
     s.pmcid
-FROM studies s LEFT JOIN designs d ON d.id = s.design;
+FROM studies s LEFT JOIN designs d ON d.id = s.design
 """
 
 FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
@@ -183,6 +185,10 @@ FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
 def ensure_schema(db: Database) -> None:
     """Create every table, index, view and the full-text index; safe to run on an existing database."""
     db.executescript(SCHEMA)
+    view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'study_cards'").fetchone()
+    if view is None or view[0] != STUDY_CARDS_VIEW.strip():
+        db.execute("DROP VIEW IF EXISTS study_cards")
+        db.execute(STUDY_CARDS_VIEW.strip())
     if not db["studies"].detect_fts():
         db["studies"].enable_fts(FTS_COLUMNS, tokenize="porter", create_triggers=True)
 

@@ -1,0 +1,80 @@
+from pathlib import Path
+
+from evidence.readers import read_file
+from evidence.readers.bibtex import decode_latex
+
+MIXED = r"""@string{jp = "The Journal of Pain"}
+
+@article{good1,
+  author = {M{\"u}ller, J{\"o}rg and van der Berg, Anna and {Acupuncture Trialists' Collaboration}},
+  title = {Needling in {B}ritain: 50\% better \& cheaper--a {T}rial of a\_b},
+  journal = jp,
+  year = {2018},
+  pages = {455--74},
+  doi = {https://doi.org/10.1016/J.JPAIN.2017.11.005},
+  keywords = {condition:low-back-pain, design:rct, needling},
+}
+
+@article{broken,
+  author = {Foo, Bar},
+  title = {Missing closing brace,
+  year = 2001,
+}
+
+@article{good2,
+  title = "Second study",
+  year = {twenty},
+  pmid = {123},
+}
+@article{good1,
+  title = {The same key again},
+  doi = {10.1/x},
+}
+"""
+
+
+def read(tmp_path: Path, text: str):
+    path = tmp_path / "input.bib"
+    path.write_text(text, encoding="utf-8")
+    return read_file(path, "input.bib")
+
+
+def test_latex_is_decoded_and_names_are_split(tmp_path):
+    result = read(tmp_path, MIXED)
+    good1 = next(r for r in result.records if r.key == "good1")
+    assert good1.title == "Needling in Britain: 50% better & cheaper–a Trial of a_b"
+    assert good1.journal == "The Journal of Pain"  # @string macro resolved
+    assert [(p.family, p.given, p.particle) for p in good1.authors] == [
+        ("Müller", "Jörg", ""), ("Berg", "Anna", "van der"), ("Acupuncture Trialists' Collaboration", "", "")]
+    assert good1.pages == "455-474"
+    assert good1.doi == "10.1016/j.jpain.2017.11.005"
+    assert good1.year == 2018
+    assert good1.keywords == ["needling"]
+    assert [(t.kind, t.value, t.source) for t in good1.tags] == [
+        ("condition", "low-back-pain", "input.bib:10"), ("design", "rct", "input.bib:10")]
+
+
+def test_malformed_and_duplicate_entries_are_reported_and_others_load(tmp_path):
+    result = read(tmp_path, MIXED)
+    assert [r.key for r in result.records] == ["good1", "good2"]
+    by_key = {(e.entry_key, e.line): e for e in result.errors}
+    broken = by_key[("broken", 13)]
+    assert broken.severity == "error" and "malformed entry" in broken.message
+    assert "Missing closing brace" in broken.raw  # the text is kept, nothing is lost
+    duplicate = by_key[("good1", 24)]
+    assert "duplicate key" in duplicate.message and "line 3" in duplicate.message
+    year = by_key[("good2", 21)]
+    assert year.severity == "warning" and "year is not a four-digit number" in year.message
+    assert next(r for r in result.records if r.key == "good2").year is None
+
+
+def test_file_that_is_not_utf8_is_reported(tmp_path):
+    path = tmp_path / "latin1.bib"
+    path.write_bytes("@article{a, title={Åkeson}}".encode("latin-1"))
+    result = read_file(path, "latin1.bib")
+    assert result.records == [] and "not UTF-8" in result.errors[0].message
+
+
+def test_decoding_leaves_plain_text_alone():
+    assert decode_latex("Plain title, no markup") == "Plain title, no markup"
+    assert decode_latex(r"{\AA}keson") == "Åkeson"

@@ -1,0 +1,192 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlite_utils import Database
+
+from evidence import loader
+from evidence.cli import cli
+
+# The reference list of the source article, as verified facts (identifiers checked against public
+# records; None where no record could confirm one, see each entry's note).
+VERIFIED = {
+    "cherkin2009": ("10.1001/archinternmed.2009.65", "19433697", "PMC2832641", 2009, "858-866"),
+    "chung2003": (None, None, None, 2003, None),
+    "guerreirodasilva2004": ("10.1136/aim.22.2.60", None, None, 2004, None),
+    "inoue2009": (None, None, None, 2009, None),
+    "inoue2006": ("10.1136/aim.24.3.103", "17013356", None, 2006, "103"),
+    "kvorning2004": ("10.1111/j.0001-6349.2004.0215.x", "14995919", None, 2004, "246-250"),
+    "lee2013": ("10.1097/ajp.0b013e31824909f9", None, None, 2013, "172-185"),
+    "manheimer2005": ("10.7326/0003-4819-142-8-200504190-00014", "15838072", None, 2005, "651-663"),
+    "shin2013": ("10.1016/j.pain.2013.03.013", None, None, 2013, "1030-1037"),
+    "takano2012": ("10.1016/j.jpain.2012.09.012", None, None, 2012, "1215-1223"),
+    "vickers2018": ("10.1016/j.jpain.2017.11.005", "29198932", "PMC5927830", 2018, "455-474"),
+}
+
+
+def test_every_cited_study_is_loaded_with_its_verified_identifiers(corpus_db):
+    db = Database(corpus_db)
+    rows = {r["key"]: (r["doi"], r["pmid"], r["pmcid"], r["year"], r["pages"])
+            for r in db.query("select * from studies")}
+    assert rows == VERIFIED
+    unverified = [r["key"] for r in db.query("select key from studies where doi is null and pmid is null")]
+    notes = {r["key"]: r["note"] for r in db.query("select key, note from studies")}
+    assert all("verif" in notes[key].lower() for key in unverified)
+
+
+def test_authors_are_kept_in_order_with_diacritics(corpus_db):
+    db = Database(corpus_db)
+    authors = [r["display"] for r in db.query(
+        "select a.display from study_authors sa join authors a on a.id = sa.author_id "
+        "where sa.study_key = 'kvorning2004' order by sa.position")]
+    assert authors == ["Kvorning N", "Holmberg C", "Grennert L", "Åberg A", "Åkeson J"]
+    cherkin = db.execute("select count(*) from study_authors where study_key = 'cherkin2009'").fetchone()[0]
+    assert cherkin == 12
+    guerreiro = db.execute("select family, given from authors a join study_authors sa on sa.author_id = a.id "
+                           "where sa.study_key = 'guerreirodasilva2004' and sa.position = 1").fetchone()
+    assert guerreiro == ("Guerreiro da Silva", "João Bosco")
+
+
+def test_tags_record_their_provenance(corpus_db):
+    db = Database(corpus_db)
+    bib_lines = (loader.DATA_DIR / "studies.bib").read_text(encoding="utf-8").splitlines()
+    for row in db.query("select study_key, condition_id, provenance, source from study_conditions"):
+        assert row["provenance"] == "curated"
+        file, _, line = row["source"].rpartition(":")
+        assert file.endswith("data/studies.bib")
+        assert f"condition:{row['condition_id']}" in bib_lines[int(line) - 1]
+    design = db.execute("select design, design_provenance, design_source from studies where key = 'vickers2018'").fetchone()
+    assert design[:2] == ("ipd-meta-analysis", "curated")
+    outcome_lines = (loader.DATA_DIR / "studies.outcomes.yaml").read_text(encoding="utf-8").splitlines()
+    rows = list(db.query("select * from study_outcomes where study_key = 'cherkin2009' order by position"))
+    assert [(r["outcome_id"], r["comparator"], r["direction"]) for r in rows[:2]] == [
+        ("back-function", "usual-care", "benefit"), ("back-function", "sham-acupuncture", "no-difference")]
+    for row in rows:
+        line = int(row["source"].rpartition(":")[2])
+        assert "outcome:" in outcome_lines[line - 1]
+
+
+def test_condition_hierarchy_rolls_up(corpus_db):
+    db = Database(corpus_db)
+    ancestors = {r["ancestor_id"] for r in db.query(
+        "select ancestor_id from condition_ancestors where condition_id = 'pelvic-girdle-pain'")}
+    assert {"pregnancy-complications", "pain", "musculoskeletal-pain"} <= ancestors
+    under_back_pain = {r["study_key"] for r in db.query(
+        "select distinct sc.study_key from study_conditions sc join condition_ancestors ca "
+        "on ca.condition_id = sc.condition_id where ca.ancestor_id = 'back-pain'")}
+    assert under_back_pain == {"cherkin2009", "guerreirodasilva2004", "inoue2006", "inoue2009",
+                               "kvorning2004", "lee2013", "manheimer2005", "shin2013"}
+
+
+def test_missing_identifiers_are_warned_about(corpus_db):
+    db = Database(corpus_db)
+    warned = {r["entry_key"] for r in db.query("select entry_key from load_errors where message like 'no DOI or PMID%'")}
+    assert warned == {"chung2003", "inoue2009"}
+
+
+def dump(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return list(conn.iterdump())
+
+
+def test_loading_twice_gives_the_same_database(tmp_path):
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    loader.load(first, loader.default_inputs())
+    loader.load(second, loader.default_inputs())
+    summary = loader.load(second, loader.default_inputs())
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 11)
+    assert dump(first) == dump(second)
+    assert not (tmp_path / "b.db.tmp").exists()
+
+
+def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
+    db_path = tmp_path / "e.db"
+    loader.load(db_path, [corpus_copy])
+    text = corpus_copy.read_text(encoding="utf-8")
+    text = text.replace("condition:acute-low-back-pain, design:rct", "condition:low-back-pain, design:rct")
+    start = text.index("@article{chung2003")
+    text = text[:start] + text[text.index("@article{guerreirodasilva2004"):]
+    corpus_copy.write_text(text, encoding="utf-8")
+    summary = loader.load(db_path, [corpus_copy])
+    # shin2013 changed its tag; the 8 others after chung2003 moved up, so their provenance lines changed
+    assert (summary.updated, summary.removed, summary.unchanged) == (9, 1, 1)
+    db = Database(db_path)
+    assert db.execute("select count(*) from studies where key = 'chung2003'").fetchone()[0] == 0
+    assert [r["condition_id"] for r in db.query("select condition_id from study_conditions where study_key = 'shin2013'")] == ["low-back-pain"]
+
+
+def write_bib(path: Path, body: str) -> Path:
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_malformed_entry_and_unknown_tag_beside_good_entries(tmp_path):
+    bib = write_bib(tmp_path / "mixed.bib", """
+@article{ok1,
+  title = {A good study},
+  doi = {10.1000/ok1},
+  keywords = {condition:low-back-pains, design:rct},
+}
+
+@article{bad,
+  title = {Never closed,
+  doi = {10.1000/bad},
+}
+
+@article{ok2,
+  title = {Another good study of chronic low back pain},
+  pmid = {1000002},
+}
+""")
+    db_path = tmp_path / "e.db"
+    summary = loader.load(db_path, [bib])
+    db = Database(db_path)
+    assert sorted(r["key"] for r in db.query("select key from studies")) == ["ok1", "ok2"]
+    errors = {(r["entry_key"], r["line"]): r for r in db.query("select * from load_errors where severity = 'error'")}
+    assert "malformed entry" in errors[("bad", 8)]["message"]
+    assert "Never closed" in errors[("bad", 8)]["raw"]
+    unknown = errors[("ok1", 5)]["message"]
+    assert "unknown condition 'low-back-pains'" in unknown and "nearest known: low-back-pain" in unknown
+    assert summary.error_count == 2
+    # ok1 keeps its valid curated design; ok2 has no curated tags, so the rules tag it, saying why
+    assert db.execute("select design, design_provenance from studies where key = 'ok1'").fetchone() == ("rct", "curated")
+    rule = db.execute("select condition_id, provenance, source from study_conditions where study_key = 'ok2'").fetchone()
+    assert rule == ("chronic-low-back-pain", "rule", "rule:condition-title matched 'chronic low back pain'")
+
+
+def test_duplicate_doi_and_duplicate_key_across_files_are_reported(tmp_path):
+    first = write_bib(tmp_path / "one.bib", "@article{a, title={First}, doi={10.1000/same}}\n")
+    second = write_bib(tmp_path / "two.bib", "@article{b, title={Second}, doi={10.1000/SAME}}\n@article{a, title={Clash}, pmid={5}}\n")
+    db_path = tmp_path / "e.db"
+    summary = loader.load(db_path, [first, second])
+    db = Database(db_path)
+    assert sorted(r["key"] for r in db.query("select key from studies")) == ["a", "b"]
+    assert db.execute("select title from studies where key = 'a'").fetchone()[0] == "First"
+    messages = [e.message for e in summary.errors]
+    assert any("duplicate DOI 10.1000/same: also on 'a'" in m for m in messages)
+    assert any(m.startswith("duplicate key:") and "one.bib:1" in m for m in messages)
+
+
+def test_cli_load_reports_and_strict_fails(tmp_path):
+    bib = write_bib(tmp_path / "bad.bib", "@article{x, title={Fine}, doi={10.1000/x}}\n@article{y,\n title={Broken\n}\n")
+    runner = CliRunner()
+    db_path = str(tmp_path / "e.db")
+    result = runner.invoke(cli, ["load", db_path, str(bib)])
+    assert result.exit_code == 0
+    assert "1 studies (1 added" in result.output and "1 errors" in result.output
+    assert "bad.bib:2 [y]: error: malformed entry" in result.output
+    strict = runner.invoke(cli, ["load", "--strict", db_path, str(bib)])
+    assert strict.exit_code == 1
+    default = runner.invoke(cli, ["load", db_path])
+    assert default.exit_code == 0 and "12 studies" not in default.output and "11 studies" in default.output
+
+
+def test_broken_vocabulary_is_a_clear_error(tmp_path):
+    vocab = tmp_path / "vocab"
+    vocab.mkdir()
+    for name in ("designs", "outcomes", "comparators"):
+        (vocab / f"{name}.yaml").write_text((loader.DATA_DIR / "vocabularies" / f"{name}.yaml").read_text())
+    (vocab / "conditions.yaml").write_text("- {id: a, label: A, parents: [b]}\n- {id: b, label: B, parents: [a]}\n")
+    result = CliRunner().invoke(cli, ["load", "--vocab", str(vocab), str(tmp_path / "e.db")])
+    assert result.exit_code == 1 and "parent cycle" in result.output
