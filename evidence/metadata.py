@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from .store import FTS_COLUMNS
-
 LICENSE = "CC BY 4.0 (curated tags and summaries); bibliographic facts are public record"
 
 STUDIES_FOR_CONDITION = """
@@ -69,6 +67,7 @@ def database_metadata() -> dict:
                 "fts_pk": "rowid",
                 "searchmode": "raw",
                 "columns": {
+                    "rowid": "Row id of the study, which links it to the full-text index",
                     "conditions": "Conditions the study is tagged with",
                     "condition_groups": "Those conditions and every broader one (low back pain -> back pain -> pain)",
                     "evidence_level": "OCEBM 2011 level of the design: 1 strongest, 5 mechanism-based reasoning",
@@ -152,5 +151,3 @@ def instance_metadata(database_names: list[str]) -> dict:
         "databases": {name: database_metadata() for name in database_names},
     }
 
-
-__all__ = ["FTS_COLUMNS", "evidence_map_sql", "instance_metadata", "database_metadata"]
