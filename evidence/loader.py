@@ -51,9 +51,10 @@ def default_inputs(data_dir: Path = DATA_DIR) -> list[Path]:
     return sorted(data_dir.glob("*.bib"))
 
 
-def display_path(path: Path) -> str:
-    """How a file is named in errors and provenance: relative to the working directory when inside it."""
-    relative = os.path.relpath(path.resolve())
+def display_path(path: Path, base: Path) -> str:
+    """How a file is named in errors and provenance: relative to the database's folder when inside it,
+    so the same file keeps the same name whatever directory the load runs from."""
+    relative = os.path.relpath(path.resolve(), base.resolve())
     return path.resolve().as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
 
@@ -63,12 +64,13 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
+    base = db_path.parent
     labels: list[str] = []
     tagged_by_file: dict[str, list[TaggedStudy]] = {}
-    for path in files:
-        label = display_path(path)
+    for path in dict.fromkeys(p.resolve() for p in files):
+        label = display_path(path, base)
         labels.append(label)
-        tagged_by_file[label] = _read_and_tag(path, label, vocab, summary.errors, labels)
+        tagged_by_file[label] = _read_and_tag(path, label, base, vocab, summary.errors, labels)
 
     with store.building(db_path) as db:
         store.save_vocabulary(db, vocab)
@@ -82,7 +84,13 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
             if progress:
                 progress(done, total)
         for label, studies in tagged_by_file.items():
-            summary.removed += store.remove_studies_not_in(db, label, {t.record.key for t in studies})
+            file_errors = [e for e in summary.errors if e.file == label]
+            if any(e.line is None and e.entry_key is None for e in file_errors):
+                continue  # the file could not be read at all: keep what it loaded before
+            # an entry that failed this time keeps its earlier version rather than vanishing
+            keep = {t.record.key for t in studies} | {e.entry_key for e in file_errors if e.entry_key}
+            summary.removed += store.remove_studies_not_in(db, label, keep)
+        store.prune_vocabulary(db, vocab)
         store.prune_authors(db)
         store.replace_errors(db, labels, summary.errors)
     summary.studies = total
@@ -90,7 +98,7 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     return summary
 
 
-def _read_and_tag(path: Path, label: str, vocab, errors: list[LoadError], labels: list[str]) -> list[TaggedStudy]:
+def _read_and_tag(path: Path, label: str, base: Path, vocab, errors: list[LoadError], labels: list[str]) -> list[TaggedStudy]:
     if not path.exists():
         errors.append(LoadError(label, None, None, "file not found"))
         return []
@@ -98,9 +106,9 @@ def _read_and_tag(path: Path, label: str, vocab, errors: list[LoadError], labels
     errors.extend(result.errors)
     outcomes: dict = {}
     sidecar = sidecar_path(path)
+    sidecar_label = display_path(sidecar, base)
+    labels.append(sidecar_label)  # so errors of a sidecar that was since fixed or deleted are cleared
     if sidecar.exists():
-        sidecar_label = display_path(sidecar)
-        labels.append(sidecar_label)
         outcomes, sidecar_errors = read_outcomes(sidecar, sidecar_label)
         errors.extend(sidecar_errors)
         known = {r.key for r in result.records}

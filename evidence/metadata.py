@@ -35,7 +35,8 @@ def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
     """Conditions (in tree order, with their depth) against designs; each cell counts studies
     tagged with the condition or a narrower one. Zero rows show where evidence is missing."""
     columns = ",\n".join(
-        f"  count(distinct case when s.design = '{design_id}' then s.key end) as \"{label}\""
+        f"  count(distinct case when s.design = '{design_id.replace(chr(39), chr(39) * 2)}' then s.key end)"
+        f" as \"{label.replace(chr(34), chr(34) * 2)}\""
         for design_id, label in designs
     )
     return f"""
@@ -50,7 +51,7 @@ left join condition_ancestors ca on ca.ancestor_id = c.id
 left join study_conditions sc on sc.condition_id = ca.condition_id
 left join studies s on s.key = sc.study_key
 group by c.id
-order by c.tree_path
+order by replace(c.tree_path, '/', char(1))
 """
 
 

@@ -221,7 +221,7 @@ def building(path: Path) -> Iterator[Database]:
 
 
 def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
-    """Write the vocabularies; terms dropped from them stay only while a study still uses them."""
+    """Write the vocabularies (insert new terms, update changed ones)."""
     conditions = vocab.terms["conditions"]
     db["conditions"].upsert_all(
         ({"id": t["id"], "label": t["label"], "mesh_id": t.get("mesh_id"),
@@ -242,6 +242,10 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
     db["comparators"].upsert_all(
         ({"id": t["id"], "label": t["label"], "description": t.get("description")}
          for t in vocab.terms["comparators"].values()), pk="id")
+
+
+def prune_vocabulary(db: Database, vocab: Vocabulary) -> None:
+    """Drop terms that left the vocabularies, unless a study (from a file not reloaded) still uses them."""
     for kind, column, table in (("conditions", "condition_id", "study_conditions"),
                                 ("outcomes", "outcome_id", "study_outcomes"),
                                 ("comparators", "comparator", "study_outcomes"),

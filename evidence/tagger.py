@@ -52,9 +52,10 @@ def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vo
         if not problems:
             tagged.outcomes.append(outcome)
 
-    if tagged.design is None:
+    curated_kinds = {tag.kind for tag in record.tags}  # even a rejected curated tag keeps the rules out
+    if "design" not in curated_kinds:
         tagged.design = design_by_rule(record, vocab)
-    if not tagged.conditions:
+    if "condition" not in curated_kinds:
         tagged.conditions = conditions_by_rule(record, vocab)
     return tagged, errors
 

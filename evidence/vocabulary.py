@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .yamlsource import load_with_lines
+from .yamlsource import YamlProblem, load_with_lines
 
 KINDS = ("conditions", "designs", "outcomes", "comparators")
 DIRECTIONS = ("benefit", "no-difference", "harm", "mixed", "not-applicable")
@@ -70,7 +70,10 @@ def load_vocabulary(directory: Path) -> Vocabulary:
         path = directory / f"{kind}.yaml"
         if not path.exists():
             raise VocabularyError(f"{path}: vocabulary file is missing")
-        items = load_with_lines(path) or []
+        try:
+            items = load_with_lines(path) or []
+        except YamlProblem as exc:
+            raise VocabularyError(f"{path}:{exc.line}: {exc}") from exc
         terms: dict[str, dict] = {}
         for rank, item in enumerate(items, start=1):
             line = item.pop("__line__")

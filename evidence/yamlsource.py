@@ -20,9 +20,12 @@ def load_with_lines(path: Path) -> Any:
     """Parse YAML; every mapping gets a ``__line__`` key with its 1-based line."""
     try:
         node = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise YamlProblem(f"not valid YAML: {exc.problem}", mark.line + 1 if mark else None) from exc
+    except UnicodeDecodeError as exc:
+        raise YamlProblem(f"not UTF-8 text ({exc.reason} at byte {exc.start})", None) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise YamlProblem(f"not valid YAML: {problem}", mark.line + 1 if mark else None) from exc
     return _to_python(node) if node is not None else None
 
 
@@ -30,6 +33,8 @@ def _to_python(node: yaml.Node) -> Any:
     if isinstance(node, yaml.MappingNode):
         mapping = {"__line__": node.start_mark.line + 1}
         for key_node, value_node in node.value:
+            if key_node.value in mapping:
+                raise YamlProblem(f"key '{key_node.value}' appears twice", key_node.start_mark.line + 1)
             mapping[key_node.value] = _to_python(value_node)
         return mapping
     if isinstance(node, yaml.SequenceNode):

@@ -190,3 +190,39 @@ def test_broken_vocabulary_is_a_clear_error(tmp_path):
     (vocab / "conditions.yaml").write_text("- {id: a, label: A, parents: [b]}\n- {id: b, label: B, parents: [a]}\n")
     result = CliRunner().invoke(cli, ["load", "--vocab", str(vocab), str(tmp_path / "e.db")])
     assert result.exit_code == 1 and "parent cycle" in result.output
+
+
+def test_file_names_do_not_depend_on_the_working_directory(tmp_path, corpus_copy, monkeypatch):
+    db_path = tmp_path / "e.db"
+    loader.load(db_path, [corpus_copy])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    summary = loader.load(Path("../e.db"), [Path("../studies.bib")])
+    assert (summary.unchanged, summary.error_count) == (11, 0)
+    assert Database(db_path).execute("select distinct source_file from studies").fetchall() == [("studies.bib",)]
+
+
+def test_unreadable_file_or_broken_entry_keeps_what_was_loaded_before(tmp_path, corpus_copy):
+    db_path = tmp_path / "e.db"
+    loader.load(db_path, [corpus_copy])
+    text = corpus_copy.read_text(encoding="utf-8")
+    corpus_copy.write_text(text.replace("@article{chung2003,\n  author = {Chung", "@article{chung2003,\n  author {Chung"),
+                           encoding="utf-8")
+    summary = loader.load(db_path, [corpus_copy])
+    assert summary.removed == 0 and any(e.entry_key == "chung2003" for e in summary.errors)
+    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 11
+    corpus_copy.write_bytes(text.replace("Åberg", "").encode("utf-8").replace(b"Jo{\\~a}o", "João".encode("latin-1")))
+    summary = loader.load(db_path, [corpus_copy])
+    assert summary.removed == 0 and "not UTF-8" in summary.errors[0].message
+    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 11
+
+
+def test_outcomes_file_with_a_key_twice_is_an_error(tmp_path):
+    bib = write_bib(tmp_path / "s.bib", "@article{k1, title={T}, doi={10.1000/k1}}\n")
+    (tmp_path / "s.outcomes.yaml").write_text(
+        "k1:\n  - {outcome: pain-intensity, measure: VAS, comparator: none, direction: benefit, finding: F}\n"
+        "k1:\n  - {outcome: adverse-events, measure: AE, comparator: none, direction: harm, finding: G}\n")
+    summary = loader.load(tmp_path / "e.db", [bib])
+    assert [(e.file, e.line, e.message) for e in summary.errors if e.severity == "error"] == [
+        ("s.outcomes.yaml", 3, "key 'k1' appears twice")]
