@@ -78,3 +78,11 @@ def test_file_that_is_not_utf8_is_reported(tmp_path):
 def test_decoding_leaves_plain_text_alone():
     assert decode_latex("Plain title, no markup") == "Plain title, no markup"
     assert decode_latex(r"{\AA}keson") == "Åkeson"
+
+
+def test_missing_comma_between_fields_is_flagged(tmp_path):
+    result = read(tmp_path, "@article{k,\n  title = {Second}\n  doi = {10.1/two},\n  year = {2001}\n}\n")
+    assert [r.key for r in result.records] == ["k"]
+    warning = next(e for e in result.errors if "missing comma" in e.message)
+    assert (warning.line, warning.entry_key) == (2, "k")
+    assert "'doi = ...'" in warning.message

@@ -64,6 +64,7 @@ SHAPED_FIELDS = {
 TAG_PREFIXES = ("condition", "design")
 
 _HOLDS_LATEX = re.compile(r"[\\{}$~]|--")
+_SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
 _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
 _latex = LatexNodes2Text()
 
@@ -136,6 +137,10 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
         name = fld.key.lower()
         value = fld.value if isinstance(fld.value, str) else str(fld.value)
         field_line = fld.start_line + 1
+        swallowed = _SWALLOWED_FIELD.search(value)
+        if swallowed:
+            problem(field_line, f"field '{name}' contains '{swallowed.group(1)} = ...': "
+                                "probably a missing comma before it; the value was kept as written")
         if name == "author":
             try:
                 record.authors = parse_authors(value)
