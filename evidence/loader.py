@@ -11,7 +11,7 @@ from pathlib import Path
 from . import store
 from .curation import read_outcomes, sidecar_path
 from .readers import read_file
-from .records import LoadError, StudyRecord
+from .records import LoadError, split_source
 from .tagger import TaggedStudy, tag_study
 from .vocabulary import load_vocabulary
 
@@ -113,7 +113,7 @@ def _read_and_tag(path: Path, label: str, base: Path, vocab, errors: list[LoadEr
         errors.extend(sidecar_errors)
         known = {r.key for r in result.records}
         for key in sorted(set(outcomes) - known):
-            line = int(outcomes[key][0].source.rpartition(":")[2])
+            _, line = split_source(outcomes[key][0].source)
             errors.append(LoadError(sidecar_label, line, key, f"outcomes given for '{key}', which {label} does not load"))
     tagged = []
     for record in result.records:

@@ -34,9 +34,14 @@ order by coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year desc, s.key
 def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
     """Conditions (in tree order, with their depth) against designs; each cell counts studies
     tagged with the condition or a narrower one. Zero rows show where evidence is missing."""
+    def literal(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    def name(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"'
+
     columns = ",\n".join(
-        f"  count(distinct case when s.design = '{design_id.replace(chr(39), chr(39) * 2)}' then s.key end)"
-        f" as \"{label.replace(chr(34), chr(34) * 2)}\""
+        f"  count(distinct case when s.design = {literal(design_id)} then s.key end) as {name(label)}"
         for design_id, label in designs
     )
     return f"""

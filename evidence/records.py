@@ -34,6 +34,12 @@ class Tag:
     source: str  # "data/studies.bib:14" or "rule:title-randomised 'randomized'"
 
 
+def split_source(source: str) -> tuple[str, int]:
+    """``"data/studies.bib:14"`` -> ``("data/studies.bib", 14)``: the file and line a curated tag came from."""
+    file, _, line = source.rpartition(":")
+    return file, int(line)
+
+
 @dataclass
 class StudyRecord:
     """One study as read from any input format, before tagging."""

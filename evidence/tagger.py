@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .curation import OutcomeTag
-from .records import LoadError, StudyRecord, Tag
+from .records import LoadError, StudyRecord, Tag, split_source
 from .vocabulary import DIRECTIONS, Vocabulary
 
 
@@ -27,8 +27,8 @@ def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vo
     tagged = TaggedStudy(record)
 
     def reject(source: str, message: str) -> None:
-        file, _, line = source.rpartition(":")
-        errors.append(LoadError(file, int(line), record.key, message))
+        file, line = split_source(source)
+        errors.append(LoadError(file, line, record.key, message))
 
     for tag in record.tags:
         kind = tag.kind + "s"

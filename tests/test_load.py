@@ -1,7 +1,6 @@
 import sqlite3
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlite_utils import Database
 
