@@ -48,6 +48,8 @@ def load(db, files, strict, vocab_dir, quiet):
                                   progress=lambda done, total: progress.update(task, completed=done, total=total))
         except VocabularyError as exc:
             raise click.ClickException(str(exc)) from exc
+    for note in summary.notes:
+        stderr.print(note, markup=False, style="yellow", highlight=False)
     for error in summary.errors:
         if error.severity == "error" or not quiet:
             stderr.print(str(error), markup=False, style="red" if error.severity == "error" else "yellow", highlight=False)

@@ -30,6 +30,7 @@ class LoadSummary:
     removed: int = 0
     tags: int = 0
     errors: list[LoadError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -72,6 +73,8 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
         labels.append(label)
         tagged_by_file[label] = _read_and_tag(path, label, base, vocab, summary.errors, labels)
 
+    if db_path.exists() and not store.is_current(db_path):
+        summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
     with store.building(db_path) as db:
         store.save_vocabulary(db, vocab)
         kept = _drop_clashing_keys(db, tagged_by_file, summary.errors)

@@ -13,9 +13,13 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from .records import LoadError
+from .curation import OutcomeTag
+from .records import LoadError, Person, StudyRecord, Tag
 from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
+
+# Raise when a table changes shape: a database of another version is rebuilt rather than patched.
+SCHEMA_VERSION = 2
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -57,6 +61,7 @@ CREATE TABLE IF NOT EXISTS studies (
     key TEXT PRIMARY KEY,
     entry_type TEXT NOT NULL,
     title TEXT NOT NULL,
+    title_nocase TEXT NOT NULL DEFAULT '[]',
     author_list TEXT,
     year INTEGER,
     month TEXT,
@@ -191,17 +196,30 @@ def ensure_schema(db: Database) -> None:
         db.execute(STUDY_CARDS_VIEW.strip())
     if not db["studies"].detect_fts():
         db["studies"].enable_fts(FTS_COLUMNS, tokenize="porter", create_triggers=True)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def is_current(path: Path) -> bool:
+    """Whether the database at ``path`` exists and has this version's schema."""
+    if not path.exists():
+        return False
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        conn.close()
 
 
 @contextmanager
 def building(path: Path) -> Iterator[Database]:
-    """A writable copy of the database at ``path``, swapped in only if the block succeeds.
+    """A writable copy of the database at ``path`` (a new one if it is missing or of another schema
+    version), swapped in only if the block succeeds.
 
     A running Datasette keeps reading the old file until the swap, so it never sees a half-written build.
     """
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    if path.exists():
+    if is_current(path):
         source, target = sqlite3.connect(path), sqlite3.connect(tmp)
         source.backup(target)
         source.close()
@@ -255,22 +273,25 @@ def prune_vocabulary(db: Database, vocab: Vocabulary) -> None:
                    f"AND id NOT IN (SELECT {column} FROM {table} WHERE {column} IS NOT NULL)", ids)
 
 
+# Columns of ``studies`` that are StudyRecord attributes of the same name and value.
+_PLAIN_COLUMNS = ("journal", "journal_abbrev", "year", "month", "volume", "issue", "pages", "doi", "pmid",
+                  "pmcid", "issn", "url", "abstract", "population", "participants", "included_studies",
+                  "finding", "note")
+
+
 def study_row(tagged: TaggedStudy) -> dict:
     """The ``studies`` row for a tagged study (without its hash)."""
     r = tagged.record
     design = tagged.design
     return {
         "key": r.key, "entry_type": r.entry_type, "title": r.title,
+        "title_nocase": json.dumps(r.title_nocase, ensure_ascii=False),
         "author_list": ", ".join(p.display for p in r.authors) or None,
-        "year": r.year, "month": r.month, "journal": r.journal, "journal_abbrev": r.journal_abbrev,
-        "volume": r.volume, "issue": r.issue, "pages": r.pages, "doi": r.doi, "pmid": r.pmid,
-        "pmcid": r.pmcid, "issn": r.issn, "url": r.url, "abstract": r.abstract,
+        **{name: getattr(r, name) for name in _PLAIN_COLUMNS},
         "keywords": ", ".join(r.keywords) or None,
         "design": design.value if design else None,
         "design_provenance": design.provenance if design else None,
         "design_source": design.source if design else None,
-        "population": r.population, "participants": r.participants,
-        "included_studies": r.included_studies, "finding": r.finding, "note": r.note,
         "extra": json.dumps(r.extra, sort_keys=True, ensure_ascii=False),
         "source_file": r.source_file, "source_line": r.source_line,
     }
@@ -304,6 +325,47 @@ def save_study(db: Database, tagged: TaggedStudy) -> str:
          "provenance": o.provenance, "source": o.source}
         for i, o in enumerate(tagged.outcomes, start=1))
     return "updated" if previous else "added"
+
+
+def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]:
+    """The studies with these keys, as they were saved (record, authors, tags, outcomes), in the order
+    of ``keys``; keys that are not in the database are skipped. The inverse of ``save_study``."""
+    wanted = json.dumps(list(dict.fromkeys(keys)))
+    selected = "SELECT value FROM json_each(?)"
+
+    def rows(sql: str) -> Iterator[dict]:
+        cursor = conn.execute(sql, [wanted])
+        names = [d[0] for d in cursor.description]
+        return (dict(zip(names, row)) for row in cursor)
+
+    authors: dict[str, list[Person]] = {}
+    for row in rows(f"SELECT sa.study_key, a.family, a.given, a.particle, a.suffix FROM study_authors sa "
+                    f"JOIN authors a ON a.id = sa.author_id WHERE sa.study_key IN ({selected}) "
+                    f"ORDER BY sa.study_key, sa.position"):
+        authors.setdefault(row.pop("study_key"), []).append(Person(**row))
+    conditions: dict[str, list[Tag]] = {}
+    for row in rows(f"SELECT study_key, condition_id, provenance, source FROM study_conditions "
+                    f"WHERE study_key IN ({selected}) ORDER BY rowid"):
+        conditions.setdefault(row["study_key"], []).append(
+            Tag("condition", row["condition_id"], row["provenance"], row["source"]))
+    outcomes: dict[str, list[OutcomeTag]] = {}
+    for row in rows(f"SELECT study_key, outcome_id AS outcome, measure, comparator, direction, finding, provenance, "
+                    f"source FROM study_outcomes WHERE study_key IN ({selected}) ORDER BY study_key, position"):
+        outcomes.setdefault(row.pop("study_key"), []).append(OutcomeTag(**row))
+    studies = {}
+    for row in rows(f"SELECT * FROM studies WHERE key IN ({selected})"):
+        key = row["key"]
+        record = StudyRecord(
+            key=key, source_file=row["source_file"], source_line=row["source_line"],
+            entry_type=row["entry_type"], title=row["title"], title_nocase=json.loads(row["title_nocase"]),
+            authors=authors.get(key, []),
+            keywords=row["keywords"].split(", ") if row["keywords"] else [],
+            extra=json.loads(row["extra"]),
+            **{name: row[name] for name in _PLAIN_COLUMNS})
+        design = (Tag("design", row["design"], row["design_provenance"], row["design_source"])
+                  if row["design"] else None)
+        studies[key] = TaggedStudy(record, design, conditions.get(key, []), outcomes.get(key, []))
+    return [studies[k] for k in dict.fromkeys(keys) if k in studies]
 
 
 def remove_studies_not_in(db: Database, source_file: str, keep: set[str]) -> int:

@@ -35,7 +35,6 @@ logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 
 # BibTeX field -> StudyRecord attribute, for plain text fields.
 TEXT_FIELDS = {
-    "title": "title",
     "journal": "journal",
     "journaltitle": "journal",
     "shortjournal": "journal_abbrev",
@@ -75,6 +74,37 @@ def decode_latex(value: str) -> str:
     if not _HOLDS_LATEX.search(value):
         return value
     return " ".join(_latex.latex_to_text(value).split())
+
+
+_COMMAND_BEFORE = re.compile(r"\\(?:[A-Za-z]+|[^A-Za-z\s])\s*$")
+
+
+def protected_phrases(value: str) -> list[str]:
+    """The brace groups of a raw title that keep their capitals ("{MRI} in {Parkinson's} disease").
+
+    Groups that are command arguments (``\\emph{...}``) or special characters (``{\\'E}``) are not
+    case protection, as in BibTeX itself.
+    """
+    if "{" not in value:
+        return []
+    phrases, depth, start, i = [], 0, 0, 0
+    while i < len(value):
+        char = value[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
+            if depth == 0:
+                start = i if not _COMMAND_BEFORE.search(value[:i]) else -1
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+            if depth == 0 and start >= 0 and not value[start + 1:].startswith("\\"):
+                phrase = decode_latex(value[start:i + 1])
+                if phrase:
+                    phrases.append(phrase)
+        i += 1
+    return phrases
 
 
 def parse_authors(value: str) -> list[Person]:
@@ -148,6 +178,9 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
                 problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
         elif name == "keywords":
             _read_keywords(record, value, f"{label}:{field_line}")
+        elif name == "title":
+            record.title = decode_latex(value).strip() or None
+            record.title_nocase = protected_phrases(value)
         elif name in TEXT_FIELDS:
             setattr(record, TEXT_FIELDS[name], decode_latex(value).strip() or None)
         elif name in SHAPED_FIELDS:
