@@ -8,7 +8,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from . import loader
+from . import curation, exporters, loader, store
+from .selection import Selection, SelectionError, select_keys
 from .vocabulary import VocabularyError
 
 stderr = Console(stderr=True, soft_wrap=True)
@@ -56,6 +57,76 @@ def load(db, files, strict, vocab_dir, quiet):
     click.echo(f"{db}: {summary.line()}")
     if strict and summary.error_count:
         raise SystemExit(1)
+
+
+SUFFIX_MARKUP = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+
+
+@cli.command()
+@click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-f", "--format", "format_name", type=click.Choice(list(exporters.FORMATS)), default="bibtex",
+              show_default=True, help="Bibliography format; apa and vancouver are formatted reference lists.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="File to write (default: standard output).")
+@click.option("--markup", type=click.Choice(list(exporters.MARKUPS)),
+              help="For apa and vancouver: text, markdown or html (default: from the --output suffix, else text).")
+@click.option("--condition", multiple=True, help="Condition id or label; narrower conditions are included. Repeatable.")
+@click.option("--design", multiple=True, help="Design id or label (e.g. rct). Repeatable.")
+@click.option("--outcome", multiple=True, help="Outcome id or label (e.g. pain-intensity). Repeatable.")
+@click.option("--since", type=int, help="Published in or after this year.")
+@click.option("--until", type=int, help="Published in or before this year.")
+@click.option("--key", "keys", multiple=True, help="Citation key. Repeatable.")
+@click.option("--search", help="Full-text search of title, abstract, keywords, finding and authors (SQLite FTS5 syntax).")
+@click.option("--sql", help="Any SQL query returning a key or study_key column.")
+@click.option("--no-outcomes", is_flag=True,
+              help="With -f bibtex -o NAME.bib, do not write the curated outcomes to NAME.outcomes.yaml.")
+def export(db, format_name, output, markup, condition, design, outcome, since, until, keys, search, sql, no_outcomes):
+    """Export a bibliography of the studies in DB that match every option given (all of them by default).
+
+    \b
+    Examples:
+      evidence export evidence.db --condition back-pain --design rct -o trials.bib
+      evidence export evidence.db -f apa --since 2010 -o references.html
+      evidence export evidence.db -f ris --search 'pregnan*'
+      evidence export evidence.db -f csl-json --sql "select study_key from study_outcomes where direction = 'harm'"
+
+    Studies come in bibliography order (first author, year, title); the count goes to standard error.
+    A BibTeX export loads back with `evidence load` to the same studies and tags; with -o NAME.bib
+    the curated outcomes are written beside it as NAME.outcomes.yaml, where the loader reads them.
+    """
+    if markup is None:
+        markup = SUFFIX_MARKUP.get(output.suffix.lower(), "text") if output else "text"
+    selection = Selection(conditions=condition, designs=design, outcomes=outcome, since=since, until=until,
+                          keys=keys, search=search, sql=sql)
+    try:
+        conn = store.connect_readonly(db)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with conn:
+        try:
+            studies = store.read_studies(conn, select_keys(conn, selection))
+        except SelectionError as exc:
+            raise click.ClickException(str(exc)) from exc
+    text = exporters.render(studies, format_name, markup)
+    files = {output: text} if output else {}
+    if format_name == "bibtex" and output and not no_outcomes:
+        outcomes = curation.format_outcomes({s.record.key: s.outcomes for s in studies})
+        if outcomes:
+            files[curation.sidecar_path(output)] = outcomes
+    try:
+        for path, content in files.items():
+            path.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
+    if output is None:
+        click.echo(text, nl=False)
+    label = exporters.FORMATS[format_name].label
+    if not studies:
+        stderr.print("no studies matched the selection", markup=False, highlight=False, style="yellow")
+    else:
+        count = f"{len(studies)} {'study' if len(studies) == 1 else 'studies'}"
+        stderr.print(f"{count} exported as {label}" + "".join(f"; wrote {p}" for p in files),
+                     markup=False, highlight=False)
 
 
 @cli.command()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from .records import LoadError
 from .yamlsource import YamlProblem, load_with_lines
 
@@ -54,3 +56,14 @@ def read_outcomes(path: Path, label: str) -> tuple[dict[str, list[OutcomeTag]], 
             values = {f: " ".join(str(row[f]).split()) for f in REQUIRED}
             by_key.setdefault(key, []).append(OutcomeTag(**values, provenance="curated", source=f"{label}:{line}"))
     return by_key, errors
+
+
+def format_outcomes(by_key: dict[str, list[OutcomeTag]]) -> str:
+    """The sidecar YAML for curated outcome rows (rule-made rows are not curation and are left out)."""
+    rows = {key: [{f: getattr(o, f) for f in REQUIRED} for o in outcomes if o.provenance == "curated"]
+            for key, outcomes in by_key.items()}
+    rows = {key: value for key, value in rows.items() if value}
+    if not rows:
+        return ""
+    header = "# Curated outcomes, keyed by citation key (written by `evidence export`).\n\n"
+    return header + yaml.safe_dump(rows, sort_keys=False, allow_unicode=True, width=1000)

@@ -49,7 +49,7 @@ class StudyRecord:
     source_line: int  # 1-based line of the entry's first line
     entry_type: str = "article"
     title: str | None = None
-    title_nocase: list[str] = field(default_factory=list)  # parts of the title whose capitals must stay as written
+    title_nocase: list[tuple[int, int]] = field(default_factory=list)  # title spans whose capitals must stay
     authors: list[Person] = field(default_factory=list)
     journal: str | None = None
     journal_abbrev: str | None = None

@@ -199,6 +199,22 @@ def ensure_schema(db: Database) -> None:
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an evidence database; ValueError if the file is not one."""
+    if not path.exists():
+        raise ValueError(f"{path}: no such database")
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        has_studies = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'studies'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ValueError(f"{path}: not an SQLite database ({exc})") from exc
+    if not has_studies:
+        conn.close()
+        raise ValueError(f"{path}: not an evidence database (it has no studies table); build one with `evidence load`")
+    return conn
+
+
 def is_current(path: Path) -> bool:
     """Whether the database at ``path`` exists and has this version's schema."""
     if not path.exists():
@@ -357,7 +373,7 @@ def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]
         key = row["key"]
         record = StudyRecord(
             key=key, source_file=row["source_file"], source_line=row["source_line"],
-            entry_type=row["entry_type"], title=row["title"], title_nocase=json.loads(row["title_nocase"]),
+            entry_type=row["entry_type"], title=row["title"], title_nocase=[tuple(span) for span in json.loads(row["title_nocase"])],
             authors=authors.get(key, []),
             keywords=row["keywords"].split(", ") if row["keywords"] else [],
             extra=json.loads(row["extra"]),

@@ -20,6 +20,11 @@ class TaggedStudy:
     conditions: list[Tag] = field(default_factory=list)
     outcomes: list[OutcomeTag] = field(default_factory=list)
 
+    def keywords(self) -> list[str]:
+        """Curated tags as ``condition:<id>`` / ``design:<id>`` keywords (as they are read), then free keywords."""
+        curated = [t for t in [*self.conditions, self.design] if t is not None and t.provenance == "curated"]
+        return [f"{t.kind}:{t.value}" for t in curated] + self.record.keywords
+
 
 def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vocabulary) -> tuple[TaggedStudy, list[LoadError]]:
     """Check curated tags against the vocabulary; where a kind has none, let the rules tag it."""

@@ -77,34 +77,48 @@ def decode_latex(value: str) -> str:
 
 
 _COMMAND_BEFORE = re.compile(r"\\(?:[A-Za-z]+|[^A-Za-z\s])\s*$")
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use marks around protected groups while decoding
 
 
-def protected_phrases(value: str) -> list[str]:
-    """The brace groups of a raw title that keep their capitals ("{MRI} in {Parkinson's} disease").
+def decode_title(value: str) -> tuple[str, list[tuple[int, int]]]:
+    """A raw title's text, and the (start, end) spans of it that braces protect from case changes.
 
-    Groups that are command arguments (``\\emph{...}``) or special characters (``{\\'E}``) are not
-    case protection, as in BibTeX itself.
+    "{MRI} in {Parkinson}'s disease" protects "MRI" and "Parkinson". As in BibTeX, groups that are
+    command arguments (``\\emph{...}``) or special characters (``{\\'E}``) are not protection.
     """
     if "{" not in value:
-        return []
-    phrases, depth, start, i = [], 0, 0, 0
+        return decode_latex(value).strip(), []
+    marked, depth, start, i = [], 0, 0, 0
     while i < len(value):
         char = value[i]
         if char == "\\":
+            marked.append(value[i:i + 2])
             i += 2
             continue
         if char == "{":
             if depth == 0:
-                start = i if not _COMMAND_BEFORE.search(value[:i]) else -1
+                protects = not _COMMAND_BEFORE.search(value[:i]) and not value[i + 1:].startswith("\\")
+                start = len(marked) if protects else -1
             depth += 1
         elif char == "}" and depth:
             depth -= 1
-            if depth == 0 and start >= 0 and not value[start + 1:].startswith("\\"):
-                phrase = decode_latex(value[start:i + 1])
-                if phrase:
-                    phrases.append(phrase)
+            if depth == 0 and start >= 0:
+                marked.insert(start, _OPEN)
+                marked.append("}" + _CLOSE)
+                i += 1
+                continue
+        marked.append(char)
         i += 1
-    return phrases
+    text, spans, opened = [], [], 0
+    for char in decode_latex("".join(marked)).strip():
+        if char == _OPEN:
+            opened = len(text)
+        elif char == _CLOSE:
+            if len(text) > opened:
+                spans.append((opened, len(text)))
+        else:
+            text.append(char)
+    return "".join(text), spans
 
 
 def parse_authors(value: str) -> list[Person]:
@@ -179,8 +193,8 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
         elif name == "keywords":
             _read_keywords(record, value, f"{label}:{field_line}")
         elif name == "title":
-            record.title = decode_latex(value).strip() or None
-            record.title_nocase = protected_phrases(value)
+            title, record.title_nocase = decode_title(value)
+            record.title = title or None
         elif name in TEXT_FIELDS:
             setattr(record, TEXT_FIELDS[name], decode_latex(value).strip() or None)
         elif name in SHAPED_FIELDS:

@@ -1,0 +1,109 @@
+"""BibTeX writer: every loaded field, curated tags as prefixed keywords, LaTeX that BibTeX and biber accept.
+
+Written by hand rather than with bibtexparser's writer: the entries are flat and fully known here,
+and string building is several times faster on large exports.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+from pylatexenc.latexencode import UnicodeToLatexEncoder
+
+from ..records import Person, StudyRecord
+from ..tagger import TaggedStudy
+
+# StudyRecord attribute -> BibTeX field, in the order they are written; the BibTeX reader reads
+# each of these names back into the same attribute.
+FIELDS = [
+    ("journal", "journal"), ("journal_abbrev", "shortjournal"), ("year", "year"), ("month", "month"),
+    ("volume", "volume"), ("issue", "number"), ("pages", "pages"), ("doi", "doi"), ("pmid", "pmid"),
+    ("pmcid", "pmcid"), ("issn", "issn"), ("url", "url"), ("abstract", "abstract"),
+    ("population", "population"), ("participants", "participants"),
+    ("included_studies", "includedstudies"), ("finding", "finding"), ("note", "note"),
+]
+# Fields written as they are: identifiers that styles print verbatim.
+VERBATIM = {"year", "doi", "pmid", "pmcid", "issn", "url", "participants", "included_studies"}
+MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+
+_ASCII_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
+    "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+_NEEDS_ENCODING = frozenset(_ASCII_SPECIALS)
+_encoder = UnicodeToLatexEncoder(non_ascii_only=True, replacement_latex_protection="braces-all",
+                                 unknown_char_policy="keep")
+logging.getLogger("pylatexenc.latexencode").setLevel(logging.ERROR)  # characters without LaTeX stay Unicode
+
+
+@lru_cache(maxsize=65536)
+def encode(text: str) -> str:
+    """LaTeX for Unicode text: specials escaped, accents as ``{\\~a}`` (which BibTeX sorts and
+    abbreviates correctly), dashes as ``--``; characters with no LaTeX form stay as UTF-8 for biber."""
+    if text.isascii() and "--" not in text and _NEEDS_ENCODING.isdisjoint(text):
+        return text
+    out = []
+    for char in text:
+        if char in _ASCII_SPECIALS:
+            out.append(_ASCII_SPECIALS[char])
+        elif char == "-" and out and out[-1] == "-":
+            out.append("{}-")  # two typed hyphens are not an en dash
+        elif char.isascii():
+            out.append(char)
+        elif char == "\u2013":
+            out.append("--")
+        elif char == "\u2014":
+            out.append("---")
+        else:
+            out.append(_encoder.unicode_to_latex(char))
+    return "".join(out)
+
+
+def encode_title(title: str, protected: list[tuple[int, int]]) -> str:
+    """The title in LaTeX, with its case-protected spans in braces."""
+    parts, at = [], 0
+    for start, end in protected:
+        parts += [encode(title[at:start]), "{" + encode(title[start:end]) + "}"]
+        at = end
+    parts.append(encode(title[at:]))
+    return "".join(parts)
+
+
+def encode_name(p: Person) -> str:
+    """One author as "von Last, Jr, First"; a family name with spaces is braced so it stays whole."""
+    family = encode(p.family)
+    if " " in p.family or "," in p.family or (p.family[:1].islower() and not p.particle):
+        family = "{" + family + "}"
+    last = f"{encode(p.particle)} {family}" if p.particle else family
+    parts = [last] + ([encode(p.suffix)] if p.suffix else []) + ([encode(p.given)] if p.given else [])
+    return ", ".join(parts)
+
+
+def entry(study: TaggedStudy) -> str:
+    """One study as a BibTeX entry."""
+    r: StudyRecord = study.record
+    fields = []  # (name, value as written, braces included)
+    if r.authors:
+        fields.append(("author", "{" + " and ".join(encode_name(p) for p in r.authors) + "}"))
+    fields.append(("title", "{" + encode_title(r.title or "", r.title_nocase) + "}"))
+    for attribute, name in FIELDS:
+        value = getattr(r, attribute)
+        if value is None or value == "":
+            continue
+        if attribute == "month" and value.lower() in MONTHS:
+            fields.append((name, value.lower()))  # the standard macro, as BibTeX styles expect
+        elif attribute == "pages":
+            fields.append((name, "{" + "--".join(encode(part) for part in value.split("-")) + "}"))
+        else:
+            fields.append((name, "{" + (str(value) if attribute in VERBATIM else encode(value)) + "}"))
+    if study.keywords():
+        fields.append(("keywords", "{" + ", ".join(encode(k) for k in study.keywords()) + "}"))
+    fields.extend((name, "{" + value + "}") for name, value in sorted(study.record.extra.items()))
+    body = "".join(f"  {name} = {value},\n" for name, value in fields)
+    return f"@{r.entry_type}{{{r.key},\n{body}}}\n"
+
+
+def write(studies: list[TaggedStudy]) -> str:
+    """A BibTeX file of the studies, entries separated by blank lines."""
+    return "\n".join(entry(s) for s in studies)

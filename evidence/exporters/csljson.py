@@ -1,0 +1,68 @@
+"""CSL-JSON writer: the items pandoc, Zotero and citeproc processors read."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from ..tagger import TaggedStudy
+
+# BibTeX entry type -> CSL item type.
+CSL_TYPES = {
+    "article": "article-journal", "book": "book", "inbook": "chapter", "incollection": "chapter",
+    "inproceedings": "paper-conference", "conference": "paper-conference", "phdthesis": "thesis",
+    "mastersthesis": "thesis", "thesis": "thesis", "techreport": "report", "report": "report",
+    "online": "webpage", "unpublished": "manuscript", "misc": "article",
+}
+MONTH_NUMBERS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+
+
+def month_number(month: str | None) -> int | None:
+    """1-12 for "may", "May", "5"; None for anything else."""
+    text = (month or "").strip().lower()
+    if text.isdigit():
+        return int(text) if 1 <= int(text) <= 12 else None
+    return MONTH_NUMBERS.get(text[:3])
+
+
+def title_markup(title: str, protected: list[tuple[int, int]]) -> str:
+    """The title with its case-protected spans as ``<span class="nocase">``, CSL's form of BibTeX braces."""
+    if not protected:
+        return title
+    parts, at = [], 0
+    for start, end in protected:
+        parts += [html.escape(title[at:start], quote=False),
+                  '<span class="nocase">' + html.escape(title[start:end], quote=False) + "</span>"]
+        at = end
+    parts.append(html.escape(title[at:], quote=False))
+    return "".join(parts)
+
+
+def item(study: TaggedStudy, markup: bool = True) -> dict:
+    """One study as a CSL-JSON item; ``markup=False`` leaves the title as plain text."""
+    r = study.record
+    csl = {"id": r.key, "type": CSL_TYPES.get(r.entry_type, "article"),
+           "title": title_markup(r.title or "", r.title_nocase) if markup else r.title}
+    authors = []
+    for p in r.authors:
+        name = {"family": p.family}
+        for key, value in (("given", p.given), ("non-dropping-particle", p.particle), ("suffix", p.suffix)):
+            if value:
+                name[key] = value
+        authors.append(name)
+    if authors:
+        csl["author"] = authors
+    if r.year:
+        month = month_number(r.month)
+        csl["issued"] = {"date-parts": [[r.year, month] if month else [r.year]]}
+    values = {"container-title": r.journal, "container-title-short": r.journal_abbrev, "volume": r.volume,
+              "issue": r.issue, "page": r.pages, "DOI": r.doi, "PMID": r.pmid, "PMCID": r.pmcid, "ISSN": r.issn,
+              "URL": r.url, "abstract": r.abstract, "keyword": ", ".join(study.keywords()), "note": r.note}
+    csl.update((k, v) for k, v in values.items() if v)
+    return csl
+
+
+def write(studies: list[TaggedStudy]) -> str:
+    """A CSL-JSON array of the studies."""
+    return json.dumps([item(s) for s in studies], indent=2, ensure_ascii=False) + "\n"

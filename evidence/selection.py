@@ -1,0 +1,117 @@
+"""Which studies an export covers: criteria (condition, design, outcome, years, keys, full text, SQL)
+turned into an ordered list of study keys."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sqlite3
+from dataclasses import dataclass
+
+# Bibliography order, the same everywhere: first author's family name, year, title, key.
+ORDER_BY = """
+    lower(coalesce((SELECT a.family FROM study_authors sa JOIN authors a ON a.id = sa.author_id
+                    WHERE sa.study_key = s.key AND sa.position = 1), s.title)),
+    s.year, lower(s.title), s.key"""
+
+# Names a result column may have for its values to be taken as study keys.
+KEY_COLUMNS = ("key", "study_key")
+
+
+class SelectionError(ValueError):
+    """A criterion that cannot be applied: an unknown term, a bad search or a bad query."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Criteria for studies. Values of one criterion are alternatives (OR); criteria combine with AND."""
+
+    conditions: tuple[str, ...] = ()  # ids or labels; narrower conditions are included
+    designs: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    since: int | None = None
+    until: int | None = None
+    keys: tuple[str, ...] = ()
+    search: str | None = None  # full-text query (SQLite FTS5 syntax)
+    sql: str | None = None  # any query returning a key or study_key column
+
+
+def select_keys(conn: sqlite3.Connection, selection: Selection) -> list[str]:
+    """The keys of the studies that meet every criterion, in bibliography order."""
+    where, params = [], []
+
+    def among(template: str, values: list[str]) -> None:
+        where.append(template.format(values="(SELECT value FROM json_each(?))"))
+        params.append(json.dumps(values))
+
+    if selection.conditions:
+        among("s.key IN (SELECT sc.study_key FROM study_conditions sc JOIN condition_ancestors ca "
+              "ON ca.condition_id = sc.condition_id WHERE ca.ancestor_id IN {values})",
+              _term_ids(conn, "conditions", selection.conditions))
+    if selection.designs:
+        among("s.design IN {values}", _term_ids(conn, "designs", selection.designs))
+    if selection.outcomes:
+        among("s.key IN (SELECT study_key FROM study_outcomes WHERE outcome_id IN {values})",
+              _term_ids(conn, "outcomes", selection.outcomes))
+    if selection.since is not None:
+        where.append("s.year >= ?")
+        params.append(selection.since)
+    if selection.until is not None:
+        where.append("s.year <= ?")
+        params.append(selection.until)
+    if selection.keys:
+        among("s.key IN {values}", _known_keys(conn, selection.keys))
+    if selection.search:
+        where.append("s.rowid IN (SELECT rowid FROM studies_fts WHERE studies_fts MATCH ?)")
+        params.append(selection.search)
+    if selection.sql:
+        among("s.key IN {values}", keys_from_query(conn, selection.sql))
+    sql = f"SELECT s.key FROM studies s {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {ORDER_BY}"
+    try:
+        return [key for (key,) in conn.execute(sql, params)]
+    except sqlite3.OperationalError as exc:
+        if selection.search:
+            raise SelectionError(f"search {selection.search!r}: {exc}") from exc
+        raise
+
+
+def keys_from_query(conn: sqlite3.Connection, sql: str, params: dict | None = None) -> list[str]:
+    """Run a query and return the values of its ``key`` or ``study_key`` column, first seen first."""
+    try:
+        cursor = conn.execute(sql, params or {})
+    except sqlite3.Error as exc:
+        raise SelectionError(f"query failed: {exc}") from exc
+    names = [d[0] for d in cursor.description or []]
+    column = next((names.index(n) for n in KEY_COLUMNS if n in names), None)
+    if column is None:
+        raise SelectionError(f"the query must return a column named {' or '.join(KEY_COLUMNS)} "
+                             f"(it returned: {', '.join(names) or 'nothing'})")
+    return list(dict.fromkeys(row[column] for row in cursor if row[column] is not None))
+
+
+def _known_keys(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[str]:
+    """The keys, each checked to be in the database; an unknown key is an error with a hint."""
+    known = {key for (key,) in conn.execute("SELECT key FROM studies WHERE key IN (SELECT value FROM json_each(?))",
+                                            [json.dumps(keys)])}
+    for key in keys:
+        if key not in known:
+            all_keys = [k for (k,) in conn.execute("SELECT key FROM studies")]
+            close = difflib.get_close_matches(key, all_keys, n=1, cutoff=0.6)
+            raise SelectionError(f"no study has the key '{key}'" + (f"; did you mean '{close[0]}'?" if close else ""))
+    return list(keys)
+
+
+def _term_ids(conn: sqlite3.Connection, table: str, given: tuple[str, ...]) -> list[str]:
+    """Vocabulary ids for terms given by id or label (any case); an unknown term is an error with a hint."""
+    by_name = {}
+    for term_id, label in conn.execute(f"SELECT id, label FROM {table}"):
+        by_name[term_id.lower()] = term_id
+        by_name[label.lower()] = term_id
+    ids = []
+    for term in given:
+        if term.lower() not in by_name:
+            close = difflib.get_close_matches(term.lower(), list(by_name), n=1, cutoff=0.6)
+            hint = f"; did you mean '{by_name[close[0]]}'?" if close else ""
+            raise SelectionError(f"unknown {table[:-1]} '{term}'{hint} (see the {table} table)")
+        ids.append(by_name[term.lower()])
+    return ids
