@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 
 from ..tagger import TaggedStudy
@@ -27,15 +26,15 @@ def month_number(month: str | None) -> int | None:
 
 
 def title_markup(title: str, protected: list[tuple[int, int]]) -> str:
-    """The title with its case-protected spans as ``<span class="nocase">``, CSL's form of BibTeX braces."""
+    """The title with its case-protected spans as ``<span class="nocase">``, CSL's form of BibTeX braces.
+    Other text stays as it is: pandoc and citeproc-js read ``&`` and ``<`` literally, not as entities."""
     if not protected:
         return title
     parts, at = [], 0
     for start, end in protected:
-        parts += [html.escape(title[at:start], quote=False),
-                  '<span class="nocase">' + html.escape(title[start:end], quote=False) + "</span>"]
+        parts += [title[at:start], f'<span class="nocase">{title[start:end]}</span>']
         at = end
-    parts.append(html.escape(title[at:], quote=False))
+    parts.append(title[at:])
     return "".join(parts)
 
 

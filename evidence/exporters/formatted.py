@@ -29,12 +29,19 @@ _CSL = "{http://purl.org/net/xbiblio/csl}"
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#])")
 
 markdown = SimpleNamespace(
-    preformat=lambda text: _MARKDOWN_SPECIALS.sub(r"\\\1", str(text)),
+    preformat=str,
     Italic=lambda text: f"*{text}*", Oblique=lambda text: f"*{text}*", Bold=lambda text: f"**{text}**",
     Light=str, Underline=str, Superscript=lambda text: f"<sup>{text}</sup>",
     Subscript=lambda text: f"<sub>{text}</sub>", SmallCaps=str,
 )
 FORMATTERS = {"text": formatter.plain, "markdown": markdown, "html": formatter.html}
+# citeproc-py does not escape item data for its output; each markup escapes it here instead.
+ESCAPES = {
+    "text": lambda text: text,
+    "markdown": lambda text: _MARKDOWN_SPECIALS.sub(r"\\\1", text),
+    "html": lambda text: html.escape(text, quote=False),
+}
+VERBATIM = {"DOI", "URL"}  # printed as links: Markdown keeps them unescaped inside <...>
 
 
 @lru_cache(maxsize=None)
@@ -48,16 +55,21 @@ def load_style(name: str) -> CitationStylesStyle:
     return style
 
 
-def _citeproc_item(study: TaggedStudy, style: str) -> dict:
-    """The CSL item citeproc-py formats: plain title, and given names it can initialise."""
+def _citeproc_item(study: TaggedStudy, style: str, markup: str) -> dict:
+    """The CSL item citeproc-py formats: plain title, given names it can initialise, data escaped."""
     csl = item(study, markup=False)
     csl.pop("note", None)
     csl.pop("abstract", None)
+    if style == "apa" and csl.get("title"):  # APA capitalises the first word of a subtitle
+        csl["title"] = re.sub(r": ([a-z])", lambda m: ": " + m.group(1).upper(), csl["title"])
+    escape = ESCAPES[markup]
     for name in csl.get("author", []):
         if "given" in name:  # citeproc-py breaks on "Me-riong"; initials are capitals anyway
             name["given"] = re.sub(r"-(\w)", lambda m: "-" + m.group(1).upper(), name["given"])
-    if style == "apa" and csl.get("title"):  # APA capitalises the first word of a subtitle
-        csl["title"] = re.sub(r": ([a-z])", lambda m: ": " + m.group(1).upper(), csl["title"])
+        name.update((part, escape(value)) for part, value in name.items())
+    for variable, value in csl.items():
+        if isinstance(value, str) and variable != "id" and not (markup == "markdown" and variable in VERBATIM):
+            csl[variable] = escape(value)
     return csl
 
 
@@ -71,7 +83,7 @@ def _corrected(entry: str, style: str) -> str:
 
 def entries(studies: list[TaggedStudy], style: str, markup: str = "text") -> list[str]:
     """One formatted reference per study, in the style's order (APA: by author; Vancouver: as given)."""
-    source = CiteProcJSON([_citeproc_item(s, style) for s in studies])
+    source = CiteProcJSON([_citeproc_item(s, style, markup) for s in studies])
     bibliography = CitationStylesBibliography(load_style(style), source, FORMATTERS[markup])
     for study in studies:
         bibliography.register(Citation([CitationItem(study.record.key)]))
@@ -88,7 +100,7 @@ def write(studies: list[TaggedStudy], style: str, markup: str = "text") -> str:
     if markup == "text":
         return "".join(f"{e}\n" for e in items)
     if markup == "markdown":
-        return "\n".join(f"{e}\n" for e in items)
+        return "\n".join(_URL.sub(lambda m: f"<{m.group(0)}>", e) + "\n" for e in items)
     body = "\n".join(f'  <div class="csl-entry">{_URL.sub(lambda m: _link(m.group(0)), e)}</div>' for e in items)
     title = html.escape(STYLES[style][1])
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
