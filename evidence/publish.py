@@ -1,10 +1,23 @@
-"""Datasette plugin: metadata and canned queries for every database that holds an evidence schema."""
+"""Datasette plugin: metadata, canned queries and bibliography export links for evidence databases."""
 
 from __future__ import annotations
 
-from datasette import hookimpl
+import re
+from urllib.parse import parse_qsl, urlencode
 
+from datasette import hookimpl
+from datasette.database import QueryInterrupted
+from datasette.utils.asgi import Response
+
+from . import exporters, store
 from .metadata import evidence_map_sql, instance_metadata
+from .selection import KEY_COLUMNS
+
+# URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default text).
+RENDERERS = {"bib": "bibtex", "ris": "ris", "csljson": "csl-json", "apa": "apa", "vancouver": "vancouver"}
+# Arguments of a table page that do not select rows, dropped when the export re-reads every page.
+_PAGE_ARGUMENTS = {"_next", "_size", "_shape", "_format", "_markup", "_labels", "_facet", "_facet_array",
+                   "_facet_date", "_json", "_extra"}
 
 
 def _database_names(datasette) -> list[str]:
@@ -33,3 +46,66 @@ def canned_queries(datasette, database, actor):
         }
 
     return inner
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    return [{"extension": extension, "render": _renderer(name), "can_render": _has_study_keys}
+            for extension, name in RENDERERS.items()]
+
+
+def _has_study_keys(columns) -> bool:
+    """Export links appear only on pages whose rows carry study keys."""
+    return any(c in KEY_COLUMNS for c in columns or [])
+
+
+def _renderer(name: str):
+    async def render(datasette, request, database, table, query_name, view_name, columns, rows, data):
+        if not _has_study_keys(columns):
+            return Response.text("This page has no key or study_key column, so there is no bibliography to export.",
+                                 status=400)
+        markup = request.args.get("_markup", "text")
+        if markup not in exporters.MARKUPS:
+            return Response.text(f"_markup must be one of {', '.join(exporters.MARKUPS)}", status=400)
+        try:
+            keys = await _selection_keys(datasette, request, database, table, view_name, columns, rows, data)
+        except (ValueError, QueryInterrupted) as exc:
+            return Response.text(f"The selection could not be read again for export: {exc}", status=400)
+        db = datasette.get_database(database)
+        studies = await db.execute_fn(lambda conn: store.read_studies(conn, keys))
+        body = exporters.render(studies, name, markup)
+        extension, media_type = exporters.file_type(name, markup)
+        stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
+        filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
+        disposition = "inline" if markup == "html" and name in ("apa", "vancouver") else "attachment"
+        return Response(body, content_type=media_type,
+                        headers={"content-disposition": f'{disposition}; filename="{filename}"',
+                                 "x-evidence-studies": str(len(studies))})
+
+    return render
+
+
+async def _selection_keys(datasette, request, database, table, view_name, columns, rows, data) -> list[str]:
+    """Study keys of the whole selection behind the page, not only the rows it shows, in its order."""
+    column = next(c for c in KEY_COLUMNS if c in columns)
+    if view_name == "row":
+        return [row[column] for row in rows]
+    if view_name == "table" and table:  # follow Datasette's pagination, so filters, search and sort all apply
+        args = [(k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True)
+                if k not in _PAGE_ARGUMENTS]
+        args += [("_size", "max"), ("_shape", "objects"), ("_nocount", "1"), ("_nofacet", "1")]
+        keys, next_token = [], None
+        while True:
+            page_args = args + ([("_next", next_token)] if next_token else [])
+            response = await datasette.client.get(
+                datasette.urls.table(database, table, format="json") + "?" + urlencode(page_args))
+            page = response.json()
+            if response.status_code != 200:
+                raise ValueError(page.get("error") or f"re-reading the table failed ({response.status_code})")
+            keys += [row[column] for row in page["rows"]]
+            next_token = page.get("next")
+            if not next_token:
+                return list(dict.fromkeys(k for k in keys if k is not None))
+    query = data.get("query") or {}  # a canned query or SQL: run it again without the row limit
+    result = await datasette.get_database(database).execute(query["sql"], query.get("params") or {}, truncate=False)
+    return list(dict.fromkeys(row[column] for row in result.rows if row[column] is not None))
