@@ -24,3 +24,15 @@ def corpus_copy(tmp_path) -> Path:
     for name in ("studies.bib", "studies.outcomes.yaml"):
         shutil.copy(DATA / name, tmp_path / name)
     return tmp_path / "studies.bib"
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def tricky_db(tmp_path_factory) -> Path:
+    """tests/fixtures/tricky.bib loaded: LaTeX, accents, protected capitals, particles, &, % and _."""
+    path = tmp_path_factory.mktemp("tricky") / "tricky.db"
+    summary = loader.load(path, [FIXTURES / "tricky.bib"])
+    assert summary.studies == 3 and summary.error_count == 0
+    return path

