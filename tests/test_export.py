@@ -238,3 +238,121 @@ def test_biber_reads_the_bibtex_export_without_errors(corpus_db, tricky_db, tmp_
         assert "ERROR" not in log and "WARN" not in log, log
         out = (tmp_path / f"{db.stem}_bibertool.bib").read_text(encoding="utf-8")
         assert out.count("@") == len(studies_of(db))
+
+
+# Formatted references
+
+
+# Written by hand from the verified metadata in data/studies.bib, following the APA 7th edition rules
+# (up to 20 authors, "&" before the last, sentence-case subtitle after a colon, no full stop after "?",
+# journal and volume in italics, DOI as a URL); then compared character by character.
+APA_BY_HAND = {
+    "cherkin2009": "Cherkin, D. C., Sherman, K. J., Avins, A. L., Erro, J. H., Ichikawa, L., Barlow, W. E., Delaney, K., "
+                   "Hawkes, R., Hamilton, L., Pressman, A., Khalsa, P. S., & Deyo, R. A. (2009). A randomized trial "
+                   "comparing acupuncture, simulated acupuncture, and usual care for chronic low back pain. Archives of "
+                   "Internal Medicine, 169(9), 858–866. https://doi.org/10.1001/archinternmed.2009.65",
+    "chung2003": "Chung, A., Bui, L., & Mills, E. (2003). Adverse effects of acupuncture. Which are clinically "
+                 "significant? Canadian Family Physician.",
+    "kvorning2004": "Kvorning, N., Holmberg, C., Grennert, L., Åberg, A., & Åkeson, J. (2004). Acupuncture relieves "
+                    "pelvic and low-back pain in late pregnancy. Acta Obstetricia et Gynecologica Scandinavica, 83(3), "
+                    "246–250. https://doi.org/10.1111/j.0001-6349.2004.0215.x",
+    "manheimer2005": "Manheimer, E., White, A., Berman, B., Forys, K., & Ernst, E. (2005). Meta-analysis: Acupuncture "
+                     "for low back pain. Annals of Internal Medicine, 142(8), 651–663. "
+                     "https://doi.org/10.7326/0003-4819-142-8-200504190-00014",
+    "shin2013": "Shin, J.-S., Ha, I.-H., Lee, J., Choi, Y., Kim, M.-R., Park, B.-Y., Shin, B.-C., & Lee, M. S. (2013). "
+                "Effects of motion style acupuncture treatment in acute low back pain patients with severe disability: "
+                "A multicenter, randomized, controlled, comparative effectiveness trial. Pain, 154(7), 1030–1037. "
+                "https://doi.org/10.1016/j.pain.2013.03.013",
+}
+
+
+def test_apa_list_matches_references_written_by_hand(corpus_db):
+    lines = render(studies_of(corpus_db), "apa").splitlines()
+    assert len(lines) == 11
+    for key, expected in APA_BY_HAND.items():
+        assert expected in lines, f"{key}: no line equals\n{expected}\nclosest: {[l for l in lines if l[:12] == expected[:12]]}"
+    assert lines == sorted(lines, key=str.lower)  # APA orders by author
+    assert lines[-1].startswith("Vickers, A. J., Vertosick, E. A.") and "Linde, K., & Acupuncture Trialists' Collaboration. (2018)." in lines[-1]
+
+
+def test_apa_html_and_markdown_carry_the_same_references(corpus_db, tricky_db, tmp_path):
+    studies = studies_of(corpus_db, Selection(keys=("cherkin2009",)))
+    page = render(studies, "apa", "html")
+    assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
+    assert ("Low Back Pain. <i>Archives of Internal Medicine</i>, <i>169</i>(9), 858–866. "
+            '<a href="https://doi.org/10.1001/archinternmed.2009.65">') in page.replace("low back pain.", "Low Back Pain.")
+    markdown = render(studies, "apa", "markdown")
+    assert "*Archives of Internal Medicine*, *169*(9), 858–866. <https://doi.org/10.1001/archinternmed.2009.65>" in markdown
+    tricky = studies_of(tricky_db)
+    html_page = render(tricky, "apa", "html")
+    assert "50% better &amp; cheaper–a Trial of a_b" in html_page and "&amp; World Health Organization" in html_page
+    assert r"a\_b" in render(tricky, "apa", "markdown")  # Markdown specials are escaped, not read as emphasis
+
+
+@needs_pandoc
+@pytest.mark.parametrize("style", ["apa", "vancouver"])
+def test_markdown_and_html_read_by_pandoc_give_the_plain_text_list(corpus_db, tricky_db, tmp_path, style):
+    for db in (corpus_db, tricky_db):
+        studies = studies_of(db)
+        plain = [" ".join(line.split()) for line in render(studies, style).splitlines()]
+        for markup, reader in (("markdown", "markdown"), ("html", "html")):
+            source = tmp_path / f"refs.{markup}"
+            source.write_text(render(studies, style, markup), encoding="utf-8")
+            result = subprocess.run(["pandoc", "-f", reader, "-t", "plain", "--wrap=none", str(source)],
+                                    capture_output=True, text=True, timeout=60, check=True)
+            text = " ".join(result.stdout.replace("’", "'").split())
+            for line in plain:
+                assert line in text, f"{markup}: {line}"
+
+
+def test_vancouver_numbers_in_the_given_order_with_nlm_punctuation(corpus_db):
+    studies = studies_of(corpus_db)
+    lines = render(studies, "vancouver").splitlines()
+    assert [int(line.split(".", 1)[0]) for line in lines] == list(range(1, 12))
+    for line, study in zip(lines, studies):
+        assert line.split(". ", 1)[1].startswith(study.record.authors[0].family + " ")
+    cherkin = lines[0]
+    assert cherkin.startswith("1. Cherkin DC, Sherman KJ, Avins AL, Erro JH, Ichikawa L, Barlow WE, et al. A randomized trial")
+    assert "2009 May;169(9):858–66. doi:10.1001/archinternmed.2009.65" in cherkin
+    assert "PubMed PMID: 19433697; PubMed Central PMCID: PMC2832641." in cherkin
+    assert "Which are clinically significant? " in lines[1] and "?." not in "".join(lines)
+
+
+# Command line
+
+
+def test_cli_export_selects_writes_and_counts(corpus_db, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "trials.bib"
+    result = runner.invoke(cli, ["export", str(corpus_db), "--condition", "back-pain", "--design", "rct", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = bibtexparser.parse_string(out.read_text(encoding="utf-8"))
+    expected = keys_of(corpus_db, conditions=("back-pain",), designs=("rct",))
+    assert [e.key for e in written.entries] == expected
+    assert result.stderr.startswith(f"{len(expected)} studies exported as BibTeX; wrote {out}; wrote {tmp_path / 'trials.outcomes.yaml'}")
+    assert result.stdout == ""
+    html_out = tmp_path / "refs.html"
+    result = runner.invoke(cli, ["export", str(corpus_db), "-f", "apa", "--since", "2013", "-o", str(html_out)])
+    assert result.exit_code == 0 and html_out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "3 studies exported as APA 7" in result.stderr
+    result = runner.invoke(cli, ["export", str(corpus_db), "-f", "ris", "--search", "pregnan*"])
+    assert [r["id"] for r in rispy.loads(result.stdout)] == ["guerreirodasilva2004", "kvorning2004"]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--condition", "back-pian"], "Error: unknown condition 'back-pian'; did you mean 'back-pain'?"),
+    (["--sql", "select title from studies"], "Error: the query must return a column named key or study_key"),
+    (["-f", "word"], "Invalid value for '-f' / '--format'"),
+    (["-o", "/nonexistent-folder/x.bib"], "Error: cannot write /nonexistent-folder/x.bib: No such file or directory"),
+])
+def test_cli_export_errors_are_one_clear_line(corpus_db, arguments, message):
+    result = CliRunner().invoke(cli, ["export", str(corpus_db), *arguments])
+    assert result.exit_code != 0 and message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cli_export_refuses_a_file_that_is_not_an_evidence_database(tmp_path):
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    result = CliRunner().invoke(cli, ["export", str(other)])
+    assert result.exit_code == 1 and "not an evidence database" in result.stderr
