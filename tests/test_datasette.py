@@ -1,5 +1,10 @@
 
+import json
+import re
+
+import bibtexparser
 import pytest
+import rispy
 from datasette.app import Datasette
 
 
@@ -84,3 +89,73 @@ async def test_provenance_and_load_errors_are_browsable(ds):
     assert {r["entry_key"] for r in errors["rows"]} == {"chung2003", "inoue2009"}
     page = await ds.client.get("/evidence/studies")
     assert "Identifiers were checked against public records" in page.text
+
+
+EXPORT_LINK = re.compile(r'href="([^"?]*\.(bib|ris|csljson|apa|vancouver)(\?[^"]*)?)"')
+
+
+def export_links(html: str) -> set[str]:
+    return {m.group(2) for m in EXPORT_LINK.finditer(html)}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", [
+    "/evidence/study_cards", "/evidence/studies", "/evidence/study_outcomes", "/evidence/study_conditions",
+    "/evidence/studies_for_condition?condition=back-pain", "/evidence?sql=select+key,+title+from+studies",
+    "/evidence/studies/cherkin2009",
+])
+async def test_pages_with_study_keys_offer_every_export_format(ds, path):
+    page = await ds.client.get(path)
+    assert page.status_code == 200
+    assert export_links(page.text) == {"bib", "ris", "csljson", "apa", "vancouver"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/evidence/conditions", "/evidence/designs", "/evidence/evidence_map",
+                                  "/evidence/load_errors", "/evidence?sql=select+title+from+studies"])
+async def test_pages_without_study_keys_offer_no_export(ds, path):
+    page = await ds.client.get(path)
+    assert page.status_code == 200 and export_links(page.text) == set()
+
+
+@pytest.mark.asyncio
+async def test_export_covers_the_whole_selection_not_only_the_page(ds):
+    response = await ds.client.get("/evidence/study_cards.bib?_size=2")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-bibtex; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="evidence-study_cards.bib"'
+    assert len(bibtexparser.parse_string(response.text).entries) == 11
+    # the link on page 2 of a filtered, sorted table still exports every matching row, in the page's order
+    first_page = await get_json(ds, "/evidence/studies.json?year__gte=2005&_sort_desc=year&_size=2")
+    page_two = await ds.client.get(f"/evidence/studies.ris?year__gte=2005&_sort_desc=year&_size=2&_next={first_page['next']}")
+    all_rows = await get_json(ds, "/evidence/studies.json?year__gte=2005&_sort_desc=year&_shape=objects")
+    assert [r["id"] for r in rispy.loads(page_two.text)] == [r["key"] for r in all_rows["rows"]]
+
+
+@pytest.mark.asyncio
+async def test_export_of_search_facets_canned_query_sql_and_row(ds):
+    searched = await ds.client.get("/evidence/study_cards.csljson?_search=pregnancy")
+    assert searched.headers["content-type"] == "application/vnd.citationstyles.csl+json; charset=utf-8"
+    assert {i["id"] for i in json.loads(searched.text)} == {"guerreirodasilva2004", "kvorning2004"}
+    outcomes = await ds.client.get("/evidence/study_outcomes.bib?outcome_id=pain-intensity")
+    keys = [e.key for e in bibtexparser.parse_string(outcomes.text).entries]
+    rows = await get_json(ds, "/evidence/study_outcomes.json?outcome_id=pain-intensity&_shape=objects&_size=max")
+    assert keys == list(dict.fromkeys(r["study_key"] for r in rows["rows"]))  # one entry per study
+    canned = await ds.client.get("/evidence/studies_for_condition.vancouver?condition=pregnancy-complications")
+    assert canned.headers["content-disposition"] == 'attachment; filename="evidence-studies_for_condition-vancouver.txt"'
+    assert [line.split(". ")[1].split(" ")[0] for line in canned.text.splitlines()] == ["Kvorning", "Guerreiro"]
+    sql = await ds.client.get("/evidence.apa?sql=select+key+from+studies+where+year+%3C+:before&before=2005")
+    assert sql.status_code == 200 and [line.split(",")[0] for line in sql.text.splitlines()] == [
+        "Chung", "Guerreiro da Silva", "Kvorning"]
+    row = await ds.client.get("/evidence/studies/takano2012.apa?_markup=html")
+    assert row.headers["content-type"] == "text/html; charset=utf-8"
+    assert row.headers["content-disposition"].startswith("inline;")
+    assert "<i>The Journal of Pain</i>, <i>13</i>(12), 1215–1223." in row.text
+
+
+@pytest.mark.asyncio
+async def test_export_refuses_pages_without_keys_and_unknown_markup(ds):
+    no_keys = await ds.client.get("/evidence/conditions.bib")
+    assert no_keys.status_code == 400 and "no key or study_key column" in no_keys.text
+    bad = await ds.client.get("/evidence/studies.apa?_markup=pdf")
+    assert bad.status_code == 400 and "_markup must be one of text, markdown, html" in bad.text
