@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from evidence.readers import read_file
-from evidence.readers.bibtex import decode_latex
+from evidence.readers.bibtex import decode_latex, decode_title
 
 MIXED = r"""@string{jp = "The Journal of Pain"}
 
@@ -86,3 +86,12 @@ def test_missing_comma_between_fields_is_flagged(tmp_path):
     warning = next(e for e in result.errors if "missing comma" in e.message)
     assert (warning.line, warning.entry_key) == (2, "k")
     assert "'doi = ...'" in warning.message
+
+
+def test_title_keeps_the_spans_braces_protect_from_case_changes():
+    title, spans = decode_title(r"{MRI} of {\'E}cole \emph{in vivo} and {Parkinson}'s {\"U}ber-{NEEDLE} study")
+    assert title == "MRI of École in vivo and Parkinson's Über-NEEDLE study"
+    assert [title[a:b] for a, b in spans] == ["MRI", "Parkinson", "NEEDLE"]  # not {\'E} nor \emph{...}
+    title, spans = decode_title("Bad news in {B}ritain")
+    assert spans == [(12, 13)]  # the B of Britain, not of Bad
+    assert decode_title("No braces at all") == ("No braces at all", [])

@@ -4,7 +4,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from evidence import loader
+from evidence import loader, store
 from evidence.cli import cli
 
 # The reference list of the source article, as verified facts (identifiers checked against public
@@ -225,3 +225,16 @@ def test_outcomes_file_with_a_key_twice_is_an_error(tmp_path):
     summary = loader.load(tmp_path / "e.db", [bib])
     assert [(e.file, e.line, e.message) for e in summary.errors if e.severity == "error"] == [
         ("s.outcomes.yaml", 3, "key 'k1' appears twice")]
+
+
+def test_a_database_of_another_schema_version_is_rebuilt(tmp_path):
+    db_path = tmp_path / "old.db"
+    old = Database(db_path)
+    old["studies"].insert({"key": "stale", "title": "From an old version"})  # no user_version: version 0
+    old.close()
+    summary = loader.load(db_path, loader.default_inputs())
+    assert summary.notes == [f"{db_path} was built by another version of evidence: rebuilt from the given files only"]
+    db = Database(db_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+    assert db["studies"].count == 11 and "title_nocase" in db["studies"].columns_dict
+    assert loader.load(db_path, loader.default_inputs()).notes == []
