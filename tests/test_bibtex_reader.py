@@ -95,3 +95,10 @@ def test_title_keeps_the_spans_braces_protect_from_case_changes():
     title, spans = decode_title("Bad news in {B}ritain")
     assert spans == [(12, 13)]  # the B of Britain, not of Bad
     assert decode_title("No braces at all") == ("No braces at all", [])
+
+
+def test_fields_written_over_several_lines_are_read_as_one_line(tmp_path):
+    result = read(tmp_path, "@article{k,\n  title = {A long title\n           continued},\n  doi = {10.1/x},\n"
+                            "  abstract = {First line\n\n  second \\emph{line}},\n}\n")
+    assert result.records[0].title == "A long title continued"
+    assert result.records[0].abstract == "First line second line"

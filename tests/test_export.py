@@ -141,24 +141,29 @@ def test_bibtex_export_parsed_by_bibtexparser_matches_the_database(tricky_db):
 # RIS
 
 
-def test_ris_export_parsed_by_rispy_matches_the_database(corpus_db, tricky_db):
-    for db in (corpus_db, tricky_db):
+def parsed_back(dbs, name, parse):
+    """(parsed entry, study) pairs of every study of each database, exported in ``name`` and parsed by ``parse``."""
+    for db in dbs:
         studies = studies_of(db)
-        references = rispy.loads(render(studies, "ris"))
-        assert [r["id"] for r in references] == [s.record.key for s in studies]
-        for ref, study in zip(references, studies):
-            r = study.record
-            assert ref["type_of_reference"] == {"article": "JOUR", "book": "BOOK", "inproceedings": "CPAPER"}[r.entry_type]
-            assert ref["title"] == r.title
-            assert ref["authors"] == [", ".join(x for x in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if x)
-                                      for p in r.authors]
-            assert ref.get("doi") == r.doi and ref.get("accession_number") == r.pmid
-            assert ref.get("year") == (str(r.year) if r.year else None)
-            assert ref.get("secondary_title") == r.journal and ref.get("volume") == r.volume
-            assert ref.get("number") == r.issue
-            pages = "-".join(p for p in (ref.get("start_page"), ref.get("end_page")) if p) or None
-            assert pages == r.pages
-            assert ref.get("keywords", []) == study.keywords()
+        parsed = parse(render(studies, name))
+        assert [p["id"] for p in parsed] == [s.record.key for s in studies]
+        yield from zip(parsed, studies)
+
+
+def test_ris_export_parsed_by_rispy_matches_the_database(corpus_db, tricky_db):
+    for ref, study in parsed_back([corpus_db, tricky_db], "ris", rispy.loads):
+        r = study.record
+        assert ref["type_of_reference"] == {"article": "JOUR", "book": "BOOK", "inproceedings": "CPAPER"}[r.entry_type]
+        assert ref["title"] == r.title
+        assert ref["authors"] == [", ".join(x for x in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if x)
+                                  for p in r.authors]
+        assert ref.get("doi") == r.doi and ref.get("accession_number") == r.pmid
+        assert ref.get("year") == (str(r.year) if r.year else None)
+        assert ref.get("secondary_title") == r.journal and ref.get("volume") == r.volume
+        assert ref.get("number") == r.issue
+        pages = "-".join(p for p in (ref.get("start_page"), ref.get("end_page")) if p) or None
+        assert pages == r.pages
+        assert ref.get("keywords", []) == study.keywords()
     cherkin = rispy.loads(render(studies_of(corpus_db, Selection(keys=("cherkin2009",))), "ris"))[0]
     assert cherkin["keywords"][:2] == ["condition:chronic-low-back-pain", "design:rct"]
     assert cherkin["date"] == "2009/05//" and cherkin["start_page"] == "858" and cherkin["end_page"] == "866"
@@ -176,19 +181,15 @@ def test_ris_export_reads_with_a_byte_order_mark_and_crlf(tricky_db, tmp_path):
 
 
 def test_csl_json_export_matches_the_database(corpus_db, tricky_db):
-    for db in (corpus_db, tricky_db):
-        studies = studies_of(db)
-        items = json.loads(render(studies, "csl-json"))
-        assert [i["id"] for i in items] == [s.record.key for s in studies]
-        for csl, study in zip(items, studies):
-            r = study.record
-            assert re.sub(r"</?span[^>]*>", "", csl["title"]) == r.title
-            assert [a["family"] for a in csl.get("author", [])] == [p.family for p in r.authors]
-            assert [a.get("given", "") for a in csl.get("author", [])] == [p.given for p in r.authors]
-            assert csl["issued"]["date-parts"][0][0] == r.year
-            for variable, attribute in (("DOI", "doi"), ("PMID", "pmid"), ("PMCID", "pmcid"), ("page", "pages"),
-                                        ("volume", "volume"), ("issue", "issue"), ("container-title", "journal")):
-                assert csl.get(variable) == getattr(r, attribute)
+    for csl, study in parsed_back([corpus_db, tricky_db], "csl-json", json.loads):
+        r = study.record
+        assert re.sub(r"</?span[^>]*>", "", csl["title"]) == r.title
+        assert [a["family"] for a in csl.get("author", [])] == [p.family for p in r.authors]
+        assert [a.get("given", "") for a in csl.get("author", [])] == [p.given for p in r.authors]
+        assert csl["issued"]["date-parts"][0][0] == r.year
+        for variable, attribute in (("DOI", "doi"), ("PMID", "pmid"), ("PMCID", "pmcid"), ("page", "pages"),
+                                    ("volume", "volume"), ("issue", "issue"), ("container-title", "journal")):
+            assert csl.get(variable) == getattr(r, attribute)
     berg = json.loads(render(studies_of(tricky_db, Selection(keys=("berg2020",))), "csl-json"))[0]
     assert berg["type"] == "article-journal" and berg["issued"] == {"date-parts": [[2020, 3]]}
     assert berg["title"].startswith('<span class="nocase">MRI</span> and Über-needling in <span class="nocase">Parkinson</span>')

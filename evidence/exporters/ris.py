@@ -41,7 +41,12 @@ def reference(study: TaggedStudy) -> dict:
               "keywords": study.keywords(),
               "notes": [n for n in (r.note, f"PMCID: {r.pmcid}" if r.pmcid else None) if n] or None}
     ref.update((k, v) for k, v in values.items() if v)
-    return ref
+    return {k: [_one_line(x) for x in v] if isinstance(v, list) else _one_line(v) for k, v in ref.items()}
+
+
+def _one_line(value: str) -> str:
+    """RIS values cannot span lines: a line break would start a bogus tag or be dropped."""
+    return " ".join(value.split())
 
 
 def write(studies: list[TaggedStudy]) -> str:

@@ -70,9 +70,9 @@ _latex = LatexNodes2Text()
 
 @lru_cache(maxsize=65536)
 def decode_latex(value: str) -> str:
-    """Unicode text of a BibTeX value; values without LaTeX markup are returned untouched."""
+    """Unicode text of a BibTeX value, on one line as BibTeX reads it; LaTeX is decoded only where there is some."""
     if not _HOLDS_LATEX.search(value):
-        return value
+        return " ".join(value.split())
     return " ".join(_latex.latex_to_text(value).split())
 
 
