@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from . import curation, exporters, loader, store
+from . import curation, exporters, loader, readers, store
 from .selection import Selection, SelectionError, select_keys
 from .vocabulary import VocabularyError
 
@@ -28,8 +28,12 @@ def cli():
 @click.option("--vocab", "vocab_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=loader.DATA_DIR / "vocabularies", show_default="data/vocabularies",
               help="Folder with conditions.yaml, designs.yaml, outcomes.yaml and comparators.yaml.")
+@click.option("--format", "format_name", type=click.Choice(readers.FORMATS),
+              help="Read every file as this format (default: from each file's extension).")
+@click.option("--encoding", help="Text encoding of the files (default: UTF-8; a file that is not UTF-8 is read "
+                                 "as cp1252 with a warning showing the characters that gave).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
-def load(db, files, strict, vocab_dir, quiet):
+def load(db, files, strict, vocab_dir, format_name, encoding, quiet):
     """Load BibTeX FILES into the SQLite database DB (created if missing).
 
     Without FILES the bundled corpus in data/ is loaded. Curated outcomes for NAME.bib are read from
@@ -46,7 +50,8 @@ def load(db, files, strict, vocab_dir, quiet):
         task = progress.add_task("load", total=None)
         try:
             summary = loader.load(db, files, vocab_dir,
-                                  progress=lambda done, total: progress.update(task, completed=done, total=total))
+                                  progress=lambda done, total: progress.update(task, completed=done, total=total),
+                                  format=format_name, encoding=encoding)
         except VocabularyError as exc:
             raise click.ClickException(str(exc)) from exc
     for note in summary.notes:

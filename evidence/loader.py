@@ -60,8 +60,10 @@ def display_path(path: Path, base: Path) -> str:
 
 
 def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies",
-         progress: Callable[[int, int], None] | None = None) -> LoadSummary:
-    """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails."""
+         progress: Callable[[int, int], None] | None = None, format: str | None = None,
+         encoding: str | None = None) -> LoadSummary:
+    """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails.
+    ``format`` and ``encoding`` override what each file's extension and bytes say."""
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
@@ -71,7 +73,8 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     for path in dict.fromkeys(p.resolve() for p in files):
         label = display_path(path, base)
         labels.append(label)
-        tagged_by_file[label] = _read_and_tag(path, label, base, vocab, summary.errors, labels)
+        result = read_file(path, label, format, encoding) if path.exists() else None
+        tagged_by_file[label] = _tag(path, label, result, base, vocab, summary.errors, labels)
 
     if db_path.exists() and not store.is_current(db_path):
         summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
@@ -88,7 +91,7 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
                 progress(done, total)
         for label, studies in tagged_by_file.items():
             file_errors = [e for e in summary.errors if e.file == label]
-            if any(e.line is None and e.entry_key is None for e in file_errors):
+            if any(e.severity == "error" and e.line is None and e.entry_key is None for e in file_errors):
                 continue  # the file could not be read at all: keep what it loaded before
             # an entry that failed this time keeps its earlier version rather than vanishing
             keep = {t.record.key for t in studies} | {e.entry_key for e in file_errors if e.entry_key}
@@ -101,11 +104,11 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     return summary
 
 
-def _read_and_tag(path: Path, label: str, base: Path, vocab, errors: list[LoadError], labels: list[str]) -> list[TaggedStudy]:
-    if not path.exists():
+def _tag(path: Path, label: str, result, base: Path, vocab, errors: list[LoadError], labels: list[str]) -> list[TaggedStudy]:
+    """Tag what was read from one file, with the curated outcomes of its sidecar."""
+    if result is None:
         errors.append(LoadError(label, None, None, "file not found"))
         return []
-    result = read_file(path, label)
     errors.extend(result.errors)
     outcomes: dict = {}
     sidecar = sidecar_path(path)

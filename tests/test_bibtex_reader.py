@@ -68,11 +68,30 @@ def test_malformed_and_duplicate_entries_are_reported_and_others_load(tmp_path):
     assert next(r for r in result.records if r.key == "good2").year is None
 
 
-def test_file_that_is_not_utf8_is_reported(tmp_path):
+def test_file_that_is_not_utf8_is_read_as_cp1252_or_as_given_and_says_what_it_got(tmp_path):
     path = tmp_path / "latin1.bib"
-    path.write_bytes("@article{a, title={Åkeson}}".encode("latin-1"))
+    path.write_bytes("@article{a,\n  title={Åkeson and Ørsted on Müller's needling technique},\n  doi={10.1000/a}}".encode("latin-1"))
     result = read_file(path, "latin1.bib")
-    assert result.records == [] and "not UTF-8" in result.errors[0].message
+    assert result.records[0].title == "Åkeson and Ørsted on Müller's needling technique"
+    warning = result.errors[0]
+    assert warning.severity == "warning" and warning.line == 2
+    assert warning.message.startswith("not UTF-8 text (invalid continuation byte at byte 21): read as cp1252, which gives Å Ø ü;")
+    (tmp_path / "cp1250.bib").write_bytes("@article{a, title={Łódź}, doi={10.1000/a}}".encode("cp1250"))
+    mangled = read_file(tmp_path / "cp1250.bib", "cp1250.bib")
+    assert "which gives £ ó Ÿ;" in mangled.errors[0].message  # what a reader can see is wrong
+    given = read_file(path, "latin1.bib", encoding="latin-1")
+    assert given.errors == [] and given.records[0].title.startswith("Åkeson")
+    assert read_file(tmp_path / "cp1250.bib", "cp1250.bib", encoding="cp1250").records[0].title == "Łódź"
+    wrong = read_file(path, "latin1.bib", encoding="ascii")
+    assert wrong.records == [] and "cannot be read as ascii" in wrong.errors[0].message
+
+
+def test_byte_order_marks_are_honoured(tmp_path):
+    for name, data in (("utf8bom.bib", "\ufeff@article{a, title={Åkeson}, doi={10.1000/a}}".encode("utf-8")),
+                       ("utf16.bib", "@article{a, title={Åkeson}, doi={10.1000/a}}".encode("utf-16"))):
+        (tmp_path / name).write_bytes(data)
+        result = read_file(tmp_path / name, name)
+        assert result.errors == [] and result.records[0].title == "Åkeson"
 
 
 def test_decoding_leaves_plain_text_alone():

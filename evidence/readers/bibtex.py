@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import bibtexparser
 from bibtexparser.middlewares.names import (
@@ -137,12 +136,8 @@ def parse_authors(value: str) -> list[Person]:
     return people
 
 
-def read(path: Path, label: str) -> ReadResult:
-    """Read a BibTeX file; malformed and duplicate entries become LoadErrors, the rest records."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return ReadResult(errors=[LoadError(label, None, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")])
+def read(text: str, label: str) -> ReadResult:
+    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records."""
     library = bibtexparser.parse_string(text)
     result = ReadResult()
     for block in library.blocks:
