@@ -47,6 +47,7 @@ class StudyRecord:
     key: str
     source_file: str
     source_line: int  # 1-based line of the entry's first line
+    source_format: str = "bibtex"  # the reader that made it; "reference-list" means every field was parsed from free text
     entry_type: str = "article"
     title: str | None = None
     title_nocase: list[tuple[int, int]] = field(default_factory=list)  # title spans whose capitals must stay
@@ -65,6 +66,8 @@ class StudyRecord:
     url: str | None = None
     abstract: str | None = None
     keywords: list[str] = field(default_factory=list)
+    publication_types: list[str] = field(default_factory=list)  # as indexed, e.g. MEDLINE PT "Randomized Controlled Trial"
+    mesh_headings: list[str] = field(default_factory=list)  # MeSH descriptor names, without qualifiers or stars
     population: str | None = None
     participants: int | None = None
     included_studies: int | None = None
