@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 
@@ -76,6 +77,29 @@ class StudyRecord:
     tags: list[Tag] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # fields no column holds, raw
     problems: list[str] = field(default_factory=list)  # non-fatal issues found while reading
+
+
+def make_key(record: StudyRecord, taken: set[str]) -> str:
+    """A citation key for a record whose format has none, in the corpus's style: first author's family
+    name and year ("cherkin2009"; "nd" without a year), then "a", "b", ... while ``taken`` holds it.
+    The key is added to ``taken``."""
+    name = record.authors[0].family if record.authors else (record.title or "anon").split()[0]
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    stem = (re.sub(r"[^a-z0-9]", "", ascii_name) or "anon") + (str(record.year) if record.year else "nd")
+    key, suffix = stem, 0
+    while key in taken:
+        suffix += 1
+        key = stem + "".join(chr(ord("a") + int(d)) for d in _base26(suffix))
+    taken.add(key)
+    return key
+
+
+def _base26(n: int) -> list[int]:
+    digits = []
+    while n:
+        n, d = divmod(n - 1, 26)
+        digits.append(d)
+    return digits[::-1]
 
 
 @dataclass

@@ -1,6 +1,6 @@
 import pytest
 
-from evidence.records import Person, normalise_doi, normalise_pages, normalise_pmid, normalise_year
+from evidence.records import Person, StudyRecord, make_key, normalise_doi, normalise_pages, normalise_pmid, normalise_year
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -43,3 +43,12 @@ def test_person_display_uses_particle_and_initials():
     assert Person("Berg", "Anna Maria", "van der").display == "van der Berg AM"
     assert Person("Kim", "Me-riong").display == "Kim MR"
     assert Person("Acupuncture Trialists' Collaboration").display == "Acupuncture Trialists' Collaboration"
+
+
+def test_made_keys_follow_the_corpus_style_and_never_clash():
+    record = StudyRecord(key="", source_file="f", source_line=1, title="A trial", authors=[Person("Åkeson", "J")], year=2004)
+    taken = {"cherkin2009"}
+    keys = [make_key(record, taken) for _ in range(28)]
+    assert keys[:3] == ["akeson2004", "akeson2004a", "akeson2004b"] and keys[27] == "akeson2004aa"
+    assert len(set(keys)) == 28 and set(keys) <= taken
+    assert make_key(StudyRecord(key="", source_file="f", source_line=1, title="Übersicht der Nadeln"), taken) == "ubersichtnd"

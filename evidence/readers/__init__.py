@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..records import LoadError, StudyRecord
+from ..records import LoadError, StudyRecord, Tag
 
 
 @dataclass
@@ -16,6 +17,20 @@ class ReadResult:
 
     records: list[StudyRecord] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+
+
+# Prefixed keywords that are curated tags ("condition:low-back-pain"), as Zotero users write them.
+TAG_PREFIXES = ("condition", "design")
+
+
+def add_keywords(record: StudyRecord, words: Iterable[str], source: str) -> None:
+    """Free keywords stay keywords; ``condition:`` and ``design:`` ones become curated tags from ``source``."""
+    for word in (w.strip() for w in words):
+        prefix, _, term = word.partition(":")
+        if term and prefix.strip().lower() in TAG_PREFIXES:
+            record.tags.append(Tag(prefix.strip().lower(), term.strip(), "curated", source))
+        elif word:
+            record.keywords.append(word)
 
 
 def _readers() -> dict[str, Callable[[str, str], ReadResult]]:
@@ -29,8 +44,10 @@ EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex"}
 FORMATS = ("bibtex",)
 
 
-def format_of(path: Path) -> str | None:
-    """The format a file's extension names, or None."""
+def format_of(path: Path, text: str | None = None) -> str | None:
+    """The format a file's extension names (for ``.txt``, what its text looks like), or None."""
+    if path.suffix.lower() == ".txt" and text is not None:
+        return "medline" if re.match(r"\s*PMID- ", text) else "reference-list"
     return EXTENSIONS.get(path.suffix.lower())
 
 
@@ -68,14 +85,15 @@ def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | 
 def read_file(path: Path, label: str, format: str | None = None, encoding: str | None = None) -> ReadResult:
     """Read one input file with the reader for ``format`` (default: from its extension); ``label``
     names it in errors."""
-    format = format or format_of(path)
-    if format is None:
-        known = ", ".join(sorted(EXTENSIONS))
-        return ReadResult(errors=[LoadError(label, None, None, f"no reader for '{path.suffix}' files "
-                                                               f"(known: {known}); name one with --format")])
     text, errors = decode(path.read_bytes(), label, encoding)
     if text is None:
         return ReadResult(errors=errors)
-    result = _readers()[format](text, label)
+    format = format or format_of(path, text)
+    readers = _readers()
+    if format not in readers:
+        known = ", ".join(sorted(e for e, f in EXTENSIONS.items() if f in readers))
+        return ReadResult(errors=[LoadError(label, None, None, f"no reader for '{path.suffix}' files "
+                                                               f"(known: {known}); name one with --format")])
+    result = readers[format](text, label)
     result.errors[:0] = errors
     return result

@@ -27,7 +27,7 @@ from ..records import (
     normalise_pmid,
     normalise_year,
 )
-from . import ReadResult
+from . import ReadResult, add_keywords
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
@@ -58,8 +58,6 @@ SHAPED_FIELDS = {
     "participants": ("participants", normalise_count),
     "includedstudies": ("included_studies", normalise_count),
 }
-# Prefixed keywords that are curated tags ("condition:low-back-pain"), as Zotero users write them.
-TAG_PREFIXES = ("condition", "design")
 
 _HOLDS_LATEX = re.compile(r"[\\{}$~]|--")
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
@@ -186,7 +184,7 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
             except InvalidNameError as exc:
                 problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
         elif name == "keywords":
-            _read_keywords(record, value, f"{label}:{field_line}")
+            add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{field_line}")
         elif name == "title":
             title, record.title_nocase = decode_title(value)
             record.title = title or None
@@ -206,13 +204,3 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
     if not (record.doi or record.pmid):
         problem(line, "no DOI or PMID: the study cannot be verified against a public record")
     return record
-
-
-def _read_keywords(record: StudyRecord, value: str, source: str) -> None:
-    """Free keywords stay keywords; ``condition:`` and ``design:`` ones become curated tags."""
-    for word in (w.strip() for w in re.split(r"[,;]", decode_latex(value))):
-        prefix, _, term = word.partition(":")
-        if term and prefix.strip().lower() in TAG_PREFIXES:
-            record.tags.append(Tag(prefix.strip().lower(), term.strip(), "curated", source))
-        elif word:
-            record.keywords.append(word)
