@@ -64,6 +64,34 @@ def load(db, files, strict, vocab_dir, format_name, encoding, quiet):
         raise SystemExit(1)
 
 
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--vocab", "vocab_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=loader.DATA_DIR / "vocabularies", show_default="data/vocabularies",
+              help="Folder with the vocabularies that tags are checked against.")
+@click.option("--format", "format_name", type=click.Choice(readers.FORMATS),
+              help="Read every file as this format (default: from each file's extension).")
+@click.option("--encoding", help="Text encoding of the files (default: UTF-8, else cp1252 with a warning).")
+def check(files, vocab_dir, format_name, encoding):
+    """Check FILES without loading them: parse errors with file and line, entries that are the same
+    study (within a file or across files), fields those entries disagree on, missing DOI and PMID,
+    and unknown vocabulary terms. Exits with status 1 if anything is an error.
+
+    \b
+    Example:
+      evidence check data/studies.bib my-zotero-export.ris pubmed.nbib
+    """
+    try:
+        report = loader.check(list(files), vocab_dir, format_name, encoding)
+    except VocabularyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in report.problems:
+        click.echo(str(problem))
+    stderr.print(report.line(), markup=False, highlight=False)
+    if any(p.severity == "error" for p in report.problems):
+        raise SystemExit(1)
+
+
 SUFFIX_MARKUP = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
 

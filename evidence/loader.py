@@ -10,10 +10,11 @@ from pathlib import Path
 
 from . import store
 from .curation import read_outcomes, sidecar_path
+from .merge import MergedStudy, Source, merge
 from .readers import read_file
 from .records import LoadError, split_source
 from .tagger import TaggedStudy, tag_study
-from .vocabulary import load_vocabulary
+from .vocabulary import Vocabulary, load_vocabulary
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("EVIDENCE_DATA", PROJECT_ROOT / "data"))
@@ -28,6 +29,7 @@ class LoadSummary:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    merged: int = 0  # entries that turned out to be a study already read, and joined it
     tags: int = 0
     errors: list[LoadError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -42,8 +44,9 @@ class LoadSummary:
         return sum(e.severity == "warning" for e in self.errors)
 
     def line(self) -> str:
+        merged = f"; {self.merged} duplicate entries merged" if self.merged else ""
         return (f"{self.studies} studies ({self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed), {self.tags} tags, {self.error_count} errors, "
+                f"{self.removed} removed{merged}), {self.tags} tags, {self.error_count} errors, "
                 f"{self.warning_count} warnings in {self.seconds:.2f}s")
 
 
@@ -59,111 +62,144 @@ def display_path(path: Path, base: Path) -> str:
     return path.resolve().as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
 
+@dataclass
+class Inputs:
+    """Everything read from the input files: their names, their entries as sources, and what failed."""
+
+    labels: list[str] = field(default_factory=list)  # the files and their outcome sidecars
+    sources: list[Source] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+
+    def unreadable(self, label: str) -> bool:
+        """Whether the file could not be read at all (so what it loaded before stays)."""
+        return any(e.file == label and e.severity == "error" and e.line is None and e.entry_key is None
+                   for e in self.errors)
+
+    def failed_keys(self, label: str) -> set[str]:
+        """Keys of the file's entries that failed this time (they keep their earlier version)."""
+        read = {s.record.key for s in self.sources if s.record.source_file == label}
+        return {e.entry_key for e in self.errors if e.file == label and e.entry_key and e.severity == "error"} - read
+
+
+def read_inputs(files: list[Path], base: Path, format: str | None = None, encoding: str | None = None) -> Inputs:
+    """Read every file (once, whatever the spelling of its path) and the outcomes sidecar beside it."""
+    inputs = Inputs()
+    for path in dict.fromkeys(p.resolve() for p in files):
+        label = display_path(path, base)
+        inputs.labels.append(label)
+        if not path.exists():
+            inputs.errors.append(LoadError(label, None, None, "file not found"))
+            continue
+        result = read_file(path, label, format, encoding)
+        inputs.errors.extend(result.errors)
+        sidecar = sidecar_path(path)
+        sidecar_label = display_path(sidecar, base)
+        inputs.labels.append(sidecar_label)  # so errors of a sidecar that was since fixed or deleted are cleared
+        outcomes: dict = {}
+        if sidecar.exists():
+            outcomes, sidecar_errors = read_outcomes(sidecar, sidecar_label)
+            inputs.errors.extend(sidecar_errors)
+            known = {r.key for r in result.records}
+            for key in sorted(set(outcomes) - known):
+                _, line = split_source(outcomes[key][0].source)
+                inputs.errors.append(LoadError(sidecar_label, line, key,
+                                               f"outcomes given for '{key}', which {label} does not load"))
+        inputs.sources += [Source(record, outcomes.get(record.key, [])) for record in result.records]
+    return inputs
+
+
+def combine(sources: list[Source], vocab: Vocabulary, errors: list[LoadError]) -> tuple[list[MergedStudy], list[TaggedStudy]]:
+    """Merge the sources into studies and tag each; problems are added to ``errors``."""
+    studies, merge_errors = merge(sources)
+    errors.extend(merge_errors)
+    tagged = []
+    for study in studies:
+        one, tag_errors = tag_study(study.record, study.outcomes, vocab)
+        errors.extend(tag_errors)
+        tagged.append(one)
+    return studies, tagged
+
+
 def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies",
          progress: Callable[[int, int], None] | None = None, format: str | None = None,
          encoding: str | None = None) -> LoadSummary:
     """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails.
-    ``format`` and ``encoding`` override what each file's extension and bytes say."""
+    Entries of one study in several files (or twice in one) become one study. ``format`` and
+    ``encoding`` override what each file's extension and bytes say."""
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
-    base = db_path.parent
-    labels: list[str] = []
-    tagged_by_file: dict[str, list[TaggedStudy]] = {}
-    for path in dict.fromkeys(p.resolve() for p in files):
-        label = display_path(path, base)
-        labels.append(label)
-        result = read_file(path, label, format, encoding) if path.exists() else None
-        tagged_by_file[label] = _tag(path, label, result, base, vocab, summary.errors, labels)
-
+    inputs = read_inputs(files, db_path.parent, format, encoding)
+    summary.errors = inputs.errors
     if db_path.exists() and not store.is_current(db_path):
         summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
     with store.building(db_path) as db:
         store.save_vocabulary(db, vocab)
-        kept = _drop_clashing_keys(db, tagged_by_file, summary.errors)
-        _warn_duplicate_identifiers(db, kept, summary.errors)
-        total = len(kept)
-        for done, tagged in enumerate(kept, start=1):
-            outcome = store.save_study(db, tagged)
+        kept = [s for s in store.read_sources(db) if _keep(s, inputs)]
+        studies, tagged = combine(kept + inputs.sources, vocab, summary.errors)
+        for done, one in enumerate(tagged, start=1):
+            outcome = store.save_study(db, one)
             setattr(summary, outcome, getattr(summary, outcome) + 1)
-            summary.tags += len(tagged.conditions) + len(tagged.outcomes) + (tagged.design is not None)
+            summary.tags += len(one.conditions) + len(one.outcomes) + (one.design is not None)
             if progress:
-                progress(done, total)
-        for label, studies in tagged_by_file.items():
-            file_errors = [e for e in summary.errors if e.file == label]
-            if any(e.severity == "error" and e.line is None and e.entry_key is None for e in file_errors):
-                continue  # the file could not be read at all: keep what it loaded before
-            # an entry that failed this time keeps its earlier version rather than vanishing
-            keep = {t.record.key for t in studies} | {e.entry_key for e in file_errors if e.entry_key}
-            summary.removed += store.remove_studies_not_in(db, label, keep)
+                progress(done, len(tagged))
+        store.save_sources(db, studies)
+        summary.removed = store.remove_studies_except(db, {t.record.key for t in tagged})
         store.prune_vocabulary(db, vocab)
         store.prune_authors(db)
-        store.replace_errors(db, labels, summary.errors)
-    summary.studies = total
+        store.replace_errors(db, inputs.labels, summary.errors)
+    summary.studies = len(tagged)
+    summary.merged = sum(len(study.sources) - 1 for study in studies)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _tag(path: Path, label: str, result, base: Path, vocab, errors: list[LoadError], labels: list[str]) -> list[TaggedStudy]:
-    """Tag what was read from one file, with the curated outcomes of its sidecar."""
-    if result is None:
-        errors.append(LoadError(label, None, None, "file not found"))
-        return []
-    errors.extend(result.errors)
-    outcomes: dict = {}
-    sidecar = sidecar_path(path)
-    sidecar_label = display_path(sidecar, base)
-    labels.append(sidecar_label)  # so errors of a sidecar that was since fixed or deleted are cleared
-    if sidecar.exists():
-        outcomes, sidecar_errors = read_outcomes(sidecar, sidecar_label)
-        errors.extend(sidecar_errors)
-        known = {r.key for r in result.records}
-        for key in sorted(set(outcomes) - known):
-            _, line = split_source(outcomes[key][0].source)
-            errors.append(LoadError(sidecar_label, line, key, f"outcomes given for '{key}', which {label} does not load"))
-    tagged = []
-    for record in result.records:
-        study, tag_errors = tag_study(record, outcomes.get(record.key, []), vocab)
-        errors.extend(tag_errors)
-        tagged.append(study)
-    return tagged
+@dataclass
+class CheckReport:
+    """What ``evidence check`` found: every problem as a LoadError, and the counts for its last line."""
+
+    files: int
+    entries: int
+    studies: int
+    problems: list[LoadError]
+
+    def line(self) -> str:
+        errors = sum(p.severity == "error" for p in self.problems)
+        duplicates = self.entries - self.studies
+        return (f"{self.files} files, {self.entries} entries, {self.studies} studies "
+                f"({duplicates} duplicate {'entry' if duplicates == 1 else 'entries'}): {errors} errors, "
+                f"{len(self.problems) - errors} warnings")
 
 
-def _drop_clashing_keys(db, tagged_by_file: dict[str, list[TaggedStudy]], errors: list[LoadError]) -> list[TaggedStudy]:
-    """A key already held by another file is not loaded again: that would silently replace a study."""
-    owner = {key: (file, line) for key, file, line in
-             db.execute("SELECT key, source_file, source_line FROM studies WHERE source_file NOT IN "
-                        f"({', '.join('?' * len(tagged_by_file))})", list(tagged_by_file))}
-    kept = []
-    for label, studies in tagged_by_file.items():
-        for tagged in studies:
-            r = tagged.record
-            if r.key in owner and owner[r.key][0] != label:
-                file, line = owner[r.key]
-                errors.append(LoadError(label, r.source_line, r.key,
-                                        f"duplicate key: {file}:{line} already holds this key; this entry was not loaded"))
-                continue
-            owner[r.key] = (label, r.source_line)
-            kept.append(tagged)
-    return kept
+def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format: str | None = None,
+          encoding: str | None = None) -> CheckReport:
+    """Everything a load would report for ``files``, plus duplicate entries and fields their sources
+    disagree on, without touching a database."""
+    vocab = load_vocabulary(vocab_dir)
+    inputs = read_inputs(files, Path.cwd(), format, encoding)
+    problems = list(inputs.errors)
+    studies, _ = combine(inputs.sources, vocab, problems)
+    for study in studies:
+        key_source = f"{study.record.source_file}:{study.record.source_line} [{study.record.key}]"
+        for source, how in zip(study.sources, study.matched_on):
+            r = source.record
+            if (r.source_file, r.source_line) != (study.record.source_file, study.record.source_line):
+                problems.append(LoadError(r.source_file, r.source_line, r.key,
+                                          f"same study as {key_source} (matched on {how}); they load as one",
+                                          severity="warning"))
+        key_at = {s.where: s.record.key for s in study.sources}
+        for d in study.disagreements:
+            file, line = split_source(d.other_source)
+            problems.append(LoadError(file, line, key_at[d.other_source],
+                                      f"{d.field} differs: {d.other_value!r} here, {d.kept_value!r} at {d.kept_source} "
+                                      "(kept)", severity="warning"))
+    problems.sort(key=lambda p: (p.file, p.line or 0))
+    return CheckReport(len(inputs.labels) - sum(label.endswith(".outcomes.yaml") for label in inputs.labels),
+                       len(inputs.sources), len(studies), problems)
 
 
-def _warn_duplicate_identifiers(db, kept: list[TaggedStudy], errors: list[LoadError]) -> None:
-    """Two keys with one DOI or PMID are probably one study twice: both load, and the pair is reported."""
-    loading = {t.record.key for t in kept}
-    for column in ("doi", "pmid"):
-        seen = {value: (key, file, line) for key, value, file, line in
-                db.execute(f"SELECT key, {column}, source_file, source_line FROM studies WHERE {column} IS NOT NULL")
-                if key not in loading}
-        for tagged in kept:
-            r = tagged.record
-            value = getattr(r, column)
-            if not value:
-                continue
-            if value in seen and seen[value][0] != r.key:
-                key, file, line = seen[value]
-                errors.append(LoadError(r.source_file, r.source_line, r.key,
-                                        f"duplicate {column.upper()} {value}: also on '{key}' ({file}:{line})",
-                                        severity="warning"))
-            else:
-                seen.setdefault(value, (r.key, r.source_file, r.source_line))
+def _keep(source: Source, inputs: Inputs) -> bool:
+    """Whether a source recorded by an earlier load stays: its file was not loaded now, could not be
+    read, or its entry failed this time."""
+    file = source.record.source_file
+    return file not in inputs.labels or inputs.unreadable(file) or source.record.key in inputs.failed_keys(file)

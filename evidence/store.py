@@ -14,12 +14,13 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .curation import OutcomeTag
+from .merge import MergedStudy, Source
 from .records import LoadError, Person, StudyRecord, Tag
 from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -77,6 +78,8 @@ CREATE TABLE IF NOT EXISTS studies (
     url TEXT,
     abstract TEXT,
     keywords TEXT,
+    publication_types TEXT NOT NULL DEFAULT '[]',
+    mesh_headings TEXT NOT NULL DEFAULT '[]',
     design TEXT REFERENCES designs(id),
     design_provenance TEXT CHECK (design_provenance IN ('curated', 'rule')),
     design_source TEXT,
@@ -124,6 +127,25 @@ CREATE TABLE IF NOT EXISTS study_outcomes (
     source TEXT NOT NULL,
     PRIMARY KEY (study_key, position)
 );
+CREATE TABLE IF NOT EXISTS study_sources (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    file TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    entry_key TEXT NOT NULL,
+    is_primary INTEGER NOT NULL,
+    matched_on TEXT NOT NULL CHECK (matched_on IN ('first', 'doi', 'pmid', 'title-year-author')),
+    record TEXT NOT NULL,
+    PRIMARY KEY (file, line)
+);
+CREATE TABLE IF NOT EXISTS field_disagreements (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    field TEXT NOT NULL,
+    kept_value TEXT NOT NULL,
+    kept_source TEXT NOT NULL,
+    other_value TEXT NOT NULL,
+    other_source TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS load_errors (
     file TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -144,6 +166,8 @@ CREATE INDEX IF NOT EXISTS idx_study_authors_author ON study_authors(author_id);
 CREATE INDEX IF NOT EXISTS idx_study_conditions_condition ON study_conditions(condition_id);
 CREATE INDEX IF NOT EXISTS idx_study_outcomes_outcome ON study_outcomes(outcome_id);
 CREATE INDEX IF NOT EXISTS idx_condition_ancestors_ancestor ON condition_ancestors(ancestor_id);
+CREATE INDEX IF NOT EXISTS idx_study_sources_study ON study_sources(study_key);
+CREATE INDEX IF NOT EXISTS idx_field_disagreements_study ON field_disagreements(study_key);
 """
 
 STUDY_CARDS_VIEW = """
@@ -305,6 +329,8 @@ def study_row(tagged: TaggedStudy) -> dict:
         "author_list": ", ".join(p.display for p in r.authors) or None,
         **{name: getattr(r, name) for name in _PLAIN_COLUMNS},
         "keywords": ", ".join(r.keywords) or None,
+        "publication_types": json.dumps(r.publication_types, ensure_ascii=False),
+        "mesh_headings": json.dumps(r.mesh_headings, ensure_ascii=False),
         "design": design.value if design else None,
         "design_provenance": design.provenance if design else None,
         "design_source": design.source if design else None,
@@ -376,6 +402,7 @@ def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]
             entry_type=row["entry_type"], title=row["title"], title_nocase=[tuple(span) for span in json.loads(row["title_nocase"])],
             authors=authors.get(key, []),
             keywords=row["keywords"].split(", ") if row["keywords"] else [],
+            publication_types=json.loads(row["publication_types"]), mesh_headings=json.loads(row["mesh_headings"]),
             extra=json.loads(row["extra"]),
             **{name: row[name] for name in _PLAIN_COLUMNS})
         design = (Tag("design", row["design"], row["design_provenance"], row["design_source"])
@@ -384,14 +411,42 @@ def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]
     return [studies[k] for k in dict.fromkeys(keys) if k in studies]
 
 
-def remove_studies_not_in(db: Database, source_file: str, keep: set[str]) -> int:
-    """Delete the studies a file used to hold but no longer does; returns how many."""
-    gone = [k for (k,) in db.execute("SELECT key FROM studies WHERE source_file = ?", [source_file])
-            if k not in keep]
+def remove_studies_except(db: Database, keys: set[str]) -> int:
+    """Delete the studies no input holds any more; returns how many."""
+    gone = [k for (k,) in db.execute("SELECT key FROM studies") if k not in keys]
     _delete_links(db, gone)
     for key in gone:
         db.execute("DELETE FROM studies WHERE key = ?", [key])
     return len(gone)
+
+
+def save_sources(db: Database, studies: list[MergedStudy]) -> None:
+    """Record every source of every study (file, line, format, how it was matched, the record as read),
+    and where sources disagree; replaces what the last load recorded."""
+    db.execute("DELETE FROM study_sources")
+    db.execute("DELETE FROM field_disagreements")
+    db["study_sources"].insert_all(
+        {"study_key": study.record.key, "file": source.record.source_file, "line": source.record.source_line,
+         "format": source.record.source_format, "entry_key": source.record.key, "is_primary": position == 0,
+         "matched_on": how, "record": json.dumps({"record": asdict(source.record),
+                                                  "outcomes": [asdict(o) for o in source.outcomes]},
+                                                 ensure_ascii=False)}
+        for study in studies for position, (source, how) in enumerate(zip(study.sources, study.matched_on)))
+    db["field_disagreements"].insert_all(
+        {"study_key": study.record.key, **asdict(d)} for study in studies for d in study.disagreements)
+
+
+def read_sources(db: Database) -> list[Source]:
+    """The sources the last load recorded, in the order they were first loaded."""
+    sources = []
+    for (text,) in db.execute("SELECT record FROM study_sources ORDER BY rowid"):
+        saved = json.loads(text)
+        fields = saved["record"]
+        fields["authors"] = [Person(**p) for p in fields["authors"]]
+        fields["tags"] = [Tag(**t) for t in fields["tags"]]
+        fields["title_nocase"] = [tuple(span) for span in fields["title_nocase"]]
+        sources.append(Source(StudyRecord(**fields), [OutcomeTag(**o) for o in saved["outcomes"]]))
+    return sources
 
 
 def _delete_links(db: Database, keys: list[str]) -> None:

@@ -1,3 +1,4 @@
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -154,17 +155,26 @@ def test_malformed_entry_and_unknown_tag_beside_good_entries(tmp_path):
     assert rule == ("chronic-low-back-pain", "rule", "rule:condition-title matched 'chronic low back pain'")
 
 
-def test_duplicate_doi_and_duplicate_key_across_files_are_reported(tmp_path):
+def test_one_study_in_two_files_becomes_one_row_with_both_sources(tmp_path):
     first = write_bib(tmp_path / "one.bib", "@article{a, title={First}, doi={10.1000/same}}\n")
-    second = write_bib(tmp_path / "two.bib", "@article{b, title={Second}, doi={10.1000/SAME}}\n@article{a, title={Clash}, pmid={5}}\n")
+    second = write_bib(tmp_path / "two.bib", "@article{b, title={Second}, doi={10.1000/SAME}, year={2001}}\n"
+                                             "@article{a, title={Clash}, pmid={5}}\n")
     db_path = tmp_path / "e.db"
     summary = loader.load(db_path, [first, second])
     db = Database(db_path)
-    assert sorted(r["key"] for r in db.query("select key from studies")) == ["a", "b"]
-    assert db.execute("select title from studies where key = 'a'").fetchone()[0] == "First"
-    messages = [e.message for e in summary.errors]
-    assert any("duplicate DOI 10.1000/same: also on 'a'" in m for m in messages)
-    assert any(m.startswith("duplicate key:") and "one.bib:1" in m for m in messages)
+    # the first file names the study; the more complete entry gives its fields
+    assert [tuple(r) for r in db.execute("select key, title, year from studies")] == [("a", "Second", 2001)]
+    assert summary.merged == 1 and summary.studies == 1
+    assert [tuple(r) for r in db.execute("select file, line, entry_key, format, is_primary, matched_on "
+                                         "from study_sources order by file")] == [
+        ("one.bib", 1, "a", "bibtex", 0, "first"), ("two.bib", 1, "b", "bibtex", 1, "doi")]
+    assert [tuple(r) for r in db.execute("select field, kept_value, kept_source, other_value, other_source "
+                                         "from field_disagreements")] == [("title", "Second", "two.bib:1", "First", "one.bib:1")]
+    clash = [e for e in summary.errors if e.message.startswith("duplicate key")]
+    assert [(e.file, e.line, e.entry_key) for e in clash] == [("two.bib", 2, "a")]
+    assert "one.bib:1 holds this key for a different study" in clash[0].message
+    again = loader.load(db_path, [second])  # reloading one of the files keeps the other's source
+    assert again.studies == 1 and again.unchanged == 1 and again.merged == 1
 
 
 def test_cli_load_reports_and_strict_fails(tmp_path):
@@ -178,7 +188,7 @@ def test_cli_load_reports_and_strict_fails(tmp_path):
     strict = runner.invoke(cli, ["load", "--strict", db_path, str(bib)])
     assert strict.exit_code == 1
     default = runner.invoke(cli, ["load", db_path])
-    assert default.exit_code == 0 and "12 studies" not in default.output and "11 studies" in default.output
+    assert default.exit_code == 0 and "12 studies (11 added, 0 updated, 1 unchanged" in default.output
 
 
 def test_broken_vocabulary_is_a_clear_error(tmp_path):
@@ -240,3 +250,24 @@ def test_a_database_of_another_schema_version_is_rebuilt(tmp_path):
     assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     assert db["studies"].count == 11 and "title_nocase" in db["studies"].columns_dict
     assert loader.load(db_path, loader.default_inputs()).notes == []
+
+
+def test_check_reports_duplicates_disagreements_and_unknown_terms_without_a_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(loader.DATA_DIR / "studies.bib", tmp_path / "studies.bib")
+    write_bib(tmp_path / "other.bib",
+              "@article{dup1, title={Acupuncture relieves pelvic and low-back pain in late pregnancy},\n"
+              "  author={Kvorning, N.}, year={2004}, journal={Acta Obstet Gynecol Scand}, doi={10.1111/J.0001-6349.2004.0215.X}}\n"
+              "@article{bad, title={Needling}, keywords={condition:back-pian}, doi={10.1000/x}}\n")
+    result = CliRunner().invoke(cli, ["check", "studies.bib", "other.bib"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert "other.bib:1 [dup1]: warning: same study as studies.bib:81 [kvorning2004] (matched on doi); they load as one" in lines
+    assert ("other.bib:1 [dup1]: warning: journal differs: 'Acta Obstet Gynecol Scand' here, "
+            "'Acta Obstetricia et Gynecologica Scandinavica' at studies.bib:81 (kept)") in lines
+    assert any(line.startswith("other.bib:3 [bad]: error: unknown condition 'back-pian'") for line in lines)
+    assert "studies.bib:27 [chung2003]: warning: no DOI or PMID" in result.stdout
+    assert result.stderr.strip() == "2 files, 13 entries, 12 studies (1 duplicate entry): 1 errors, 4 warnings"
+    assert not list(tmp_path.glob("*.db"))
+    clean = CliRunner().invoke(cli, ["check", "studies.bib"])
+    assert clean.exit_code == 0
