@@ -100,6 +100,9 @@ def database_metadata() -> dict:
                     "design_source": "File and line, or the rule and the text it matched",
                     "note": "What could not be verified, and other remarks",
                     "extra": "BibTeX fields that have no column of their own, as JSON",
+                    "publication_types": "Publication types as indexed (e.g. MEDLINE PT), as a JSON array",
+                    "mesh_headings": "MeSH descriptors the study is indexed with, as a JSON array",
+                    "title_nocase": "Spans of the title whose capitals BibTeX braces protect, as JSON [start, end] pairs",
                     "source_file": "The file the study was loaded from",
                     "source_line": "Line of the entry in that file",
                     "content_hash": "Changes when the study or its tags change; used to update only changed studies",
@@ -129,6 +132,22 @@ def database_metadata() -> dict:
             "study_outcomes": {
                 "description": "What each study measured, against which comparator, which way the result went, and the finding.",
                 "facets": ["outcome_id", "comparator", "direction", "provenance"],
+            },
+            "study_sources": {
+                "description": "Every entry of every input file and the study it became: entries of one study in "
+                               "several files (or twice in one) are merged, matched on DOI, then PMID, then title, "
+                               "year and first author. `record` is the entry as read.",
+                "facets": ["format", "matched_on", "file"],
+                "columns": {
+                    "is_primary": "1 for the source whose values the study shows first (curated, then most complete)",
+                    "matched_on": "first: the entry that started the study; else what matched it to the study",
+                    "entry_key": "The entry's key in its file (made up for formats without keys)",
+                },
+            },
+            "field_disagreements": {
+                "description": "Fields on which the sources of one study disagree (beyond case and punctuation), "
+                               "with the value kept and the value set aside, and where each came from.",
+                "facets": ["field"],
             },
             "load_errors": {
                 "description": "Everything the last load of each file could not load as written: file, line, entry and reason. "
