@@ -169,6 +169,31 @@ def normalise_pages(value: str | None) -> str | None:
     return f"{prefix}{first}-{end_prefix or prefix}{last}"
 
 
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def normalise_month(value: str | None) -> str | None:
+    """A month as BibTeX's three-letter name ("June", "Jun.", "6" -> "jun"); other text (a season, a
+    range) is kept as written."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip().rstrip(".").lower()
+    if text.isdigit() and 1 <= int(text) <= 12:
+        return MONTHS[int(text) - 1]
+    if len(text) >= 3 and any(full.startswith(text) for full in _MONTH_NAMES):
+        return text[:3]
+    return str(value).strip()
+
+
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+                "october", "november", "december")
+
+
+def month_number(month: str | None) -> int | None:
+    """1-12 for a normalised month, None for anything else."""
+    return MONTHS.index(month) + 1 if month in MONTHS else None
+
+
 def normalise_year(value: str | None) -> int | None:
     """Four-digit year as an integer; ValueError if there is none."""
     if value is None or not str(value).strip():

@@ -7,6 +7,7 @@ and string building is several times faster on large exports.
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 
 from pylatexenc.latexencode import UnicodeToLatexEncoder
@@ -31,6 +32,8 @@ _ASCII_SPECIALS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
     "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
+# Where pylatexenc's choice is read back wrongly: biber and pandoc take {\'\i} as "ı́", not "í".
+_OVERRIDES = {"í": r"{\'i}", "ì": r"{\`i}", "î": r"{\^i}", "ï": r"{\"i}", "\u2013": "--", "\u2014": "---"}
 _NEEDS_ENCODING = frozenset(_ASCII_SPECIALS)
 _encoder = UnicodeToLatexEncoder(non_ascii_only=True, replacement_latex_protection="braces-all",
                                  unknown_char_policy="keep")
@@ -51,13 +54,20 @@ def encode(text: str) -> str:
             out.append("{}-")  # two typed hyphens are not an en dash
         elif char.isascii():
             out.append(char)
-        elif char == "\u2013":
-            out.append("--")
-        elif char == "\u2014":
-            out.append("---")
+        elif char in _OVERRIDES:
+            out.append(_OVERRIDES[char])
         else:
-            out.append(_encoder.unicode_to_latex(char))
+            out.append(_latex_for(char))
     return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _latex_for(char: str) -> str:
+    """pylatexenc's LaTeX for one character; math symbols as ``$\\beta$``, which is not read back as a
+    case-protected group."""
+    latex = _encoder.unicode_to_latex(char)
+    math = re.fullmatch(r"\{\\ensuremath\{(.*)\}\}", latex)
+    return f"${math.group(1)}$" if math else latex
 
 
 def encode_title(title: str, protected: list[tuple[int, int]]) -> str:

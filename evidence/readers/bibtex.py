@@ -13,7 +13,7 @@ from bibtexparser.middlewares.names import (
     split_multiple_persons_names,
 )
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
-from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from ..records import (
     LoadError,
@@ -22,6 +22,7 @@ from ..records import (
     Tag,
     normalise_count,
     normalise_doi,
+    normalise_month,
     normalise_pages,
     normalise_pmcid,
     normalise_pmid,
@@ -37,12 +38,10 @@ TEXT_FIELDS = {
     "journal": "journal",
     "journaltitle": "journal",
     "shortjournal": "journal_abbrev",
-    "month": "month",
     "volume": "volume",
     "number": "issue",
     "issue": "issue",
     "issn": "issn",
-    "url": "url",
     "abstract": "abstract",
     "population": "population",
     "finding": "finding",
@@ -51,7 +50,9 @@ TEXT_FIELDS = {
 # BibTeX field -> (attribute, normaliser) for fields with a fixed shape.
 SHAPED_FIELDS = {
     "year": ("year", normalise_year),
-    "pages": ("pages", normalise_pages),
+    "pages": ("pages", lambda value: normalise_pages(decode_latex(value))),
+    "month": ("month", lambda value: normalise_month(decode_latex(value))),
+    "url": ("url", str.strip),  # verbatim, as BibTeX styles print it: "~" and "%" are part of the address
     "doi": ("doi", normalise_doi),
     "pmid": ("pmid", normalise_pmid),
     "pmcid": ("pmcid", normalise_pmcid),
@@ -62,7 +63,10 @@ SHAPED_FIELDS = {
 _HOLDS_LATEX = re.compile(r"[\\{}$~]|--")
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
 _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
-_latex = LatexNodes2Text()
+_latex_macros = get_default_latex_context_db()
+_latex_macros.add_context_category("bibtex-specials", prepend=True,
+                                   macros=[MacroTextSpec("textasciicircum", "^")])  # not the modifier letter ˆ
+_latex = LatexNodes2Text(latex_context=_latex_macros)
 
 
 @lru_cache(maxsize=65536)
@@ -73,41 +77,23 @@ def decode_latex(value: str) -> str:
     return " ".join(_latex.latex_to_text(value).split())
 
 
-_COMMAND_BEFORE = re.compile(r"\\(?:[A-Za-z]+|[^A-Za-z\s])\s*$")
-_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use marks around protected groups while decoding
+_COMMAND = re.compile(r"\\([A-Za-z]+|[^A-Za-z\s])\s*$")
+# Accent commands: their braced argument is a letter to accent, not text to protect.
+_ACCENTS = set("'`^\"~=.") | {"c", "v", "u", "H", "r", "k", "d", "b", "t"}
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use marks around protected text while decoding
 
 
 def decode_title(value: str) -> tuple[str, list[tuple[int, int]]]:
     """A raw title's text, and the (start, end) spans of it that braces protect from case changes.
 
-    "{MRI} in {Parkinson}'s disease" protects "MRI" and "Parkinson". As in BibTeX, groups that are
-    command arguments (``\\emph{...}``) or special characters (``{\\'E}``) are not protection.
+    As in BibTeX: a top-level group ("{MRI}", "{Parkinson}") and the argument of a command
+    ("\\textit{E. coli}") keep their case; a special character ("{\\'E}") does not, though groups
+    nested inside it do.
     """
     if "{" not in value:
         return decode_latex(value).strip(), []
-    marked, depth, start, i = [], 0, 0, 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\":
-            marked.append(value[i:i + 2])
-            i += 2
-            continue
-        if char == "{":
-            if depth == 0:
-                protects = not _COMMAND_BEFORE.search(value[:i]) and not value[i + 1:].startswith("\\")
-                start = len(marked) if protects else -1
-            depth += 1
-        elif char == "}" and depth:
-            depth -= 1
-            if depth == 0 and start >= 0:
-                marked.insert(start, _OPEN)
-                marked.append("}" + _CLOSE)
-                i += 1
-                continue
-        marked.append(char)
-        i += 1
     text, spans, opened = [], [], 0
-    for char in decode_latex("".join(marked)).strip():
+    for char in decode_latex(_mark_protected(value)).strip():
         if char == _OPEN:
             opened = len(text)
         elif char == _CLOSE:
@@ -116,6 +102,46 @@ def decode_title(value: str) -> tuple[str, list[tuple[int, int]]]:
         else:
             text.append(char)
     return "".join(text), spans
+
+
+def _mark_protected(value: str) -> str:
+    """The value with the text of each protected group between private-use marks (inside its braces,
+    so that command arguments stay arguments)."""
+    out, i = [], 0
+    while i < len(value):
+        char = value[i]
+        if char == "\\":
+            out.append(value[i:i + 2])
+            i += 2
+        elif char == "{":
+            end = _closing_brace(value, i)
+            inner = value[i + 1:end]
+            command = _COMMAND.search(value[:i])
+            if command and command.group(1) in _ACCENTS:
+                out.append("{" + inner + "}")
+            elif inner.startswith("\\") and not command:
+                out.append("{" + _mark_protected(inner) + "}")
+            else:
+                out.append("{" + _OPEN + inner + _CLOSE + "}")
+            i = end + 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _closing_brace(value: str, start: int) -> int:
+    """Index of the brace closing the one at ``start`` (the end of the value if it is never closed)."""
+    depth, i = 0, start
+    while i < len(value):
+        if value[i] == "\\":
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(value[i], 0)
+        if depth == 0:
+            return i
+        i += 1
+    return len(value)
 
 
 def parse_authors(value: str) -> list[Person]:
