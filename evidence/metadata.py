@@ -90,7 +90,8 @@ def database_metadata() -> dict:
                 "sort_desc": "year",
                 "columns": {
                     "key": "Citation key, as in the BibTeX source",
-                    "author_list": "Authors in order, family name and initials",
+                    "author_list": "Authors in order, family name and initials; \"et al.\" where the list is incomplete",
+                    "more_authors": "1 if the source's author list is incomplete (\"and others\", \"et al.\")",
                     "doi": "DOI, lower case, without a URL prefix",
                     "pmid": "PubMed ID",
                     "pmcid": "PubMed Central ID",

@@ -53,6 +53,7 @@ class StudyRecord:
     title: str | None = None
     title_nocase: list[tuple[int, int]] = field(default_factory=list)  # title spans whose capitals must stay
     authors: list[Person] = field(default_factory=list)
+    more_authors: bool = False  # the list is known to be incomplete ("and others", "et al.")
     journal: str | None = None
     journal_abbrev: str | None = None
     year: int | None = None

@@ -20,7 +20,7 @@ from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS studies (
     title TEXT NOT NULL,
     title_nocase TEXT NOT NULL DEFAULT '[]',
     author_list TEXT,
+    more_authors INTEGER NOT NULL DEFAULT 0,
     year INTEGER,
     month TEXT,
     journal TEXT,
@@ -326,7 +327,8 @@ def study_row(tagged: TaggedStudy) -> dict:
     return {
         "key": r.key, "entry_type": r.entry_type, "title": r.title,
         "title_nocase": json.dumps(r.title_nocase, ensure_ascii=False),
-        "author_list": ", ".join(p.display for p in r.authors) or None,
+        "author_list": ", ".join([p.display for p in r.authors] + (["et al."] if r.more_authors else [])) or None,
+        "more_authors": int(r.more_authors),
         **{name: getattr(r, name) for name in _PLAIN_COLUMNS},
         "keywords": ", ".join(r.keywords) or None,
         "publication_types": json.dumps(r.publication_types, ensure_ascii=False),
@@ -400,7 +402,7 @@ def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]
         record = StudyRecord(
             key=key, source_file=row["source_file"], source_line=row["source_line"],
             entry_type=row["entry_type"], title=row["title"], title_nocase=[tuple(span) for span in json.loads(row["title_nocase"])],
-            authors=authors.get(key, []),
+            authors=authors.get(key, []), more_authors=bool(row["more_authors"]),
             keywords=row["keywords"].split(", ") if row["keywords"] else [],
             publication_types=json.loads(row["publication_types"]), mesh_headings=json.loads(row["mesh_headings"]),
             extra=json.loads(row["extra"]),

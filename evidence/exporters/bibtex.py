@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
-from ..records import Person, StudyRecord
+from ..records import MONTHS, Person, StudyRecord
 from ..tagger import TaggedStudy
 
 # StudyRecord attribute -> BibTeX field, in the order they are written; the BibTeX reader reads
@@ -26,8 +26,8 @@ FIELDS = [
 ]
 # Fields written as they are: identifiers that styles print verbatim.
 VERBATIM = {"year", "doi", "pmid", "pmcid", "issn", "url", "participants", "included_studies"}
-MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
 
+_PAGE_RANGE = re.compile(r"^[A-Za-z]?\d+-[A-Za-z]?\d+$")  # as records.normalise_pages leaves a range
 _ASCII_SPECIALS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
     "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -95,16 +95,17 @@ def entry(study: TaggedStudy) -> str:
     r: StudyRecord = study.record
     fields = []  # (name, value as written, braces included)
     if r.authors:
-        fields.append(("author", "{" + " and ".join(encode_name(p) for p in r.authors) + "}"))
+        names = [encode_name(p) for p in r.authors] + (["others"] if r.more_authors else [])
+        fields.append(("author", "{" + " and ".join(names) + "}"))
     fields.append(("title", "{" + encode_title(r.title or "", r.title_nocase) + "}"))
     for attribute, name in FIELDS:
         value = getattr(r, attribute)
         if value is None or value == "":
             continue
-        if attribute == "month" and value.lower() in MONTHS:
-            fields.append((name, value.lower()))  # the standard macro, as BibTeX styles expect
-        elif attribute == "pages":
-            fields.append((name, "{" + "--".join(encode(part) for part in value.split("-")) + "}"))
+        if attribute == "month" and value in MONTHS:
+            fields.append((name, value))  # the standard macro, as BibTeX styles expect
+        elif attribute == "pages" and _PAGE_RANGE.match(value):
+            fields.append((name, "{" + value.replace("-", "--") + "}"))
         else:
             fields.append((name, "{" + (str(value) if attribute in VERBATIM else encode(value)) + "}"))
     if study.keywords():

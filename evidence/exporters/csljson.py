@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..records import month_number
 from ..tagger import TaggedStudy
 
 # BibTeX entry type -> CSL item type.
@@ -13,18 +14,6 @@ CSL_TYPES = {
     "mastersthesis": "thesis", "thesis": "thesis", "techreport": "report", "report": "report",
     "online": "webpage", "unpublished": "manuscript", "misc": "article",
 }
-MONTH_NUMBERS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
-
-
-def month_number(month: str | None) -> int | None:
-    """1-12 for "may", "May", "5"; None for anything else."""
-    text = (month or "").strip().lower()
-    if text.isdigit():
-        return int(text) if 1 <= int(text) <= 12 else None
-    return MONTH_NUMBERS.get(text[:3])
-
-
 def title_markup(title: str, protected: list[tuple[int, int]]) -> str:
     """The title with its case-protected spans as ``<span class="nocase">``, CSL's form of BibTeX braces.
     Other text stays as it is: pandoc and citeproc-js read ``&`` and ``<`` literally, not as entities."""

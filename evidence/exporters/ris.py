@@ -5,7 +5,7 @@ from __future__ import annotations
 import rispy
 
 from ..tagger import TaggedStudy
-from .csljson import month_number
+from ..records import month_number
 
 # BibTeX entry type -> RIS reference type.
 RIS_TYPES = {

@@ -144,10 +144,14 @@ def _closing_brace(value: str, start: int) -> int:
     return len(value)
 
 
+_AND_OTHERS = re.compile(r"\s+and\s+others\s*$")
+
+
 def parse_authors(value: str) -> list[Person]:
-    """Split a BibTeX name list into Persons; InvalidNameError on a malformed name."""
+    """Split a BibTeX name list into Persons ("and others" is not a person); InvalidNameError on a
+    malformed name."""
     people = []
-    for name in split_multiple_persons_names(value):
+    for name in split_multiple_persons_names(_AND_OTHERS.sub("", value)):
         parts = parse_single_name_into_parts(name)
         people.append(
             Person(
@@ -207,6 +211,7 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
         if name == "author":
             try:
                 record.authors = parse_authors(value)
+                record.more_authors = bool(_AND_OTHERS.search(value))
             except InvalidNameError as exc:
                 problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
         elif name == "keywords":
