@@ -110,9 +110,25 @@ def entry(study: TaggedStudy) -> str:
             fields.append((name, "{" + (str(value) if attribute in VERBATIM else encode(value)) + "}"))
     if study.keywords():
         fields.append(("keywords", "{" + ", ".join(encode(k) for k in study.keywords()) + "}"))
-    fields.extend((name, "{" + value + "}") for name, value in sorted(study.record.extra.items()))
+    fields.extend((name, value if _is_concatenation(value) else "{" + value + "}")
+                  for name, value in sorted(study.record.extra.items()))
     body = "".join(f"  {name} = {value},\n" for name, value in fields)
     return f"@{r.entry_type}{{{r.key},\n{body}}}\n"
+
+
+def _is_concatenation(raw: str) -> bool:
+    """Whether a raw field value joins parts with ``#`` ("{A} # { B}"), to be written as it is."""
+    depth, quoted = 0, False
+    for i, char in enumerate(raw):
+        if char == "\\":
+            continue
+        if char == '"' and depth == 0:
+            quoted = not quoted
+        elif char in "{}" and (i == 0 or raw[i - 1] != "\\"):
+            depth += 1 if char == "{" else -1
+        elif char == "#" and depth == 0 and not quoted:
+            return True
+    return False
 
 
 def write(studies: list[TaggedStudy]) -> str:
