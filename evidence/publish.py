@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from urllib.parse import parse_qsl, urlencode
 
@@ -50,20 +51,27 @@ def canned_queries(datasette, database, actor):
 
 @hookimpl
 def register_output_renderer(datasette):
-    return [{"extension": extension, "render": _renderer(name), "can_render": _has_study_keys}
+    return [{"extension": extension, "render": _renderer(name), "can_render": _can_export}
             for extension, name in RENDERERS.items()]
 
 
-def _has_study_keys(columns) -> bool:
-    """Export links appear only on pages whose rows carry study keys."""
-    return any(c in KEY_COLUMNS for c in columns or [])
+async def _can_export(datasette, database, columns) -> bool:
+    """Export links appear only on pages of an evidence database whose rows carry study keys."""
+    return await _export_problem(datasette, database, columns) is None
+
+
+async def _export_problem(datasette, database, columns) -> str | None:
+    if not any(c in KEY_COLUMNS for c in columns or []):
+        return "This page has no key or study_key column, so there is no bibliography to export."
+    problem = await datasette.get_database(database).execute_fn(store.schema_problem)
+    return f"This database is {problem}." if problem else None
 
 
 def _renderer(name: str):
     async def render(datasette, request, database, table, query_name, view_name, columns, rows, data):
-        if not _has_study_keys(columns):
-            return Response.text("This page has no key or study_key column, so there is no bibliography to export.",
-                                 status=400)
+        problem = await _export_problem(datasette, database, columns)
+        if problem:
+            return Response.text(problem, status=400)
         markup = request.args.get("_markup", "text")
         if markup not in exporters.MARKUPS:
             return Response.text(f"_markup must be one of {', '.join(exporters.MARKUPS)}", status=400)
@@ -73,7 +81,8 @@ def _renderer(name: str):
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
         db = datasette.get_database(database)
         studies = await db.execute_fn(lambda conn: store.read_studies(conn, keys))
-        body = exporters.render(studies, name, markup)
+        # formatting thousands of references takes seconds: do it off the event loop
+        body = await asyncio.get_running_loop().run_in_executor(None, exporters.render, studies, name, markup)
         extension, media_type = exporters.file_type(name, markup)
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
@@ -98,7 +107,8 @@ async def _selection_keys(datasette, request, database, table, view_name, column
         while True:
             page_args = args + ([("_next", next_token)] if next_token else [])
             response = await datasette.client.get(
-                datasette.urls.table(database, table, format="json") + "?" + urlencode(page_args))
+                datasette.urls.table(database, table, format="json") + "?" + urlencode(page_args),
+                headers={k: v for k, v in request.headers.items() if k in ("cookie", "authorization")})
             page = response.json()
             if response.status_code != 200:
                 raise ValueError(page.get("error") or f"re-reading the table failed ({response.status_code})")

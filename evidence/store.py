@@ -224,19 +224,29 @@ def ensure_schema(db: Database) -> None:
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def schema_problem(conn: sqlite3.Connection) -> str | None:
+    """Why the database behind ``conn`` cannot be read as an evidence database, or None if it can."""
+    try:
+        has_studies = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'studies'").fetchone()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return f"not an SQLite database ({exc})"
+    if not has_studies:
+        return "not an evidence database (it has no studies table); build one with `evidence load`"
+    if version != SCHEMA_VERSION:
+        return "built by another version of evidence; rebuild it with `evidence load`"
+    return None
+
+
 def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection to an evidence database; ValueError if the file is not one."""
+    """A read-only connection to an evidence database; ValueError saying why if the file is not one."""
     if not path.exists():
         raise ValueError(f"{path}: no such database")
     conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        has_studies = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'studies'").fetchone()
-    except sqlite3.DatabaseError as exc:
+    problem = schema_problem(conn)
+    if problem:
         conn.close()
-        raise ValueError(f"{path}: not an SQLite database ({exc})") from exc
-    if not has_studies:
-        conn.close()
-        raise ValueError(f"{path}: not an evidence database (it has no studies table); build one with `evidence load`")
+        raise ValueError(f"{path}: {problem}")
     return conn
 
 

@@ -1,11 +1,13 @@
 
 import json
 import re
+import shutil
 
 import bibtexparser
 import pytest
 import rispy
 from datasette.app import Datasette
+from sqlite_utils import Database
 
 
 @pytest.fixture
@@ -159,3 +161,19 @@ async def test_export_refuses_pages_without_keys_and_unknown_markup(ds):
     assert no_keys.status_code == 400 and "no key or study_key column" in no_keys.text
     bad = await ds.client.get("/evidence/studies.apa?_markup=pdf")
     assert bad.status_code == 400 and "_markup must be one of text, markdown, html" in bad.text
+
+
+@pytest.mark.asyncio
+async def test_no_export_links_outside_current_evidence_databases(tmp_path, corpus_db):
+    other = tmp_path / "other.db"
+    Database(other)["kv"].insert({"key": "a", "value": 1})
+    old = tmp_path / "old.db"
+    shutil.copy(corpus_db, old)
+    Database(old).execute("PRAGMA user_version = 1")
+    ds = Datasette([str(other), str(old)])
+    for database, table, reason in (("other", "kv", "not an evidence database (it has no studies table)"),
+                                    ("old", "studies", "built by another version of evidence; rebuild it")):
+        page = await ds.client.get(f"/{database}/{table}")
+        assert page.status_code == 200 and export_links(page.text) == set()
+        export = await ds.client.get(f"/{database}/{table}.bib")
+        assert export.status_code == 400 and reason in export.text

@@ -356,8 +356,13 @@ def test_cli_export_errors_are_one_clear_line(corpus_db, arguments, message):
     assert "Traceback" not in result.output
 
 
-def test_cli_export_refuses_a_file_that_is_not_an_evidence_database(tmp_path):
+def test_cli_export_refuses_a_file_that_is_not_a_current_evidence_database(tmp_path, corpus_db):
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     result = CliRunner().invoke(cli, ["export", str(other)])
     assert result.exit_code == 1 and "not an evidence database" in result.stderr
+    old = tmp_path / "old.db"
+    shutil.copy(corpus_db, old)
+    sqlite3.connect(old).execute("PRAGMA user_version = 1").connection.close()
+    result = CliRunner().invoke(cli, ["export", str(old)])
+    assert result.exit_code == 1 and "built by another version of evidence; rebuild it with `evidence load`" in result.stderr
