@@ -26,7 +26,7 @@ STYLES = {
 }
 MARKUPS = ("text", "markdown", "html")
 _CSL = "{http://purl.org/net/xbiblio/csl}"
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#])")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#^~])")  # ^ and ~ are super- and subscript in pandoc
 
 markdown = SimpleNamespace(
     preformat=str,
@@ -41,7 +41,7 @@ ESCAPES = {
     "markdown": lambda text: _MARKDOWN_SPECIALS.sub(r"\\\1", text),
     "html": lambda text: html.escape(text, quote=False),
 }
-VERBATIM = {"DOI", "URL"}  # printed as links: Markdown keeps them unescaped inside <...>
+VERBATIM = {"DOI", "URL"}  # Markdown shows them as written (as links, or as plain text Markdown leaves alone)
 
 
 @lru_cache(maxsize=None)
@@ -61,7 +61,7 @@ def _citeproc_item(study: TaggedStudy, style: str, markup: str) -> dict:
     csl.pop("note", None)
     csl.pop("abstract", None)
     if style == "apa" and csl.get("title"):  # APA capitalises the first word of a subtitle
-        csl["title"] = re.sub(r": ([a-z])", lambda m: ": " + m.group(1).upper(), csl["title"])
+        csl["title"] = _capitalise_subtitle(csl["title"], study.record.title_nocase)
     escape = ESCAPES[markup]
     for name in csl.get("author", []):
         if "given" in name:  # citeproc-py breaks on "Me-riong"; initials are capitals anyway
@@ -73,8 +73,23 @@ def _citeproc_item(study: TaggedStudy, style: str, markup: str) -> dict:
     return csl
 
 
-def _corrected(entry: str, style: str) -> str:
-    entry = re.sub(r"([?!])\.", r"\1", entry)  # a title ending in ? or ! takes no extra full stop
+def _capitalise_subtitle(title: str, protected: list[tuple[int, int]]) -> str:
+    """The first letter after a colon in capitals, unless braces protect its case ("{mRNA}")."""
+    letters = list(title)
+    for match in re.finditer(r": ([a-z])", title):
+        at = match.start(1)
+        if not any(start <= at < end for start, end in protected):
+            letters[at] = letters[at].upper()
+    return "".join(letters)
+
+
+def _corrected(entry: str, style: str, study: TaggedStudy, markup: str) -> str:
+    # a title ending in ? or ! takes no extra full stop, also after italics
+    entry = re.sub(r"([?!])((?:</\w+>|\*)*)\.", r"\1\2", entry)
+    title = ESCAPES[markup](study.record.title or "")
+    if not study.record.authors and title and entry.count(title) > 1:  # citeproc-py repeats the title
+        first = entry.index(title) + len(title)
+        entry = entry[:first] + re.sub(re.escape(title) + r"[.?!]?(?:</\w+>|\*)*[.,]? ?", "", entry[first:], count=1)
     if style == "vancouver":
         entry = re.sub(r"^(\d+)\.(?=\S)", r"\1. ", entry)  # "1.Cherkin" -> "1. Cherkin"
         entry = re.sub(r"\b(\d{4})(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b", r"\1 \2", entry)
@@ -88,10 +103,18 @@ def entries(studies: list[TaggedStudy], style: str, markup: str = "text") -> lis
     for study in studies:
         bibliography.register(Citation([CitationItem(study.record.key)]))
     bibliography.sort()
-    return [_corrected(str(entry), style) for entry in bibliography.bibliography()]
+    by_key = {s.record.key: s for s in studies}
+    return [_corrected(str(entry), style, by_key[item.key], markup)
+            for item, entry in zip(bibliography.items, bibliography.bibliography())]
 
 
 _URL = re.compile(r"https?://[^\s<]+[^\s<.,;)]")
+_MARKDOWN_URL = re.compile(r"https?://\S+[^\s.,;)]")
+
+
+def _autolink(url: str) -> str:
+    """A Markdown autolink; it cannot hold < or > (SICI DOIs), so those are percent-encoded."""
+    return "<" + url.replace("<", "%3C").replace(">", "%3E") + ">"
 
 
 def write(studies: list[TaggedStudy], style: str, markup: str = "text") -> str:
@@ -100,7 +123,7 @@ def write(studies: list[TaggedStudy], style: str, markup: str = "text") -> str:
     if markup == "text":
         return "".join(f"{e}\n" for e in items)
     if markup == "markdown":
-        return "\n".join(_URL.sub(lambda m: f"<{m.group(0)}>", e) + "\n" for e in items)
+        return "\n".join(_MARKDOWN_URL.sub(lambda m: _autolink(m.group(0)), e) + "\n" for e in items)
     body = "\n".join(f'  <div class="csl-entry">{_URL.sub(lambda m: _link(m.group(0)), e)}</div>' for e in items)
     title = html.escape(STYLES[style][1])
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
