@@ -99,8 +99,8 @@ SUFFIX_MARKUP = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".
 @click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("-f", "--format", "format_name", type=click.Choice(list(exporters.FORMATS)), default="bibtex",
               show_default=True, help="Bibliography format; apa and vancouver are formatted reference lists.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="File to write (default: standard output).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
+              help="File to write (default, or -: standard output).")
 @click.option("--markup", type=click.Choice(list(exporters.MARKUPS)),
               help="For apa and vancouver: text, markdown or html (default: from the --output suffix, else text).")
 @click.option("--condition", multiple=True, help="Condition id or label; narrower conditions are included. Repeatable.")
@@ -127,6 +127,10 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
     A BibTeX export loads back with `evidence load` to the same studies and tags; with -o NAME.bib
     the curated outcomes are written beside it as NAME.outcomes.yaml, where the loader reads them.
     """
+    if output == Path("-"):
+        output = None
+    if markup is not None and format_name not in exporters.formatted.STYLES:
+        raise click.UsageError("--markup applies to -f apa and -f vancouver only")
     if markup is None:
         markup = SUFFIX_MARKUP.get(output.suffix.lower(), "text") if output else "text"
     selection = Selection(conditions=condition, designs=design, outcomes=outcome, since=since, until=until,
@@ -142,10 +146,14 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
             raise click.ClickException(str(exc)) from exc
     text = exporters.render(studies, format_name, markup)
     files = {output: text} if output else {}
-    if format_name == "bibtex" and output and not no_outcomes:
-        outcomes = curation.format_outcomes({s.record.key: s.outcomes for s in studies})
-        if outcomes:
-            files[curation.sidecar_path(output)] = outcomes
+    if format_name == "bibtex" and output:
+        sidecar = curation.sidecar_path(output)
+        outcomes = {s.record.key: s.outcomes for s in studies}
+        if no_outcomes and sidecar.exists():
+            stderr.print(f"{sidecar} is beside {output} and will be loaded with it; remove it if it is not for this "
+                         "export", markup=False, highlight=False, style="yellow")
+        elif not no_outcomes and (any(outcomes.values()) or sidecar.exists()):  # never leave a stale one
+            files[sidecar] = curation.format_outcomes(outcomes)
     try:
         for path, content in files.items():
             path.write_text(content, encoding="utf-8")

@@ -63,7 +63,7 @@ def format_outcomes(by_key: dict[str, list[OutcomeTag]]) -> str:
     rows = {key: [{f: getattr(o, f) for f in REQUIRED} for o in outcomes if o.provenance == "curated"]
             for key, outcomes in by_key.items()}
     rows = {key: value for key, value in rows.items() if value}
+    header = "# Curated outcomes, keyed by citation key (written by `evidence export`).\n"
     if not rows:
-        return ""
-    header = "# Curated outcomes, keyed by citation key (written by `evidence export`).\n\n"
-    return header + yaml.safe_dump(rows, sort_keys=False, allow_unicode=True, width=1000)
+        return header + "# None of the exported studies has any.\n"
+    return header + "\n" + yaml.safe_dump(rows, sort_keys=False, allow_unicode=True, width=1000)

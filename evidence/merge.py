@@ -4,12 +4,10 @@ where the sources disagree."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 
 from .curation import OutcomeTag
-from .records import LoadError, StudyRecord
+from .records import LoadError, StudyRecord, fold
 
 
 @dataclass
@@ -62,12 +60,7 @@ def identity_title(record: StudyRecord) -> tuple[str, int | None, str] | None:
     """Normalised title, year and first author's family name: the last resort for matching."""
     if not (record.title and record.year and record.authors):
         return None
-    return (_fold(record.title), record.year, _fold(record.authors[0].family))
-
-
-def _fold(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text).split())
+    return (fold(record.title), record.year, fold(record.authors[0].family))
 
 
 def merge(sources: list[Source]) -> tuple[list[MergedStudy], list[LoadError]]:
@@ -166,11 +159,11 @@ def _disagreements(study: MergedStudy, authors_source: Source) -> list[Disagreem
     for source in study.sources:
         for name, kept in kept_from.items():
             value = getattr(source.record, name)
-            if value and _fold(str(value)) != _fold(str(getattr(study.record, name))):
+            if value and fold(str(value)) != fold(str(getattr(study.record, name))):
                 found.append(Disagreement(name, str(getattr(study.record, name)), kept.where, str(value), source.where))
         families = [p.family for p in source.record.authors]
         kept_families = [p.family for p in study.record.authors]
-        if families and [_fold(f) for f in families] != [_fold(f) for f in kept_families[:len(families)]]:
+        if families and [fold(f) for f in families] != [fold(f) for f in kept_families[:len(families)]]:
             found.append(Disagreement("authors", "; ".join(kept_families), authors_source.where,
                                       "; ".join(families), source.where))
     return found

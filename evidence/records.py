@@ -80,6 +80,13 @@ class StudyRecord:
     problems: list[str] = field(default_factory=list)  # non-fatal issues found while reading
 
 
+def fold(text: str) -> str:
+    """Text for matching and sorting: accents dropped, case folded, punctuation as single spaces
+    ("Åkeson, J." -> "akeson j")."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text).split())
+
+
 def make_key(record: StudyRecord, taken: set[str]) -> str:
     """A citation key for a record whose format has none, in the corpus's style: first author's family
     name and year ("cherkin2009"; "nd" without a year), then "a", "b", ... while ``taken`` holds it.

@@ -8,11 +8,10 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-# Bibliography order, the same everywhere: first author's family name, year, title, key.
-ORDER_BY = """
-    lower(coalesce((SELECT a.family FROM study_authors sa JOIN authors a ON a.id = sa.author_id
-                    WHERE sa.study_key = s.key AND sa.position = 1), s.title)),
-    s.year, lower(s.title), s.key"""
+from .records import fold
+
+FIRST_AUTHOR = """(SELECT a.family FROM study_authors sa JOIN authors a ON a.id = sa.author_id
+                 WHERE sa.study_key = s.key AND sa.position = 1)"""
 
 # Names a result column may have for its values to be taken as study keys.
 KEY_COLUMNS = ("key", "study_key")
@@ -37,7 +36,9 @@ class Selection:
 
 
 def select_keys(conn: sqlite3.Connection, selection: Selection) -> list[str]:
-    """The keys of the studies that meet every criterion, in bibliography order."""
+    """The keys of the studies that meet every criterion, in bibliography order (the same everywhere)."""
+    if selection.since is not None and selection.until is not None and selection.since > selection.until:
+        raise SelectionError(f"--since {selection.since} is after --until {selection.until}: no year is in between")
     where, params = [], []
 
     def among(template: str, values: list[str]) -> None:
@@ -66,13 +67,21 @@ def select_keys(conn: sqlite3.Connection, selection: Selection) -> list[str]:
         params.append(selection.search)
     if selection.sql:
         among("s.key IN {values}", keys_from_query(conn, selection.sql))
-    sql = f"SELECT s.key FROM studies s {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {ORDER_BY}"
+    sql = f"SELECT s.key, {FIRST_AUTHOR}, s.year, s.title FROM studies s {'WHERE ' + ' AND '.join(where) if where else ''}"
     try:
-        return [key for (key,) in conn.execute(sql, params)]
+        rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
         if selection.search:
             raise SelectionError(f"search {selection.search!r}: {exc}") from exc
         raise
+    return [key for key, *_ in sorted(rows, key=_bibliography_order)]
+
+
+def _bibliography_order(row: tuple) -> tuple:
+    """First author's family name (else the title), year (undated first), title, key; accents and case
+    do not count, so Åkeson sorts with the A's."""
+    key, family, year, title = row
+    return fold(family or title), year is not None, year or 0, fold(title), key
 
 
 def keys_from_query(conn: sqlite3.Connection, sql: str, params: dict | None = None) -> list[str]:

@@ -79,6 +79,16 @@ def test_selection_is_in_bibliography_order(corpus_db):
     assert keys.index("inoue2006") < keys.index("inoue2009")
 
 
+def test_bibliography_order_ignores_accents_case_and_particles(tricky_db, tmp_path):
+    assert keys_of(tricky_db) == ["anon2021", "berg2020", "doe2010", "okeefe2019", "roe2020", "zhang2018"]
+    bib = tmp_path / "accents.bib"
+    bib.write_text("@article{z, author={Zeller, A}, title={Z}, year={2001}, doi={10.1000/z}}\n"
+                   "@article{a, author={{\\AA}keson, J}, title={A}, year={2001}, doi={10.1000/a}}\n"
+                   "@article{e, author={{\\'E}mile, B}, title={E}, doi={10.1000/e}}\n", encoding="utf-8")
+    loader.load(tmp_path / "a.db", [bib])
+    assert keys_of(tmp_path / "a.db") == ["a", "e", "z"]
+
+
 @pytest.mark.parametrize("criteria, message", [
     ({"conditions": ("back-pian",)}, "unknown condition 'back-pian'; did you mean 'back-pain'?"),
     ({"designs": ("RCTs",)}, "unknown design 'RCTs'; did you mean 'rct'?"),
