@@ -84,10 +84,10 @@ def _bibliography_order(row: tuple) -> tuple:
     return fold(family or title), year is not None, year or 0, fold(title), key
 
 
-def keys_from_query(conn: sqlite3.Connection, sql: str, params: dict | None = None) -> list[str]:
+def keys_from_query(conn: sqlite3.Connection, sql: str) -> list[str]:
     """Run a query and return the values of its ``key`` or ``study_key`` column, first seen first."""
     try:
-        cursor = conn.execute(sql, params or {})
+        cursor = conn.execute(sql)
     except sqlite3.Error as exc:
         raise SelectionError(f"query failed: {exc}") from exc
     names = [d[0] for d in cursor.description or []]

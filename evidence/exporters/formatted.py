@@ -24,7 +24,6 @@ STYLES = {
     "apa": ("apa", "References (APA 7th edition)"),
     "vancouver": ("vancouver-nlm", "References (Vancouver / NLM)"),
 }
-MARKUPS = ("text", "markdown", "html")
 _CSL = "{http://purl.org/net/xbiblio/csl}"
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#^~])")  # ^ and ~ are super- and subscript in pandoc
 
