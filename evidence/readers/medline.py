@@ -21,7 +21,8 @@ line above with one space. What is read, and the choices made where MEDLINE allo
   first author and year (MEDLINE has none). Tags not listed here (``OWN``, ``STAT``, ``AD``, ...) are
   bookkeeping or affiliations and are not kept.
 
-A record without a title is an error and is not loaded; a line that is neither ``TAG - value`` nor a
+Lines starting with ``#`` are comments (PubMed never writes them; a hand-kept file may say where its
+records come from). A record without a title is an error and is not loaded; a line that is neither ``TAG - value`` nor a
 continuation, and a value of the wrong shape, are warnings: the line or field is left out.
 """
 
@@ -64,9 +65,11 @@ def read(text: str, label: str) -> ReadResult:
 
 
 def _records(text: str) -> list[list[tuple[int, str]]]:
-    """The file's records: runs of non-blank lines, each line with its 1-based number."""
+    """The file's records: runs of non-blank lines, each line with its 1-based number; comments left out."""
     records: list[list[tuple[int, str]]] = [[]]
     for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
+        if line.startswith("#"):
+            continue
         if line.strip():
             records[-1].append((number, line.rstrip()))
         elif records[-1]:
