@@ -125,7 +125,7 @@ def _record(lines: list[tuple[int, str]], label: str, taken: set[str], errors: l
         elif tag == "DP":
             record.year, record.month = parsed(_date, tag, field_line, value) or (None, None)
         elif tag in ("LID", "AID") and value.endswith("[doi]") and not record.doi:
-            record.doi = parsed(normalise_doi, tag, field_line, value.removesuffix("[doi]"))
+            record.doi = parsed(normalise_doi, tag, field_line, value.removesuffix("[doi]").strip())
         elif tag == "IS":
             issns.append(value)
         elif tag == "PT" and value not in record.publication_types:
