@@ -34,14 +34,14 @@ def add_keywords(record: StudyRecord, words: Iterable[str], source: str) -> None
 
 
 def _readers() -> dict[str, Callable[[str, str], ReadResult]]:
-    from . import bibtex
+    from . import bibtex, medline
 
-    return {"bibtex": bibtex.read}
+    return {"bibtex": bibtex.read, "medline": medline.read}
 
 
 # File extension -> format name.
-EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex"}
-FORMATS = ("bibtex",)
+EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex", ".nbib": "medline", ".medline": "medline"}
+FORMATS = ("bibtex", "medline")
 
 
 def format_of(path: Path, text: str | None = None) -> str | None:

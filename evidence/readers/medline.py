@@ -1,0 +1,196 @@
+"""PubMed MEDLINE reader (``.nbib``, PubMed's "Save as PubMed format").
+
+Records are separated by blank lines; each line is ``TAG - value`` with the tag left-justified in four
+columns (``PMID- ``, ``TI  - ``, ``FAU - ``), and continuation lines start with spaces and join the
+line above with one space. What is read, and the choices made where MEDLINE allows several readings:
+
+- ``TI`` title: NLM ends every title with a period, which no other reader keeps, so one trailing
+  period is dropped. A title NLM translated into English stays in its square brackets, which is how
+  a reader can tell it is not the original title.
+- ``FAU`` full names ("Cherkin, Daniel C"), leading lower-case words of the family name as particle
+  ("van Tulder"); ``AU`` ("Cherkin DC") only for records without any ``FAU``; ``CN`` collective names
+  as one family name, in their place in the list.
+- ``DP`` "2009 May 11" gives the year and the month ("may"); a season or range gives the first month
+  if it names one.
+- ``LID`` / ``AID`` "10.1001/x [doi]" give the DOI; other identifiers (``[pii]``) are not kept.
+- ``IS``: the ``(Linking)`` ISSN (ISSN-L, one per journal whatever the medium), else ``(Print)``,
+  else the first given.
+- ``PT`` publication types and ``MH`` MeSH descriptors (without qualifiers or the star of a major
+  topic), in order without repeats; ``OT`` other terms are keywords (``condition:...`` ones curated tags).
+- Every record is an ``article``: MEDLINE indexes journal articles. The citation key is made from the
+  first author and year (MEDLINE has none). Tags not listed here (``OWN``, ``STAT``, ``AD``, ...) are
+  bookkeeping or affiliations and are not kept.
+
+Lines starting with ``#`` are comments (PubMed never writes them; a hand-kept file may say where its
+records come from). A record without a title is an error and is not loaded; a line that is neither ``TAG - value`` nor a
+continuation, and a value of the wrong shape, are warnings: the line or field is left out.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..records import (
+    LoadError,
+    Person,
+    StudyRecord,
+    make_key,
+    normalise_doi,
+    normalise_pages,
+    normalise_pmcid,
+    normalise_pmid,
+    normalise_year,
+)
+from . import ReadResult, add_keywords
+
+_LINE = re.compile(r"(?=[A-Z][A-Z0-9 ]{3}-)([A-Z][A-Z0-9]{1,3}) *-(?: (.*))?")  # the tag fills four columns
+_CONTINUATION = re.compile(r"\s+(\S.*)")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# MEDLINE tag -> StudyRecord attribute, for plain text fields.
+TEXT_FIELDS = {"AB": "abstract", "JT": "journal", "TA": "journal_abbrev", "VI": "volume", "IP": "issue"}
+# MEDLINE tag -> (attribute, normaliser) for fields with a fixed shape.
+SHAPED_FIELDS = {"PMID": ("pmid", normalise_pmid), "PMC": ("pmcid", normalise_pmcid), "PG": ("pages", normalise_pages)}
+ISSN_PREFERENCE = ("Linking", "Print")
+
+
+def read(text: str, label: str) -> ReadResult:
+    """Read MEDLINE text; records without a title and malformed lines become LoadErrors, the rest records."""
+    result = ReadResult()
+    taken: set[str] = set()
+    for lines in _records(text):
+        record = _record(lines, label, taken, result.errors)
+        if record is not None:
+            result.records.append(record)
+    return result
+
+
+def _records(text: str) -> list[list[tuple[int, str]]]:
+    """The file's records: runs of non-blank lines, each line with its 1-based number; comments left out."""
+    records: list[list[tuple[int, str]]] = [[]]
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
+        if line.startswith("#"):
+            continue
+        if line.strip():
+            records[-1].append((number, line.rstrip()))
+        elif records[-1]:
+            records.append([])
+    return [r for r in records if r]
+
+
+def _fields(lines: list[tuple[int, str]]) -> tuple[list[tuple[str, int, str]], list[tuple[int, str]]]:
+    """A record's (tag, line, value) fields with continuation lines joined, and the lines that are neither."""
+    fields: list[tuple[str, int, str]] = []
+    malformed = []
+    for number, line in lines:
+        continuation = _CONTINUATION.fullmatch(line)
+        field = _LINE.fullmatch(line)
+        if continuation and fields:
+            tag, first, value = fields[-1]
+            fields[-1] = (tag, first, f"{value} {continuation.group(1)}".strip())
+        elif field:
+            fields.append((field.group(1), number, (field.group(2) or "").strip()))
+        else:
+            malformed.append((number, line))
+    return fields, malformed
+
+
+def _record(lines: list[tuple[int, str]], label: str, taken: set[str], errors: list[LoadError]) -> StudyRecord | None:
+    """Build the record for one run of lines; field problems are reported and the field left empty."""
+    fields, malformed = _fields(lines)
+    line = next((n for tag, n, _ in fields if tag == "PMID"), lines[0][0])
+    record = StudyRecord(key="", source_file=label, source_line=line, source_format="medline")
+    problems: list[tuple[int, str]] = [(n, f"line is not 'TAG - value' nor a continuation, ignored: {text.strip()!r}")
+                                       for n, text in malformed]
+    full_names: list[Person] = []
+    short_names: list[Person] = []
+    issns: list[str] = []
+
+    def parsed(parse, tag: str, field_line: int, value: str):
+        try:
+            return parse(value)
+        except ValueError as exc:
+            problems.append((field_line, f"field '{tag}': {exc}; left empty"))
+            return None
+
+    for tag, field_line, value in fields:
+        if tag == "TI":
+            record.title = _title(value)
+        elif tag == "FAU":
+            full_names.append(_full_name(value))
+        elif tag == "AU":
+            short_names.append(_short_name(value))
+        elif tag == "CN":
+            full_names.append(Person(family=value))
+            short_names.append(Person(family=value))
+        elif tag == "DP":
+            record.year, record.month = parsed(_date, tag, field_line, value) or (None, None)
+        elif tag in ("LID", "AID") and value.endswith("[doi]") and not record.doi:
+            record.doi = parsed(normalise_doi, tag, field_line, value.removesuffix("[doi]").strip())
+        elif tag == "IS":
+            issns.append(value)
+        elif tag == "PT" and value not in record.publication_types:
+            record.publication_types.append(value)
+        elif tag == "MH":
+            descriptor = value.split("/")[0].lstrip("*").strip()
+            if descriptor not in record.mesh_headings:
+                record.mesh_headings.append(descriptor)
+        elif tag == "OT":
+            add_keywords(record, [value], f"{label}:{field_line}")
+        elif tag in TEXT_FIELDS:
+            setattr(record, TEXT_FIELDS[tag], value or None)
+        elif tag in SHAPED_FIELDS:
+            attribute, normalise = SHAPED_FIELDS[tag]
+            setattr(record, attribute, parsed(normalise, tag, field_line, value))
+    record.authors = full_names if any(tag == "FAU" for tag, _, _ in fields) else short_names
+    record.issn = _issn(issns)
+    record.key = make_key(record, taken)
+    errors.extend(LoadError(label, n, record.key, message, severity="warning") for n, message in problems)
+    if not record.title:
+        which = f"record PMID {record.pmid}" if record.pmid else "record"
+        errors.append(LoadError(label, line, record.key, f"{which} has no title (TI); it was not loaded",
+                                raw="\n".join(text for _, text in lines)))
+        return None
+    if not (record.doi or record.pmid):
+        errors.append(LoadError(label, line, record.key, "no DOI or PMID: the study cannot be verified against a "
+                                                         "public record", severity="warning"))
+    return record
+
+
+def _title(value: str) -> str | None:
+    """The title without the period NLM ends every title with."""
+    title = value[:-1] if value.endswith(".") and not value.endswith("..") else value
+    return title.strip() or None
+
+
+def _full_name(value: str) -> Person:
+    """``FAU`` "van Tulder, Maurits W" -> family "Tulder", particle "van", given "Maurits W"."""
+    family, _, given = value.partition(",")
+    words = family.split()
+    lower = 0
+    while lower < len(words) - 1 and words[lower].islower():
+        lower += 1
+    return Person(family=" ".join(words[lower:]), given=given.strip(), particle=" ".join(words[:lower]))
+
+
+def _short_name(value: str) -> Person:
+    """``AU`` "Cherkin DC" -> family "Cherkin", given "D C" (initials are all MEDLINE gives)."""
+    family, _, initials = value.rpartition(" ")
+    if not family:
+        return Person(family=initials)
+    return Person(family=family, given=" ".join(initials) if initials.isupper() else initials)
+
+
+def _date(value: str) -> tuple[int | None, str | None]:
+    """``DP`` "2009 May 11" -> (2009, "may"); ValueError if it does not start with a year."""
+    year, _, rest = value.partition(" ")
+    month = rest[:3].lower()
+    return normalise_year(year), month if month in _MONTHS else None
+
+
+def _issn(values: list[str]) -> str | None:
+    """The preferred ISSN of ``IS`` values like "0003-9926 (Print)"."""
+    for medium in ISSN_PREFERENCE:
+        for value in values:
+            if value.endswith(f"({medium})"):
+                return value.removesuffix(f"({medium})").strip()
+    return values[0].split("(")[0].strip() if values else None
