@@ -34,14 +34,14 @@ def add_keywords(record: StudyRecord, words: Iterable[str], source: str) -> None
 
 
 def _readers() -> dict[str, Callable[[str, str], ReadResult]]:
-    from . import bibtex
+    from . import bibtex, reflist
 
-    return {"bibtex": bibtex.read}
+    return {"bibtex": bibtex.read, "reference-list": reflist.read}
 
 
 # File extension -> format name.
-EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex"}
-FORMATS = ("bibtex",)
+EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex", ".txt": "reference-list"}
+FORMATS = ("bibtex", "reference-list")
 
 
 def format_of(path: Path, text: str | None = None) -> str | None:
