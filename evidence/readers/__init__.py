@@ -34,14 +34,15 @@ def add_keywords(record: StudyRecord, words: Iterable[str], source: str) -> None
 
 
 def _readers() -> dict[str, Callable[[str, str], ReadResult]]:
-    from . import bibtex, medline
+    from . import bibtex, medline, reflist
 
-    return {"bibtex": bibtex.read, "medline": medline.read}
+    return {"bibtex": bibtex.read, "medline": medline.read, "reference-list": reflist.read}
 
 
-# File extension -> format name.
-EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex", ".nbib": "medline", ".medline": "medline"}
-FORMATS = ("bibtex", "medline")
+# File extension -> format name (a .txt file is MEDLINE or a reference list: see format_of).
+EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex", ".nbib": "medline", ".medline": "medline",
+              ".txt": "reference-list"}
+FORMATS = ("bibtex", "medline", "reference-list")
 
 
 def format_of(path: Path, text: str | None = None) -> str | None:
