@@ -100,15 +100,20 @@ def conditions_by_rule(record: StudyRecord, vocab: Vocabulary) -> list[Tag]:
     """Conditions the record's MeSH headings, or a label or synonym in its title or keywords, name; those its
     abstract names only when there were none, or when narrower than one found. Only the most specific are kept."""
     conditions = vocab.terms["conditions"]
-    found = _conditions_in_headings(record, conditions)
-    found += _named(conditions, _name_patterns, _front_matter(record))
+    found = _most_specific(_conditions_in_headings(record, conditions) +
+                           _named(conditions, _name_patterns, _front_matter(record)), vocab)
     in_abstract = _named(conditions, _name_patterns, {"abstract": record.abstract or ""})
     found += [m for m in in_abstract if not found or any(vocab.ancestors(m.term).get(f.term, 0) > 0 for f in found)]
+    return [match.tag("condition") for match in _most_specific(found, vocab)]
+
+
+def _most_specific(matches: list[_Match], vocab: Vocabulary) -> list[_Match]:
+    """The first match of each condition, leaving out conditions broader than another one matched."""
     first: dict[str, _Match] = {}
-    for match in found:
+    for match in matches:
         first.setdefault(match.term, match)
     broader = {a for term in first for a, depth in vocab.ancestors(term).items() if depth > 0}
-    return [match.tag("condition") for term, match in first.items() if term not in broader]
+    return [match for term, match in first.items() if term not in broader]
 
 
 def outcomes_by_rule(record: StudyRecord, vocab: Vocabulary) -> list[OutcomeTag]:
