@@ -97,7 +97,7 @@ def database_metadata() -> dict:
                     "pmcid": "PubMed Central ID",
                     "pages": "Page range, both ends in full",
                     "design": "Study design (see designs)",
-                    "design_provenance": "curated: stated in the source file; rule: matched by a design pattern",
+                    "design_provenance": "curated: stated in the source file; rule: from publication types, MeSH headings or wording",
                     "design_source": "File and line, or the rule and the text it matched",
                     "note": "What could not be verified, and other remarks",
                     "extra": "BibTeX fields that have no column of their own, as JSON",
@@ -131,7 +131,8 @@ def database_metadata() -> dict:
                 "facets": ["condition_id", "provenance"],
             },
             "study_outcomes": {
-                "description": "What each study measured, against which comparator, which way the result went, and the finding.",
+                "description": "What each study measured, against which comparator, which way the result went, and the finding. "
+                               "Rule-made rows (provenance rule) only know the measure named: comparator unspecified, direction unknown.",
                 "facets": ["outcome_id", "comparator", "direction", "provenance"],
             },
             "study_sources": {

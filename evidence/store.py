@@ -20,7 +20,7 @@ from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .curation import OutcomeTag
 from .records import LoadError, StudyRecord, Tag, split_source
-from .vocabulary import DIRECTIONS, Vocabulary
+from .vocabulary import DIRECTIONS, RULE_COMPARATOR, RULE_DIRECTION, Vocabulary
 
 
 @dataclass
@@ -62,36 +63,122 @@ def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vo
         tagged.design = design_by_rule(record, vocab)
     if "condition" not in curated_kinds:
         tagged.conditions = conditions_by_rule(record, vocab)
+    if not curated_outcomes:
+        tagged.outcomes = outcomes_by_rule(record, vocab)
     return tagged, errors
 
 
-def _text_for_rules(record: StudyRecord) -> list[tuple[str, str]]:
-    return [("title", record.title or ""), ("keywords", "; ".join(record.keywords)), ("abstract", record.abstract or "")]
+@dataclass(frozen=True)
+class _Match:
+    """A vocabulary term a rule found, where (publication-type, mesh, title, keywords, abstract) and on what text."""
+
+    term: str
+    where: str
+    text: str
+
+    def tag(self, kind: str) -> Tag:
+        return Tag(kind, self.term, "rule", f"rule:{kind}-{self.where} matched '{self.text}'")
 
 
 def design_by_rule(record: StudyRecord, vocab: Vocabulary) -> Tag | None:
-    """The first design (in vocabulary order) whose pattern the title, keywords or abstract contains."""
-    for where, text in _text_for_rules(record):
-        for design in vocab.terms["designs"].values():
-            for pattern in design.get("patterns", []):
-                match = _compiled(pattern).search(text)
-                if match:
-                    return Tag("design", design["id"], "rule", f"rule:design-{where} matched '{match.group(0)}'")
-    return None
+    """The design the record's publication types, MeSH headings, title or keywords name, or failing those
+    its abstract; of several, the lowest ``precedence`` in designs.yaml. Abstract wording also counts when
+    it narrows a design found first to one with the same MeSH publication type (meta-analysis -> IPD)."""
+    designs = vocab.terms["designs"]
+    found = _indexed(designs, "publication_types", "publication-type", record.publication_types)
+    found += _indexed(designs, "mesh_headings", "mesh", record.mesh_headings)
+    found += _named(designs, lambda d: d["title_patterns"] + d["patterns"], _front_matter(record))
+    in_abstract = _named(designs, lambda d: d["patterns"], {"abstract": record.abstract or ""})
+    labels = {designs[m.term].get("mesh_label") for m in found} - {None}
+    found += [m for m in in_abstract if not found or designs[m.term].get("mesh_label") in labels]
+    if not found:
+        return None
+    return min(found, key=lambda m: designs[m.term]["precedence"]).tag("design")
 
 
 def conditions_by_rule(record: StudyRecord, vocab: Vocabulary) -> list[Tag]:
-    """Conditions whose label or synonym the title or keywords name; only the most specific are kept."""
-    found: dict[str, Tag] = {}
-    for where, text in _text_for_rules(record)[:2]:
-        for condition in vocab.terms["conditions"].values():
-            for name in [condition["label"], *condition["synonyms"]]:
-                match = _compiled(r"\b" + re.escape(name) + r"\b").search(text)
-                if match and condition["id"] not in found:
-                    found[condition["id"]] = Tag("condition", condition["id"], "rule",
-                                                 f"rule:condition-{where} matched '{match.group(0)}'")
-    broader = {a for term in found for a, depth in vocab.ancestors(term).items() if depth > 0}
-    return [tag for term, tag in found.items() if term not in broader]
+    """Conditions the record's MeSH headings, or a label or synonym in its title or keywords, name; those its
+    abstract names only when there were none, or when narrower than one found. Only the most specific are kept."""
+    conditions = vocab.terms["conditions"]
+    found = _most_specific(_conditions_in_headings(record, conditions) +
+                           _named(conditions, _name_patterns, _front_matter(record)), vocab)
+    in_abstract = _named(conditions, _name_patterns, {"abstract": record.abstract or ""})
+    found += [m for m in in_abstract if not found or any(vocab.ancestors(m.term).get(f.term, 0) > 0 for f in found)]
+    return [match.tag("condition") for match in _most_specific(found, vocab)]
+
+
+def _most_specific(matches: list[_Match], vocab: Vocabulary) -> list[_Match]:
+    """The first match of each condition, leaving out conditions broader than another one matched."""
+    first: dict[str, _Match] = {}
+    for match in matches:
+        first.setdefault(match.term, match)
+    broader = {a for term in first for a, depth in vocab.ancestors(term).items() if depth > 0}
+    return [match for term, match in first.items() if term not in broader]
+
+
+def outcomes_by_rule(record: StudyRecord, vocab: Vocabulary) -> list[OutcomeTag]:
+    """One row for each measure (an outcome's pattern) named in the title, keywords or abstract; the rules do
+    not read what it was compared with or which way the result went."""
+    texts = {**_front_matter(record), "abstract": record.abstract or ""}
+    rows = []
+    for outcome in vocab.terms["outcomes"].values():
+        for pattern in outcome["patterns"]:
+            match = _first_match([pattern], texts)
+            if match:
+                where, text = match
+                rows.append(OutcomeTag(outcome["id"], text, RULE_COMPARATOR, RULE_DIRECTION, "", "rule",
+                                       f"rule:outcome-{where} matched '{text}'"))
+    return rows
+
+
+def _front_matter(record: StudyRecord) -> dict[str, str]:
+    """The texts read before the abstract."""
+    return {"title": record.title or "", "keywords": "; ".join(record.keywords)}
+
+
+def _indexed(terms: dict[str, dict], field_name: str, where: str, indexed: list[str]) -> list[_Match]:
+    """Terms that list one of the record's indexing terms (publication types or MeSH headings) under ``field_name``."""
+    given = {name.casefold(): name for name in indexed}
+    return [_Match(term["id"], where, given[name.casefold()])
+            for term in terms.values() for name in term[field_name] if name.casefold() in given]
+
+
+def _conditions_in_headings(record: StudyRecord, conditions: dict[str, dict]) -> list[_Match]:
+    """Conditions whose MeSH headings (one descriptor, or several that must all be present) the record has."""
+    given = {name.casefold() for name in record.mesh_headings}
+    matches = []
+    for condition in conditions.values():
+        for heading in condition["mesh_headings"]:
+            names = [heading] if isinstance(heading, str) else heading
+            if all(name.casefold() in given for name in names):
+                matches.append(_Match(condition["id"], "mesh", " + ".join(names)))
+                break
+    return matches
+
+
+def _named(terms: dict[str, dict], patterns_of: Callable[[dict], list[str]], texts: dict[str, str]) -> list[_Match]:
+    """Terms whose patterns match one of ``texts``; the first text that names a term says where."""
+    matches = []
+    for term in terms.values():
+        match = _first_match(patterns_of(term), texts)
+        if match:
+            matches.append(_Match(term["id"], *match))
+    return matches
+
+
+def _name_patterns(condition: dict) -> list[str]:
+    """A condition's label and synonyms, as whole words."""
+    return [r"\b" + re.escape(name) + r"\b" for name in [condition["label"], *condition["synonyms"]]]
+
+
+def _first_match(patterns: list[str], texts: dict[str, str]) -> tuple[str, str] | None:
+    """(where, matched text) of the first text any pattern matches, texts in order."""
+    for where, text in texts.items():
+        for pattern in patterns:
+            match = _compiled(pattern).search(text)
+            if match:
+                return where, match.group(0)
+    return None
 
 
 @lru_cache(maxsize=1024)

@@ -9,7 +9,18 @@ from pathlib import Path
 from .yamlsource import YamlProblem, load_with_lines
 
 KINDS = ("conditions", "designs", "outcomes", "comparators")
-DIRECTIONS = ("benefit", "no-difference", "harm", "mixed", "not-applicable")
+# "unknown": the result was not read; rule-made outcome rows, which only know that a measure was named.
+DIRECTIONS = ("benefit", "no-difference", "harm", "mixed", "not-applicable", "unknown")
+# What a rule-made outcome row was compared with, and which way it went: not read.
+RULE_COMPARATOR = "unspecified"  # a term of comparators.yaml
+RULE_DIRECTION = "unknown"
+# The lists each kind's terms may give the rule tagger; missing ones are empty.
+RULE_FIELDS = {
+    "conditions": ("synonyms", "mesh_headings"),
+    "designs": ("publication_types", "mesh_headings", "title_patterns", "patterns"),
+    "outcomes": ("patterns",),
+    "comparators": (),
+}
 
 
 class VocabularyError(ValueError):
@@ -81,11 +92,18 @@ def load_vocabulary(directory: Path) -> Vocabulary:
                 raise VocabularyError(f"{path}:{line}: every term needs an id and a label")
             if item["id"] in terms:
                 raise VocabularyError(f"{path}:{line}: duplicate id '{item['id']}'")
-            item.setdefault("synonyms", [])
+            for name in RULE_FIELDS[kind]:
+                item.setdefault(name, [])
+            if kind == "designs" and not isinstance(item.get("precedence"), int):
+                raise VocabularyError(f"{path}:{line}: design '{item['id']}' needs a whole-number precedence "
+                                      "(which design the rules prefer when several match)")
             item["rank"] = rank
             terms[item["id"]] = item
         vocab.terms[kind] = terms
     _check_hierarchy(vocab, directory / "conditions.yaml")
+    if RULE_COMPARATOR not in vocab.terms["comparators"]:
+        raise VocabularyError(f"{directory / 'comparators.yaml'}: needs the term '{RULE_COMPARATOR}' "
+                              "(the comparator of rule-made outcome rows)")
     return vocab
 
 
