@@ -149,10 +149,11 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
     if format_name == "bibtex" and output:
         sidecar = curation.sidecar_path(output)
         outcomes = {s.record.key: s.outcomes for s in studies}
+        curated = any(o.provenance == "curated" for rows in outcomes.values() for o in rows)
         if no_outcomes and sidecar.exists():
             stderr.print(f"{sidecar} is beside {output} and will be loaded with it; remove it if it is not for this "
                          "export", markup=False, highlight=False, style="yellow")
-        elif not no_outcomes and (any(outcomes.values()) or sidecar.exists()):  # never leave a stale one
+        elif not no_outcomes and (curated or sidecar.exists()):  # never leave a stale one beside the export
             files[sidecar] = curation.format_outcomes(outcomes)
     try:
         for path, content in files.items():

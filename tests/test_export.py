@@ -5,6 +5,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import bibtexparser
 import pytest
@@ -19,6 +20,7 @@ from evidence.cli import cli
 from evidence.exporters import render
 from evidence.selection import Selection, SelectionError, select_keys
 
+FIXTURES = Path(__file__).parent / "fixtures"
 needs_pandoc = pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc is not installed")
 needs_biber = pytest.mark.skipif(shutil.which("biber") is None, reason="biber is not installed")
 
@@ -135,6 +137,16 @@ def test_bibtex_round_trip_keeps_latex_braces_and_unknown_fields(tricky_db, tmp_
     loader.load(tmp_path / "t.db", [tmp_path / "t.bib"])
     assert rows_by_key(tmp_path / "t.db") == rows_by_key(tricky_db)
     assert render(studies_of(tmp_path / "t.db"), "bibtex") == text
+
+
+def test_bibtex_round_trip_of_pubmed_records_keeps_publication_types_and_mesh(tmp_path):
+    medline_db = tmp_path / "medline.db"
+    loader.load(medline_db, [FIXTURES / "pubmed_labelled.nbib"])
+    text = render(studies_of(medline_db), "bibtex")
+    assert "publicationtypes = {Randomized Controlled Trial}," in text and "mesh = {" in text
+    (tmp_path / "pubmed.bib").write_text(text, encoding="utf-8")
+    loader.load(tmp_path / "again.db", [tmp_path / "pubmed.bib"])
+    assert rows_by_key(tmp_path / "again.db") == rows_by_key(medline_db)  # and so the same rule tags
 
 
 def test_bibtex_export_parsed_by_bibtexparser_matches_the_database(tricky_db):

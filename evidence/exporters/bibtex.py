@@ -13,6 +13,7 @@ from functools import lru_cache
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
 from ..records import MONTHS, Person, StudyRecord
+from ..readers.bibtex import LIST_FIELDS
 from ..tagger import TaggedStudy
 
 # StudyRecord attribute -> BibTeX field, in the order they are written; the BibTeX reader reads
@@ -108,6 +109,9 @@ def entry(study: TaggedStudy) -> str:
             fields.append((name, "{" + value.replace("-", "--") + "}"))
         else:
             fields.append((name, "{" + (str(value) if attribute in VERBATIM else encode(value)) + "}"))
+    for name, attribute in LIST_FIELDS.items():
+        if getattr(r, attribute):
+            fields.append((name, "{" + "; ".join(encode(v) for v in getattr(r, attribute)) + "}"))
     if study.keywords():
         fields.append(("keywords", "{" + ", ".join(encode(k) for k in study.keywords()) + "}"))
     fields.extend((name, value if _is_concatenation(value) else "{" + value + "}")

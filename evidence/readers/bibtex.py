@@ -47,6 +47,8 @@ TEXT_FIELDS = {
     "finding": "finding",
     "note": "note",
 }
+# BibTeX field -> StudyRecord attribute, for lists written "a; b" (MeSH names hold commas).
+LIST_FIELDS = {"publicationtypes": "publication_types", "mesh": "mesh_headings"}
 # BibTeX field -> (attribute, normaliser) for fields with a fixed shape.
 SHAPED_FIELDS = {
     "year": ("year", normalise_year),
@@ -216,6 +218,8 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
                 problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
         elif name == "keywords":
             add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{field_line}")
+        elif name in LIST_FIELDS:
+            setattr(record, LIST_FIELDS[name], [v.strip() for v in decode_latex(value).split(";") if v.strip()])
         elif name == "title":
             title, record.title_nocase = decode_title(value)
             record.title = title or None
