@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .curation import OutcomeTag
-from .records import LoadError, StudyRecord, fold
+from .records import LoadError, StudyRecord, fold, make_key
 
 
 @dataclass
@@ -64,8 +64,8 @@ def identity_title(record: StudyRecord) -> tuple[str, int | None, str] | None:
 
 
 def merge(sources: list[Source]) -> tuple[list[MergedStudy], list[LoadError]]:
-    """Group the sources into studies, earlier sources first; a key two different studies claim is
-    an error for the later one, which is not loaded."""
+    """Group the sources into studies, earlier sources first. A key two different studies claim is an
+    error for the later one, which is not loaded, unless its key was made up: then it takes another."""
     clusters: list[list[tuple[Source, str]]] = []
     by_doi: dict[str, int] = {}
     by_pmid: dict[str, int] = {}
@@ -83,11 +83,14 @@ def merge(sources: list[Source]) -> tuple[list[MergedStudy], list[LoadError]]:
             by_pmid.setdefault(r.pmid, index)
         if identity_title(r):
             by_title.setdefault(identity_title(r), index)
+    combined = [_combine(cluster) for cluster in clusters]
+    taken = {study.record.key for study in combined}
     studies, errors, owner = [], [], {}
-    for cluster in clusters:
-        study = _combine(cluster)
+    for study in combined:
         key = study.record.key
-        if key in owner:
+        if key in owner and study.record.key_made:  # a made-up key gives way
+            key = study.record.key = make_key(study.record, taken)
+        elif key in owner:
             for source in study.sources:
                 errors.append(LoadError(source.record.source_file, source.record.source_line, source.record.key,
                                         f"duplicate key: {owner[key]} holds this key for a different study; "

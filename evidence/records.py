@@ -48,6 +48,7 @@ class StudyRecord:
     key: str
     source_file: str
     source_line: int  # 1-based line of the entry's first line
+    key_made: bool = False  # the key was made up (make_key): it may change to avoid another study's key
     source_format: str = "bibtex"  # the reader that made it; "reference-list" means every field was parsed from free text
     entry_type: str = "article"
     title: str | None = None
@@ -90,7 +91,8 @@ def fold(text: str) -> str:
 def make_key(record: StudyRecord, taken: set[str]) -> str:
     """A citation key for a record whose format has none, in the corpus's style: first author's family
     name and year ("cherkin2009"; "nd" without a year), then "a", "b", ... while ``taken`` holds it.
-    The key is added to ``taken``."""
+    The key is added to ``taken``, and the record marked as having a made-up key."""
+    record.key_made = True
     name = record.authors[0].family if record.authors else (record.title or "anon").split()[0]
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     stem = (re.sub(r"[^a-z0-9]", "", ascii_name) or "anon") + (str(record.year) if record.year else "nd")

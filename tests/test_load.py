@@ -271,3 +271,20 @@ def test_check_reports_duplicates_disagreements_and_unknown_terms_without_a_data
     assert not list(tmp_path.glob("*.db"))
     clean = CliRunner().invoke(cli, ["check", "studies.bib"])
     assert clean.exit_code == 0
+
+
+def test_a_made_up_key_gives_way_to_a_study_that_holds_it(tmp_path):
+    other = tmp_path / "refs.txt"
+    other.write_text("1. Cherkin DC, Eisenberg D, Sherman KJ. Randomized trial comparing traditional Chinese medical "
+                     "acupuncture, therapeutic massage, and self-care education for chronic low back pain. "
+                     "Arch Intern Med. 2001;161(8):1081-8. doi:10.1001/archinte.161.8.1081\n", encoding="utf-8")
+    summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
+    assert summary.error_count == 0 and summary.studies == 12
+    db = Database(tmp_path / "e.db")
+    assert db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2001"
+    other.write_text(other.read_text().replace("2001;161(8)", "2009;161(8)"))  # same family name and year now
+    summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
+    assert summary.error_count == 0 and summary.studies == 12
+    db = Database(tmp_path / "e.db")  # the load swapped in a new file
+    assert db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2009a"
+    assert db.execute("select doi from studies where key = 'cherkin2009'").fetchone()[0] == "10.1001/archinternmed.2009.65"
