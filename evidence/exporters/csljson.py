@@ -34,6 +34,9 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
            "title": title_markup(r.title or "", r.title_nocase) if markup else r.title}
     authors = []
     for p in r.authors:
+        if not (p.given or p.particle or p.suffix):  # a group author ("World Health Organization")
+            authors.append({"literal": p.family})
+            continue
         name = {"family": p.family}
         for key, value in (("given", p.given), ("non-dropping-particle", p.particle), ("suffix", p.suffix)):
             if value:
