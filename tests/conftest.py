@@ -34,5 +34,5 @@ def tricky_db(tmp_path_factory) -> Path:
     """tests/fixtures/tricky.bib loaded: LaTeX, accents, protected capitals, particles, &, % and _."""
     path = tmp_path_factory.mktemp("tricky") / "tricky.db"
     summary = loader.load(path, [FIXTURES / "tricky.bib"])
-    assert summary.studies == 6 and summary.error_count == 0
+    assert summary.studies == 7 and summary.error_count == 0
     return path

@@ -18,6 +18,7 @@ from pylatexenc.latex2text import LatexNodes2Text
 from evidence import loader, store
 from evidence.cli import cli
 from evidence.exporters import render
+from evidence.readers.bibtex import extra_text
 from evidence.selection import Selection, SelectionError, select_keys
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -82,7 +83,7 @@ def test_selection_is_in_bibliography_order(corpus_db):
 
 
 def test_bibliography_order_ignores_accents_case_and_particles(tricky_db, tmp_path):
-    assert keys_of(tricky_db) == ["anon2021", "berg2020", "doe2010", "okeefe2019", "roe2020", "zhang2018"]
+    assert keys_of(tricky_db) == ["anon2021", "berg2020", "doe2010", "lee2015", "okeefe2019", "roe2020", "zhang2018"]
     bib = tmp_path / "accents.bib"
     bib.write_text("@article{z, author={Zeller, A}, title={Z}, year={2001}, doi={10.1000/z}}\n"
                    "@article{a, author={{\\AA}keson, J}, title={A}, year={2001}, doi={10.1000/a}}\n"
@@ -184,13 +185,15 @@ def parsed_back(dbs, name, parse):
 def test_ris_export_parsed_by_rispy_matches_the_database(corpus_db, tricky_db):
     for ref, study in parsed_back([corpus_db, tricky_db], "ris", rispy.loads):
         r = study.record
-        assert ref["type_of_reference"] == {"article": "JOUR", "book": "BOOK", "inproceedings": "CPAPER"}[r.entry_type]
+        assert ref["type_of_reference"] == {"article": "JOUR", "book": "BOOK", "inproceedings": "CPAPER",
+                                            "incollection": "CHAP"}[r.entry_type]
         assert ref["title"] == r.title
         assert ref.get("authors", []) == [", ".join(x for x in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if x)
                                   for p in r.authors]
         assert ref.get("doi") == r.doi and ref.get("accession_number") == r.pmid
         assert ref.get("year") == (str(r.year) if r.year else None)
-        assert ref.get("secondary_title") == r.journal and ref.get("volume") == r.volume
+        assert ref.get("secondary_title") == (r.journal or extra_text(r, "booktitle"))
+        assert ref.get("volume") == r.volume
         assert ref.get("number") == r.issue
         pages = "-".join(p for p in (ref.get("start_page"), ref.get("end_page")) if p) or None
         assert pages == r.pages
@@ -219,8 +222,9 @@ def test_csl_json_export_matches_the_database(corpus_db, tricky_db):
         assert [a.get("given", "") for a in csl.get("author", [])] == [p.given for p in r.authors]
         assert csl["issued"]["date-parts"][0][0] == r.year
         for variable, attribute in (("DOI", "doi"), ("PMID", "pmid"), ("PMCID", "pmcid"), ("page", "pages"),
-                                    ("volume", "volume"), ("issue", "issue"), ("container-title", "journal")):
+                                    ("volume", "volume"), ("issue", "issue")):
             assert csl.get(variable) == getattr(r, attribute)
+        assert csl.get("container-title") == (r.journal or extra_text(r, "booktitle"))
     berg = json.loads(render(studies_of(tricky_db, Selection(keys=("berg2020",))), "csl-json"))[0]
     assert berg["type"] == "article-journal" and berg["issued"] == {"date-parts": [[2020, 3]]}
     assert berg["title"].startswith('<span class="nocase">MRI</span> and Über-needling in <span class="nocase">Parkinson</span>')
@@ -351,6 +355,15 @@ def test_formatted_lists_correct_what_citeproc_py_gets_wrong(tricky_db):
     markdown = render(studies, "apa", "markdown")
     assert "<https://doi.org/10.1002/(sici)1097-4636(199706)35:4%3C513::aid-jbm12%3E3.0.co;2-o>" in markdown
     assert r"I\^2 of 40%" in markdown
+
+
+def test_chapters_name_their_book_and_publisher(tricky_db):
+    chapter = studies_of(tricky_db, Selection(keys=("lee2015",)))
+    assert render(chapter, "apa") == ("Lee, A. (2015). Needling in practice. In Handbook of Acupuncture & Related "
+                                      "Techniques (pp. 101–120). Café Press. https://doi.org/10.5555/chapter.2015\n")
+    ref = rispy.loads(render(chapter, "ris"))[0]
+    assert (ref["type_of_reference"], ref["secondary_title"], ref["publisher"], ref["place_published"]) == (
+        "CHAP", "Handbook of Acupuncture & Related Techniques", "Café Press", "London")
 
 
 def test_vancouver_numbers_in_the_given_order_with_nlm_punctuation(corpus_db):

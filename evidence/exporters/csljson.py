@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..readers.bibtex import extra_text
 from ..records import month_number
 from ..tagger import TaggedStudy
 
@@ -47,7 +48,8 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
     if r.year:
         month = month_number(r.month)
         csl["issued"] = {"date-parts": [[r.year, month] if month else [r.year]]}
-    values = {"container-title": r.journal, "container-title-short": r.journal_abbrev, "volume": r.volume,
+    values = {"container-title": r.journal or extra_text(r, "booktitle"), "container-title-short": r.journal_abbrev,
+              "publisher": extra_text(r, "publisher"), "publisher-place": extra_text(r, "address"), "volume": r.volume,
               "issue": r.issue, "page": r.pages, "DOI": r.doi, "PMID": r.pmid, "PMCID": r.pmcid, "ISSN": r.issn,
               "URL": r.url, "abstract": r.abstract, "keyword": ", ".join(study.keywords()), "note": r.note}
     csl.update((k, v) for k, v in values.items() if v)

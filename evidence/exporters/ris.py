@@ -5,6 +5,7 @@ from __future__ import annotations
 import rispy
 
 from ..tagger import TaggedStudy
+from ..readers.bibtex import extra_text
 from ..records import month_number
 
 # BibTeX entry type -> RIS reference type.
@@ -34,7 +35,8 @@ def reference(study: TaggedStudy) -> dict:
         if month:
             ref["date"] = f"{r.year}/{month:02d}//"
     first, _, last = (r.pages or "").partition("-")
-    values = {"secondary_title": r.journal, "alternate_title1": r.journal_abbrev, "volume": r.volume,
+    values = {"secondary_title": r.journal or extra_text(r, "booktitle"), "alternate_title1": r.journal_abbrev,
+              "publisher": extra_text(r, "publisher"), "place_published": extra_text(r, "address"), "volume": r.volume,
               "number": r.issue, "start_page": first, "end_page": last, "doi": r.doi, "accession_number": r.pmid,
               "issn": r.issn, "abstract": r.abstract,
               "urls": [r.url] if r.url else None,

@@ -79,6 +79,12 @@ def decode_latex(value: str) -> str:
     return " ".join(_latex.latex_to_text(value).split())
 
 
+def extra_text(record: StudyRecord, name: str) -> str | None:
+    """The Unicode text of a field the record keeps only raw in ``extra`` (booktitle, publisher, ...)."""
+    value = record.extra.get(name)
+    return decode_latex(value) or None if value else None
+
+
 _COMMAND = re.compile(r"\\([A-Za-z]+|[^A-Za-z\s])\s*$")
 # Accent commands: their braced argument is a letter to accent, not text to protect.
 _ACCENTS = set("'`^\"~=.") | {"c", "v", "u", "H", "r", "k", "d", "b", "t"}
