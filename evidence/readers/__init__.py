@@ -86,19 +86,20 @@ def given_key(value: object) -> str | None:
 
 @dataclass
 class Draft:
-    """An entry as read, before its key is settled: the key it gives itself (if any), its text, and
-    problems with its fields as (line, message)."""
+    """An entry as read, before its key is settled: the key it gives itself (if any), its text, problems
+    with its fields as (line, message), and why it cannot be loaded, if it cannot."""
 
     record: StudyRecord
     key: str | None
     raw: str
     problems: list[tuple[int, str]] = field(default_factory=list)
+    failure: str | None = None
 
 
 def finish(drafts: list[Draft], label: str) -> ReadResult:
     """Settle the keys (an entry's own, else one made in the corpus's style that no entry of the file
-    uses) and report: a repeated key or a missing title is an error and the entry is not loaded, a
-    field problem or the lack of both DOI and PMID a warning."""
+    uses) and report: a failure, a repeated key or a missing title is an error and the entry is not
+    loaded, a field problem or the lack of both DOI and PMID a warning."""
     result = ReadResult()
     taken = {d.key for d in drafts if d.key}
     first_line: dict[str, int] = {}
@@ -111,9 +112,9 @@ def finish(drafts: list[Draft], label: str) -> ReadResult:
         record.key = draft.key or make_key(record, taken)
         first_line[record.key] = record.source_line
         result.errors += [LoadError(label, line, record.key, message, severity="warning") for line, message in draft.problems]
-        if not record.title:
+        if draft.failure or not record.title:
             result.errors.append(LoadError(label, record.source_line, record.key,
-                                           "entry has no title; it was not loaded", raw=draft.raw))
+                                           draft.failure or "entry has no title; it was not loaded", raw=draft.raw))
             continue
         if not (record.doi or record.pmid):
             result.errors.append(LoadError(label, record.source_line, record.key, "no DOI or PMID: the study cannot be "

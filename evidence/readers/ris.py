@@ -65,10 +65,6 @@ def _tag(line: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _value(line: str) -> str:
-    return (_TAG_LINE.match(line).group(2) or "").strip()
-
-
 def read(text: str, label: str) -> ReadResult:
     """Read RIS text; text outside any entry and entries without a title are errors, the rest records."""
     lines = re.split(r"\r\n|\r|\n", text)
@@ -76,14 +72,9 @@ def read(text: str, label: str) -> ReadResult:
     if not any(is_entry for is_entry, _, _ in chunks):
         errors = [LoadError(label, None, None, "no RIS entries: no line starts with 'TY  - '")] if text.strip() else []
         return ReadResult(errors=errors)
-    drafts, errors = [], []
-    for is_entry, first, chunk in chunks:
-        if is_entry:
-            drafts.append(_draft(chunk, first, label))
-        elif error := _stray(chunk, first, label):
-            errors.append(error)
-    result = finish(drafts, label)
-    result.errors = sorted(errors + result.errors, key=lambda e: e.line or 0)
+    drafts = [_draft(chunk, first, label) if is_entry else _stray(chunk, first, label) for is_entry, first, chunk in chunks]
+    result = finish([d for d in drafts if d], label)
+    result.errors.sort(key=lambda e: e.line or 0)
     return result
 
 
@@ -106,16 +97,19 @@ def _chunks(lines: list[str]):
         yield in_entry, first, chunk
 
 
-def _stray(chunk: list[str], first: int, label: str) -> LoadError | None:
-    """An error for tags between entries: an entry whose TY line is missing or broken. Other text there
-    (a header such as "Provider: ..." that publishers' sites write, blank lines, a second ER) is passed over."""
-    tagged = [(first + i, line) for i, line in enumerate(chunk) if _tag(line) not in (None, "ER")]
+def _stray(chunk: list[str], first: int, label: str) -> Draft | None:
+    """Tags between entries are an entry whose TY line is missing or broken: it is read only to name it
+    by its key, and not loaded. Other text there (a header such as "Provider: ..." that publishers'
+    sites write, blank lines, a second ER) is passed over."""
+    tagged = [first + i for i, line in enumerate(chunk) if _tag(line) not in (None, "ER")]
     if not tagged:
         return None
-    key = next((given_key(_value(line)) for _, line in tagged if _tag(line) == "ID"), None)
-    start, end = tagged[0][0], first + len(chunk) - 1
-    return LoadError(label, start, key, f"lines {start}-{end} hold RIS tags outside any entry (no 'TY  - ' line "
-                                        "starts them); they were not loaded", raw="\n".join(chunk).strip())
+    draft = _draft(["TY  - "] + chunk, first - 1, label)
+    draft.record.source_line, draft.problems = tagged[0], []
+    draft.raw = "\n".join(chunk).strip()
+    draft.failure = (f"lines {tagged[0]}-{_last_line(chunk, first)} hold RIS tags outside any entry (no 'TY  - ' "
+                     "line starts them); they were not loaded")
+    return draft
 
 
 def _draft(chunk: list[str], first: int, label: str) -> Draft:
@@ -139,7 +133,7 @@ def _draft(chunk: list[str], first: int, label: str) -> Draft:
             return None
 
     if not ended:
-        draft.problems.append((first, f"entry has no 'ER  - ' line; read as ending at line {first + len(chunk) - 1}"))
+        draft.problems.append((first, f"entry has no 'ER  - ' line; read as ending at line {_last_line(chunk, first)}"))
     record.title = _first(ref, "TI", "T1")
     record.authors = [_person(name) for name in ref.get("AU") or ref.get("A1") or [] if name.strip()]
     journal_tag = next((tag for tag in ("T2", "JF", "JO") if ref.get(tag)), None)
@@ -168,6 +162,10 @@ def _draft(chunk: list[str], first: int, label: str) -> Draft:
     for keyword, line in zip(ref.get("KW", []), parser.lines["KW"]):
         add_keywords(record, re.split(r"[,;]", keyword), f"{label}:{line}")
     return draft
+
+
+def _last_line(chunk: list[str], first: int) -> int:
+    return first + max(i for i, line in enumerate(chunk) if line.strip())
 
 
 def _first(ref: dict, *tags: str) -> str | None:
