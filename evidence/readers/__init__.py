@@ -78,9 +78,9 @@ def read_date(text: str) -> tuple[int | None, str | None]:
 
 
 def given_key(value: object) -> str | None:
-    """The citation key an entry gives itself, or None: a bare number is a record number (EndNote writes
-    RIS ``ID`` so, Embase its accession number), which would clash between files rather than name a study."""
-    key = str(value).strip() if value is not None else ""
+    """The citation key an entry gives itself, or None: a bare number is a record number (EndNote's RIS
+    ``ID``, which Zotero's RIS import ignores too), which would clash between files rather than name a study."""
+    key = str(value).strip() if isinstance(value, (str, int)) else ""
     return None if key.isdigit() else key or None
 
 

@@ -4,7 +4,8 @@ Each item's line is found by decoding the array one item at a time (``json.JSOND
 ``id`` is the key unless it is a bare number. The title's ``<span class="nocase">`` becomes protected
 spans; other inline markup (``<i>``, ``<b>``, ``<sup>``, ``<sub>``, styled spans) is dropped, its text
 kept. Names take ``family`` / ``given`` / ``suffix``, both particles, or a group's ``literal``. The date
-is ``issued``: ``date-parts`` (numbers or, as Zotero writes the year, strings), ``raw`` or ``literal``.
+is ``issued``: ``date-parts`` (numbers or, as Zotero writes the year, strings: see
+https://github.com/zotero/dataserver/issues/119), ``raw``, ``literal``, or an EDTF string as pandoc reads.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _draft(item: dict, text: str, start: int, end: int, line_at, label: str) -> 
     """The record one item gives, with the problems found in its variables."""
     line = line_at(start)
     record = StudyRecord(key="", source_file=label, source_line=line, source_format="csl-json",
-                         entry_type=ENTRY_TYPES.get(item.get("type"), "misc"))
+                         entry_type=ENTRY_TYPES.get(str(item.get("type")), "misc"))
     draft = Draft(record, given_key(item.get("id")), text[start:end])
 
     def line_of(variable: str) -> int:
@@ -105,7 +106,7 @@ def _draft(item: dict, text: str, start: int, end: int, line_at, label: str) -> 
 
     record.title, record.title_nocase = plain_title(checked("title", _text) or "")
     record.title = record.title or None
-    record.authors = _authors(item.get("author", []), lambda message: problem("author", message))
+    record.authors = _authors(item.get("author") or [], lambda message: problem("author", message))
     if "issued" in item:
         record.year, record.month = checked("issued", _issued) or (None, None)
     for variable, attribute in TEXT_VARIABLES.items():
@@ -168,7 +169,7 @@ def _authors(names: object, problem) -> list[Person]:
             continue
         particle = " ".join(p for p in (parts.get("dropping-particle"), parts.get("non-dropping-particle")) if p)
         family = parts["family"]
-        if not particle and parts.get("parse-names") not in ("False", "false"):
+        if not particle and parts.get("parse-names") not in ("False", "false"):  # CSL's way to say "no particle here"
             particle, family = split_particle(family)
         people.append(Person(family, parts.get("given", ""), particle, parts.get("suffix", "")))
     return people

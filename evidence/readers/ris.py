@@ -8,6 +8,13 @@ year and month from ``PY``, ``Y1`` and ``DA``; pages ``SP`` / ``EP`` (or a range
 ``KW`` (split at commas and semicolons) a keyword or curated tag; ``N1`` notes, where our writer puts
 "PMCID: PMC...", as EndNote puts the PMCID in ``C2``. ``ID`` is the key unless it is a bare record
 number. Tags with nothing to hold them (publisher, language, editors, custom fields) are passed over.
+An entry without ER ends at the next TY line, with a warning.
+
+Where exports disagree, this follows Zotero's RIS import (https://github.com/zotero/translators,
+RIS.js): tag lines with one space before the dash; JO as the abbreviation beside a full title (the
+RIS specification calls JO a full name, as Springer writes it alone); KW split at semicolons (and at
+commas, as every reader here splits keywords); ID not a key; C2 as the PMCID, from its test of
+EndNote's journal-article template; and the "May 11" that EndNote writes in DA beside PY's year.
 
 The PMID comes from ``AN`` only when the record says that it is one: "PMID: 123" from any database, or
 one to eight digits when ``DB`` / ``DP`` name PubMed, MEDLINE or the NLM, or neither is given (our own
@@ -27,13 +34,13 @@ from ..records import LoadError, Person, StudyRecord, normalise_doi, normalise_p
 from . import Draft, ReadResult, add_keywords, entry_types, finish, given_key, read_date, split_particle
 
 # RIS type -> BibTeX type: our writer's map turned round, plus the variants other exports write, read as
-# Zotero's RIS import reads them (Zotero itself writes a conference paper as CONF).
+# Zotero's RIS import reads them (Zotero itself writes a conference paper as CONF, EndNote an online
+# article as EJOUR).
 ENTRY_TYPES = entry_types(RIS_TYPES)
 RIS_VARIANTS = {"CONF": "CPAPER", "EJOUR": "JOUR", "JFULL": "JOUR", "ECHAP": "CHAP", "EBOOK": "BOOK",
                 "EDBOOK": "BOOK", "WEB": "ELEC"}
 
-# A tag line: two characters, spaces, a dash. Zotero's RIS import also accepts one space before the
-# dash, which some exports write.
+# A tag line: two characters, two spaces (or one, as Zotero accepts), a dash, a space and the value.
 _TAG_LINE = re.compile(r"([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
 _PMID_SOURCE = re.compile(r"pubmed|medline|\bnlm\b|national library of medicine", re.IGNORECASE)
 _PMID_DIGITS = re.compile(r"\d{1,8}")
