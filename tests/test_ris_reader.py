@@ -1,14 +1,16 @@
 """The RIS reader on exports shaped like Zotero's, EndNote's and bibliographic databases' (tests/fixtures/*.ris),
 on malformed input, and on our own RIS export."""
 
-import sqlite3
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import FIXTURES, curated_tags, exported_and_read_back
 from evidence import loader
+from evidence.cli import cli
 from evidence.exporters.ris import RIS_TYPES
 from evidence.readers import FORMATS, format_of, read_file
 from evidence.readers.ris import ENTRY_TYPES, read
@@ -203,3 +205,18 @@ def test_loading_an_endnote_file_end_to_end(tmp_path):
     assert fixture_line("endnote.ris", 62) == "KW  - condition:lower-back-pain"
     again = loader.load(db_path, [tmp_path / "endnote.ris"])
     assert (again.unchanged, again.added, again.removed) == (2, 0, 0)
+
+
+def test_evidence_load_reads_ris_and_csl_json_together(tmp_path):
+    for name in ("endnote.ris", "zotero.json"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    result = CliRunner().invoke(cli, ["load", str(tmp_path / "e.db"), str(tmp_path / "endnote.ris"),
+                                      str(tmp_path / "zotero.json")])
+    assert result.exit_code == 0, result.output
+    assert "3 studies (3 added, 0 updated, 0 unchanged, 0 removed)" in result.output
+    # the same study from two exports: the first file keeps it
+    assert ("zotero.json:2 [cherkin2009]: error: duplicate key: endnote.ris:1 already holds this key; "
+            "this entry was not loaded") in result.output
+    with sqlite3.connect(tmp_path / "e.db") as conn:
+        assert conn.execute("SELECT key, source_file FROM studies ORDER BY key").fetchall() == [
+            ("cherkin2009", "endnote.ris"), ("inoue2006", "endnote.ris"), ("vickersAcupunctureChronicPain2018", "zotero.json")]

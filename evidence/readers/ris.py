@@ -46,6 +46,7 @@ _PMID_SOURCE = re.compile(r"pubmed|medline|\bnlm\b|national library of medicine"
 _PMID_DIGITS = re.compile(r"\d{1,8}")
 _PMCID_NOTE = re.compile(r"PMCID:\s*(\S+)", re.IGNORECASE)
 _DASH = re.compile(r"[-\u2013\u2014]")
+_BY_TAG = {tag: tag for tag in rispy.TAG_KEY_MAPPING}  # rispy's names for RIS tags are the tags themselves here
 
 
 class _Parser(rispy.RisParser):
@@ -53,7 +54,7 @@ class _Parser(rispy.RisParser):
     the line of each value it adds in ``lines[tag]`` (one line per value of a repeatable tag)."""
 
     def __init__(self, first_line: int):
-        super().__init__(mapping={tag: tag for tag in rispy.TAG_KEY_MAPPING})
+        super().__init__(mapping=_BY_TAG)
         self.line = first_line - 1
         self.lines: dict[str | None, list[int]] = defaultdict(list)
 
