@@ -111,7 +111,8 @@ def finish(drafts: list[Draft], label: str) -> ReadResult:
             continue
         record.key = draft.key or make_key(record, taken)
         first_line[record.key] = record.source_line
-        result.errors += [LoadError(label, line, record.key, message, severity="warning") for line, message in draft.problems]
+        result.errors += [LoadError(label, line, record.key, message, severity="warning")
+                          for line, message in draft.problems]
         if draft.failure or not record.title:
             result.errors.append(LoadError(label, record.source_line, record.key,
                                            draft.failure or "entry has no title; it was not loaded", raw=draft.raw))

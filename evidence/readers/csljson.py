@@ -15,7 +15,16 @@ import json
 import re
 
 from ..exporters.csljson import CSL_TYPES
-from ..records import LoadError, Person, StudyRecord, normalise_doi, normalise_pages, normalise_pmcid, normalise_pmid, normalise_year
+from ..records import (
+    LoadError,
+    Person,
+    StudyRecord,
+    normalise_doi,
+    normalise_pages,
+    normalise_pmcid,
+    normalise_pmid,
+    normalise_year,
+)
 from . import Draft, ReadResult, add_keywords, entry_types, finish, given_key, month_name, read_date, split_particle
 
 ENTRY_TYPES = entry_types(CSL_TYPES)  # CSL type -> BibTeX type
