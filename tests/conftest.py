@@ -1,9 +1,12 @@
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from evidence import loader
+from evidence import loader, store
+from evidence.exporters import render
+from evidence.selection import Selection, select_keys
 
 DATA = loader.DATA_DIR
 VOCAB = DATA / "vocabularies"
@@ -36,3 +39,18 @@ def tricky_db(tmp_path_factory) -> Path:
     summary = loader.load(path, [FIXTURES / "tricky.bib"])
     assert summary.studies == 7 and summary.error_count == 0
     return path
+
+
+def exported_and_read_back(db_path: Path, name: str, read) -> list[tuple]:
+    """(study as stored, record that ``read`` gives back from the export of every study in format ``name``)."""
+    with sqlite3.connect(db_path) as conn:
+        studies = store.read_studies(conn, select_keys(conn, Selection()))
+    result = read(render(studies, name), f"export.{name}")
+    assert [e for e in result.errors if "no DOI or PMID" not in e.message] == []
+    assert [r.key for r in result.records] == [s.record.key for s in studies]
+    return list(zip(studies, result.records))
+
+
+def curated_tags(study) -> list[tuple[str, str]]:
+    """A stored study's curated (kind, value) tags, as a reader gives them back from its keywords."""
+    return [(t.kind, t.value) for t in [*study.conditions, study.design] if t is not None and t.provenance == "curated"]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..records import LoadError, StudyRecord, Tag
+from ..records import MONTHS, LoadError, StudyRecord, Tag, make_key, normalise_month
 
 
 @dataclass
@@ -33,16 +33,118 @@ def add_keywords(record: StudyRecord, words: Iterable[str], source: str) -> None
             record.keywords.append(word)
 
 
-def _readers() -> dict[str, Callable[[str, str], ReadResult]]:
-    from . import bibtex, medline, reflist
+# The BibTeX type a reader gives each type a writer's map names: where several BibTeX types are
+# written as one (RIS "CHAP" for inbook and incollection), the one a reference manager means by it
+# (Zotero's BibTeX export writes a book section as incollection, a thesis as phdthesis).
+CANONICAL_TYPES = ("article", "book", "incollection", "inproceedings", "phdthesis", "techreport", "online",
+                   "unpublished", "misc")
 
-    return {"bibtex": bibtex.read, "medline": medline.read, "reference-list": reflist.read}
+
+def entry_types(written_as: dict[str, str]) -> dict[str, str]:
+    """A writer's BibTeX type -> format type map turned round: format type -> canonical BibTeX type."""
+    return {written_as[bibtex_type]: bibtex_type for bibtex_type in CANONICAL_TYPES}
+
+
+def split_particle(family: str) -> tuple[str, str]:
+    """("van der", "Berg") for "van der Berg": the leading lower-case words are the particle, as BibTeX
+    reads "von Last"; the last word stays the family name ("Guerreiro da Silva" has no particle)."""
+    words = family.split()
+    count = 0
+    while count < len(words) - 1 and words[count][:1].islower():
+        count += 1
+    return " ".join(words[:count]), " ".join(words[count:])
+
+
+_YEAR_AND_MONTH = re.compile(r"(?<!\d)(\d{4})(?!\d)(?:\s*[-/]\s*(\d{1,2})(?!\d))?")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def month_name(text: str) -> str | None:
+    """The month as the BibTeX macro the store keeps ("may") for "May", "may", "5" or "05"; else None."""
+    month = normalise_month(text)
+    return month if month in MONTHS else None
+
+
+def read_date(text: str) -> tuple[int | None, str | None]:
+    """Year and month ("may") of a date as exports write it: "2009", "2009///", "2009/05/11/",
+    "2009-05", "2009 May 11", "May 2009"; just the month of "May 11"; None for a part not there."""
+    match = _YEAR_AND_MONTH.search(text)
+    month = month_name(match.group(2)) if match and match.group(2) else None
+    if month is None and (word := _WORD.search(text)):
+        month = month_name(word.group(0))
+    return (int(match.group(1)) if match else None), month
+
+
+def given_key(value: object) -> str | None:
+    """The citation key an entry gives itself, or None: a bare number is a record number (EndNote's RIS
+    ``ID``, which Zotero's RIS import ignores too), which would clash between files rather than name a study."""
+    key = str(value).strip() if isinstance(value, (str, int)) else ""
+    return None if key.isdigit() else key or None
+
+
+@dataclass
+class Draft:
+    """An entry as read, before its key is settled: the key it gives itself (if any), its text, problems
+    with its fields as (line, message), and why it cannot be loaded, if it cannot."""
+
+    record: StudyRecord
+    key: str | None
+    raw: str
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    failure: str | None = None
+
+
+def finish(drafts: list[Draft], label: str) -> ReadResult:
+    """Settle the keys (an entry's own, else one made in the corpus's style that no entry of the file
+    uses) and report: a failure, a repeated key or a missing title is an error and the entry is not
+    loaded, a field problem or the lack of both DOI and PMID a warning."""
+    result = ReadResult()
+    taken = {d.key for d in drafts if d.key}
+    first_line: dict[str, int] = {}
+    for draft in drafts:
+        record = draft.record
+        if draft.key in first_line:
+            result.errors.append(LoadError(label, record.source_line, draft.key, "duplicate key: already used at "
+                                           f"line {first_line[draft.key]}; this entry was not loaded", raw=draft.raw))
+            continue
+        record.key = draft.key or make_key(record, taken)
+        first_line[record.key] = record.source_line
+        result.errors += [LoadError(label, line, record.key, message, severity="warning")
+                          for line, message in draft.problems]
+        if draft.failure or not record.title:
+            result.errors.append(LoadError(label, record.source_line, record.key,
+                                           draft.failure or "entry has no title; it was not loaded", raw=draft.raw))
+            continue
+        if not (record.doi or record.pmid):
+            result.errors.append(LoadError(label, record.source_line, record.key, "no DOI or PMID: the study cannot be "
+                                           "verified against a public record", severity="warning"))
+        result.records.append(record)
+    return result
+
+
+def _readers() -> dict[str, Callable[[str, str], ReadResult]]:
+    from . import bibtex, csljson, medline, reflist, ris
+
+    return {
+        "bibtex": bibtex.read,
+        "ris": ris.read,
+        "medline": medline.read,
+        "csl-json": csljson.read,
+        "reference-list": reflist.read,
+    }
 
 
 # File extension -> format name (a .txt file is MEDLINE or a reference list: see format_of).
-EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex", ".nbib": "medline", ".medline": "medline",
-              ".txt": "reference-list"}
-FORMATS = ("bibtex", "medline", "reference-list")
+EXTENSIONS = {
+    ".bib": "bibtex",
+    ".bibtex": "bibtex",
+    ".ris": "ris",
+    ".nbib": "medline",
+    ".medline": "medline",
+    ".json": "csl-json",
+    ".txt": "reference-list",
+}
+FORMATS = ("bibtex", "ris", "medline", "csl-json", "reference-list")
 
 
 def format_of(path: Path, text: str | None = None) -> str | None:

@@ -1,0 +1,203 @@
+"""CSL-JSON reader: an array of items (or one item) as Zotero, Better BibTeX, pandoc and our writer make them.
+
+Each item's line is found by decoding the array one item at a time (``json.JSONDecoder.raw_decode``).
+``id`` is the key unless it is a bare number. The title's ``<span class="nocase">`` becomes protected
+spans; other inline markup (``<i>``, ``<b>``, ``<sup>``, ``<sub>``, styled spans) is dropped, its text
+kept. Names take ``family`` / ``given`` / ``suffix``, both particles, or a group's ``literal``. The date
+is ``issued``: ``date-parts`` (numbers or, as Zotero writes the year, strings: see
+https://github.com/zotero/dataserver/issues/119), ``raw``, ``literal``, or an EDTF string as pandoc reads.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+
+from ..exporters.csljson import CSL_TYPES
+from ..records import (
+    LoadError,
+    Person,
+    StudyRecord,
+    normalise_doi,
+    normalise_pages,
+    normalise_pmcid,
+    normalise_pmid,
+    normalise_year,
+)
+from . import Draft, ReadResult, add_keywords, entry_types, finish, given_key, month_name, read_date, split_particle
+
+ENTRY_TYPES = entry_types(CSL_TYPES)  # CSL type -> BibTeX type
+
+# CSL variable -> StudyRecord attribute, for text kept as it is written.
+TEXT_VARIABLES = {
+    "container-title": "journal", "container-title-short": "journal_abbrev", "journalAbbreviation": "journal_abbrev",
+    "volume": "volume", "issue": "issue", "ISSN": "issn", "URL": "url", "abstract": "abstract", "note": "note",
+}
+# CSL variable -> (attribute, normaliser), for values with a fixed shape; the first variable present wins.
+SHAPED_VARIABLES = {
+    "page": ("pages", normalise_pages), "page-first": ("pages", normalise_pages), "DOI": ("doi", normalise_doi),
+    "PMID": ("pmid", normalise_pmid), "PMCID": ("pmcid", normalise_pmcid),
+}
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_INLINE_TAG = re.compile(r"<(/?)(i|b|sup|sub|span)\b([^<>]*)>", re.IGNORECASE)
+_NOCASE = re.compile(r"""class\s*=\s*["']nocase["']""", re.IGNORECASE)
+
+
+def read(text: str, label: str) -> ReadResult:
+    """Read CSL-JSON text; text that is not JSON is one error and nothing is loaded, a bad item an error
+    of its own."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # No line of its own: an error without one tells the loader to keep what this file loaded before.
+        return ReadResult(errors=[LoadError(label, None, None, f"not valid JSON: {exc.msg} at line {exc.lineno} "
+                                                               f"column {exc.colno}; nothing was loaded from it")])
+    if not isinstance(data, (list, dict)):
+        return ReadResult(errors=[LoadError(label, None, None, "not CSL-JSON: expected an array of items or one item")])
+    newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def line_at(offset: int) -> int:
+        return bisect.bisect_left(newlines, offset) + 1
+
+    drafts, errors = [], []
+    for number, (item, start, end) in enumerate(_items(text), start=1):
+        if isinstance(item, dict):
+            drafts.append(_draft(item, text, start, end, line_at, label))
+        else:
+            errors.append(LoadError(label, line_at(start), None, f"item {number} is not a JSON object; it was not loaded",
+                                    raw=text[start:end]))
+    result = finish(drafts, label)
+    result.errors = sorted(errors + result.errors, key=lambda e: e.line or 0)
+    return result
+
+
+def _items(text: str):
+    """(item, start offset, end offset) of each element of the top-level array, or of the one object.
+    The text is known to be valid JSON."""
+    decoder = json.JSONDecoder()
+    at = _SPACE.match(text).end()
+    if text[at] != "[":
+        item, end = decoder.raw_decode(text, at)
+        yield item, at, end
+        return
+    at = _SPACE.match(text, at + 1).end()
+    while text[at] != "]":
+        item, end = decoder.raw_decode(text, at)
+        yield item, at, end
+        at = _SPACE.match(text, end).end()
+        if text[at] == ",":
+            at = _SPACE.match(text, at + 1).end()
+
+
+def _draft(item: dict, text: str, start: int, end: int, line_at, label: str) -> Draft:
+    """The record one item gives, with the problems found in its variables."""
+    line = line_at(start)
+    record = StudyRecord(key="", source_file=label, source_line=line, source_format="csl-json",
+                         entry_type=ENTRY_TYPES.get(str(item.get("type")), "misc"))
+    draft = Draft(record, given_key(item.get("id")), text[start:end])
+
+    def line_of(variable: str) -> int:
+        """The line of the item's member ``variable``."""
+        match = re.compile(rf'"{re.escape(variable)}"\s*:').search(text, start, end)
+        return line_at(match.start()) if match else line
+
+    def problem(variable: str, message: str) -> None:
+        draft.problems.append((line_of(variable), f"field '{variable}': {message}"))
+
+    def checked(variable: str, read_value):
+        try:
+            return read_value(item.get(variable))
+        except ValueError as exc:
+            problem(variable, f"{exc}; left empty")
+            return None
+
+    record.title, record.title_nocase = plain_title(checked("title", _text) or "")
+    record.title = record.title or None
+    record.authors = _authors(item.get("author") or [], lambda message: problem("author", message))
+    if "issued" in item:
+        record.year, record.month = checked("issued", _issued) or (None, None)
+    for variable, attribute in TEXT_VARIABLES.items():
+        if variable in item and not getattr(record, attribute):
+            setattr(record, attribute, checked(variable, _text))
+    for variable, (attribute, normalise) in SHAPED_VARIABLES.items():
+        if variable in item and not getattr(record, attribute):
+            setattr(record, attribute, checked(variable, lambda value: normalise(_text(value))))
+    keywords = checked("keyword", _text)
+    if keywords:
+        add_keywords(record, re.split(r"[,;]", keywords), f"{label}:{line_of('keyword')}")
+    return draft
+
+
+def _text(value: object) -> str | None:
+    """A variable's value as one line of text (None when absent); ValueError for a list or an object."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"not text: {json.dumps(value)[:60]}")
+    return " ".join(str(value).split()) or None
+
+
+def plain_title(markup: str) -> tuple[str, list[tuple[int, int]]]:
+    """A title's text without inline HTML, and the spans ``<span class="nocase">`` protects from case
+    changes (outermost only): the inverse of the writer's ``title_markup``."""
+    text, spans, open_tags, at, length = [], [], [], 0, 0
+    for match in _INLINE_TAG.finditer(markup):
+        text.append(markup[at:match.start()])
+        length += match.start() - at
+        at = match.end()
+        closing, name = match.group(1), match.group(2).lower()
+        if not closing:
+            open_tags.append((name, bool(_NOCASE.search(match.group(3))), length))
+            continue
+        index = next((i for i in reversed(range(len(open_tags))) if open_tags[i][0] == name), None)
+        if index is None:
+            continue  # a stray closing tag
+        _, nocase, begin = open_tags[index]
+        del open_tags[index:]
+        if nocase and not any(n for _, n, _ in open_tags) and length > begin:
+            spans.append((begin, length))
+    text.append(markup[at:])
+    return "".join(text), spans
+
+
+def _authors(names: object, problem) -> list[Person]:
+    """CSL names as Persons; a name with neither family name nor literal is reported and skipped."""
+    if not isinstance(names, list):
+        problem("not a list of names; left empty")
+        return []
+    people = []
+    for number, name in enumerate(names, start=1):
+        parts = {k: " ".join(str(v).split()) for k, v in name.items()} if isinstance(name, dict) else {}
+        if parts.get("literal"):
+            people.append(Person(parts["literal"]))
+            continue
+        if not parts.get("family"):
+            problem(f"name {number} has no family name or literal; that name was left out")
+            continue
+        particle = " ".join(p for p in (parts.get("dropping-particle"), parts.get("non-dropping-particle")) if p)
+        family = parts["family"]
+        if not particle and parts.get("parse-names") not in ("False", "false"):  # CSL's way to say "no particle here"
+            particle, family = split_particle(family)
+        people.append(Person(family, parts.get("given", ""), particle, parts.get("suffix", "")))
+    return people
+
+
+def _issued(issued: object) -> tuple[int | None, str | None]:
+    """Year and month of ``issued``: its first ``date-parts``, else its ``raw`` or ``literal`` text."""
+    if isinstance(issued, str):
+        issued = {"raw": issued}
+    if not isinstance(issued, dict):
+        raise ValueError(f"not a date: {json.dumps(issued)[:60]}")
+    parts = issued.get("date-parts")
+    if parts:
+        first = parts[0] if isinstance(parts, list) and isinstance(parts[0], list) and parts[0] else None
+        if first is None:
+            raise ValueError(f"date-parts is not a list of [year, month, day]: {json.dumps(parts)[:60]}")
+        return normalise_year(str(first[0])), month_name(str(first[1])) if len(first) > 1 else None
+    text = str(issued.get("raw") or issued.get("literal") or "")
+    year, month = read_date(text)
+    if year is None:
+        raise ValueError(f"no four-digit year in {text!r}")
+    return year, month

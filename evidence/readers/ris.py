@@ -1,0 +1,215 @@
+"""RIS reader: entries are found and numbered here (rispy gives no line numbers), their tags read by rispy.
+
+Read as EndNote, Zotero, Scopus, Embase, Ovid and PubMed-derived exports write them: authors from
+``AU`` (else ``A1``) as "Family, Given, Suffix"; title ``TI`` / ``T1``; journal ``T2`` / ``JF`` / ``JO``
+and its abbreviation ``J2`` / ``JA`` (``JO`` too when ``T2`` or ``JF`` already names the journal);
+year and month from ``PY``, ``Y1`` and ``DA``; pages ``SP`` / ``EP`` (or a range in ``SP``); ``VL``,
+``IS``, ``DO``, ``SN`` (an ISSN only for articles; otherwise an ISBN), ``UR``, ``AB`` / ``N2``; each
+``KW`` (split at commas and semicolons) a keyword or curated tag; ``N1`` notes, where our writer puts
+"PMCID: PMC...", as EndNote puts the PMCID in ``C2``. ``ID`` is the key unless it is a bare record
+number. Tags with nothing to hold them (publisher, language, editors, custom fields) are passed over.
+An entry without ER ends at the next TY line, with a warning.
+
+Where exports disagree, this follows Zotero's RIS import (https://github.com/zotero/translators,
+RIS.js): tag lines with one space before the dash; JO as the abbreviation beside a full title (the
+RIS specification calls JO a full name, as Springer writes it alone); KW split at semicolons (and at
+commas, as every reader here splits keywords); ID not a key; C2 as the PMCID, from its test of
+EndNote's journal-article template; and the "May 11" that EndNote writes in DA beside PY's year.
+
+The PMID comes from ``AN`` only when the record says that it is one: "PMID: 123" from any database, or
+one to eight digits when ``DB`` / ``DP`` name PubMed, MEDLINE or the NLM, or neither is given (our own
+export). Other databases' accession numbers (Embase "L...", Web of Science "WOS:...", CINAHL, Scopus)
+are never taken for PMIDs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import rispy
+
+from ..exporters.ris import RIS_TYPES
+from ..records import LoadError, Person, StudyRecord, normalise_doi, normalise_pages, normalise_pmcid, normalise_pmid
+from . import Draft, ReadResult, add_keywords, entry_types, finish, given_key, read_date, split_particle
+
+# RIS type -> BibTeX type: our writer's map turned round, plus the variants other exports write, read as
+# Zotero's RIS import reads them (Zotero itself writes a conference paper as CONF, EndNote an online
+# article as EJOUR).
+ENTRY_TYPES = entry_types(RIS_TYPES)
+RIS_VARIANTS = {"CONF": "CPAPER", "EJOUR": "JOUR", "JFULL": "JOUR", "ECHAP": "CHAP", "EBOOK": "BOOK",
+                "EDBOOK": "BOOK", "WEB": "ELEC"}
+
+# A tag line: two characters, two spaces (or one, as Zotero accepts), a dash, a space and the value.
+_TAG_LINE = re.compile(r"([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+_PMID_SOURCE = re.compile(r"pubmed|medline|\bnlm\b|national library of medicine", re.IGNORECASE)
+_PMID_DIGITS = re.compile(r"\d{1,8}")
+_PMCID_NOTE = re.compile(r"PMCID:\s*(\S+)", re.IGNORECASE)
+_DASH = re.compile(r"[-\u2013\u2014]")
+_BY_TAG = {tag: tag for tag in rispy.TAG_KEY_MAPPING}  # rispy's names for RIS tags are the tags themselves here
+
+
+class _Parser(rispy.RisParser):
+    """rispy's parser keyed by RIS tag ("AU", not "authors") and lenient on spacing as Zotero is, noting
+    the line of each value it adds in ``lines[tag]`` (one line per value of a repeatable tag)."""
+
+    def __init__(self, first_line: int):
+        super().__init__(mapping=_BY_TAG)
+        self.line = first_line - 1
+        self.lines: dict[str | None, list[int]] = defaultdict(list)
+
+    def parse_line(self, line: str) -> tuple[str | None, str]:
+        self.line += 1
+        match = _TAG_LINE.match(line)
+        return (match.group(1), (match.group(2) or "").strip()) if match else (None, line.strip())
+
+    def _add_tag(self, record: dict, tag: str | None, content: str, extend_multiline: bool = False) -> None:
+        self.lines[tag].append(self.line)
+        super()._add_tag(record, tag, content, extend_multiline)
+
+
+def _tag(line: str) -> str | None:
+    match = _TAG_LINE.match(line)
+    return match.group(1) if match else None
+
+
+def read(text: str, label: str) -> ReadResult:
+    """Read RIS text; text outside any entry and entries without a title are errors, the rest records."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    chunks = list(_chunks(lines))
+    if not any(is_entry for is_entry, _, _ in chunks):
+        errors = [LoadError(label, None, None, "no RIS entries: no line starts with 'TY  - '")] if text.strip() else []
+        return ReadResult(errors=errors)
+    drafts = [_draft(chunk, first, label) if is_entry else _stray(chunk, first, label) for is_entry, first, chunk in chunks]
+    result = finish([d for d in drafts if d], label)
+    result.errors.sort(key=lambda e: e.line or 0)
+    return result
+
+
+def _chunks(lines: list[str]):
+    """(is an entry, first line number, lines): entries run from a TY line to their ER line (or, when
+    that is missing, to the next TY line or the end); what lies between entries comes as it is."""
+    chunk, first, in_entry = [], 1, False
+    for number, line in enumerate(lines, start=1):
+        tag = _tag(line)
+        if tag == "TY":
+            if chunk:
+                yield in_entry, first, chunk
+            chunk, first, in_entry = [line], number, True
+        elif tag == "ER" and in_entry:
+            yield True, first, chunk + [line]
+            chunk, first, in_entry = [], number + 1, False
+        else:
+            chunk.append(line)
+    if chunk:
+        yield in_entry, first, chunk
+
+
+def _stray(chunk: list[str], first: int, label: str) -> Draft | None:
+    """Tags between entries are an entry whose TY line is missing or broken: it is read only to name it
+    by its key, and not loaded. Other text there (a header such as "Provider: ..." that publishers'
+    sites write, blank lines, a second ER) is passed over."""
+    tagged = [first + i for i, line in enumerate(chunk) if _tag(line) not in (None, "ER")]
+    if not tagged:
+        return None
+    draft = _draft(["TY  - "] + chunk, first - 1, label)
+    draft.record.source_line, draft.problems = tagged[0], []
+    draft.raw = "\n".join(chunk).strip()
+    draft.failure = (f"lines {tagged[0]}-{_last_line(chunk, first)} hold RIS tags outside any entry (no 'TY  - ' "
+                     "line starts them); they were not loaded")
+    return draft
+
+
+def _draft(chunk: list[str], first: int, label: str) -> Draft:
+    """The record one entry gives, with the problems found in its fields."""
+    ended = _tag(chunk[-1]) == "ER"
+    parser = _Parser(first)
+    [ref] = parser.parse_lines(iter(chunk if ended else chunk + ["ER  - "]))
+    ris_type = ref.get("TY", "").upper()
+    record = StudyRecord(key="", source_file=label, source_line=first, source_format="ris",
+                         entry_type=ENTRY_TYPES.get(RIS_VARIANTS.get(ris_type, ris_type), "misc"))
+    draft = Draft(record, given_key(ref.get("ID")), "\n".join(chunk).strip())
+
+    def line_of(tag: str) -> int:
+        return parser.lines[tag][0] if parser.lines[tag] else first
+
+    def checked(tag: str, read_value):
+        try:
+            return read_value()
+        except ValueError as exc:
+            draft.problems.append((line_of(tag), f"field '{tag}': {exc}; left empty"))
+            return None
+
+    if not ended:
+        draft.problems.append((first, f"entry has no 'ER  - ' line; read as ending at line {_last_line(chunk, first)}"))
+    record.title = _first(ref, "TI", "T1")
+    record.authors = [_person(name) for name in ref.get("AU") or ref.get("A1") or [] if name.strip()]
+    journal_tag = next((tag for tag in ("T2", "JF", "JO") if ref.get(tag)), None)
+    record.journal = ref.get(journal_tag)
+    abbreviation = _first(ref, "J2", "JA") or (ref.get("JO") if journal_tag != "JO" else None)
+    record.journal_abbrev = abbreviation if abbreviation != record.journal else None
+    _read_dates(ref, record, draft, line_of)
+    record.pages = _pages(ref.get("SP", ""), ref.get("EP", ""))
+    record.volume, record.issue = ref.get("VL") or None, ref.get("IS") or None
+    record.doi = checked("DO", lambda: normalise_doi(ref.get("DO")))
+    record.pmid = checked("AN", lambda: _pmid(ref))
+    notes = []
+    for note in ref.get("N1", []):
+        match = _PMCID_NOTE.fullmatch(note)
+        if match:
+            record.pmcid = checked("N1", lambda: normalise_pmcid(match.group(1)))
+        elif note:
+            notes.append(note)
+    record.note = " ".join(notes) or None
+    if ref.get("C2", "").upper().startswith("PMC") and not record.pmcid:
+        record.pmcid = checked("C2", lambda: normalise_pmcid(ref["C2"]))
+    if record.entry_type == "article":
+        record.issn = ref.get("SN") or None
+    record.url = next((url for url in ref.get("UR", []) if url), None)
+    record.abstract = _first(ref, "AB", "N2")
+    for keyword, line in zip(ref.get("KW", []), parser.lines["KW"]):
+        add_keywords(record, re.split(r"[,;]", keyword), f"{label}:{line}")
+    return draft
+
+
+def _last_line(chunk: list[str], first: int) -> int:
+    return first + max(i for i, line in enumerate(chunk) if line.strip())
+
+
+def _first(ref: dict, *tags: str) -> str | None:
+    return next((ref[tag] for tag in tags if ref.get(tag)), None)
+
+
+def _person(name: str) -> Person:
+    """An author written "Family, Given, Suffix"; a name without a comma is all family (a group author)."""
+    family, given, suffix = ([part.strip() for part in name.split(",", 2)] + ["", ""])[:3]
+    particle, family = split_particle(family)
+    return Person(family, given, particle, suffix)
+
+
+def _read_dates(ref: dict, record: StudyRecord, draft: Draft, line_of) -> None:
+    """Year from the first of PY, Y1, DA that has one; month from the first that names one."""
+    dates = [(tag, read_date(ref[tag])) for tag in ("PY", "Y1", "DA") if ref.get(tag)]
+    record.year = next((year for _, (year, _) in dates if year), None)
+    record.month = next((month for _, (_, month) in dates if month), None)
+    if dates and record.year is None:
+        tag = dates[0][0]
+        draft.problems.append((line_of(tag), f"field '{tag}': no four-digit year in {ref[tag]!r}; left empty"))
+
+
+def _pages(first: str, last: str) -> str | None:
+    """"858-866" from SP 858 and EP 866, or from SP "858-66" alone."""
+    if not first:
+        return None
+    return normalise_pages(first if last == "" or _DASH.search(first) else f"{first}-{last}")
+
+
+def _pmid(ref: dict) -> str | None:
+    """The PMID in AN, where the record says that AN holds one (see the module's docstring)."""
+    number = ref.get("AN", "").strip()
+    if re.match(r"pmid\b", number, re.IGNORECASE):
+        return normalise_pmid(number)
+    sources = [ref[tag] for tag in ("DB", "DP") if ref.get(tag)]
+    if _PMID_DIGITS.fullmatch(number) and (not sources or any(_PMID_SOURCE.search(s) for s in sources)):
+        return number
+    return None
