@@ -73,13 +73,10 @@ def read(text: str, label: str) -> ReadResult:
 
 
 def _record(parsed: Parsed, label: str, line: int) -> StudyRecord:
-    record = StudyRecord(key="", source_file=label, source_line=line, source_format=SOURCE_FORMAT,
-                         title=parsed.title, authors=parsed.authors, journal=parsed.journal, year=parsed.year,
-                         volume=parsed.volume, issue=parsed.issue, pages=parsed.pages, doi=parsed.doi,
-                         pmid=parsed.pmid, pmcid=parsed.pmcid, url=parsed.url)
-    if parsed.truncated:
-        record.note = 'The printed author list ends with "et al."; only the authors it names are recorded.'
-    return record
+    return StudyRecord(key="", source_file=label, source_line=line, source_format=SOURCE_FORMAT,
+                       title=parsed.title, authors=parsed.authors, journal=parsed.journal, year=parsed.year,
+                       volume=parsed.volume, issue=parsed.issue, pages=parsed.pages, doi=parsed.doi,
+                       pmid=parsed.pmid, pmcid=parsed.pmcid, url=parsed.url, more_authors=parsed.truncated)
 
 
 # --- a file into references ----------------------------------------------------------------------
