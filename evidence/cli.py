@@ -32,16 +32,24 @@ def cli():
               help="Read every file as this format (default: from each file's extension).")
 @click.option("--encoding", help="Text encoding of the files (default: UTF-8; a file that is not UTF-8 is read "
                                  "as cp1252 with a warning showing the characters that gave).")
+@click.option("--claims", "claims_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder with sources.yaml, claims.yaml and review_includes.yaml (default: data/ when no FILES "
+                   "are given, else none: the claims in the database stay as they are).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
-def load(db, files, strict, vocab_dir, format_name, encoding, quiet):
-    """Load BibTeX FILES into the SQLite database DB (created if missing).
+def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet):
+    """Load FILES (BibTeX, RIS, PubMed MEDLINE, CSL-JSON or printed reference lists) into the SQLite
+    database DB (created if missing).
 
-    Without FILES the bundled corpus in data/ is loaded. Curated outcomes for NAME.bib are read from
-    NAME.outcomes.yaml beside it. Every entry that can be loaded is loaded; the rest are printed with
-    file, line and key, and kept in the load_errors table. Loading the same files again changes
-    nothing; loading a changed file updates only the studies that changed. The database is written
-    to a temporary file and swapped in at the end, so a running Datasette never sees a half-built one.
+    Without FILES the bundled corpus in data/ is loaded, with its articles and claims. Entries of one
+    study in several files (or twice in one) become one study, with every source kept. Curated outcomes
+    for NAME.bib are read from NAME.outcomes.yaml beside it. Every entry that can be loaded is loaded;
+    the rest are printed with file, line and key, and kept in the load_errors table. Loading the same
+    files again changes nothing; loading a changed file updates only the studies that changed. The
+    database is written to a temporary file and swapped in at the end, so a running Datasette never
+    sees a half-built one.
     """
+    if not files and claims_dir is None:
+        claims_dir = loader.DATA_DIR
     files = list(files) or loader.default_inputs()
     if not files:
         raise click.ClickException(f"no FILES given and no .bib files in {loader.DATA_DIR}")
@@ -51,7 +59,7 @@ def load(db, files, strict, vocab_dir, format_name, encoding, quiet):
         try:
             summary = loader.load(db, files, vocab_dir,
                                   progress=lambda done, total: progress.update(task, completed=done, total=total),
-                                  format=format_name, encoding=encoding)
+                                  format=format_name, encoding=encoding, claims_dir=claims_dir)
         except VocabularyError as exc:
             raise click.ClickException(str(exc)) from exc
     for note in summary.notes:

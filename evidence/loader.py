@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import store
+from .claims import read_layer
 from .curation import read_outcomes, sidecar_path
 from .merge import MergedStudy, Source, merge
 from .readers import read_file
@@ -30,6 +31,7 @@ class LoadSummary:
     unchanged: int = 0
     removed: int = 0
     merged: int = 0  # entries that turned out to be a study already read, and joined it
+    claims: int = 0
     tags: int = 0
     errors: list[LoadError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -45,8 +47,9 @@ class LoadSummary:
 
     def line(self) -> str:
         merged = f"; {self.merged} duplicate entries merged" if self.merged else ""
+        claims = f", {self.claims} claims" if self.claims else ""
         return (f"{self.studies} studies ({self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed{merged}), {self.tags} tags, {self.error_count} errors, "
+                f"{self.removed} removed{merged}), {self.tags} tags{claims}, {self.error_count} errors, "
                 f"{self.warning_count} warnings in {self.seconds:.2f}s")
 
 
@@ -122,10 +125,11 @@ def combine(sources: list[Source], vocab: Vocabulary, errors: list[LoadError]) -
 
 def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies",
          progress: Callable[[int, int], None] | None = None, format: str | None = None,
-         encoding: str | None = None) -> LoadSummary:
+         encoding: str | None = None, claims_dir: Path | None = None) -> LoadSummary:
     """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails.
     Entries of one study in several files (or twice in one) become one study. ``format`` and
-    ``encoding`` override what each file's extension and bytes say."""
+    ``encoding`` override what each file's extension and bytes say. With ``claims_dir``, the articles,
+    claims and review inclusions there replace those in the database."""
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
@@ -147,6 +151,11 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
         summary.removed = store.remove_studies_except(db, {t.record.key for t in tagged})
         store.prune_vocabulary(db, vocab)
         store.prune_authors(db)
+        if claims_dir is not None:
+            layer = read_layer(claims_dir, lambda path: display_path(path, db_path.parent))
+            summary.errors += layer.errors + store.save_evidence_layer(db, layer)
+            summary.claims = len(layer.claims)
+            inputs.labels += layer.labels
         store.replace_errors(db, inputs.labels, summary.errors)
     summary.studies = len(tagged)
     summary.merged = sum(len(study.sources) - 1 for study in studies)

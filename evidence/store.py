@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from .claims import VERDICTS, EvidenceLayer, check_details
 from .curation import OutcomeTag
 from .merge import MergedStudy, Source
 from .records import LoadError, Person, StudyRecord, Tag
@@ -20,7 +21,7 @@ from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -147,6 +148,60 @@ CREATE TABLE IF NOT EXISTS field_disagreements (
     other_value TEXT NOT NULL,
     other_source TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sources (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    publisher TEXT,
+    kind TEXT NOT NULL,
+    topics TEXT NOT NULL DEFAULT '[]',
+    description TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    id TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources(id),
+    locator TEXT NOT NULL,
+    claim TEXT NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ({", ".join(f"'{v}'" for v in VERDICTS)})),
+    reason TEXT NOT NULL,
+    details_checked INTEGER NOT NULL DEFAULT 0,
+    details_wrong INTEGER NOT NULL DEFAULT 0,
+    source_file TEXT NOT NULL,
+    source_line INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claim_studies (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    PRIMARY KEY (claim_id, study_key)
+);
+CREATE TABLE IF NOT EXISTS claim_documents (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    position INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    publisher TEXT,
+    year INTEGER,
+    url TEXT,
+    PRIMARY KEY (claim_id, position)
+);
+CREATE TABLE IF NOT EXISTS claim_conditions (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    condition_id TEXT NOT NULL REFERENCES conditions(id),
+    PRIMARY KEY (claim_id, condition_id)
+);
+CREATE TABLE IF NOT EXISTS claim_checks (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    field TEXT NOT NULL,
+    stated TEXT NOT NULL,
+    recorded TEXT NOT NULL,
+    agrees INTEGER NOT NULL,
+    PRIMARY KEY (claim_id, study_key, field)
+);
+CREATE TABLE IF NOT EXISTS review_includes (
+    review_key TEXT NOT NULL REFERENCES studies(key),
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    evidence TEXT NOT NULL,
+    PRIMARY KEY (review_key, study_key)
+);
 CREATE TABLE IF NOT EXISTS load_errors (
     file TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -168,6 +223,8 @@ CREATE INDEX IF NOT EXISTS idx_study_conditions_condition ON study_conditions(co
 CREATE INDEX IF NOT EXISTS idx_study_outcomes_outcome ON study_outcomes(outcome_id);
 CREATE INDEX IF NOT EXISTS idx_condition_ancestors_ancestor ON condition_ancestors(ancestor_id);
 CREATE INDEX IF NOT EXISTS idx_study_sources_study ON study_sources(study_key);
+CREATE INDEX IF NOT EXISTS idx_claim_studies_study ON claim_studies(study_key);
+CREATE INDEX IF NOT EXISTS idx_review_includes_study ON review_includes(study_key);
 CREATE INDEX IF NOT EXISTS idx_field_disagreements_study ON field_disagreements(study_key);
 """
 
@@ -423,10 +480,69 @@ def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]
     return [studies[k] for k in dict.fromkeys(keys) if k in studies]
 
 
+def save_evidence_layer(db: Database, layer: EvidenceLayer) -> list[LoadError]:
+    """Replace the articles, claims, their links and checks, and review inclusions; a link to a study,
+    condition or article the database does not hold is reported (with file and line) and left out."""
+    for table in ("claim_checks", "claim_conditions", "claim_documents", "claim_studies", "review_includes",
+                  "claims", "sources"):
+        db.execute(f"DELETE FROM {table}")
+    errors: list[LoadError] = []
+    sources_file, claims_file, includes_file = layer.labels
+    known = {table: {k for (k,) in db.execute(f"SELECT {column} FROM {table}")}
+             for table, column in (("studies", "key"), ("conditions", "id"))}
+    db["sources"].insert_all({"id": a.id, "title": a.title, "publisher": a.publisher, "kind": a.kind,
+                              "topics": json.dumps(a.topics, ensure_ascii=False), "description": a.description}
+                             for a in layer.articles)
+    articles = {a.id for a in layer.articles}
+    for claim in layer.claims:
+        def reject(message: str) -> None:
+            errors.append(LoadError(claims_file, claim.line, claim.id, message))
+
+        if claim.source not in articles:
+            reject(f"source '{claim.source}' is not in {sources_file}; the claim was not loaded")
+            continue
+        studies = [key for key in claim.studies if key in known["studies"]]
+        for key in claim.studies:
+            if key not in known["studies"]:
+                reject(f"cites study '{key}', which is not in the database; that link was left out")
+        for condition in claim.conditions:
+            if condition not in known["conditions"]:
+                reject(f"unknown condition '{condition}'; that link was left out")
+        checks = [(key, *result) for key in studies for result in check_details(
+            claim, dict(zip(("year", "journal", "journal_abbrev", "included_studies", "participants"), db.execute(
+                "SELECT year, journal, journal_abbrev, included_studies, participants FROM studies WHERE key = ?",
+                [key]).fetchone())))]
+        db["claims"].insert({"id": claim.id, "source_id": claim.source, "locator": claim.locator, "claim": claim.claim,
+                             "verdict": claim.verdict, "reason": claim.reason, "details_checked": len(checks),
+                             "details_wrong": sum(not agrees for *_, agrees in checks),
+                             "source_file": claims_file, "source_line": claim.line})
+        db["claim_studies"].insert_all({"claim_id": claim.id, "study_key": key} for key in dict.fromkeys(studies))
+        db["claim_documents"].insert_all({"claim_id": claim.id, "position": i, "title": d.title, "publisher": d.publisher,
+                                          "year": d.year, "url": d.url} for i, d in enumerate(claim.documents, 1))
+        db["claim_conditions"].insert_all({"claim_id": claim.id, "condition_id": c}
+                                          for c in dict.fromkeys(claim.conditions) if c in known["conditions"])
+        db["claim_checks"].insert_all({"claim_id": claim.id, "study_key": key, "field": name, "stated": stated,
+                                       "recorded": recorded, "agrees": agrees}
+                                      for key, name, stated, recorded, agrees in checks)
+    for inclusion in layer.inclusions:
+        missing = [k for k in (inclusion.review, inclusion.study) if k not in known["studies"]]
+        if missing:
+            errors.append(LoadError(includes_file, inclusion.line, inclusion.review,
+                                    f"'{missing[0]}' is not in the database; the inclusion was left out"))
+            continue
+        db["review_includes"].insert({"review_key": inclusion.review, "study_key": inclusion.study,
+                                      "evidence": inclusion.evidence}, replace=True)
+    return errors
+
+
 def remove_studies_except(db: Database, keys: set[str]) -> int:
     """Delete the studies no input holds any more; returns how many."""
     gone = [k for (k,) in db.execute("SELECT key FROM studies") if k not in keys]
     _delete_links(db, gone)
+    for key in gone:  # claims and reviews no longer link to a study that is gone
+        for table, column in (("claim_checks", "study_key"), ("claim_studies", "study_key"),
+                              ("review_includes", "study_key"), ("review_includes", "review_key")):
+            db.execute(f"DELETE FROM {table} WHERE {column} = ?", [key])
     for key in gone:
         db.execute("DELETE FROM studies WHERE key = ?", [key])
     return len(gone)
