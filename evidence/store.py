@@ -256,6 +256,8 @@ SELECT
     (SELECT json_group_array(direction) FROM (
         SELECT DISTINCT direction FROM study_outcomes so
         WHERE so.study_key = s.key ORDER BY direction)) AS directions,
+    (SELECT json_group_array(review_key) FROM (
+        SELECT review_key FROM review_includes ri WHERE ri.study_key = s.key ORDER BY review_key)) AS reviewed_in,
     s.population,
     s.participants,
     s.included_studies,

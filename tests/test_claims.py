@@ -1,0 +1,62 @@
+"""The evidence layer: articles, claims checked against the studies they cite, review inclusions."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from evidence import loader
+
+CLAIMS = Path(__file__).parent / "fixtures" / "claims"
+TRICKY = Path(__file__).parent / "fixtures" / "tricky.bib"
+
+
+@pytest.fixture
+def claims_db(tmp_path) -> Path:
+    path = tmp_path / "claims.db"
+    summary = loader.load(path, [*loader.default_inputs(), TRICKY], claims_dir=CLAIMS)
+    assert summary.claims == 3  # the fourth has a verdict outside the scale
+    return path
+
+
+def test_claims_load_with_their_links_and_bad_items_are_reported(claims_db):
+    db = Database(claims_db)
+    assert {r["id"]: r["verdict"] for r in db.query("select id, verdict from claims")} == {
+        "ipd-year": "detail-wrong", "medicare": "unverified", "migraine-helps": "not-in-database"}
+    assert [tuple(r) for r in db.execute("select claim_id, study_key from claim_studies")] == [("ipd-year", "vickers2018")]
+    assert [tuple(r) for r in db.execute("select title, year from claim_documents")] == [("A coverage decision", 2020)]
+    errors = {(r["file"].rsplit("/", 1)[-1], r["line"], r["entry_key"]): r["message"] for r in db.query("select * from load_errors")}
+    assert errors[("claims.yaml", 30, "broken")].startswith("verdict 'probably' is not one of supported, ")
+    assert errors[("claims.yaml", 22, "migraine-helps")] == "cites study 'nosuchstudy', which is not in the database; that link was left out"
+    assert errors[("review_includes.yaml", 5, "berg2020")] == "'nosuchstudy' is not in the database; the inclusion was left out"
+
+
+def test_stated_details_are_checked_against_the_cited_study(claims_db):
+    db = Database(claims_db)
+    checks = {r["field"]: (r["stated"], r["recorded"], r["agrees"]) for r in db.query(
+        "select * from claim_checks where claim_id = 'ipd-year'")}
+    assert checks == {"year": ("2019", "2018", 0), "journal": ("Journal of Pain", "The Journal of Pain", 1),
+                      "participants": ("20827", "20827", 1)}
+    assert tuple(db.execute("select details_checked, details_wrong from claims where id = 'ipd-year'").fetchone()) == (3, 1)
+
+
+def test_reviews_link_to_the_studies_they_include(claims_db):
+    db = Database(claims_db)
+    assert [tuple(r) for r in db.execute("select review_key, study_key from review_includes")] == [("berg2020", "roe2020")]
+    card = next(db.query("select reviewed_in from study_cards where key = 'roe2020'"))
+    assert json.loads(card["reviewed_in"]) == ["berg2020"]
+
+
+def test_claims_stay_when_other_files_are_loaded_and_links_follow_removed_studies(tmp_path):
+    db_path, tricky = tmp_path / "e.db", tmp_path / "tricky.bib"
+    tricky.write_text(TRICKY.read_text(encoding="utf-8"), encoding="utf-8")
+    loader.load(db_path, [*loader.default_inputs(), tricky], claims_dir=CLAIMS)
+    extra = tmp_path / "one.bib"
+    extra.write_text("@article{solo, title={A lone study}, doi={10.1000/solo}}\n", encoding="utf-8")
+    loader.load(db_path, [extra])  # no claims folder: the claims in the database stay
+    assert Database(db_path)["claims"].count == 3 and Database(db_path)["review_includes"].count == 1
+    tricky.write_text("", encoding="utf-8")  # its studies go, and with them the inclusion between two of them
+    summary = loader.load(db_path, [tricky])
+    db = Database(db_path)
+    assert summary.removed == 7 and db["review_includes"].count == 0 and db["claims"].count == 3
