@@ -13,8 +13,9 @@ from .yamlsource import YamlProblem, load_with_lines
 FILES = ("sources.yaml", "claims.yaml", "review_includes.yaml")
 VERDICTS = ("supported", "supported-with-caveats", "overstated", "detail-wrong", "misrepresented",
             "not-in-database", "unverified")
-# Verdicts that say the cited evidence does not fully bear the claim out.
-NOT_FULLY_SUPPORTED = VERDICTS[1:]
+# The verdicts from the most to the least serious, for listing problems first.
+BY_SEVERITY = ("misrepresented", "detail-wrong", "overstated", "not-in-database", "unverified",
+               "supported-with-caveats", "supported")
 SOURCE_KINDS = ("consumer-article", "patient-leaflet", "clinic-blog")
 # Details a claim may state about a cited study, checked against the study's record.
 CHECKED_FIELDS = ("year", "journal", "included_studies", "participants")
@@ -25,7 +26,7 @@ class Article:
     """An article that cites studies and makes claims (a "source" in the database)."""
 
     id: str
-    title: str
+    title: str | None  # as printed; None when the copy at hand prints none
     kind: str
     description: str
     publisher: str | None = None
@@ -102,12 +103,12 @@ def read_layer(folder: Path, label_of) -> EvidenceLayer:
 
 def _articles(document, label: str, layer: EvidenceLayer) -> None:
     for item in _items(document, label, layer, "a list of articles"):
-        problem = _missing(item, ("id", "title", "kind", "description")) or (
+        problem = _missing(item, ("id", "kind", "description")) or (
             f"kind '{item['kind']}' is not one of {', '.join(SOURCE_KINDS)}" if item["kind"] not in SOURCE_KINDS else None)
         if problem:
             layer.errors.append(LoadError(label, item["__line__"], item.get("id"), problem))
             continue
-        layer.articles.append(Article(item["id"], _text(item["title"]), item["kind"], _text(item["description"]),
+        layer.articles.append(Article(item["id"], _text(item["title"]) if item.get("title") else None, item["kind"], _text(item["description"]),
                                       item.get("publisher"), [str(t) for t in item.get("topics") or []],
                                       item["__line__"]))
 

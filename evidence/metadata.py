@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .claims import BY_SEVERITY
+
 LICENSE = "CC BY 4.0 (curated tags and summaries); bibliographic facts are public record"
 
 STUDIES_FOR_CONDITION = """
@@ -28,6 +30,71 @@ left join designs d on d.id = s.design
 where target.id = :condition or lower(target.label) = lower(:condition)
 group by s.key
 order by coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year desc, s.key
+"""
+
+
+CLAIMS_NOT_FULLY_SUPPORTED = f"""
+-- Claims whose verdict is anything but "supported", or whose stated details disagree with the cited record.
+select
+  c.id,
+  coalesce(src.title, src.id) as article,
+  c.locator,
+  c.claim,
+  c.verdict,
+  c.reason,
+  (select group_concat(ch.field || ': stated ' || ch.stated || ', recorded ' || ch.recorded, '; ')
+     from claim_checks ch where ch.claim_id = c.id and not ch.agrees) as wrong_details,
+  (select group_concat(study_key, ', ') from claim_studies cs where cs.claim_id = c.id) as studies
+from claims c join sources src on src.id = c.source_id
+where c.verdict != 'supported' or c.details_wrong > 0
+order by case c.verdict {" ".join(f"when '{v}' then {i}" for i, v in enumerate(BY_SEVERITY))} end, c.id
+"""
+
+CONDITIONS_WITHOUT_STUDIES = """
+-- Conditions an article names (in a claim or as a topic) that no loaded study is tagged with,
+-- counting narrower conditions: the evidence gaps of the articles.
+with named as (
+  select cc.condition_id, 'claim ' || cc.claim_id as named_by from claim_conditions cc
+  union all
+  select t.value, 'article ' || s.id from sources s, json_each(s.topics) t
+  where t.value in (select id from conditions)
+)
+select c.id as condition_id, c.label as condition, group_concat(distinct n.named_by) as named_by
+from named n join conditions c on c.id = n.condition_id
+where not exists (
+  select 1 from condition_ancestors ca join study_conditions sc on sc.condition_id = ca.condition_id
+  where ca.ancestor_id = c.id)
+group by c.id
+order by c.label
+"""
+
+STRONGEST_EVIDENCE = """
+-- For each condition with studies (narrower conditions included): the best evidence level, the studies
+-- at that level, and which way their findings went.
+with tagged as (
+  select ca.ancestor_id as condition_id, s.key, d.label as design, d.evidence_level
+  from condition_ancestors ca
+  join study_conditions sc on sc.condition_id = ca.condition_id
+  join studies s on s.key = sc.study_key
+  join designs d on d.id = s.design
+  where d.evidence_level is not null
+),
+best as (select condition_id, min(evidence_level) as level from tagged group by condition_id)
+select
+  substr('                    ', 1, 2 * (length(c.tree_path) - length(replace(c.tree_path, '/', '')))) || c.label as condition,
+  c.id as condition_id,
+  b.level as best_evidence_level,
+  count(distinct t.key) as studies_at_that_level,
+  group_concat(distinct t.design) as designs,
+  group_concat(distinct t.key) as study_keys,
+  (select group_concat(distinct so.direction) from study_outcomes so
+     where so.study_key in (select key from tagged t2 where t2.condition_id = b.condition_id and t2.evidence_level = b.level)
+       and so.direction != 'unknown') as directions
+from best b
+join conditions c on c.id = b.condition_id
+join tagged t on t.condition_id = b.condition_id and t.evidence_level = b.level
+group by c.id
+order by replace(c.tree_path, '/', char(1))
 """
 
 
@@ -151,6 +218,41 @@ def database_metadata() -> dict:
                                "with the value kept and the value set aside, and where each came from.",
                 "facets": ["field"],
             },
+            "sources": {
+                "description": "The articles that cite the studies and make claims about acupuncture, described in our own words.",
+                "label_column": "title",
+                "facets": ["kind"],
+            },
+            "claims": {
+                "description": "Each factual claim of the source articles, paraphrased, with where it is in the article, "
+                               "a verdict against the cited evidence and the reason, written from the studies' own records.",
+                "facets": ["verdict", "source_id"],
+                "label_column": "id",
+                "columns": {
+                    "verdict": "supported, supported-with-caveats, overstated, detail-wrong, misrepresented, "
+                               "not-in-database (no loaded study bears on it), unverified (an official figure not checked)",
+                    "details_checked": "Details the claim states (year, journal, counts) that were compared with the cited records",
+                    "details_wrong": "How many of them disagree with the record, whatever the verdict",
+                },
+            },
+            "claim_cards": {
+                "description": "One row per claim with its article, cited studies and documents, conditions and "
+                               "any stated detail that disagrees with the record.",
+                "facets": ["verdict", "article"],
+            },
+            "claim_studies": {"description": "The studies each claim cites or leans on."},
+            "claim_documents": {"description": "Official and other documents (not studies) a claim rests on."},
+            "claim_conditions": {"description": "The conditions a claim is about."},
+            "claim_checks": {
+                "description": "Details a claim states about a cited study, compared automatically with the study's "
+                               "record: agrees = 0 flags a mismatch even where no verdict has been written.",
+                "facets": ["field", "agrees"],
+            },
+            "review_includes": {
+                "description": "Which studies of the database a systematic review or meta-analysis includes, and "
+                               "where that was seen. study_cards.reviewed_in shows it for each primary study.",
+                "facets": ["review_key"],
+            },
             "load_errors": {
                 "description": "Everything the last load of each file could not load as written: file, line, entry and reason. "
                                "Entries with errors keep their raw text here, so nothing is lost.",
@@ -158,6 +260,24 @@ def database_metadata() -> dict:
             },
         },
         "queries": {
+            "claims_not_fully_supported": {
+                "title": "Claims the cited evidence does not fully support",
+                "description": "Claims of the source articles whose verdict is not \"supported\", or whose stated "
+                               "details (year, journal, counts) disagree with the cited study's record; most serious first.",
+                "sql": CLAIMS_NOT_FULLY_SUPPORTED,
+            },
+            "conditions_without_studies": {
+                "title": "Conditions named in the articles with no study",
+                "description": "Conditions an article names, in a claim or as a topic, that no loaded study is tagged "
+                               "with (narrower conditions counted): where the articles go beyond this database's evidence.",
+                "sql": CONDITIONS_WITHOUT_STUDIES,
+            },
+            "strongest_evidence_per_condition": {
+                "title": "Strongest evidence per condition",
+                "description": "For each condition with studies (narrower ones included), the best OCEBM level, the "
+                               "studies at that level and the directions of their findings.",
+                "sql": STRONGEST_EVIDENCE,
+            },
             "studies_for_condition": {
                 "title": "Studies for a condition, strongest design first",
                 "description": "Give a condition id or label (e.g. back-pain or Low back pain). Narrower conditions are included.",

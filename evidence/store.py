@@ -150,7 +150,7 @@ CREATE TABLE IF NOT EXISTS field_disagreements (
 );
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
+    title TEXT,
     publisher TEXT,
     kind TEXT NOT NULL,
     topics TEXT NOT NULL DEFAULT '[]',
@@ -268,16 +268,43 @@ SELECT
 FROM studies s LEFT JOIN designs d ON d.id = s.design
 """
 
+CLAIM_CARDS_VIEW = """
+CREATE VIEW claim_cards AS
+SELECT
+    c.id,
+    coalesce(src.title, src.id) AS article,
+    c.locator,
+    c.claim,
+    c.verdict,
+    c.reason,
+    (SELECT json_group_array(study_key) FROM (
+        SELECT study_key FROM claim_studies cs WHERE cs.claim_id = c.id ORDER BY study_key)) AS studies,
+    (SELECT json_group_array(title) FROM (
+        SELECT title FROM claim_documents cd WHERE cd.claim_id = c.id ORDER BY position)) AS documents,
+    (SELECT json_group_array(label) FROM (
+        SELECT k.label FROM claim_conditions cc JOIN conditions k ON k.id = cc.condition_id
+        WHERE cc.claim_id = c.id ORDER BY k.label)) AS conditions,
+    (SELECT json_group_array(detail) FROM (
+        SELECT ch.field || ': stated ' || ch.stated || ', recorded ' || ch.recorded || ' (' || ch.study_key || ')'
+            AS detail
+        FROM claim_checks ch WHERE ch.claim_id = c.id AND NOT ch.agrees ORDER BY ch.study_key, ch.field)) AS mismatches,
+    c.source_id
+FROM claims c JOIN sources src ON src.id = c.source_id
+"""
+
+VIEWS = {"study_cards": STUDY_CARDS_VIEW, "claim_cards": CLAIM_CARDS_VIEW}
+
 FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
 
 
 def ensure_schema(db: Database) -> None:
     """Create every table, index, view and the full-text index; safe to run on an existing database."""
     db.executescript(SCHEMA)
-    view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'study_cards'").fetchone()
-    if view is None or view[0] != STUDY_CARDS_VIEW.strip():
-        db.execute("DROP VIEW IF EXISTS study_cards")
-        db.execute(STUDY_CARDS_VIEW.strip())
+    for name, sql in VIEWS.items():
+        view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", [name]).fetchone()
+        if view is None or view[0] != sql.strip():
+            db.execute(f"DROP VIEW IF EXISTS {name}")
+            db.execute(sql.strip())
     if not db["studies"].detect_fts():
         db["studies"].enable_fts(FTS_COLUMNS, tokenize="porter", create_triggers=True)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from datasette.app import Datasette
 from sqlite_utils import Database
 
 from evidence import loader
@@ -60,3 +61,38 @@ def test_claims_stay_when_other_files_are_loaded_and_links_follow_removed_studie
     summary = loader.load(db_path, [tricky])
     db = Database(db_path)
     assert summary.removed == 7 and db["review_includes"].count == 0 and db["claims"].count == 3
+
+
+@pytest.mark.asyncio
+async def test_datasette_shows_claims_gaps_and_strongest_evidence(claims_db):
+    ds = Datasette(immutables=[str(claims_db)])
+    name = claims_db.stem
+
+    async def rows(path):
+        response = await ds.client.get(f"/{name}/{path}")
+        assert response.status_code == 200, response.text
+        return response.json()["rows"] if "_shape=objects" in path else response.json()
+
+    unsupported = await rows("claims_not_fully_supported.json?_shape=objects")
+    assert [r["id"] for r in unsupported] == ["ipd-year", "migraine-helps", "medicare"]  # most serious first
+    assert unsupported[0]["wrong_details"] == "year: stated 2019, recorded 2018"
+    gaps = await rows("conditions_without_studies.json?_shape=objects")
+    assert {r["condition_id"]: set(r["named_by"].split(",")) for r in gaps} == {
+        "migraine": {"claim migraine-helps", "article test-article"}, "insomnia": {"article second-article"}}
+    strongest = {r["condition_id"]: r for r in await rows("strongest_evidence_per_condition.json?_shape=objects")}
+    assert strongest["low-back-pain"]["best_evidence_level"] == 1
+    assert set(strongest["low-back-pain"]["study_keys"].split(",")) == {"lee2013", "manheimer2005"}
+    assert strongest["pregnancy-complications"]["best_evidence_level"] == 2  # kvorning2004, an RCT
+    facets = (await rows("claims.json?_facet=verdict"))["facet_results"]["verdict"]["results"]
+    assert {f["value"]: f["count"] for f in facets} == {"detail-wrong": 1, "unverified": 1, "not-in-database": 1}
+    card = (await rows("claim_cards.json?id=ipd-year&_shape=objects"))[0]
+    assert json.loads(card["mismatches"]) == ["year: stated 2019, recorded 2018 (vickers2018)"]
+
+
+@pytest.mark.asyncio
+async def test_claim_and_article_pages_escape_html(claims_db):
+    ds = Datasette(immutables=[str(claims_db)])
+    page = await ds.client.get(f"/{claims_db.stem}/claim_cards")
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    page = await ds.client.get(f"/{claims_db.stem}/sources")
+    assert "<b>needles</b>" not in page.text and "&lt;b&gt;needles&lt;/b&gt;" in page.text
