@@ -78,10 +78,13 @@ class Inputs:
         return any(e.file == label and e.severity == "error" and e.line is None and e.entry_key is None
                    for e in self.errors)
 
-    def failed_keys(self, label: str) -> set[str]:
-        """Keys of the file's entries that failed this time (they keep their earlier version)."""
-        read = {s.record.key for s in self.sources if s.record.source_file == label}
-        return {e.entry_key for e in self.errors if e.file == label and e.entry_key and e.severity == "error"} - read
+    def keeps_earlier(self, label: str, key: str) -> bool:
+        """Whether an entry the file held before keeps its earlier version: it was not read this time and
+        failed (by its key), or some entry of the file failed without a key to tell which one it was."""
+        if any(s.record.source_file == label and s.record.key == key for s in self.sources):
+            return False
+        failed = [e for e in self.errors if e.file == label and e.severity == "error"]
+        return any(e.entry_key == key or e.entry_key is None for e in failed)
 
 
 def read_inputs(files: list[Path], base: Path, format: str | None = None, encoding: str | None = None) -> Inputs:
@@ -139,8 +142,10 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
         summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
     with store.building(db_path) as db:
         store.save_vocabulary(db, vocab)
-        kept = [s for s in store.read_sources(db) if _keep(s, inputs)]
-        studies, tagged = combine(kept + inputs.sources, vocab, summary.errors)
+        stored = store.read_sources(db)
+        kept = [s for s in stored if _keep(s, inputs)]
+        _number(inputs.sources, stored)
+        studies, tagged = combine(sorted(kept + inputs.sources, key=lambda s: s.order), vocab, summary.errors)
         for done, one in enumerate(tagged, start=1):
             outcome = store.save_study(db, one)
             setattr(summary, outcome, getattr(summary, outcome) + 1)
@@ -192,11 +197,11 @@ def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format
         key_source = f"{study.record.source_file}:{study.record.source_line} [{study.record.key}]"
         for source, how in zip(study.sources, study.matched_on):
             r = source.record
-            if (r.source_file, r.source_line) != (study.record.source_file, study.record.source_line):
+            if source is not study.named_by:
                 problems.append(LoadError(r.source_file, r.source_line, r.key,
                                           f"same study as {key_source} (matched on {how}); they load as one",
                                           severity="warning"))
-        key_at = {s.where: s.record.key for s in study.sources}
+        key_at = {s.where: s.record.key for s in study.sources}  # a place names one entry (or the first of a line)
         for d in study.disagreements:
             file, line = split_source(d.other_source)
             problems.append(LoadError(file, line, key_at[d.other_source],
@@ -207,8 +212,20 @@ def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format
                        len(inputs.sources), len(studies), problems)
 
 
+def _number(new: list[Source], stored: list[Source]) -> None:
+    """Give each source read now its place in the load order: the one it had, if it was loaded before."""
+    had = {(s.record.source_file, s.record.key): s.order for s in stored}
+    following = max(had.values(), default=0)
+    for source in new:
+        order = had.get((source.record.source_file, source.record.key))
+        if order is None:
+            following += 1
+            order = following
+        source.order = order
+
+
 def _keep(source: Source, inputs: Inputs) -> bool:
     """Whether a source recorded by an earlier load stays: its file was not loaded now, could not be
     read, or its entry failed this time."""
     file = source.record.source_file
-    return file not in inputs.labels or inputs.unreadable(file) or source.record.key in inputs.failed_keys(file)
+    return file not in inputs.labels or inputs.unreadable(file) or inputs.keeps_earlier(file, source.record.key)

@@ -16,6 +16,7 @@ class Source:
 
     record: StudyRecord
     outcomes: list[OutcomeTag] = field(default_factory=list)
+    order: int = 0  # when it was first loaded: merging takes sources in this order, whatever file is reloaded
 
     @property
     def where(self) -> str:
@@ -46,6 +47,7 @@ class MergedStudy:
     outcomes: list[OutcomeTag]
     sources: list[Source]
     matched_on: list[str]  # per source: "first" (it started the study), "doi", "pmid" or "title-year-author"
+    named_by: Source  # the source whose key the study has
     disagreements: list[Disagreement] = field(default_factory=list)
 
 
@@ -64,59 +66,81 @@ def identity_title(record: StudyRecord) -> tuple[str, int | None, str] | None:
 
 
 def merge(sources: list[Source]) -> tuple[list[MergedStudy], list[LoadError]]:
-    """Group the sources into studies, earlier sources first. A key two different studies claim is an
-    error for the later one, which is not loaded, unless its key was made up: then it takes another."""
-    clusters: list[list[tuple[Source, str]]] = []
-    by_doi: dict[str, int] = {}
-    by_pmid: dict[str, int] = {}
-    by_title: dict[tuple, int] = {}
-    for source in sources:
-        r = source.record
-        index, how = _find(r, clusters, by_doi, by_pmid, by_title)
-        if index is None:
-            index, how = len(clusters), "first"
-            clusters.append([])
-        clusters[index].append((source, how))
-        if r.doi:
-            by_doi.setdefault(r.doi, index)
-        if r.pmid:
-            by_pmid.setdefault(r.pmid, index)
-        if identity_title(r):
-            by_title.setdefault(identity_title(r), index)
+    """Group the sources (in the order they were first loaded) into studies. Sources sharing a DOI, a
+    PMID, or else title + year + first author are one study, whatever the order they come in, unless
+    that would join different DOIs or PMIDs. A key two studies claim stays with the first; a later
+    study with the same key is an error and not loaded, unless its key was made up: then it takes
+    another (made-up keys always give way to given ones)."""
+    clusters = _clusters(sources)
     combined = [_combine(cluster) for cluster in clusters]
     taken = {study.record.key for study in combined}
-    studies, errors, owner = [], [], {}
-    for study in combined:
-        key = study.record.key
-        if key in owner and study.record.key_made:  # a made-up key gives way
-            key = study.record.key = make_key(study.record, taken)
-        elif key in owner:
+    owner: dict[str, str] = {}
+    kept: list[int] = []
+    errors: list[LoadError] = []
+    given_first = sorted(range(len(combined)), key=lambda i: combined[i].record.key_made)
+    for index in given_first:
+        study = combined[index]
+        if study.record.key in owner and study.record.key_made:
+            study.record.key = make_key(study.record, taken)
+        elif study.record.key in owner:
             for source in study.sources:
                 errors.append(LoadError(source.record.source_file, source.record.source_line, source.record.key,
-                                        f"duplicate key: {owner[key]} holds this key for a different study; "
-                                        "this entry was not loaded"))
+                                        f"duplicate key: {owner[study.record.key]} holds this key for a different "
+                                        "study; this entry was not loaded"))
             continue
-        owner[key] = f"{study.record.source_file}:{study.record.source_line}"
-        studies.append(study)
-    return studies, errors
+        owner[study.record.key] = f"{study.record.source_file}:{study.record.source_line}"
+        kept.append(index)
+    return [combined[i] for i in sorted(kept)], errors
 
 
-def _find(r: StudyRecord, clusters, by_doi, by_pmid, by_title) -> tuple[int | None, str]:
-    """The cluster this record belongs to, and what matched; identifiers that conflict never match."""
-    for how, index in (("doi", by_doi.get(r.doi) if r.doi else None),
-                       ("pmid", by_pmid.get(r.pmid) if r.pmid else None),
-                       ("title-year-author", by_title.get(identity_title(r)) if identity_title(r) else None)):
-        if index is not None and _compatible(r, clusters[index]):
-            return index, how
-    return None, ""
+def _clusters(sources: list[Source]) -> list[list[tuple[Source, str]]]:
+    """Union-find over the identifiers: DOI links first, then PMID, then title + year + author; a link
+    that would put two DOIs or two PMIDs in one study is not made. Clusters in first-source order,
+    each source with what matched it ("first" for the one that comes first)."""
+    parent = list(range(len(sources)))
+    dois = [{s.record.doi} - {None} for s in sources]
+    pmids = [{s.record.pmid} - {None} for s in sources]
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for identity in (lambda r: r.doi, lambda r: r.pmid, identity_title):
+        first_with: dict = {}
+        for i, source in enumerate(sources):
+            value = identity(source.record)
+            if value is None:
+                continue
+            if value not in first_with:
+                first_with[value] = i
+                continue
+            a, b = sorted((root(first_with[value]), root(i)))
+            if a != b and len(dois[a] | dois[b]) <= 1 and len(pmids[a] | pmids[b]) <= 1:
+                parent[b] = a
+                dois[a] |= dois[b]
+                pmids[a] |= pmids[b]
+    members: dict[int, list[int]] = {}
+    for i in range(len(sources)):
+        members.setdefault(root(i), []).append(i)
+    clusters = []
+    for indices in members.values():  # dict order: by each cluster's first source
+        first = sources[indices[0]].record
+        clusters.append([(sources[i], "first" if i == indices[0] else _matched_on(sources[i].record, first))
+                         for i in indices])
+    return clusters
 
 
-def _compatible(r: StudyRecord, cluster: list[tuple[Source, str]]) -> bool:
-    for source, _ in cluster:
-        other = source.record
-        if (r.doi and other.doi and r.doi != other.doi) or (r.pmid and other.pmid and r.pmid != other.pmid):
-            return False
-    return True
+def _matched_on(record: StudyRecord, first: StudyRecord) -> str:
+    """What joins a source to the study its first source started (the strongest shared identifier)."""
+    if record.doi and record.doi == first.doi:
+        return "doi"
+    if record.pmid and record.pmid == first.pmid:
+        return "pmid"
+    if identity_title(record) and identity_title(record) == identity_title(first):
+        return "title-year-author"
+    return "doi" if record.doi else "pmid" if record.pmid else "title-year-author"  # through another source
 
 
 def _rank(item: tuple[int, tuple[Source, str]]) -> tuple:
@@ -130,22 +154,22 @@ def _rank(item: tuple[int, tuple[Source, str]]) -> tuple:
 def _combine(cluster: list[tuple[Source, str]]) -> MergedStudy:
     ranked = [item for _, item in sorted(enumerate(cluster), key=_rank)]
     sources = [source for source, _ in ranked]
-    # the key (and where the study is said to come from) stays that of the first curated source, or else
-    # of the first source read, so that loading a richer record later does not rename a study
-    named_by = next((s for s, _ in cluster if s.is_curated), cluster[0][0]).record
+    # the key (and where the study is said to come from) is that of the first curated source, or else of
+    # the first source loaded: loading a richer record later, or reloading one file, does not rename a study
+    named_by = next((s for s, _ in cluster if s.is_curated), cluster[0][0])
     values = {name: next((getattr(s.record, name) for s in sources if getattr(s.record, name)), None)
               for name in TEXT_FIELDS}
     longest = max(sources, key=lambda s: len(s.record.authors))  # first of the longest lists: rank breaks ties
     authors_source = next(s for s in sources if len(s.record.authors) == len(longest.record.authors))
     record = replace(
-        named_by, **values,
+        named_by.record, **values,
         title_nocase=next((s.record.title_nocase for s in sources if s.record.title == values["title"]), []),
         authors=list(authors_source.record.authors), more_authors=authors_source.record.more_authors,
         tags=_union(s.record.tags for s in sources),
         extra={k: v for s in reversed(sources) for k, v in s.record.extra.items()},
         **{name: _union(getattr(s.record, name) for s in sources) for name in LIST_FIELDS},
     )
-    study = MergedStudy(record, _union(s.outcomes for s in sources), sources, [how for _, how in ranked])
+    study = MergedStudy(record, _union(s.outcomes for s in sources), sources, [how for _, how in ranked], named_by)
     study.disagreements = _disagreements(study, authors_source)
     return study
 

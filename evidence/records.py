@@ -78,7 +78,6 @@ class StudyRecord:
     note: str | None = None
     tags: list[Tag] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # fields no column holds, raw
-    problems: list[str] = field(default_factory=list)  # non-fatal issues found while reading
 
 
 def fold(text: str) -> str:

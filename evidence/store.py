@@ -21,7 +21,7 @@ from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -137,8 +137,9 @@ CREATE TABLE IF NOT EXISTS study_sources (
     entry_key TEXT NOT NULL,
     is_primary INTEGER NOT NULL,
     matched_on TEXT NOT NULL CHECK (matched_on IN ('first', 'doi', 'pmid', 'title-year-author')),
+    load_order INTEGER NOT NULL,
     record TEXT NOT NULL,
-    PRIMARY KEY (file, line)
+    PRIMARY KEY (file, entry_key)
 );
 CREATE TABLE IF NOT EXISTS field_disagreements (
     study_key TEXT NOT NULL REFERENCES studies(key),
@@ -585,7 +586,7 @@ def save_sources(db: Database, studies: list[MergedStudy]) -> None:
     db["study_sources"].insert_all(
         {"study_key": study.record.key, "file": source.record.source_file, "line": source.record.source_line,
          "format": source.record.source_format, "entry_key": source.record.key, "is_primary": position == 0,
-         "matched_on": how, "record": json.dumps({"record": asdict(source.record),
+         "matched_on": how, "load_order": source.order, "record": json.dumps({"record": asdict(source.record),
                                                   "outcomes": [asdict(o) for o in source.outcomes]},
                                                  ensure_ascii=False)}
         for study in studies for position, (source, how) in enumerate(zip(study.sources, study.matched_on)))
@@ -596,13 +597,13 @@ def save_sources(db: Database, studies: list[MergedStudy]) -> None:
 def read_sources(db: Database) -> list[Source]:
     """The sources the last load recorded, in the order they were first loaded."""
     sources = []
-    for (text,) in db.execute("SELECT record FROM study_sources ORDER BY rowid"):
+    for text, order in db.execute("SELECT record, load_order FROM study_sources ORDER BY load_order"):
         saved = json.loads(text)
         fields = saved["record"]
         fields["authors"] = [Person(**p) for p in fields["authors"]]
         fields["tags"] = [Tag(**t) for t in fields["tags"]]
         fields["title_nocase"] = [tuple(span) for span in fields["title_nocase"]]
-        sources.append(Source(StudyRecord(**fields), [OutcomeTag(**o) for o in saved["outcomes"]]))
+        sources.append(Source(StudyRecord(**fields), [OutcomeTag(**o) for o in saved["outcomes"]], order))
     return sources
 
 

@@ -162,14 +162,14 @@ LEGACY_ENCODING = "cp1252"
 def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | None, list[LoadError]]:
     """A file's text: UTF-8 (with or without a byte-order mark) or UTF-16 with one; otherwise the
     ``encoding`` given, or else cp1252 with a warning that shows which characters that gave."""
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):  # a byte-order mark says what the file is, whatever --encoding says
+            return data.decode(name), []
     if encoding:
         try:
             return data.decode(encoding), []
         except (UnicodeDecodeError, LookupError) as exc:
             return None, [LoadError(label, None, None, f"cannot be read as {encoding}: {exc}")]
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            return data.decode(name), []
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
@@ -198,5 +198,9 @@ def read_file(path: Path, label: str, format: str | None = None, encoding: str |
         return ReadResult(errors=[LoadError(label, None, None, f"no reader for '{path.suffix}' files "
                                                                f"(known: {known}); name one with --format")])
     result = readers[format](text, label)
+    if text.strip() and not result.records and not any(e.severity == "error" and e.entry_key is None
+                                                        and e.line is None for e in result.errors):
+        result.errors.append(LoadError(label, None, None, f"no {format} entries could be read from it; is it a "
+                                                          f"{format} file? (give --format if not)"))
     result.errors[:0] = errors
     return result
