@@ -291,8 +291,10 @@ def instance_metadata(database_names: list[str]) -> dict:
     """Instance-level metadata, with the per-database part for each evidence database."""
     return {
         "title": "evidence: acupuncture research",
-        "description": "A tagged database of acupuncture studies: condition, study design and outcome, with "
-                       "verified identifiers and the provenance of every tag.",
+        "description_html": "A tagged database of acupuncture studies: condition, study design and outcome, with "
+                            "verified identifiers and the provenance of every tag, and the claims of the articles "
+                            "that cite them checked against the studies. See the <a href=\"/-/evidence-map\">evidence "
+                            "map</a>: conditions against designs, with the gaps.",
         "license": LICENSE,
         "source": "Studies cited by consumer articles on acupuncture, checked against PubMed, PMC and publisher records",
         "databases": {name: database_metadata() for name in database_names},

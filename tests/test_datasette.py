@@ -2,12 +2,16 @@
 import json
 import re
 import shutil
+from urllib.parse import unquote_plus
 
 import bibtexparser
 import pytest
 import rispy
 from datasette.app import Datasette
 from sqlite_utils import Database
+
+from conftest import VOCAB
+from evidence import loader
 
 
 @pytest.fixture
@@ -177,3 +181,42 @@ async def test_no_export_links_outside_current_evidence_databases(tmp_path, corp
         assert page.status_code == 200 and export_links(page.text) == set()
         export = await ds.client.get(f"/{database}/{table}.bib")
         assert export.status_code == 400 and reason in export.text
+
+
+@pytest.mark.asyncio
+async def test_evidence_map_page_draws_conditions_against_designs_from_the_live_database(ds):
+    home = await ds.client.get("/")
+    assert 'href="/-/evidence-map"' in home.text  # linked from the home page
+    page = await ds.client.get("/-/evidence-map")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert not re.search(r'(src="|<link[^>]+href=")(https?:)?//', html)  # no outside script or style: works offline
+    # low back pain: 5 randomised trials, all of whose findings point the same way or not
+    row = re.search(r'<tr>\s*<th scope="row" class="condition" style="padding-left: 42px">Low back pain</th>(.*?)</tr>', html, re.S)
+    assert row, "row for Low back pain"
+    bubbles = re.findall(r'class="bubble findings-([\w-]+)" href="([^"]+)"[^>]*>(\d+)</a>', row.group(1))
+    counts = {unquote_plus(re.search(r"design=([^&]+)", href).group(1)): int(n) for _, href, n in bubbles if "design=" in href}
+    assert counts["Randomised controlled trial"] == 5 and counts["Meta-analysis"] == 1
+    # a gap row has no bubble, and each bubble links to exactly the studies it counts
+    assert re.search(r'<tr class="gap">\s*<th scope="row" class="condition"[^>]*>Migraine</th>', html)
+    href = next(href for _, href, _ in bubbles if "Randomised" in href).replace("&amp;", "&")
+    listed = await get_json(ds, href.replace("/study_cards?", "/study_cards.json?_shape=objects&"))
+    assert len(listed["rows"]) == 5 and all("Low back pain" in json.loads(r["condition_groups"]) for r in listed["rows"])
+    by_level = await ds.client.get("/-/evidence-map?by=level")
+    assert "Level 2: randomised trials" in by_level.text
+
+
+@pytest.mark.asyncio
+async def test_evidence_map_escapes_labels_and_refuses_unknown_databases(tmp_path):
+    vocab = tmp_path / "vocab"
+    shutil.copytree(VOCAB, vocab)
+    conditions = vocab / "conditions.yaml"
+    conditions.write_text(conditions.read_text(encoding="utf-8").replace(
+        "label: Insomnia", "label: Insomnia <script>alert(1)</script>"), encoding="utf-8")
+    db_path = tmp_path / "escape.db"
+    loader.load(db_path, loader.default_inputs(), vocab)
+    ds = Datasette(immutables=[str(db_path)])
+    page = await ds.client.get("/-/evidence-map")
+    assert "<script>alert(1)</script>" not in page.text and "Insomnia &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    missing = await ds.client.get("/-/evidence-map?database=nope")
+    assert missing.status_code == 404 and "evidence databases: escape" in missing.text

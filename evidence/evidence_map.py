@@ -1,0 +1,99 @@
+"""The evidence map: conditions (in their hierarchy) against designs or evidence levels, each cell the
+studies tagged with the condition or a narrower one, and which way their findings went."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import dataclass, field
+
+# What a cell's findings say, from the directions of its studies' outcome rows.
+FINDINGS = {
+    "benefit": "acupuncture did better",
+    "no-difference": "no difference",
+    "harm": "acupuncture did worse",
+    "mixed": "mixed findings",
+    "none": "no findings recorded",
+}
+READ_DIRECTIONS = ("benefit", "no-difference", "harm", "mixed")  # "unknown" and "not-applicable" say nothing
+LEVELS = {1: "Level 1: systematic reviews", 2: "Level 2: randomised trials", 3: "Level 3: controlled studies",
+          4: "Level 4: case series, case-control", 5: "Level 5: mechanism"}
+
+
+@dataclass
+class Column:
+    """A design, or an evidence level; ``value`` is None for studies without one."""
+
+    value: str | int | None
+    label: str
+
+
+@dataclass
+class Cell:
+    studies: set[str] = field(default_factory=set)
+    directions: set[str] = field(default_factory=set)
+
+    @property
+    def count(self) -> int:
+        return len(self.studies)
+
+    @property
+    def findings(self) -> str:
+        """benefit, no-difference, harm (all the same), mixed, or none."""
+        if not self.directions:
+            return "none"
+        return next(iter(self.directions)) if len(self.directions) == 1 else "mixed"
+
+
+@dataclass
+class Row:
+    condition_id: str
+    label: str
+    depth: int
+    total: int
+    cells: list[Cell]
+
+
+@dataclass
+class EvidenceMap:
+    by: str  # "design" or "level"
+    columns: list[Column]
+    rows: list[Row]
+
+    @property
+    def largest(self) -> int:
+        return max((cell.count for row in self.rows for cell in row.cells), default=0)
+
+    def diameter(self, count: int) -> int:
+        """Bubble size in pixels: area grows with the number of studies."""
+        return round(14 + 30 * math.sqrt(count / self.largest)) if count and self.largest else 0
+
+
+def build(conn: sqlite3.Connection, by: str = "design") -> EvidenceMap:
+    """The map from the database as it is now; ``by`` is "design" or "level"."""
+    if by == "level":
+        columns = [Column(level, label) for level, label in LEVELS.items()] + [Column(None, "Not graded")]
+    else:
+        columns = [Column(design_id, label) for design_id, label in
+                   conn.execute("SELECT id, label FROM designs ORDER BY rank")] + [Column(None, "No design")]
+    position = {column.value: i for i, column in enumerate(columns)}
+    directions: dict[str, set[str]] = {}
+    for key, direction in conn.execute(
+            f"SELECT study_key, direction FROM study_outcomes WHERE direction IN ({', '.join('?' * len(READ_DIRECTIONS))})",
+            READ_DIRECTIONS):
+        directions.setdefault(key, set()).add(direction)
+    cells: dict[str, list[Cell]] = {}
+    for condition_id, key, design, level in conn.execute(
+            "SELECT ca.ancestor_id, s.key, s.design, d.evidence_level FROM condition_ancestors ca "
+            "JOIN study_conditions sc ON sc.condition_id = ca.condition_id JOIN studies s ON s.key = sc.study_key "
+            "LEFT JOIN designs d ON d.id = s.design"):
+        cell = cells.setdefault(condition_id, [Cell() for _ in columns])[position[level if by == "level" else design]]
+        cell.studies.add(key)
+        cell.directions |= directions.get(key, set())
+    rows = []
+    for condition_id, label, tree_path in conn.execute(
+            "SELECT id, label, tree_path FROM conditions ORDER BY replace(tree_path, '/', char(1))"):
+        row_cells = cells.get(condition_id, [Cell() for _ in columns])
+        total = len(set().union(*(cell.studies for cell in row_cells)))
+        rows.append(Row(condition_id, label, tree_path.count("/"), total, row_cells))
+    return EvidenceMap(by, columns, rows)
