@@ -132,8 +132,10 @@ def outcomes_by_rule(record: StudyRecord, vocab: Vocabulary) -> list[OutcomeTag]
 
 
 def _front_matter(record: StudyRecord) -> dict[str, str]:
-    """The texts read before the abstract."""
-    return {"title": record.title or "", "keywords": "; ".join(record.keywords)}
+    """The texts read before the abstract; keywords that are MeSH "... as Topic" headings (a study about
+    meta-analyses or trials, not one) left out."""
+    keywords = [word for word in record.keywords if not _compiled(r"\bas topic\b").search(word)]
+    return {"title": record.title or "", "keywords": "; ".join(keywords)}
 
 
 def _indexed(terms: dict[str, dict], field_name: str, where: str, indexed: list[str]) -> list[_Match]:

@@ -82,6 +82,44 @@ def test_design_rules(vocab, title, publication_types, mesh, abstract, expected)
     assert (tag.value, tag.source) == expected and tag.provenance == "rule"
 
 
+@pytest.mark.parametrize("title, abstract, mesh, keywords, expected", [
+    # 1. a human trial citing animal work stays a trial; animals count in the title, keywords or MeSH
+    ("Acupuncture for chronic neck pain", "Background: Animal models suggest that acupuncture releases adenosine. "
+     "Methods: 120 patients were randomly assigned to acupuncture or sham.", [], [],
+     ("rct", "rule:design-abstract matched 'randomly assigned'")),
+    ("Electroacupuncture for postoperative ileus", "Electroacupuncture sped gut recovery in mice. We report a "
+     "randomized trial in 80 patients after colectomy.", [], [], ("rct", "rule:design-abstract matched 'randomized'")),
+    ("Adenosine mediates local analgesia of acupuncture", "Needling raised adenosine at the acupoint.",
+     ["Animals", "Disease Models, Animal", "Mice"], [], ("animal-study", "rule:design-mesh matched 'Disease Models, Animal'")),
+    # 2. IPD alone is an abbreviation, not an individual patient data meta-analysis
+    ("Acupuncture for low back pain: a meta-analysis", "Trials from inpatient departments (IPD) and clinics were pooled.",
+     [], [], ("meta-analysis", "rule:design-title matched 'meta-analysis'")),
+    ("Acupuncture after stroke", "Patients of inpatient departments (IPD) were randomly assigned to two groups.", [], [],
+     ("rct", "rule:design-abstract matched 'randomly assigned'")),
+    ("Acupuncture for chronic pain: a meta-analysis", "An IPD meta-analysis of 39 trials.", [], [],
+     ("ipd-meta-analysis", "rule:design-abstract matched 'IPD meta-analysis'")),
+    # 3. a Cochrane-style review whose abstract names the trials it included
+    ("Acupuncture for neck disorders", "Selection criteria: we included randomised controlled trials of acupuncture "
+     "for neck pain. Two authors extracted data.", [], [],
+     ("systematic-review", "rule:design-abstract matched 'we included randomised controlled trials'")),
+    ("Acupuncture for insomnia", "We searched MEDLINE, Embase and CENTRAL to March 2011. Trials were small.", [], [],
+     ("systematic-review", "rule:design-abstract matched 'searched MEDLINE'")),
+    # 4. a chart or record review is not a review article
+    ("Adverse events of acupuncture in a hospital clinic: a retrospective chart review", None, [], [], None),
+    ("Acupuncture use after spinal surgery", None, [], ["medical record review"], None),
+    # 5. a study about randomised trials is not one
+    ("Quality of reporting of randomized controlled trials of acupuncture", None, [], [], None),
+    ("Sham controls in randomised, placebo-controlled trials of acupuncture: a methodological study", None, [], [], None),
+    # 6. "as Topic" headings name a subject, not the design, in keywords as in MeSH
+    ("Acupuncture research in China", None, ["Meta-Analysis as Topic"], ["Meta-Analysis as Topic", "Acupuncture Therapy"],
+     None),
+    ("Acupuncture research in China", None, [], ["Randomized Controlled Trials as Topic/standards"], None),
+])
+def test_design_rules_pass_over_wording_about_other_studies(vocab, title, abstract, mesh, keywords, expected):
+    tag = design_by_rule(record(title, abstract, mesh=mesh, keywords=keywords), vocab)
+    assert (tag and (tag.value, tag.source)) == expected
+
+
 @pytest.mark.parametrize("publication_types, abstract", [
     (["Observational Study"], None),  # cohort, case-control or cross-sectional: PubMed's type alone does not say
     (["Clinical Trial"], None),       # neither a control group nor how it was allocated
