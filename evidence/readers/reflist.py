@@ -7,7 +7,7 @@ Every field comes from free text, so every record is marked ``source_format = "r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from ..records import LoadError, Person, StudyRecord, make_key, normalise_doi, normalise_pages
 from . import ReadResult
@@ -22,24 +22,6 @@ class Reference:
     text: str
     line: int
     raw: str
-
-
-@dataclass
-class Parsed:
-    """The fields found in one reference; ``truncated`` when its author list ends with "et al."."""
-
-    authors: list[Person] = field(default_factory=list)
-    truncated: bool = False
-    year: int | None = None
-    title: str | None = None
-    journal: str | None = None
-    volume: str | None = None
-    issue: str | None = None
-    pages: str | None = None
-    doi: str | None = None
-    pmid: str | None = None
-    pmcid: str | None = None
-    url: str | None = None
 
 
 def read(text: str, label: str) -> ReadResult:
@@ -57,7 +39,7 @@ def read(text: str, label: str) -> ReadResult:
                                            f"{' and no '.join(missing)} found); it was not loaded",
                                            raw=reference.raw))
             continue
-        record = _record(parsed, label, reference.line)
+        record = replace(parsed, source_file=label, source_line=reference.line)
         record.key = make_key(record, taken)
         result.records.append(record)
         not_found = [name for name, value in (("authors", parsed.authors), ("year", parsed.year),
@@ -70,13 +52,6 @@ def read(text: str, label: str) -> ReadResult:
                                            f"parsed from free text; not found: {', '.join(not_found)}",
                                            severity="warning", raw=reference.raw))
     return result
-
-
-def _record(parsed: Parsed, label: str, line: int) -> StudyRecord:
-    return StudyRecord(key="", source_file=label, source_line=line, source_format=SOURCE_FORMAT,
-                       title=parsed.title, authors=parsed.authors, journal=parsed.journal, year=parsed.year,
-                       volume=parsed.volume, issue=parsed.issue, pages=parsed.pages, doi=parsed.doi,
-                       pmid=parsed.pmid, pmcid=parsed.pmcid, url=parsed.url, more_authors=parsed.truncated)
 
 
 # --- a file into references ----------------------------------------------------------------------
@@ -119,7 +94,7 @@ def split_references(text: str) -> list[Reference]:
     return references
 
 
-def _is_complete(parsed: Parsed) -> bool:
+def _is_complete(parsed: StudyRecord) -> bool:
     return bool(parsed.title and parsed.year and parsed.journal)
 
 
@@ -166,7 +141,7 @@ def _trim_identifier(value: str) -> str:
     return value
 
 
-def _take_identifiers(text: str, parsed: Parsed) -> str:
+def _take_identifiers(text: str, parsed: StudyRecord) -> str:
     """Move the DOI, PMID, PMCID and URL out of ``text`` into ``parsed``; the rest is the citation."""
     match = _DOI.search(text)
     if match:
@@ -352,9 +327,9 @@ def _title(text: str) -> str | None:
     return title or None
 
 
-def parse_reference(text: str) -> Parsed:
+def parse_reference(text: str) -> StudyRecord:
     """The fields of one printed reference, as far as the rules find them."""
-    parsed = Parsed()
+    parsed = StudyRecord(key="", source_file="", source_line=0, source_format=SOURCE_FORMAT)
     body = _take_identifiers(text, parsed)
     date = _APA_DATE.search(body)
     if date and (_names_before(body, date) or not _ama_sources(body)):
@@ -377,13 +352,13 @@ def _ama_sources(body: str) -> list[re.Match]:
     return [m for m in _AMA_SOURCE.finditer(body) if m.group("volume") or m.group("issue")]
 
 
-def _parse_apa(body: str, date: re.Match, parsed: Parsed) -> None:
+def _parse_apa(body: str, date: re.Match, parsed: StudyRecord) -> None:
     """Authors (Year). Title. Journal, volume(issue), pages. (also "Authors (Year) Title. Journal vol:pages")"""
     parsed.year = int(date.group("year"))
     prefix, rest = body[:date.start()].strip(), body[date.end():].strip()
     names = _names_before(body, date)
     if names:
-        parsed.authors, parsed.truncated = names
+        parsed.authors, parsed.more_authors = names
     elif prefix:
         rest = f"{prefix} {rest}"  # no author: the title comes first
     source = _APA_SOURCE.search(rest)
@@ -393,7 +368,7 @@ def _parse_apa(body: str, date: re.Match, parsed: Parsed) -> None:
     parsed.title, parsed.journal = _title_and_journal(rest)
 
 
-def _parse_vancouver(body: str, parsed: Parsed) -> None:
+def _parse_vancouver(body: str, parsed: StudyRecord) -> None:
     """Authors. Title. Journal. Year;volume(issue):pages. (also "Title. Journal Year")"""
     sources = _ama_sources(body)
     source = sources[-1] if sources else _YEAR_AT_END.search(body)
@@ -405,6 +380,6 @@ def _parse_vancouver(body: str, parsed: Parsed) -> None:
             parsed.volume, parsed.issue, parsed.pages = source.group("volume", "issue", "pages")
     names = _leading_names(head)
     if names:
-        parsed.authors, parsed.truncated, start = names
+        parsed.authors, parsed.more_authors, start = names
         head = head[start:]
     parsed.title, parsed.journal = _title_and_journal(head)
