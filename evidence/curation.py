@@ -24,6 +24,7 @@ class OutcomeTag:
     finding: str
     provenance: str  # "curated" | "rule"
     source: str  # "data/studies.outcomes.yaml:12"
+    condition: str | None = None  # the condition the result is for, where the study covers several
 
 
 def sidecar_path(bib_path: Path) -> Path:
@@ -54,13 +55,15 @@ def read_outcomes(path: Path, label: str) -> tuple[dict[str, list[OutcomeTag]], 
                 errors.append(LoadError(label, line, key, f"outcome row is missing {', '.join(missing)}"))
                 continue
             values = {f: " ".join(str(row[f]).split()) for f in REQUIRED}
+            values["condition"] = row.get("condition")
             by_key.setdefault(key, []).append(OutcomeTag(**values, provenance="curated", source=f"{label}:{line}"))
     return by_key, errors
 
 
 def format_outcomes(by_key: dict[str, list[OutcomeTag]]) -> str:
     """The sidecar YAML for curated outcome rows (rule-made rows are not curation and are left out)."""
-    rows = {key: [{f: getattr(o, f) for f in REQUIRED} for o in outcomes if o.provenance == "curated"]
+    rows = {key: [{f: getattr(o, f) for f in REQUIRED} | ({"condition": o.condition} if o.condition else {})
+                  for o in outcomes if o.provenance == "curated"]
             for key, outcomes in by_key.items()}
     rows = {key: value for key, value in rows.items() if value}
     header = "# Curated outcomes, keyed by citation key (written by `evidence export`).\n"

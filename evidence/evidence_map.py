@@ -13,9 +13,10 @@ FINDINGS = {
     "no-difference": "no difference",
     "harm": "acupuncture did worse",
     "mixed": "mixed findings",
+    "inconclusive": "too little evidence to say",
     "none": "no findings recorded",
 }
-READ_DIRECTIONS = ("benefit", "no-difference", "harm", "mixed")  # "unknown" and "not-applicable" say nothing
+READ_DIRECTIONS = ("benefit", "no-difference", "harm", "mixed", "inconclusive")  # "unknown", "not-applicable" say nothing
 LEVELS = {1: "Level 1: systematic reviews", 2: "Level 2: randomised trials", 3: "Level 3: controlled studies",
           4: "Level 4: case series, case-control", 5: "Level 5: mechanism"}
 
@@ -39,7 +40,7 @@ class Cell:
 
     @property
     def findings(self) -> str:
-        """benefit, no-difference, harm (all the same), mixed, or none."""
+        """benefit, no-difference, harm, inconclusive (when all say the same), mixed, or none."""
         if not self.directions:
             return "none"
         return next(iter(self.directions)) if len(self.directions) == 1 else "mixed"
@@ -77,11 +78,15 @@ def build(conn: sqlite3.Connection, by: str = "design") -> EvidenceMap:
         columns = [Column(design_id, label) for design_id, label in
                    conn.execute("SELECT id, label FROM designs ORDER BY rank")] + [Column(None, "No design")]
     position = {column.value: i for i, column in enumerate(columns)}
-    directions: dict[str, set[str]] = {}
-    for key, direction in conn.execute(
-            f"SELECT study_key, direction FROM study_outcomes WHERE direction IN ({', '.join('?' * len(READ_DIRECTIONS))})",
-            READ_DIRECTIONS):
-        directions.setdefault(key, set()).add(direction)
+    related: dict[str, set[str]] = {}  # a condition and every broader and narrower one
+    for condition, ancestor in conn.execute("SELECT condition_id, ancestor_id FROM condition_ancestors"):
+        related.setdefault(condition, set()).add(ancestor)
+        related.setdefault(ancestor, set()).add(condition)
+    findings: dict[str, list[tuple[str | None, str]]] = {}  # study -> (condition the result is for, direction)
+    for key, condition, direction in conn.execute(
+            f"SELECT study_key, condition_id, direction FROM study_outcomes "
+            f"WHERE direction IN ({', '.join('?' * len(READ_DIRECTIONS))})", READ_DIRECTIONS):
+        findings.setdefault(key, []).append((condition, direction))
     cells: dict[str, list[Cell]] = {}
     for condition_id, key, design, level in conn.execute(
             "SELECT ca.ancestor_id, s.key, s.design, d.evidence_level FROM condition_ancestors ca "
@@ -89,7 +94,9 @@ def build(conn: sqlite3.Connection, by: str = "design") -> EvidenceMap:
             "LEFT JOIN designs d ON d.id = s.design"):
         cell = cells.setdefault(condition_id, [Cell() for _ in columns])[position[level if by == "level" else design]]
         cell.studies.add(key)
-        cell.directions |= directions.get(key, set())
+        # a result for one condition of a review (chronic low back pain) does not speak for another (acute)
+        cell.directions |= {direction for for_condition, direction in findings.get(key, [])
+                            if for_condition is None or for_condition in related.get(condition_id, ())}
     rows = []
     for condition_id, label, tree_path in conn.execute(
             "SELECT id, label, tree_path FROM conditions ORDER BY replace(tree_path, '/', char(1))"):

@@ -89,7 +89,11 @@ select
   group_concat(distinct t.key) as study_keys,
   (select group_concat(distinct so.direction) from study_outcomes so
      where so.study_key in (select key from tagged t2 where t2.condition_id = b.condition_id and t2.evidence_level = b.level)
-       and so.direction != 'unknown') as directions
+       and so.direction != 'unknown'
+       and (so.condition_id is null
+            or so.condition_id in (select ancestor_id from condition_ancestors where condition_id = b.condition_id)
+            or so.condition_id in (select condition_id from condition_ancestors where ancestor_id = b.condition_id))
+  ) as directions
 from best b
 join conditions c on c.id = b.condition_id
 join tagged t on t.condition_id = b.condition_id and t.evidence_level = b.level

@@ -21,7 +21,7 @@ from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -125,6 +125,7 @@ CREATE TABLE IF NOT EXISTS study_outcomes (
     comparator TEXT NOT NULL REFERENCES comparators(id),
     direction TEXT NOT NULL CHECK (direction IN ({", ".join(f"'{d}'" for d in DIRECTIONS)})),
     finding TEXT NOT NULL,
+    condition_id TEXT REFERENCES conditions(id),
     provenance TEXT NOT NULL CHECK (provenance IN ('curated', 'rule')),
     source TEXT NOT NULL,
     PRIMARY KEY (study_key, position)
@@ -403,6 +404,7 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
 def prune_vocabulary(db: Database, vocab: Vocabulary) -> None:
     """Drop terms that left the vocabularies, unless a study (from a file not reloaded) still uses them."""
     for kind, column, table in (("conditions", "condition_id", "study_conditions"),
+                                ("conditions", "condition_id", "study_outcomes"),
                                 ("outcomes", "outcome_id", "study_outcomes"),
                                 ("comparators", "comparator", "study_outcomes"),
                                 ("designs", "design", "studies")):
@@ -463,7 +465,7 @@ def save_study(db: Database, tagged: TaggedStudy) -> str:
     db["study_outcomes"].insert_all(
         {"study_key": key, "position": i, "outcome_id": o.outcome, "measure": o.measure,
          "comparator": o.comparator, "direction": o.direction, "finding": o.finding,
-         "provenance": o.provenance, "source": o.source}
+         "condition_id": o.condition, "provenance": o.provenance, "source": o.source}
         for i, o in enumerate(tagged.outcomes, start=1))
     return "updated" if previous else "added"
 
@@ -491,7 +493,8 @@ def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]
             Tag("condition", row["condition_id"], row["provenance"], row["source"]))
     outcomes: dict[str, list[OutcomeTag]] = {}
     for row in rows(f"SELECT study_key, outcome_id AS outcome, measure, comparator, direction, finding, provenance, "
-                    f"source FROM study_outcomes WHERE study_key IN ({selected}) ORDER BY study_key, position"):
+                    f"source, condition_id AS condition FROM study_outcomes WHERE study_key IN ({selected}) "
+                    f"ORDER BY study_key, position"):
         outcomes.setdefault(row.pop("study_key"), []).append(OutcomeTag(**row))
     studies = {}
     for row in rows(f"SELECT * FROM studies WHERE key IN ({selected})"):

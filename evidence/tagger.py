@@ -53,6 +53,8 @@ def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vo
                     (("outcomes", outcome.outcome), ("comparators", outcome.comparator)) if not vocab.known(kind, value)]
         if outcome.direction not in DIRECTIONS:
             problems.append(f"unknown direction '{outcome.direction}' (one of: {', '.join(DIRECTIONS)})")
+        if outcome.condition and not vocab.known("conditions", outcome.condition):
+            problems.append(vocab.unknown_message("conditions", outcome.condition))
         for problem in problems:
             reject(outcome.source, problem)
         if not problems:

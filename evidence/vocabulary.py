@@ -10,7 +10,8 @@ from .yamlsource import YamlProblem, load_with_lines
 
 KINDS = ("conditions", "designs", "outcomes", "comparators")
 # "unknown": the result was not read; rule-made outcome rows, which only know that a measure was named.
-DIRECTIONS = ("benefit", "no-difference", "harm", "mixed", "not-applicable", "unknown")
+# "inconclusive": the authors found the evidence too sparse to say.
+DIRECTIONS = ("benefit", "no-difference", "harm", "mixed", "inconclusive", "not-applicable", "unknown")
 # What a rule-made outcome row was compared with, and which way it went: not read.
 RULE_COMPARATOR = "unspecified"  # a term of comparators.yaml
 RULE_DIRECTION = "unknown"

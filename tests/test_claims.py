@@ -96,3 +96,19 @@ async def test_claim_and_article_pages_escape_html(claims_db):
     assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     page = await ds.client.get(f"/{claims_db.stem}/sources")
     assert "<b>needles</b>" not in page.text and "&lt;b&gt;needles&lt;/b&gt;" in page.text
+
+
+def test_a_review_finding_for_one_condition_does_not_colour_another(claims_db):
+    import sqlite3
+
+    from evidence.evidence_map import build
+
+    with sqlite3.connect(claims_db) as conn:
+        the_map = build(conn)
+    column = [c.label for c in the_map.columns].index("Meta-analysis")
+    cells = {row.condition_id: row.cells[column] for row in the_map.rows}
+    # manheimer2005: benefit for chronic low back pain, inconclusive for acute low back pain, and
+    # inconclusive against other therapies (for both)
+    assert (cells["chronic-low-back-pain"].count, cells["chronic-low-back-pain"].directions) == (1, {"benefit", "inconclusive"})
+    assert (cells["acute-low-back-pain"].count, cells["acute-low-back-pain"].findings) == (1, "inconclusive")
+    assert cells["low-back-pain"].directions == {"benefit", "inconclusive"}  # both belong to the broader condition
