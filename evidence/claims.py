@@ -26,6 +26,7 @@ class Article:
     """An article that cites studies and makes claims (a "source" in the database)."""
 
     id: str
+    name: str  # a short name of our own, for lists
     title: str | None  # as printed; None when the copy at hand prints none
     kind: str
     description: str
@@ -103,12 +104,13 @@ def read_layer(folder: Path, label_of) -> EvidenceLayer:
 
 def _articles(document, label: str, layer: EvidenceLayer) -> None:
     for item in _items(document, label, layer, "a list of articles"):
-        problem = _missing(item, ("id", "kind", "description")) or (
+        problem = _missing(item, ("id", "name", "kind", "description")) or (
             f"kind '{item['kind']}' is not one of {', '.join(SOURCE_KINDS)}" if item["kind"] not in SOURCE_KINDS else None)
         if problem:
             layer.errors.append(LoadError(label, item["__line__"], item.get("id"), problem))
             continue
-        layer.articles.append(Article(item["id"], _text(item["title"]) if item.get("title") else None, item["kind"], _text(item["description"]),
+        title = _text(item["title"]) if item.get("title") else None
+        layer.articles.append(Article(item["id"], _text(item["name"]), title, item["kind"], _text(item["description"]),
                                       item.get("publisher"), [str(t) for t in item.get("topics") or []],
                                       item["__line__"]))
 

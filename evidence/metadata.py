@@ -37,14 +37,15 @@ CLAIMS_NOT_FULLY_SUPPORTED = f"""
 -- Claims whose verdict is anything but "supported", or whose stated details disagree with the cited record.
 select
   c.id,
-  coalesce(src.title, src.id) as article,
+  src.name as article,
   c.locator,
   c.claim,
   c.verdict,
   c.reason,
   (select group_concat(ch.field || ': stated ' || ch.stated || ', recorded ' || ch.recorded, '; ')
      from claim_checks ch where ch.claim_id = c.id and not ch.agrees) as wrong_details,
-  (select group_concat(study_key, ', ') from claim_studies cs where cs.claim_id = c.id) as studies
+  (select group_concat(study_key, ', ') from claim_studies cs where cs.claim_id = c.id) as studies,
+  (select group_concat(title, '; ') from claim_documents cd where cd.claim_id = c.id) as documents
 from claims c join sources src on src.id = c.source_id
 where c.verdict != 'supported' or c.details_wrong > 0
 order by case c.verdict {" ".join(f"when '{v}' then {i}" for i, v in enumerate(BY_SEVERITY))} end, c.id
@@ -224,7 +225,7 @@ def database_metadata() -> dict:
             },
             "sources": {
                 "description": "The articles that cite the studies and make claims about acupuncture, described in our own words.",
-                "label_column": "title",
+                "label_column": "name",
                 "facets": ["kind"],
             },
             "claims": {

@@ -21,7 +21,7 @@ from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -152,6 +152,7 @@ CREATE TABLE IF NOT EXISTS field_disagreements (
 );
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
     title TEXT,
     publisher TEXT,
     kind TEXT NOT NULL,
@@ -274,7 +275,7 @@ CLAIM_CARDS_VIEW = """
 CREATE VIEW claim_cards AS
 SELECT
     c.id,
-    coalesce(src.title, src.id) AS article,
+    src.name AS article,
     c.locator,
     c.claim,
     c.verdict,
@@ -523,7 +524,7 @@ def save_evidence_layer(db: Database, layer: EvidenceLayer) -> list[LoadError]:
     sources_file, claims_file, includes_file = layer.labels
     known = {table: {k for (k,) in db.execute(f"SELECT {column} FROM {table}")}
              for table, column in (("studies", "key"), ("conditions", "id"))}
-    db["sources"].insert_all({"id": a.id, "title": a.title, "publisher": a.publisher, "kind": a.kind,
+    db["sources"].insert_all({"id": a.id, "name": a.name, "title": a.title, "publisher": a.publisher, "kind": a.kind,
                               "topics": json.dumps(a.topics, ensure_ascii=False), "description": a.description}
                              for a in layer.articles)
     articles = {a.id for a in layer.articles}

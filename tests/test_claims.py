@@ -112,3 +112,11 @@ def test_a_review_finding_for_one_condition_does_not_colour_another(claims_db):
     assert (cells["chronic-low-back-pain"].count, cells["chronic-low-back-pain"].directions) == (1, {"benefit", "inconclusive"})
     assert (cells["acute-low-back-pain"].count, cells["acute-low-back-pain"].findings) == (1, "inconclusive")
     assert cells["low-back-pain"].directions == {"benefit", "inconclusive"}  # both belong to the broader condition
+
+
+@pytest.mark.asyncio
+async def test_unsupported_claims_name_their_article_and_documents(claims_db):
+    ds = Datasette(immutables=[str(claims_db)])
+    response = await ds.client.get(f"/{claims_db.stem}/claims_not_fully_supported.json?_shape=objects")
+    by_id = {r["id"]: r for r in response.json()["rows"]}
+    assert by_id["medicare"]["article"] == "Test article <b>one</b>" and by_id["medicare"]["documents"] == "A coverage decision"
