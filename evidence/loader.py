@@ -133,16 +133,13 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     summary.errors = inputs.errors
     if db_path.exists() and not store.is_current(db_path):
         summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
-    with store.building(db_path) as db:
+    with store.building(db_path) as db, store.indexes_after(db):
         store.save_vocabulary(db, vocab)
         kept = [s for s in store.read_sources(db) if _keep(s, inputs)]
         studies, tagged = combine(kept + inputs.sources, vocab, summary.errors)
-        for done, one in enumerate(tagged, start=1):
-            outcome = store.save_study(db, one)
-            setattr(summary, outcome, getattr(summary, outcome) + 1)
-            summary.tags += len(one.conditions) + len(one.outcomes) + (one.design is not None)
-            if progress:
-                progress(done, len(tagged))
+        counts = store.save_studies(db, tagged, progress and (lambda done: progress(done, len(tagged))))
+        summary.added, summary.updated, summary.unchanged = counts["added"], counts["updated"], counts["unchanged"]
+        summary.tags = sum(len(one.conditions) + len(one.outcomes) + (one.design is not None) for one in tagged)
         store.save_sources(db, studies)
         summary.removed = store.remove_studies_except(db, {t.record.key for t in tagged})
         store.prune_vocabulary(db, vocab)
