@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,11 +114,46 @@ def combine(sources: list[Source], vocab: Vocabulary, errors: list[LoadError]) -
     studies, merge_errors = merge(sources)
     errors.extend(merge_errors)
     tagged = []
-    for study in studies:
-        one, tag_errors = tag_study(study.record, study.outcomes, vocab)
+    for study, (one, tag_errors) in zip(studies, tag_all(studies, vocab)):
         errors.extend(tag_errors)
         tagged.append(one)
     return studies, tagged
+
+
+# Below this many studies, tagging in one process is quicker than starting others.
+PARALLEL_FROM = 5000
+_TAG_BATCH = 500
+
+
+def tag_all(studies: list[MergedStudy], vocab: Vocabulary) -> Iterator[tuple[TaggedStudy, list[LoadError]]]:
+    """``tag_study`` for each study, in order; spread over the machine's cores when there are many."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(studies) < PARALLEL_FROM or workers < 2:
+        yield from (tag_study(s.record, s.outcomes, vocab) for s in studies)
+        return
+    batches = [[(s.record, s.outcomes) for s in studies[i:i + _TAG_BATCH]] for i in range(0, len(studies), _TAG_BATCH)]
+    with multiprocessing.get_context("spawn" if os.name == "nt" else "fork").Pool(
+            workers, initializer=_set_vocabulary, initargs=(vocab,)) as pool:
+        for batch, results in zip(batches, pool.imap(_tag_batch, batches)):
+            for (record, _), (design, conditions, outcomes, errors) in zip(batch, results):
+                yield TaggedStudy(record, design, conditions, outcomes), errors
+
+
+_worker_vocabulary: Vocabulary | None = None
+
+
+def _set_vocabulary(vocab: Vocabulary) -> None:
+    global _worker_vocabulary
+    _worker_vocabulary = vocab
+
+
+def _tag_batch(batch: list[tuple]) -> list[tuple]:
+    """In a worker: the tags of each (record, curated outcomes), without the record (the caller has it)."""
+    results = []
+    for record, outcomes in batch:
+        one, errors = tag_study(record, outcomes, _worker_vocabulary)
+        results.append((one.design, one.conditions, one.outcomes, errors))
+    return results
 
 
 def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies",
