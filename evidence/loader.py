@@ -180,6 +180,7 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
         summary.removed = store.remove_studies_except(db, {t.record.key for t in tagged})
         store.prune_vocabulary(db, vocab)
         store.prune_authors(db)
+        store.refresh_summaries(db)
         store.replace_errors(db, inputs.labels, summary.errors)
     summary.studies = len(tagged)
     summary.merged = sum(len(study.sources) - 1 for study in studies)

@@ -33,7 +33,8 @@ order by coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year desc, s.key
 
 def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
     """Conditions (in tree order, with their depth) against designs; each cell counts studies
-    tagged with the condition or a narrower one. Zero rows show where evidence is missing."""
+    tagged with the condition or a narrower one (counted at load time in evidence_map_cells).
+    Zero rows show where evidence is missing."""
     def literal(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
@@ -41,7 +42,7 @@ def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
         return '"' + value.replace('"', '""') + '"'
 
     columns = ",\n".join(
-        f"  count(distinct case when s.design = {literal(design_id)} then s.key end) as {name(label)}"
+        f"  coalesce(sum(case when m.design = {literal(design_id)} then m.studies end), 0) as {name(label)}"
         for design_id, label in designs
     )
     return f"""
@@ -49,12 +50,10 @@ def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
 select
   substr('                    ', 1, 2 * (length(c.tree_path) - length(replace(c.tree_path, '/', '')))) || c.label as condition,
   c.id as condition_id,
-  count(distinct s.key) as studies,
+  coalesce(sum(m.studies), 0) as studies,
 {columns}
 from conditions c
-left join condition_ancestors ca on ca.ancestor_id = c.id
-left join study_conditions sc on sc.condition_id = ca.condition_id
-left join studies s on s.key = sc.study_key
+left join evidence_map_cells m on m.condition_id = c.id
 group by c.id
 order by replace(c.tree_path, '/', char(1))
 """
@@ -66,8 +65,9 @@ def database_metadata() -> dict:
         "description": "Studies, tagged by condition, design and outcome, with where each tag came from.",
         "tables": {
             "study_cards": {
-                "description": "One row per study with its conditions, outcomes and comparators as JSON arrays. "
-                               "Start here: facet on condition, design, evidence level, year or journal, or search.",
+                "description": "One row per study with its conditions, outcomes and comparators as JSON arrays "
+                               "(rebuilt by each load). Start here: facet on condition, design, evidence level, "
+                               "year or journal, or search.",
                 "facets": [{"array": "conditions"}, "design", "evidence_level", "year", "journal"],
                 "fts_table": "studies_fts",
                 "fts_pk": "rowid",
@@ -116,6 +116,8 @@ def database_metadata() -> dict:
                 "sort": "tree_path",
             },
             "condition_ancestors": {"description": "Each condition with itself and every broader condition, and how many steps up it is."},
+            "evidence_map_cells": {"description": "Studies per condition (narrower conditions included) and design, "
+                                                  "counted at load time for the evidence map."},
             "designs": {
                 "description": "Study designs with their MeSH publication type and OCEBM 2011 evidence level "
                                "(1 systematic review of randomised trials ... 5 mechanism-based reasoning).",

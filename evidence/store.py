@@ -20,7 +20,7 @@ from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -171,8 +171,38 @@ CREATE INDEX IF NOT EXISTS idx_study_sources_study ON study_sources(study_key);
 CREATE INDEX IF NOT EXISTS idx_field_disagreements_study ON field_disagreements(study_key);
 """
 
-STUDY_CARDS_VIEW = """
-CREATE VIEW study_cards AS
+# One row per study for browsing, kept as a table (refreshed by each load) so that facets and sorting on a
+# million studies use indexes instead of computing every card's JSON arrays on each request.
+STUDY_CARDS = """
+CREATE TABLE IF NOT EXISTS study_cards (
+    rowid INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    title TEXT,
+    authors TEXT,
+    year INTEGER,
+    journal TEXT,
+    design TEXT,
+    evidence_level INTEGER,
+    conditions TEXT,
+    condition_groups TEXT,
+    outcomes TEXT,
+    comparators TEXT,
+    directions TEXT,
+    population TEXT,
+    participants INTEGER,
+    included_studies INTEGER,
+    finding TEXT,
+    doi TEXT,
+    pmid TEXT,
+    pmcid TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_study_cards_design ON study_cards(design);
+CREATE INDEX IF NOT EXISTS idx_study_cards_evidence_level ON study_cards(evidence_level);
+CREATE INDEX IF NOT EXISTS idx_study_cards_year ON study_cards(year);
+CREATE INDEX IF NOT EXISTS idx_study_cards_journal ON study_cards(journal);
+"""
+
+STUDY_CARDS_ROWS = """
 SELECT
     s.rowid AS rowid,
     s.key,
@@ -207,18 +237,33 @@ SELECT
     s.pmid,
     s.pmcid
 FROM studies s LEFT JOIN designs d ON d.id = s.design
+ORDER BY s.rowid
 """
+
+# Studies per condition (counting narrower conditions) and design, for the evidence map; refreshed by each load.
+EVIDENCE_MAP_CELLS = """
+CREATE TABLE IF NOT EXISTS evidence_map_cells (
+    condition_id TEXT NOT NULL,
+    design TEXT,
+    studies INTEGER NOT NULL
+);
+"""
+
+EVIDENCE_MAP_CELL_ROWS = """
+SELECT ca.ancestor_id, s.design, count(DISTINCT s.key)
+FROM condition_ancestors ca
+JOIN study_conditions sc ON sc.condition_id = ca.condition_id
+JOIN studies s ON s.key = sc.study_key
+GROUP BY ca.ancestor_id, s.design
+"""
+
 
 FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
 
 
 def ensure_schema(db: Database) -> None:
     """Create every table, index, view and the full-text index; safe to run on an existing database."""
-    db.executescript(SCHEMA)
-    view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'study_cards'").fetchone()
-    if view is None or view[0] != STUDY_CARDS_VIEW.strip():
-        db.execute("DROP VIEW IF EXISTS study_cards")
-        db.execute(STUDY_CARDS_VIEW.strip())
+    db.executescript(SCHEMA + STUDY_CARDS + EVIDENCE_MAP_CELLS)
     if not db["studies"].detect_fts():
         db["studies"].enable_fts(FTS_COLUMNS, tokenize="porter", create_triggers=True)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -333,6 +378,14 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
     db["comparators"].upsert_all(
         ({"id": t["id"], "label": t["label"], "description": t.get("description")}
          for t in vocab.terms["comparators"].values()), pk="id")
+
+
+def refresh_summaries(db: Database) -> None:
+    """Rebuild what is computed from the studies and their tags: the study cards and the evidence map's counts."""
+    db.execute("DELETE FROM study_cards")
+    db.execute(f"INSERT INTO study_cards {STUDY_CARDS_ROWS}")
+    db.execute("DELETE FROM evidence_map_cells")
+    db.execute(f"INSERT INTO evidence_map_cells {EVIDENCE_MAP_CELL_ROWS}")
 
 
 def prune_vocabulary(db: Database, vocab: Vocabulary) -> None:
