@@ -72,7 +72,8 @@ def merge(sources: list[Source]) -> tuple[list[MergedStudy], list[LoadError]]:
     by_title: dict[tuple, int] = {}
     for source in sources:
         r = source.record
-        index, how = _find(r, clusters, by_doi, by_pmid, by_title)
+        identity = identity_title(r)
+        index, how = _find(r, identity, clusters, by_doi, by_pmid, by_title)
         if index is None:
             index, how = len(clusters), "first"
             clusters.append([])
@@ -81,8 +82,8 @@ def merge(sources: list[Source]) -> tuple[list[MergedStudy], list[LoadError]]:
             by_doi.setdefault(r.doi, index)
         if r.pmid:
             by_pmid.setdefault(r.pmid, index)
-        if identity_title(r):
-            by_title.setdefault(identity_title(r), index)
+        if identity:
+            by_title.setdefault(identity, index)
     combined = [_combine(cluster) for cluster in clusters]
     taken = {study.record.key for study in combined}
     studies, errors, owner = [], [], {}
@@ -101,11 +102,11 @@ def merge(sources: list[Source]) -> tuple[list[MergedStudy], list[LoadError]]:
     return studies, errors
 
 
-def _find(r: StudyRecord, clusters, by_doi, by_pmid, by_title) -> tuple[int | None, str]:
+def _find(r: StudyRecord, identity: tuple | None, clusters, by_doi, by_pmid, by_title) -> tuple[int | None, str]:
     """The cluster this record belongs to, and what matched; identifiers that conflict never match."""
     for how, index in (("doi", by_doi.get(r.doi) if r.doi else None),
                        ("pmid", by_pmid.get(r.pmid) if r.pmid else None),
-                       ("title-year-author", by_title.get(identity_title(r)) if identity_title(r) else None)):
+                       ("title-year-author", by_title.get(identity) if identity else None)):
         if index is not None and _compatible(r, clusters[index]):
             return index, how
     return None, ""
@@ -146,7 +147,8 @@ def _combine(cluster: list[tuple[Source, str]]) -> MergedStudy:
         **{name: _union(getattr(s.record, name) for s in sources) for name in LIST_FIELDS},
     )
     study = MergedStudy(record, _union(s.outcomes for s in sources), sources, [how for _, how in ranked])
-    study.disagreements = _disagreements(study, authors_source)
+    if len(sources) > 1:  # one source cannot disagree with itself
+        study.disagreements = _disagreements(study, authors_source)
     return study
 
 

@@ -5,7 +5,7 @@
     python scripts/bench.py bench-data
 
 Every measurement runs in its own process, timed from outside, with the peak memory of its whole process
-tree (resident set, polled every 20 ms). For BibTeX, on the same file:
+tree (proportional set size, polled every 20 ms). For BibTeX, on the same file:
 (a) ``bibtexparser.parse_file`` alone; (b) the pipeline a user would write: bibtexparser with its LaTeX
 decoding and name splitting middlewares, then sqlite-utils inserts (authors looked up one by one) and a
 full-text index, on the first ``--naive`` entries; (c) ``evidence load`` end to end into a new database.
@@ -38,26 +38,27 @@ class Run:
     output: str
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Resident memory of a process and all its descendants, in kB (from /proc)."""
+def _tree_memory_kb(root: int) -> int:
+    """Memory of a process and all its descendants, in kB: the sum of their proportional set sizes (from
+    /proc), so that pages forked workers share with their parent are counted once."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/statm") as f:
-                rss[int(entry)] = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
         stack += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except (OSError, StopIteration):
+            continue
     return total
 
 
@@ -68,7 +69,7 @@ def measure(command: list[str]) -> Run:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, )
         peak = 0
         while process.poll() is None:
-            peak = max(peak, _tree_rss_kb(process.pid))
+            peak = max(peak, _tree_memory_kb(process.pid))
             time.sleep(0.02)
         seconds = time.perf_counter() - started
         out.seek(0)

@@ -310,11 +310,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-data"), help="folder to write to (default bench-data)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--formats", default="bib,ris,nbib", help="comma-separated: bib, ris, nbib")
+    parser.add_argument("--split", type=int, default=1, help="write the BibTeX in this many files (for very large corpora)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     studies = make_studies(args.count, args.seed)
     formats = args.formats.split(",")
-    if "bib" in formats:
+    if "bib" in formats and args.split > 1:  # the same studies, in files of corpus-01.bib, corpus-02.bib, ...
+        size = -(-len(studies) // args.split)
+        for part in range(args.split):
+            path = args.out / f"corpus-{part + 1:02d}.bib"
+            bad = write_bibtex(studies[part * size:(part + 1) * size], path)
+            print(f"{path}: {len(studies[part * size:(part + 1) * size])} studies + {bad} malformed or repeated entries")
+    elif "bib" in formats:
         bad = write_bibtex(studies, args.out / "corpus.bib")
         print(f"{args.out / 'corpus.bib'}: {len(studies)} studies + {bad} malformed or repeated entries")
     if "ris" in formats:
