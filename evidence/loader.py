@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import store
+from . import parallel, store
 from .curation import read_outcomes, sidecar_path
 from .merge import MergedStudy, Source, merge
 from .readers import read_file
@@ -120,38 +119,25 @@ def combine(sources: list[Source], vocab: Vocabulary, errors: list[LoadError]) -
     return studies, tagged
 
 
-# Below this many studies, tagging in one process is quicker than starting others.
-PARALLEL_FROM = 5000
-_TAG_BATCH = 500
+# Studies tagged together in one worker.
+TAG_BATCH = 500
 
 
 def tag_all(studies: list[MergedStudy], vocab: Vocabulary) -> Iterator[tuple[TaggedStudy, list[LoadError]]]:
-    """``tag_study`` for each study, in order; spread over the machine's cores when there are many."""
-    workers = min(os.cpu_count() or 1, 4)
-    if len(studies) < PARALLEL_FROM or workers < 2:
-        yield from (tag_study(s.record, s.outcomes, vocab) for s in studies)
-        return
-    batches = [[(s.record, s.outcomes) for s in studies[i:i + _TAG_BATCH]] for i in range(0, len(studies), _TAG_BATCH)]
-    with multiprocessing.get_context("spawn" if os.name == "nt" else "fork").Pool(
-            workers, initializer=_set_vocabulary, initargs=(vocab,)) as pool:
-        for batch, results in zip(batches, pool.imap(_tag_batch, batches)):
-            for (record, _), (design, conditions, outcomes, errors) in zip(batch, results):
-                yield TaggedStudy(record, design, conditions, outcomes), errors
+    """``tag_study`` for each study, in order, in batches (spread over the workers when there are several)."""
+    batches = [(vocab, [(s.record, s.outcomes) for s in studies[i:i + TAG_BATCH]])
+               for i in range(0, len(studies), TAG_BATCH)]
+    for (_, batch), results in zip(batches, parallel.map_batches(_tag_batch, batches)):
+        for (record, _), (design, conditions, outcomes, errors) in zip(batch, results):
+            yield TaggedStudy(record, design, conditions, outcomes), errors
 
 
-_worker_vocabulary: Vocabulary | None = None
-
-
-def _set_vocabulary(vocab: Vocabulary) -> None:
-    global _worker_vocabulary
-    _worker_vocabulary = vocab
-
-
-def _tag_batch(batch: list[tuple]) -> list[tuple]:
-    """In a worker: the tags of each (record, curated outcomes), without the record (the caller has it)."""
+def _tag_batch(work: tuple[Vocabulary, list[tuple]]) -> list[tuple]:
+    """The tags of each (record, curated outcomes), without the record (the caller has it)."""
+    vocab, batch = work
     results = []
     for record, outcomes in batch:
-        one, errors = tag_study(record, outcomes, _worker_vocabulary)
+        one, errors = tag_study(record, outcomes, vocab)
         results.append((one.design, one.conditions, one.outcomes, errors))
     return results
 
@@ -165,10 +151,21 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
-    inputs = read_inputs(files, db_path.parent, format, encoding)
-    summary.errors = inputs.errors
-    if db_path.exists() and not store.is_current(db_path):
-        summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
+    with parallel.workers():
+        inputs = read_inputs(files, db_path.parent, format, encoding)
+        summary.errors = inputs.errors
+        if db_path.exists() and not store.is_current(db_path):
+            summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
+        studies, tagged = _store(db_path, vocab, inputs, summary, progress)
+    summary.studies = len(tagged)
+    summary.merged = sum(len(study.sources) - 1 for study in studies)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _store(db_path: Path, vocab: Vocabulary, inputs: Inputs, summary: LoadSummary,
+           progress: Callable[[int, int], None] | None) -> tuple[list[MergedStudy], list[TaggedStudy]]:
+    """Merge what was read with what the database holds from other files, tag, and write it all."""
     with store.building(db_path) as db, store.indexes_after(db):
         store.save_vocabulary(db, vocab)
         kept = [s for s in store.read_sources(db) if _keep(s, inputs)]
@@ -182,10 +179,7 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
         store.prune_authors(db)
         store.refresh_summaries(db)
         store.replace_errors(db, inputs.labels, summary.errors)
-    summary.studies = len(tagged)
-    summary.merged = sum(len(study.sources) - 1 for study in studies)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    return studies, tagged
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import bibtexparser
@@ -12,6 +13,7 @@ from bibtexparser.middlewares.names import (
     parse_single_name_into_parts,
     split_multiple_persons_names,
 )
+from bibtexparser.library import Library
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
@@ -28,6 +30,7 @@ from ..records import (
     normalise_pmid,
     normalise_year,
 )
+from .. import parallel
 from . import ReadResult, add_keywords
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -184,36 +187,137 @@ def _person(name: str) -> Person:
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records."""
-    library = bibtexparser.parse_string(text)
-    result = ReadResult()
-    for block in library.blocks:
+    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records.
+
+    A large text is cut into pieces at lines that start a block, which bibtexparser reads the same way
+    whatever came before (it starts a new block there, ending one left open), and the pieces are parsed
+    in the workers (evidence.parallel), each knowing every @string of the file; repeated keys are found
+    across the pieces here. The result is the same as from one parse of the whole text.
+    """
+    if len(text) < PARALLEL_FROM:
+        return _assemble(_blocks(text, label), label)
+    pieces = _pieces(text)
+    strings = "".join(piece.text for piece in pieces if piece.strings)
+    read_elsewhere = iter(parallel.map_batches(_read_piece, [
+        (piece.text + piece.following, label, piece.lines_before, piece.lines, strings)
+        for piece in pieces if not piece.strings]))
+    seed = bibtexparser.parse_string("")  # the @string blocks, read here in turn, so repeated names are found
+    items = []
+    for piece in pieces:
+        items += (_blocks(piece.text + piece.following, label, piece.lines_before, piece.lines, seed)
+                  if piece.strings else next(read_elsewhere))
+    return _assemble(items, label)
+
+
+# Texts longer than this are cut into pieces of about PIECE characters, read in the workers.
+PARALLEL_FROM = 2_000_000
+PIECE = 1_000_000
+_BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)  # bibtexparser's block start, at the start of a line
+
+
+@dataclass
+class _Piece:
+    """A run of whole blocks of a text, from a block start at the beginning of a line to the next one (whose
+    start, ``following``, is parsed after it, so that a block left open ends as it does in the whole text)."""
+
+    text: str
+    following: str
+    lines_before: int
+    lines: int  # lines of its own: blocks starting later are the following one's
+    strings: bool  # a @string block
+
+
+def _pieces(text: str) -> list[_Piece]:
+    """The text as pieces of about PIECE characters, each @string block a piece of its own; what comes
+    before the first block start goes with the first piece."""
+    starts = [m.start() for m in _BLOCK_START.finditer(text)] + [len(text)]
+    pieces: list[_Piece] = []
+    start = 0
+
+    def cut(end: int, strings: bool = False) -> None:
+        following = _BLOCK_START.match(text, end)
+        pieces.append(_Piece(text[start:end], following.group(0) if following else "", text.count("\n", 0, start),
+                             text.count("\n", start, end), strings))
+
+    for block, end in zip(starts, starts[1:]):
+        if text[block:block + 7].lower() == "@string":
+            if block > start:
+                cut(block)
+            start = block
+            cut(end, strings=True)
+            start = end
+        elif end - start >= PIECE:
+            cut(end)
+            start = end
+    if start < len(text):
+        cut(len(text))
+    return pieces
+
+
+def _read_piece(work: tuple[str, str, int, int, str]) -> list[tuple]:
+    """In a worker: the blocks of one piece, its @string definitions given by the text of all of them."""
+    text, label, lines_before, own_lines, strings = work
+    return _blocks(text, label, lines_before, own_lines, bibtexparser.parse_string(strings))
+
+
+def _blocks(text: str, label: str, lines_before: int = 0, own_lines: int | None = None,
+            seed: Library | None = None) -> list[tuple]:
+    """What each block of the text gives, in order: ("entry", key, line, raw, record or None, errors),
+    ("duplicate", key, line, raw) or ("failed", error). ``lines_before`` the text, whose blocks starting past
+    ``own_lines`` are not its own; ``seed``: a library whose @string definitions the text can use (it is added to)."""
+    known = len(seed.blocks) if seed is not None else 0
+    library = bibtexparser.parse_string(text, library=seed)
+    items = []
+    for block in library.blocks[known:]:
+        if own_lines is not None and block.start_line >= own_lines:
+            continue
+        line = lines_before + block.start_line + 1
         if isinstance(block, DuplicateBlockKeyBlock):
-            first = library.entries_dict.get(block.key)
-            where = f"line {first.start_line + 1}" if first is not None else "an earlier entry"
-            result.errors.append(
-                LoadError(label, block.start_line + 1, block.key,
-                          f"duplicate key: already used at {where}; this entry was not loaded", raw=block.raw)
-            )
+            items.append(("duplicate", block.key, line, block.raw))
         elif isinstance(block, ParsingFailedBlock):
-            result.errors.append(_parse_failure(block, label))
+            items.append(("failed", _parse_failure(block, label, lines_before)))
         elif isinstance(block, Entry):
-            record = _record(block, label, result.errors)
-            if record is not None:
-                result.records.append(record)
+            errors: list[LoadError] = []
+            record = _record(block, label, errors, lines_before)
+            items.append(("entry", block.key, line, block.raw, record, errors))
+    return items
+
+
+def _assemble(items: list[tuple], label: str) -> ReadResult:
+    """The records and errors of a file's blocks: an entry whose key an earlier entry has is not loaded."""
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item[0] == "entry":
+            first.setdefault(item[1], index)
+    result = ReadResult()
+    for index, item in enumerate(items):
+        if item[0] == "failed":
+            result.errors.append(item[1])
+            continue
+        key, line, raw = item[1:4]
+        if item[0] == "duplicate" or first[key] != index:
+            where = f"line {items[first[key]][2]}" if key in first else "an earlier entry"
+            result.errors.append(LoadError(label, line, key, f"duplicate key: already used at {where}; "
+                                                             "this entry was not loaded", raw=raw))
+            continue
+        record, errors = item[4:]
+        result.errors += errors
+        if record is not None:
+            result.records.append(record)
     return result
 
 
-def _parse_failure(block: ParsingFailedBlock, label: str) -> LoadError:
+def _parse_failure(block: ParsingFailedBlock, label: str, lines_before: int) -> LoadError:
     match = _ENTRY_KEY.match(block.raw or "")
     reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
-    return LoadError(label, block.start_line + 1, match.group(1) if match else None,
+    return LoadError(label, lines_before + block.start_line + 1, match.group(1) if match else None,
                      f"malformed entry: {' '.join(reason.split())}", raw=block.raw)
 
 
-def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | None:
-    """Build the record for one entry; field problems are reported and the field left empty."""
-    line = entry.start_line + 1
+def _record(entry: Entry, label: str, errors: list[LoadError], lines_before: int) -> StudyRecord | None:
+    """Build the record for one entry (``lines_before`` the text it was parsed from); field problems are
+    reported and the field left empty."""
+    line = lines_before + entry.start_line + 1
     record = StudyRecord(key=entry.key, source_file=label, source_line=line, entry_type=entry.entry_type.lower())
 
     def problem(field_line: int, message: str) -> None:
@@ -222,7 +326,7 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
     for fld in entry.fields:
         name = fld.key.lower()
         value = fld.value if isinstance(fld.value, str) else str(fld.value)
-        field_line = fld.start_line + 1
+        field_line = lines_before + fld.start_line + 1
         swallowed = _SWALLOWED_FIELD.search(value)
         if swallowed:
             problem(field_line, f"field '{name}' contains '{swallowed.group(1)} = ...': "
