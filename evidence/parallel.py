@@ -5,6 +5,7 @@ machine with one core, they run in this process. Results come back in the order 
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -33,13 +34,16 @@ def workers() -> Iterator[None]:
             _pool = None
 
 
-def map_batches(function: Callable, batches: list) -> Iterable:
-    """``function(batch)`` for each batch, in order; in the workers where that helps."""
+def map_batches(function: Callable, batches: Iterable) -> Iterable:
+    """``function(batch)`` for each batch, in order; in the workers where that helps. The batches are taken
+    as the workers are ready for them."""
     global _pool
+    batches = iter(batches)
+    first = list(itertools.islice(batches, 2))
     count = min(os.cpu_count() or 1, MAX_WORKERS)
-    if not _enabled or count < 2 or len(batches) < 2:
-        return map(function, batches)
+    if not _enabled or count < 2 or len(first) < 2:
+        return map(function, itertools.chain(first, batches))
     if _pool is None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         _pool = multiprocessing.get_context(method).Pool(count)
-    return _pool.imap(function, batches)
+    return _pool.imap(function, itertools.chain(first, batches))

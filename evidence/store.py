@@ -527,44 +527,55 @@ class _Rows:
 
 def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]:
     """The studies with these keys, as they were saved (record, authors, tags, outcomes), in the order
-    of ``keys``; keys that are not in the database are skipped. The inverse of ``save_study``."""
+    of ``keys``; keys that are not in the database are skipped. The inverse of ``save_studies``."""
     wanted = json.dumps(list(dict.fromkeys(keys)))
     selected = "SELECT value FROM json_each(?)"
-
-    def rows(sql: str) -> Iterator[dict]:
-        cursor = conn.execute(sql, [wanted])
-        names = [d[0] for d in cursor.description]
-        return (dict(zip(names, row)) for row in cursor)
-
+    people: dict[tuple, Person] = {}  # one object per name: authors repeat across studies
     authors: dict[str, list[Person]] = {}
-    for row in rows(f"SELECT sa.study_key, a.family, a.given, a.particle, a.suffix FROM study_authors sa "
-                    f"JOIN authors a ON a.id = sa.author_id WHERE sa.study_key IN ({selected}) "
-                    f"ORDER BY sa.study_key, sa.position"):
-        authors.setdefault(row.pop("study_key"), []).append(Person(**row))
+    for key, *name in conn.execute(
+            f"SELECT sa.study_key, a.family, a.given, a.particle, a.suffix FROM study_authors sa "
+            f"JOIN authors a ON a.id = sa.author_id WHERE sa.study_key IN ({selected}) "
+            f"ORDER BY sa.study_key, sa.position", [wanted]):
+        name = tuple(name)
+        person = people.get(name) or people.setdefault(name, Person(*name))
+        authors.setdefault(key, []).append(person)
     conditions: dict[str, list[Tag]] = {}
-    for row in rows(f"SELECT study_key, condition_id, provenance, source FROM study_conditions "
-                    f"WHERE study_key IN ({selected}) ORDER BY rowid"):
-        conditions.setdefault(row["study_key"], []).append(
-            Tag("condition", row["condition_id"], row["provenance"], row["source"]))
+    for key, condition, provenance, source in conn.execute(
+            f"SELECT study_key, condition_id, provenance, source FROM study_conditions "
+            f"WHERE study_key IN ({selected}) ORDER BY rowid", [wanted]):
+        conditions.setdefault(key, []).append(Tag("condition", condition, provenance, source))
     outcomes: dict[str, list[OutcomeTag]] = {}
-    for row in rows(f"SELECT study_key, outcome_id AS outcome, measure, comparator, direction, finding, provenance, "
-                    f"source FROM study_outcomes WHERE study_key IN ({selected}) ORDER BY study_key, position"):
-        outcomes.setdefault(row.pop("study_key"), []).append(OutcomeTag(**row))
+    for key, *outcome in conn.execute(
+            f"SELECT study_key, outcome_id, measure, comparator, direction, finding, provenance, source "
+            f"FROM study_outcomes WHERE study_key IN ({selected}) ORDER BY study_key, position", [wanted]):
+        outcomes.setdefault(key, []).append(OutcomeTag(*outcome))
     studies = {}
-    for row in rows(f"SELECT * FROM studies WHERE key IN ({selected})"):
-        key = row["key"]
+    cursor = conn.execute(f"SELECT * FROM studies WHERE key IN ({selected})", [wanted])
+    names = [d[0] for d in cursor.description]
+    plain = [(name, names.index(name)) for name in _PLAIN_COLUMNS]
+    at = {name: names.index(name) for name in names}
+    for row in cursor:
+        key = row[at["key"]]
+        keywords = row[at["keywords"]]
         record = StudyRecord(
-            key=key, source_file=row["source_file"], source_line=row["source_line"],
-            entry_type=row["entry_type"], title=row["title"], title_nocase=[tuple(span) for span in json.loads(row["title_nocase"])],
-            authors=authors.get(key, []), more_authors=bool(row["more_authors"]),
-            keywords=row["keywords"].split(", ") if row["keywords"] else [],
-            publication_types=json.loads(row["publication_types"]), mesh_headings=json.loads(row["mesh_headings"]),
-            extra=json.loads(row["extra"]),
-            **{name: row[name] for name in _PLAIN_COLUMNS})
-        design = (Tag("design", row["design"], row["design_provenance"], row["design_source"])
-                  if row["design"] else None)
-        studies[key] = TaggedStudy(record, design, conditions.get(key, []), outcomes.get(key, []))
+            key=key, source_file=row[at["source_file"]], source_line=row[at["source_line"]],
+            entry_type=row[at["entry_type"]], title=row[at["title"]],
+            title_nocase=[tuple(span) for span in _json(row[at["title_nocase"]])],
+            authors=authors.get(key, []), more_authors=bool(row[at["more_authors"]]),
+            keywords=keywords.split(", ") if keywords else [],
+            publication_types=_json(row[at["publication_types"]]), mesh_headings=_json(row[at["mesh_headings"]]),
+            extra=_json(row[at["extra"]]),
+            **{name: row[index] for name, index in plain})
+        design = row[at["design"]]
+        studies[key] = TaggedStudy(
+            record, Tag("design", design, row[at["design_provenance"]], row[at["design_source"]]) if design else None,
+            conditions.get(key, []), outcomes.get(key, []))
     return [studies[k] for k in dict.fromkeys(keys) if k in studies]
+
+
+def _json(text: str):
+    """A JSON column's value; the empty list and object, which most rows hold, without parsing."""
+    return [] if text == "[]" else {} if text == "{}" else json.loads(text)
 
 
 def remove_studies_except(db: Database, keys: set[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -197,16 +198,13 @@ def read(text: str, label: str) -> ReadResult:
     if len(text) < PARALLEL_FROM:
         return _assemble(_blocks(text, label), label)
     pieces = _pieces(text)
-    strings = "".join(piece.text for piece in pieces if piece.strings)
-    read_elsewhere = iter(parallel.map_batches(_read_piece, [
-        (piece.text + piece.following, label, piece.lines_before, piece.lines, strings)
-        for piece in pieces if not piece.strings]))
+    strings = "".join(text[piece.start:piece.end] for piece in pieces if piece.strings)
+    read_elsewhere = iter(parallel.map_batches(_read_piece, (
+        (piece.source(text), label, piece.lines_before, piece.lines, strings) for piece in pieces if not piece.strings)))
     seed = bibtexparser.parse_string("")  # the @string blocks, read here in turn, so repeated names are found
-    items = []
-    for piece in pieces:
-        items += (_blocks(piece.text + piece.following, label, piece.lines_before, piece.lines, seed)
-                  if piece.strings else next(read_elsewhere))
-    return _assemble(items, label)
+    return _assemble((item for piece in pieces
+                      for item in (_blocks(piece.source(text), label, piece.lines_before, piece.lines, seed)
+                                   if piece.strings else next(read_elsewhere))), label)
 
 
 # Texts longer than this are cut into pieces of about PIECE characters, read in the workers.
@@ -217,14 +215,18 @@ _BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)  # bibtexparser's bl
 
 @dataclass
 class _Piece:
-    """A run of whole blocks of a text, from a block start at the beginning of a line to the next one (whose
-    start, ``following``, is parsed after it, so that a block left open ends as it does in the whole text)."""
+    """A run of whole blocks of a text, from a block start at the beginning of a line to the next one, whose
+    start is parsed after it, so that a block left open ends as it does in the whole text."""
 
-    text: str
-    following: str
+    start: int
+    end: int
     lines_before: int
-    lines: int  # lines of its own: blocks starting later are the following one's
+    lines: int  # lines of its own: blocks starting later are the following piece's
     strings: bool  # a @string block
+
+    def source(self, text: str) -> str:
+        following = _BLOCK_START.match(text, self.end)
+        return text[self.start:self.end] + (following.group(0) if following else "")
 
 
 def _pieces(text: str) -> list[_Piece]:
@@ -232,23 +234,21 @@ def _pieces(text: str) -> list[_Piece]:
     before the first block start goes with the first piece."""
     starts = [m.start() for m in _BLOCK_START.finditer(text)] + [len(text)]
     pieces: list[_Piece] = []
-    start = 0
+    start = lines_before = 0
 
     def cut(end: int, strings: bool = False) -> None:
-        following = _BLOCK_START.match(text, end)
-        pieces.append(_Piece(text[start:end], following.group(0) if following else "", text.count("\n", 0, start),
-                             text.count("\n", start, end), strings))
+        nonlocal start, lines_before
+        lines = text.count("\n", start, end)
+        pieces.append(_Piece(start, end, lines_before, lines, strings))
+        start, lines_before = end, lines_before + lines
 
     for block, end in zip(starts, starts[1:]):
         if text[block:block + 7].lower() == "@string":
             if block > start:
                 cut(block)
-            start = block
             cut(end, strings=True)
-            start = end
         elif end - start >= PIECE:
             cut(end)
-            start = end
     if start < len(text):
         cut(len(text))
     return pieces
@@ -283,28 +283,35 @@ def _blocks(text: str, label: str, lines_before: int = 0, own_lines: int | None 
     return items
 
 
-def _assemble(items: list[tuple], label: str) -> ReadResult:
-    """The records and errors of a file's blocks: an entry whose key an earlier entry has is not loaded."""
-    first: dict[str, int] = {}
-    for index, item in enumerate(items):
-        if item[0] == "entry":
-            first.setdefault(item[1], index)
+def _assemble(items: Iterable[tuple], label: str) -> ReadResult:
+    """The records and errors of a file's blocks, in order: an entry whose key an earlier entry has is not loaded."""
+    first: dict[str, int] = {}  # key -> line of the first entry with it
     result = ReadResult()
-    for index, item in enumerate(items):
+    repeated = []  # blocks bibtexparser found repeated: their message names the first entry with the key, wherever it is
+    for item in items:
         if item[0] == "failed":
             result.errors.append(item[1])
             continue
         key, line, raw = item[1:4]
-        if item[0] == "duplicate" or first[key] != index:
-            where = f"line {items[first[key]][2]}" if key in first else "an earlier entry"
-            result.errors.append(LoadError(label, line, key, f"duplicate key: already used at {where}; "
-                                                             "this entry was not loaded", raw=raw))
-            continue
-        record, errors = item[4:]
-        result.errors += errors
-        if record is not None:
-            result.records.append(record)
+        if item[0] == "duplicate":
+            repeated.append((len(result.errors), key, line, raw))
+            result.errors.append(None)
+        elif key in first:
+            result.errors.append(_repeated_key(label, key, line, raw, first[key]))
+        else:
+            first[key] = line
+            record, errors = item[4:]
+            result.errors += errors
+            if record is not None:
+                result.records.append(record)
+    for at, key, line, raw in repeated:
+        result.errors[at] = _repeated_key(label, key, line, raw, first.get(key))
     return result
+
+
+def _repeated_key(label: str, key: str, line: int, raw: str, first_line: int | None) -> LoadError:
+    where = f"line {first_line}" if first_line is not None else "an earlier entry"
+    return LoadError(label, line, key, f"duplicate key: already used at {where}; this entry was not loaded", raw=raw)
 
 
 def _parse_failure(block: ParsingFailedBlock, label: str, lines_before: int) -> LoadError:
