@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,18 @@ class Person:
     @property
     def display(self) -> str:
         """Family name with particle and suffix, then initials: "van der Berg A"."""
-        family = " ".join(p for p in (self.particle, self.family) if p)
-        initials = "".join(w[0].upper() for w in re.split(r"[\s.\-]+", self.given) if w)
-        name = f"{family} {initials}".strip()
-        return f"{name} {self.suffix}".strip()
+        return _display(self.family, self.given, self.particle, self.suffix)
+
+
+@lru_cache(maxsize=65536)  # names repeat across studies
+def _display(family: str, given: str, particle: str, suffix: str) -> str:
+    family = " ".join(p for p in (particle, family) if p)
+    initials = "".join(w[0].upper() for w in _NAME_PARTS.split(given) if w)
+    name = f"{family} {initials}".strip()
+    return f"{name} {suffix}".strip()
+
+
+_NAME_PARTS = re.compile(r"[\s.\-]+")
 
 
 @dataclass(frozen=True)
