@@ -5,29 +5,26 @@ from __future__ import annotations
 LICENSE = "CC BY 4.0 (curated tags and summaries); bibliographic facts are public record"
 
 STUDIES_FOR_CONDITION = """
--- Studies tagged with the condition or any narrower one, strongest design first.
+-- Studies tagged with the condition or any narrower one, strongest design first
+-- (condition_studies holds them in this order, made at load time).
 select
   s.key,
   s.title,
-  s.author_list as authors,
+  s.authors,
   s.year,
   s.journal,
-  d.label as design,
-  d.evidence_level,
-  group_concat(c.label, '; ') as tagged_conditions,
+  s.design,
+  s.evidence_level,
+  cs.tagged_conditions,
   s.participants,
   s.finding,
   s.doi,
   s.pmid
-from conditions target
-join condition_ancestors ca on ca.ancestor_id = target.id
-join study_conditions sc on sc.condition_id = ca.condition_id
-join conditions c on c.id = sc.condition_id
-join studies s on s.key = sc.study_key
-left join designs d on d.id = s.design
-where target.id = :condition or lower(target.label) = lower(:condition)
-group by s.key
-order by coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year desc, s.key
+from condition_studies cs
+join study_cards s on s.key = cs.study_key
+where cs.condition_id = (select id from conditions where id = :condition or lower(label) = lower(:condition)
+                         order by id = :condition desc limit 1)
+order by cs.evidence_order, cs.design_rank, cs.year desc, cs.study_key
 """
 
 
@@ -68,7 +65,7 @@ def database_metadata() -> dict:
                 "description": "One row per study with its conditions, outcomes and comparators as JSON arrays "
                                "(rebuilt by each load). Start here: facet on condition, design, evidence level, "
                                "year or journal, or search.",
-                "facets": [{"array": "conditions"}, "design", "evidence_level", "year", "journal"],
+                "facets": [{"grouped_array": "conditions"}, "design", "evidence_level", "year", "journal"],
                 "fts_table": "studies_fts",
                 "fts_pk": "rowid",
                 "searchmode": "raw",
@@ -118,6 +115,9 @@ def database_metadata() -> dict:
             "condition_ancestors": {"description": "Each condition with itself and every broader condition, and how many steps up it is."},
             "evidence_map_cells": {"description": "Studies per condition (narrower conditions included) and design, "
                                                   "counted at load time for the evidence map."},
+            "condition_studies": {"description": "Every study under each condition (tagged with it or a narrower "
+                                                 "one, listed alphabetically in tagged_conditions), made at load "
+                                                 "time for the studies-for-a-condition query."},
             "designs": {
                 "description": "Study designs with their MeSH publication type and OCEBM 2011 evidence level "
                                "(1 systematic review of randomised trials ... 5 mechanism-based reasoning).",

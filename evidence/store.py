@@ -20,7 +20,7 @@ from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -200,6 +200,7 @@ CREATE INDEX IF NOT EXISTS idx_study_cards_design ON study_cards(design);
 CREATE INDEX IF NOT EXISTS idx_study_cards_evidence_level ON study_cards(evidence_level);
 CREATE INDEX IF NOT EXISTS idx_study_cards_year ON study_cards(year);
 CREATE INDEX IF NOT EXISTS idx_study_cards_journal ON study_cards(journal);
+CREATE INDEX IF NOT EXISTS idx_study_cards_conditions ON study_cards(conditions);
 """
 
 STUDY_CARDS_ROWS = """
@@ -249,6 +250,35 @@ CREATE TABLE IF NOT EXISTS evidence_map_cells (
 );
 """
 
+# Every study under each condition (tagged with it or a narrower one), in the order "studies for a condition"
+# lists them, so that the query reads one index range instead of joining and sorting on each request.
+CONDITION_STUDIES = """
+CREATE TABLE IF NOT EXISTS condition_studies (
+    condition_id TEXT NOT NULL,
+    study_key TEXT NOT NULL,
+    tagged_conditions TEXT NOT NULL,
+    evidence_order INTEGER NOT NULL,
+    design_rank INTEGER NOT NULL,
+    year INTEGER,
+    PRIMARY KEY (condition_id, study_key)
+);
+CREATE INDEX IF NOT EXISTS idx_condition_studies_order
+    ON condition_studies(condition_id, evidence_order, design_rank, year DESC, study_key);
+"""
+
+CONDITION_STUDY_ROWS = """
+SELECT ancestor_id, study_key, group_concat(label, '; '), evidence_order, design_rank, year FROM (
+    SELECT ca.ancestor_id, sc.study_key, c.label, coalesce(d.evidence_level, 9) AS evidence_order,
+           coalesce(d.rank, 99) AS design_rank, s.year
+    FROM study_conditions sc
+    JOIN condition_ancestors ca ON ca.condition_id = sc.condition_id
+    JOIN conditions c ON c.id = sc.condition_id
+    JOIN studies s ON s.key = sc.study_key
+    LEFT JOIN designs d ON d.id = s.design
+    ORDER BY ca.ancestor_id, sc.study_key, c.label)
+GROUP BY ancestor_id, study_key
+"""
+
 EVIDENCE_MAP_CELL_ROWS = """
 SELECT ca.ancestor_id, s.design, count(DISTINCT s.key)
 FROM condition_ancestors ca
@@ -263,7 +293,7 @@ FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
 
 def ensure_schema(db: Database) -> None:
     """Create every table, index, view and the full-text index; safe to run on an existing database."""
-    db.executescript(SCHEMA + STUDY_CARDS + EVIDENCE_MAP_CELLS)
+    db.executescript(SCHEMA + STUDY_CARDS + CONDITION_STUDIES + EVIDENCE_MAP_CELLS)
     if not db["studies"].detect_fts():
         db["studies"].enable_fts(FTS_COLUMNS, tokenize="porter", create_triggers=True)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -381,9 +411,12 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
 
 
 def refresh_summaries(db: Database) -> None:
-    """Rebuild what is computed from the studies and their tags: the study cards and the evidence map's counts."""
+    """Rebuild what is computed from the studies and their tags: the study cards, the studies under each
+    condition and the evidence map's counts."""
     db.execute("DELETE FROM study_cards")
     db.execute(f"INSERT INTO study_cards {STUDY_CARDS_ROWS}")
+    db.execute("DELETE FROM condition_studies")
+    db.execute(f"INSERT INTO condition_studies {CONDITION_STUDY_ROWS}")
     db.execute("DELETE FROM evidence_map_cells")
     db.execute(f"INSERT INTO evidence_map_cells {EVIDENCE_MAP_CELL_ROWS}")
 

@@ -7,7 +7,8 @@ concurrent clients on the loopback interface for a bounded time.
 builds (once; kept in the work folder for later runs) a corpus with scripts/make_corpus.py and loads it
 with `evidence load`, starts `evidence serve` on 127.0.0.1 on a free port, and has ``--clients``
 clients request, in turn, for ``--seconds``: the study cards page with its default facets, a full-text
-search, the "studies for a condition" canned query, the evidence map, and a BibTeX export of
+search (the JSON of the first page of matches, as a search box asks for it), the search results page
+with its facets, the "studies for a condition" canned query, the evidence map, and a BibTeX export of
 ``--export`` studies. Prints p50 / p95 / max latency and the errors of each, then stops the server.
 """
 
@@ -35,7 +36,8 @@ def requests(export: int) -> dict[str, list[str]]:
     """What the clients ask for: kind -> paths (taken in turn)."""
     return {
         "faceted page": ["/evidence/study_cards"],
-        "full-text search": [f"/evidence/study_cards?_search={quote(term)}" for term in SEARCHES],
+        "full-text search": [f"/evidence/study_cards.json?_search={quote(term)}&_nofacet=1" for term in SEARCHES],
+        "search page with facets": [f"/evidence/study_cards?_search={quote(term)}" for term in SEARCHES],
         "studies for a condition": [f"/evidence/studies_for_condition?condition={c}" for c in CONDITIONS],
         "evidence map": ["/evidence/evidence_map"],
         f"BibTeX export of {export} studies": [

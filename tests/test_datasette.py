@@ -177,3 +177,13 @@ async def test_no_export_links_outside_current_evidence_databases(tmp_path, corp
         assert page.status_code == 200 and export_links(page.text) == set()
         export = await ds.client.get(f"/{database}/{table}.bib")
         assert export.status_code == 400 and reason in export.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query", ["", "&year__gte=2009", "&_search=pain"])
+async def test_grouped_array_facet_counts_what_the_array_facet_counts(ds, query):
+    for column in ("conditions", "condition_groups", "outcomes"):
+        grouped = await get_json(ds, f"/evidence/study_cards.json?_facet_grouped_array={column}{query}")
+        plain = await get_json(ds, f"/evidence/study_cards.json?_facet_array={column}{query}")
+        counts = [(f["value"], f["count"]) for f in grouped["facet_results"][column]["results"]]
+        assert counts and counts == [(f["value"], f["count"]) for f in plain["facet_results"][column]["results"]]

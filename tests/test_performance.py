@@ -52,8 +52,8 @@ def test_serve_benchmark_counts(tmp_path):
     output = run_script("bench_serve.py", "--studies", "2000", "--work", str(tmp_path), "--seconds", "3",
                         "--clients", "2", "--export", "500")
     rows = {line.split("  ")[1].strip(): line.split() for line in output.splitlines() if line.startswith("  ") and "ms" not in line}
-    assert set(rows) == {"faceted page", "full-text search", "studies for a condition", "evidence map",
-                         "BibTeX export of 500 studies"}
+    assert set(rows) == {"faceted page", "full-text search", "search page with facets", "studies for a condition",
+                         "evidence map", "BibTeX export of 500 studies"}
     assert all(int(row[-1]) == 0 and int(row[-5]) > 0 for row in rows.values())  # no errors, some requests
 
 
