@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a large load holds millions of these
 class Person:
     """An author. ``family`` excludes the particle ("van", "da") which has its own slot."""
 
@@ -34,7 +34,7 @@ def _display(family: str, given: str, particle: str, suffix: str) -> str:
 _NAME_PARTS = re.compile(r"[\s.\-]+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tag:
     """A curated or rule-made tag on a study, with where it came from."""
 
@@ -50,7 +50,7 @@ def split_source(source: str) -> tuple[str, int]:
     return file, int(line)
 
 
-@dataclass
+@dataclass(slots=True)
 class StudyRecord:
     """One study as read from any input format, before tagging."""
 
@@ -88,6 +88,17 @@ class StudyRecord:
     tags: list[Tag] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # fields no column holds, raw
     problems: list[str] = field(default_factory=list)  # non-fatal issues found while reading
+
+
+def shallow_dict(item) -> dict:
+    """A dataclass instance's fields as a dict, in their order, values as they are (``dataclasses.asdict``
+    without its deep copies)."""
+    return {name: getattr(item, name) for name in _field_names(type(item))}
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def fold(text: str) -> str:

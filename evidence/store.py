@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from .curation import OutcomeTag
 from .merge import MergedStudy, Source
-from .records import LoadError, Person, StudyRecord, Tag
+from .records import LoadError, Person, StudyRecord, Tag, shallow_dict
 from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
@@ -461,8 +461,9 @@ def study_row(tagged: TaggedStudy) -> dict:
 
 def content_hash(row: dict, tagged: TaggedStudy) -> str:
     """What changes when the study or its tags change: a hash of its row (without the hash), authors and tags."""
-    fingerprint = json.dumps([row, [vars(p) for p in tagged.record.authors], [vars(t) for t in tagged.conditions],
-                              [vars(o) for o in tagged.outcomes]], sort_keys=True, ensure_ascii=False)
+    fingerprint = json.dumps([row, [shallow_dict(p) for p in tagged.record.authors],
+                              [shallow_dict(t) for t in tagged.conditions], [shallow_dict(o) for o in tagged.outcomes]],
+                             sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(fingerprint.encode()).hexdigest()
 
 
@@ -630,7 +631,7 @@ def save_sources(db: Database, studies: list[MergedStudy]) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ((study.record.key, source.record.source_file, source.record.source_line, source.record.source_format,
           source.record.key, position == 0, how,
-          json.dumps({"record": _as_dict(source.record), "outcomes": [vars(o) for o in source.outcomes]},
+          json.dumps({"record": _as_dict(source.record), "outcomes": [shallow_dict(o) for o in source.outcomes]},
                      ensure_ascii=False))
          for study in studies for position, (source, how) in enumerate(zip(study.sources, study.matched_on))))
     conn.executemany(
@@ -642,7 +643,8 @@ def save_sources(db: Database, studies: list[MergedStudy]) -> None:
 
 def _as_dict(record: StudyRecord) -> dict:
     """``dataclasses.asdict(record)`` without its deep copies (the same JSON, several times faster)."""
-    return {**vars(record), "authors": [vars(p) for p in record.authors], "tags": [vars(t) for t in record.tags]}
+    return {**shallow_dict(record), "authors": [shallow_dict(p) for p in record.authors],
+            "tags": [shallow_dict(t) for t in record.tags]}
 
 
 def read_sources(db: Database) -> list[Source]:
