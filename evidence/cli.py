@@ -184,8 +184,24 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
 def serve(db, host, port):
-    """Serve the database DB read-only in Datasette, with the project's metadata, facets and queries."""
+    """Serve the database DB read-only in Datasette, with the project's metadata, facets and queries.
+
+    Table counts are counted once and kept beside DB (DB.inspect.json, as `datasette inspect` writes
+    them) until DB changes, so pages of large tables do not count their rows on each request.
+    """
     from datasette.cli import cli as datasette_cli
 
-    datasette_cli.main(["serve", "--immutable", str(db), "--host", host, "--port", str(port)],
+    datasette_cli.main(["serve", "--immutable", str(db), "--inspect-file", str(inspect_file(db)),
+                        "--setting", "suggest_facets", "off", "--host", host, "--port", str(port)],
                        prog_name="evidence serve")
+
+
+def inspect_file(db: Path) -> Path:
+    """``datasette inspect`` output for the database (its counts and hash), made again when the database changed."""
+    from datasette.cli import cli as datasette_cli
+
+    path = db.with_name(db.name + ".inspect.json")
+    if not path.exists() or path.stat().st_mtime_ns < db.stat().st_mtime_ns:
+        stderr.print(f"counting the rows of {db} once, into {path}", markup=False, highlight=False)
+        datasette_cli.main(["inspect", str(db), "--inspect-file", str(path)], standalone_mode=False)
+    return path

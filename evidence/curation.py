@@ -13,7 +13,7 @@ from .yamlsource import YamlProblem, load_with_lines
 REQUIRED = ("outcome", "measure", "comparator", "direction", "finding")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutcomeTag:
     """What a study measured, against what, which way the result went, and where that was said."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import store
+from . import parallel, store
 from .claims import read_layer
 from .curation import read_outcomes, sidecar_path
 from .merge import MergedStudy, Source, merge
@@ -119,11 +119,33 @@ def combine(sources: list[Source], vocab: Vocabulary, errors: list[LoadError]) -
     studies, merge_errors = merge(sources)
     errors.extend(merge_errors)
     tagged = []
-    for study in studies:
-        one, tag_errors = tag_study(study.record, study.outcomes, vocab)
+    for study, (one, tag_errors) in zip(studies, tag_all(studies, vocab)):
         errors.extend(tag_errors)
         tagged.append(one)
     return studies, tagged
+
+
+# Studies tagged together in one worker.
+TAG_BATCH = 500
+
+
+def tag_all(studies: list[MergedStudy], vocab: Vocabulary) -> Iterator[tuple[TaggedStudy, list[LoadError]]]:
+    """``tag_study`` for each study, in order, in batches (spread over the workers when there are several)."""
+    batches = [(vocab, [(s.record, s.outcomes) for s in studies[i:i + TAG_BATCH]])
+               for i in range(0, len(studies), TAG_BATCH)]
+    for (_, batch), results in zip(batches, parallel.map_batches(_tag_batch, batches)):
+        for (record, _), (design, conditions, outcomes, errors) in zip(batch, results):
+            yield TaggedStudy(record, design, conditions, outcomes), errors
+
+
+def _tag_batch(work: tuple[Vocabulary, list[tuple]]) -> list[tuple]:
+    """The tags of each (record, curated outcomes), without the record (the caller has it)."""
+    vocab, batch = work
+    results = []
+    for record, outcomes in batch:
+        one, errors = tag_study(record, outcomes, vocab)
+        results.append((one.design, one.conditions, one.outcomes, errors))
+    return results
 
 
 def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies",
@@ -136,22 +158,31 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
-    inputs = read_inputs(files, db_path.parent, format, encoding)
-    summary.errors = inputs.errors
-    if db_path.exists() and not store.is_current(db_path):
-        summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
-    with store.building(db_path) as db:
+    with parallel.workers():
+        inputs = read_inputs(files, db_path.parent, format, encoding)
+        summary.errors = inputs.errors
+        if db_path.exists() and not store.is_current(db_path):
+            summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
+        studies, tagged = _store(db_path, vocab, inputs, summary, progress, claims_dir)
+    summary.studies = len(tagged)
+    summary.merged = sum(len(study.sources) - 1 for study in studies)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _store(db_path: Path, vocab: Vocabulary, inputs: Inputs, summary: LoadSummary,
+           progress: Callable[[int, int], None] | None,
+           claims_dir: Path | None) -> tuple[list[MergedStudy], list[TaggedStudy]]:
+    """Merge what was read with what the database holds from other files, tag, and write it all."""
+    with store.building(db_path) as db, store.indexes_after(db):
         store.save_vocabulary(db, vocab)
         stored = store.read_sources(db)
         kept = [s for s in stored if _keep(s, inputs)]
         _number(inputs.sources, stored)
         studies, tagged = combine(sorted(kept + inputs.sources, key=lambda s: s.order), vocab, summary.errors)
-        for done, one in enumerate(tagged, start=1):
-            outcome = store.save_study(db, one)
-            setattr(summary, outcome, getattr(summary, outcome) + 1)
-            summary.tags += len(one.conditions) + len(one.outcomes) + (one.design is not None)
-            if progress:
-                progress(done, len(tagged))
+        counts = store.save_studies(db, tagged, progress and (lambda done: progress(done, len(tagged))))
+        summary.added, summary.updated, summary.unchanged = counts["added"], counts["updated"], counts["unchanged"]
+        summary.tags = sum(len(one.conditions) + len(one.outcomes) + (one.design is not None) for one in tagged)
         store.save_sources(db, studies)
         summary.removed = store.remove_studies_except(db, {t.record.key for t in tagged})
         store.prune_vocabulary(db, vocab)
@@ -161,11 +192,9 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
             summary.errors += layer.errors + store.save_evidence_layer(db, layer)
             summary.claims = len(layer.claims)
             inputs.labels += layer.labels
+        store.refresh_summaries(db)
         store.replace_errors(db, inputs.labels, summary.errors)
-    summary.studies = len(tagged)
-    summary.merged = sum(len(study.sources) - 1 for study in studies)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    return studies, tagged
 
 
 @dataclass

@@ -170,7 +170,8 @@ def _combine(cluster: list[tuple[Source, str]]) -> MergedStudy:
         **{name: _union(getattr(s.record, name) for s in sources) for name in LIST_FIELDS},
     )
     study = MergedStudy(record, _union(s.outcomes for s in sources), sources, [how for _, how in ranked], named_by)
-    study.disagreements = _disagreements(study, authors_source)
+    if len(sources) > 1:  # one source cannot disagree with itself
+        study.disagreements = _disagreements(study, authors_source)
     return study
 
 

@@ -7,29 +7,26 @@ from .claims import BY_SEVERITY
 LICENSE = "CC BY 4.0 (curated tags and summaries); bibliographic facts are public record"
 
 STUDIES_FOR_CONDITION = """
--- Studies tagged with the condition or any narrower one, strongest design first.
+-- Studies tagged with the condition or any narrower one, strongest design first
+-- (condition_studies holds them in this order, made at load time).
 select
   s.key,
   s.title,
-  s.author_list as authors,
+  s.authors,
   s.year,
   s.journal,
-  d.label as design,
-  d.evidence_level,
-  group_concat(c.label, '; ') as tagged_conditions,
+  s.design,
+  s.evidence_level,
+  cs.tagged_conditions,
   s.participants,
   s.finding,
   s.doi,
   s.pmid
-from conditions target
-join condition_ancestors ca on ca.ancestor_id = target.id
-join study_conditions sc on sc.condition_id = ca.condition_id
-join conditions c on c.id = sc.condition_id
-join studies s on s.key = sc.study_key
-left join designs d on d.id = s.design
-where target.id = :condition or lower(target.label) = lower(:condition)
-group by s.key
-order by coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year desc, s.key
+from condition_studies cs
+join study_cards s on s.key = cs.study_key
+where cs.condition_id = (select id from conditions where id = :condition or lower(label) = lower(:condition)
+                         order by id = :condition desc limit 1)
+order by cs.evidence_order, cs.design_rank, cs.year desc, cs.study_key
 """
 
 
@@ -105,7 +102,8 @@ order by replace(c.tree_path, '/', char(1))
 
 def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
     """Conditions (in tree order, with their depth) against designs; each cell counts studies
-    tagged with the condition or a narrower one. Zero rows show where evidence is missing."""
+    tagged with the condition or a narrower one (counted at load time in evidence_map_cells).
+    Zero rows show where evidence is missing."""
     def literal(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
@@ -113,7 +111,7 @@ def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
         return '"' + value.replace('"', '""') + '"'
 
     columns = ",\n".join(
-        f"  count(distinct case when s.design = {literal(design_id)} then s.key end) as {name(label)}"
+        f"  coalesce(sum(case when m.design = {literal(design_id)} then m.studies end), 0) as {name(label)}"
         for design_id, label in designs
     )
     return f"""
@@ -121,12 +119,10 @@ def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
 select
   substr('                    ', 1, 2 * (length(c.tree_path) - length(replace(c.tree_path, '/', '')))) || c.label as condition,
   c.id as condition_id,
-  count(distinct s.key) as studies,
+  coalesce(sum(m.studies), 0) as studies,
 {columns}
 from conditions c
-left join condition_ancestors ca on ca.ancestor_id = c.id
-left join study_conditions sc on sc.condition_id = ca.condition_id
-left join studies s on s.key = sc.study_key
+left join evidence_map_cells m on m.condition_id = c.id
 group by c.id
 order by replace(c.tree_path, '/', char(1))
 """
@@ -138,9 +134,10 @@ def database_metadata() -> dict:
         "description": "Studies, tagged by condition, design and outcome, with where each tag came from.",
         "tables": {
             "study_cards": {
-                "description": "One row per study with its conditions, outcomes and comparators as JSON arrays. "
-                               "Start here: facet on condition, design, evidence level, year or journal, or search.",
-                "facets": [{"array": "conditions"}, "design", "evidence_level", "year", "journal"],
+                "description": "One row per study with its conditions, outcomes and comparators as JSON arrays "
+                               "(rebuilt by each load). Start here: facet on condition, design, evidence level, "
+                               "year or journal, or search.",
+                "facets": [{"grouped_array": "conditions"}, "design", "evidence_level", "year", "journal"],
                 "fts_table": "studies_fts",
                 "fts_pk": "rowid",
                 "searchmode": "raw",
@@ -188,6 +185,11 @@ def database_metadata() -> dict:
                 "sort": "tree_path",
             },
             "condition_ancestors": {"description": "Each condition with itself and every broader condition, and how many steps up it is."},
+            "evidence_map_cells": {"description": "Studies per condition (narrower conditions included) and design, "
+                                                  "counted at load time for the evidence map."},
+            "condition_studies": {"description": "Every study under each condition (tagged with it or a narrower "
+                                                 "one, listed alphabetically in tagged_conditions), made at load "
+                                                 "time for the studies-for-a-condition query."},
             "designs": {
                 "description": "Study designs with their MeSH publication type and OCEBM 2011 evidence level "
                                "(1 systematic review of randomised trials ... 5 mechanism-based reasoning).",

@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
+from datasette.facets import ArrayFacet
+from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
 from . import evidence_map, exporters, store
@@ -48,6 +50,56 @@ def canned_queries(datasette, database, actor):
         }
 
     return inner
+
+
+class GroupedArrayFacet(ArrayFacet):
+    """Datasette's array facet (rows counted per value of a JSON array column), counted over the distinct
+    arrays rather than over every row: on a million study cards, whose conditions come in a few hundred
+    combinations, that reads an index instead of unpacking a million arrays. Selected values filter with
+    ``column__arraycontains``, as the array facet's do."""
+
+    type = "grouped_array"
+
+    async def facet_results(self):
+        results, timed_out = [], []
+        size = self.get_facet_size()
+        pairs = self.get_querystring_pairs()
+        for config in self.get_configs():
+            column = config["config"].get("column") or config["config"]["simple"]
+            sql = f"""
+                with arrays as (select {escape_sqlite(column)} as array, count(*) as rows from ({self.sql})
+                                group by {escape_sqlite(column)})
+                select value, sum(rows) as count from (select distinct arrays.array, arrays.rows, j.value
+                                                       from arrays join json_each(arrays.array) j)
+                group by value order by count desc, value limit {size + 1}"""
+            try:
+                rows = await self.ds.execute(self.database, sql, self.params, truncate=False,
+                                             custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+            except QueryInterrupted:
+                timed_out.append(column)
+                continue
+            values = []
+            for row in rows.rows[:size]:
+                value = str(row["value"])
+                selected = (f"{column}__arraycontains", value) in pairs
+                toggle = (path_with_removed_args if selected else path_with_added_args)(
+                    self.request, {f"{column}__arraycontains": value})
+                values.append({"value": value, "label": value, "count": row["count"],
+                               "toggle_url": self.ds.absolute_url(self.request, toggle), "selected": selected})
+            results.append({"name": column, "type": self.type, "results": values,
+                            "hideable": config["source"] != "metadata",
+                            "toggle_url": self.ds.urls.path(path_with_removed_args(
+                                self.request, {f"_facet_{self.type}": column})),
+                            "truncated": len(rows) > size})
+        return results, timed_out
+
+    async def suggest(self):
+        return []
+
+
+@hookimpl
+def register_facet_classes():
+    return [GroupedArrayFacet]
 
 
 @hookimpl

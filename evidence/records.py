@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a large load holds millions of these
 class Person:
     """An author. ``family`` excludes the particle ("van", "da") which has its own slot."""
 
@@ -19,13 +20,21 @@ class Person:
     @property
     def display(self) -> str:
         """Family name with particle and suffix, then initials: "van der Berg A"."""
-        family = " ".join(p for p in (self.particle, self.family) if p)
-        initials = "".join(w[0].upper() for w in re.split(r"[\s.\-]+", self.given) if w)
-        name = f"{family} {initials}".strip()
-        return f"{name} {self.suffix}".strip()
+        return _display(self.family, self.given, self.particle, self.suffix)
 
 
-@dataclass(frozen=True)
+@lru_cache(maxsize=65536)  # names repeat across studies
+def _display(family: str, given: str, particle: str, suffix: str) -> str:
+    family = " ".join(p for p in (particle, family) if p)
+    initials = "".join(w[0].upper() for w in _NAME_PARTS.split(given) if w)
+    name = f"{family} {initials}".strip()
+    return f"{name} {suffix}".strip()
+
+
+_NAME_PARTS = re.compile(r"[\s.\-]+")
+
+
+@dataclass(frozen=True, slots=True)
 class Tag:
     """A curated or rule-made tag on a study, with where it came from."""
 
@@ -41,7 +50,7 @@ def split_source(source: str) -> tuple[str, int]:
     return file, int(line)
 
 
-@dataclass
+@dataclass(slots=True)
 class StudyRecord:
     """One study as read from any input format, before tagging."""
 
@@ -78,6 +87,17 @@ class StudyRecord:
     note: str | None = None
     tags: list[Tag] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # fields no column holds, raw
+
+
+def shallow_dict(item) -> dict:
+    """A dataclass instance's fields as a dict, in their order, values as they are (``dataclasses.asdict``
+    without its deep copies)."""
+    return {name: getattr(item, name) for name in _field_names(type(item))}
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def fold(text: str) -> str:

@@ -220,3 +220,13 @@ async def test_evidence_map_escapes_labels_and_refuses_unknown_databases(tmp_pat
     assert "<script>alert(1)</script>" not in page.text and "Insomnia &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     missing = await ds.client.get("/-/evidence-map?database=nope")
     assert missing.status_code == 404 and "evidence databases: escape" in missing.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query", ["", "&year__gte=2009", "&_search=pain"])
+async def test_grouped_array_facet_counts_what_the_array_facet_counts(ds, query):
+    for column in ("conditions", "condition_groups", "outcomes"):
+        grouped = await get_json(ds, f"/evidence/study_cards.json?_facet_grouped_array={column}{query}")
+        plain = await get_json(ds, f"/evidence/study_cards.json?_facet_array={column}{query}")
+        counts = [(f["value"], f["count"]) for f in grouped["facet_results"][column]["results"]]
+        assert counts and counts == [(f["value"], f["count"]) for f in plain["facet_results"][column]["results"]]

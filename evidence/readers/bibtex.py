@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import bibtexparser
@@ -12,6 +14,7 @@ from bibtexparser.middlewares.names import (
     parse_single_name_into_parts,
     split_multiple_persons_names,
 )
+from bibtexparser.library import Library
 from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
@@ -28,6 +31,7 @@ from ..records import (
     normalise_pmid,
     normalise_year,
 )
+from .. import parallel
 from . import ReadResult, add_keywords
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -63,6 +67,8 @@ SHAPED_FIELDS = {
 }
 
 _HOLDS_LATEX = re.compile(r"[\\{}$~]|--")
+# What pylatexenc reads as more than braces and dashes: commands, math, ties, comments, alignment, quotes.
+_NEEDS_PYLATEXENC = re.compile(r"[\\$~%&`]|''")
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
 _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
 _latex_macros = get_default_latex_context_db()
@@ -71,12 +77,21 @@ _latex_macros.add_context_category("bibtex-specials", prepend=True,
 _latex = LatexNodes2Text(latex_context=_latex_macros)
 
 
-@lru_cache(maxsize=65536)
 def decode_latex(value: str) -> str:
-    """Unicode text of a BibTeX value, on one line as BibTeX reads it; LaTeX is decoded only where there is some."""
+    """Unicode text of a BibTeX value, on one line as BibTeX reads it; LaTeX is decoded only where there is some.
+    Short values (names, journals, keywords), which repeat, are decoded once."""
+    return _decode_repeated(value) if len(value) <= 200 else _decode(value)
+
+
+def _decode(value: str) -> str:
     if not _HOLDS_LATEX.search(value):
         return " ".join(value.split())
+    if not _NEEDS_PYLATEXENC.search(value):  # braces and dashes only: what pylatexenc makes of them, faster
+        return " ".join(value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split())
     return " ".join(_latex.latex_to_text(value).split())
+
+
+_decode_repeated = lru_cache(maxsize=65536)(_decode)
 
 
 def extra_text(record: StudyRecord, name: str) -> str | None:
@@ -158,51 +173,158 @@ _AND_OTHERS = re.compile(r"\s+and\s+others\s*$")
 def parse_authors(value: str) -> list[Person]:
     """Split a BibTeX name list into Persons ("and others" is not a person); InvalidNameError on a
     malformed name."""
-    people = []
-    for name in split_multiple_persons_names(_AND_OTHERS.sub("", value)):
-        parts = parse_single_name_into_parts(name)
-        people.append(
-            Person(
-                family=decode_latex(" ".join(parts.last)),
-                given=decode_latex(" ".join(parts.first)),
-                particle=decode_latex(" ".join(parts.von)),
-                suffix=decode_latex(" ".join(parts.jr)),
-            )
-        )
-    return people
+    return [_person(name) for name in split_multiple_persons_names(_AND_OTHERS.sub("", value))]
+
+
+@lru_cache(maxsize=65536)  # names repeat across a bibliography
+def _person(name: str) -> Person:
+    parts = parse_single_name_into_parts(name)
+    return Person(
+        family=decode_latex(" ".join(parts.last)),
+        given=decode_latex(" ".join(parts.first)),
+        particle=decode_latex(" ".join(parts.von)),
+        suffix=decode_latex(" ".join(parts.jr)),
+    )
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records."""
-    library = bibtexparser.parse_string(text)
-    result = ReadResult()
-    for block in library.blocks:
+    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records.
+
+    A large text is cut into pieces at lines that start a block, which bibtexparser reads the same way
+    whatever came before (it starts a new block there, ending one left open), and the pieces are parsed
+    in the workers (evidence.parallel), each knowing every @string of the file; repeated keys are found
+    across the pieces here. The result is the same as from one parse of the whole text.
+    """
+    if len(text) < PARALLEL_FROM:
+        return _assemble(_blocks(text, label), label)
+    pieces = _pieces(text)
+    strings = "".join(text[piece.start:piece.end] for piece in pieces if piece.strings)
+    read_elsewhere = iter(parallel.map_batches(_read_piece, (
+        (piece.source(text), label, piece.lines_before, piece.lines, strings) for piece in pieces if not piece.strings)))
+    seed = bibtexparser.parse_string("")  # the @string blocks, read here in turn, so repeated names are found
+    return _assemble((item for piece in pieces
+                      for item in (_blocks(piece.source(text), label, piece.lines_before, piece.lines, seed)
+                                   if piece.strings else next(read_elsewhere))), label)
+
+
+# Texts longer than this are cut into pieces of about PIECE characters, read in the workers.
+PARALLEL_FROM = 2_000_000
+PIECE = 1_000_000
+_BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)  # bibtexparser's block start, at the start of a line
+
+
+@dataclass
+class _Piece:
+    """A run of whole blocks of a text, from a block start at the beginning of a line to the next one, whose
+    start is parsed after it, so that a block left open ends as it does in the whole text."""
+
+    start: int
+    end: int
+    lines_before: int
+    lines: int  # lines of its own: blocks starting later are the following piece's
+    strings: bool  # a @string block
+
+    def source(self, text: str) -> str:
+        following = _BLOCK_START.match(text, self.end)
+        return text[self.start:self.end] + (following.group(0) if following else "")
+
+
+def _pieces(text: str) -> list[_Piece]:
+    """The text as pieces of about PIECE characters, each @string block a piece of its own; what comes
+    before the first block start goes with the first piece."""
+    starts = [m.start() for m in _BLOCK_START.finditer(text)] + [len(text)]
+    pieces: list[_Piece] = []
+    start = lines_before = 0
+
+    def cut(end: int, strings: bool = False) -> None:
+        nonlocal start, lines_before
+        lines = text.count("\n", start, end)
+        pieces.append(_Piece(start, end, lines_before, lines, strings))
+        start, lines_before = end, lines_before + lines
+
+    for block, end in zip(starts, starts[1:]):
+        if text[block:block + 7].lower() == "@string":
+            if block > start:
+                cut(block)
+            cut(end, strings=True)
+        elif end - start >= PIECE:
+            cut(end)
+    if start < len(text):
+        cut(len(text))
+    return pieces
+
+
+def _read_piece(work: tuple[str, str, int, int, str]) -> list[tuple]:
+    """In a worker: the blocks of one piece, its @string definitions given by the text of all of them."""
+    text, label, lines_before, own_lines, strings = work
+    return _blocks(text, label, lines_before, own_lines, bibtexparser.parse_string(strings))
+
+
+def _blocks(text: str, label: str, lines_before: int = 0, own_lines: int | None = None,
+            seed: Library | None = None) -> list[tuple]:
+    """What each block of the text gives, in order: ("entry", key, line, raw, record or None, errors),
+    ("duplicate", key, line, raw) or ("failed", error). ``lines_before`` the text, whose blocks starting past
+    ``own_lines`` are not its own; ``seed``: a library whose @string definitions the text can use (it is added to)."""
+    known = len(seed.blocks) if seed is not None else 0
+    library = bibtexparser.parse_string(text, library=seed)
+    items = []
+    for block in library.blocks[known:]:
+        if own_lines is not None and block.start_line >= own_lines:
+            continue
+        line = lines_before + block.start_line + 1
         if isinstance(block, DuplicateBlockKeyBlock):
-            first = library.entries_dict.get(block.key)
-            where = f"line {first.start_line + 1}" if first is not None else "an earlier entry"
-            result.errors.append(
-                LoadError(label, block.start_line + 1, block.key,
-                          f"duplicate key: already used at {where}; this entry was not loaded", raw=block.raw)
-            )
+            items.append(("duplicate", block.key, line, block.raw))
         elif isinstance(block, ParsingFailedBlock):
-            result.errors.append(_parse_failure(block, label))
+            items.append(("failed", _parse_failure(block, label, lines_before)))
         elif isinstance(block, Entry):
-            record = _record(block, label, result.errors)
+            errors: list[LoadError] = []
+            record = _record(block, label, errors, lines_before)
+            items.append(("entry", block.key, line, block.raw, record, errors))
+    return items
+
+
+def _assemble(items: Iterable[tuple], label: str) -> ReadResult:
+    """The records and errors of a file's blocks, in order: an entry whose key an earlier entry has is not loaded."""
+    first: dict[str, int] = {}  # key -> line of the first entry with it
+    result = ReadResult()
+    repeated = []  # blocks bibtexparser found repeated: their message names the first entry with the key, wherever it is
+    for item in items:
+        if item[0] == "failed":
+            result.errors.append(item[1])
+            continue
+        key, line, raw = item[1:4]
+        if item[0] == "duplicate":
+            repeated.append((len(result.errors), key, line, raw))
+            result.errors.append(None)
+        elif key in first:
+            result.errors.append(_repeated_key(label, key, line, raw, first[key]))
+        else:
+            first[key] = line
+            record, errors = item[4:]
+            result.errors += errors
             if record is not None:
                 result.records.append(record)
+    for at, key, line, raw in repeated:
+        result.errors[at] = _repeated_key(label, key, line, raw, first.get(key))
     return result
 
 
-def _parse_failure(block: ParsingFailedBlock, label: str) -> LoadError:
+def _repeated_key(label: str, key: str, line: int, raw: str, first_line: int | None) -> LoadError:
+    where = f"line {first_line}" if first_line is not None else "an earlier entry"
+    return LoadError(label, line, key, f"duplicate key: already used at {where}; this entry was not loaded", raw=raw)
+
+
+def _parse_failure(block: ParsingFailedBlock, label: str, lines_before: int) -> LoadError:
     match = _ENTRY_KEY.match(block.raw or "")
     reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
-    return LoadError(label, block.start_line + 1, match.group(1) if match else None,
+    return LoadError(label, lines_before + block.start_line + 1, match.group(1) if match else None,
                      f"malformed entry: {' '.join(reason.split())}", raw=block.raw)
 
 
-def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | None:
-    """Build the record for one entry; field problems are reported and the field left empty."""
-    line = entry.start_line + 1
+def _record(entry: Entry, label: str, errors: list[LoadError], lines_before: int) -> StudyRecord | None:
+    """Build the record for one entry (``lines_before`` the text it was parsed from); field problems are
+    reported and the field left empty."""
+    line = lines_before + entry.start_line + 1
     record = StudyRecord(key=entry.key, source_file=label, source_line=line, entry_type=entry.entry_type.lower())
 
     def problem(field_line: int, message: str) -> None:
@@ -211,7 +333,7 @@ def _record(entry: Entry, label: str, errors: list[LoadError]) -> StudyRecord | 
     for fld in entry.fields:
         name = fld.key.lower()
         value = fld.value if isinstance(fld.value, str) else str(fld.value)
-        field_line = fld.start_line + 1
+        field_line = lines_before + fld.start_line + 1
         swallowed = _SWALLOWED_FIELD.search(value)
         if swallowed:
             problem(field_line, f"field '{name}' contains '{swallowed.group(1)} = ...': "

@@ -1,0 +1,49 @@
+"""Worker processes for the steps of a large load that split into independent batches (parsing a large
+BibTeX file, tagging many studies). Within ``workers()`` the batches of ``map_batches`` go to a pool of
+processes, one per core, started at the first call that has more than one batch; elsewhere, or on a
+machine with one core, they run in this process. Results come back in the order of the batches."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+MAX_WORKERS = 4
+_enabled = False
+_pool: Any = None
+
+
+@contextmanager
+def workers() -> Iterator[None]:
+    """Let ``map_batches`` in the block use worker processes; they are stopped when the block ends."""
+    global _enabled, _pool
+    if _enabled:
+        yield
+        return
+    _enabled = True
+    try:
+        yield
+    finally:
+        _enabled = False
+        if _pool is not None:
+            _pool.terminate()
+            _pool = None
+
+
+def map_batches(function: Callable, batches: Iterable) -> Iterable:
+    """``function(batch)`` for each batch, in order; in the workers where that helps. The batches are taken
+    as the workers are ready for them."""
+    global _pool
+    batches = iter(batches)
+    first = list(itertools.islice(batches, 2))
+    count = min(os.cpu_count() or 1, MAX_WORKERS)
+    if not _enabled or count < 2 or len(first) < 2:
+        return map(function, itertools.chain(first, batches))
+    if _pool is None:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        _pool = multiprocessing.get_context(method).Pool(count)
+    return _pool.imap(function, itertools.chain(first, batches))

@@ -1,0 +1,122 @@
+"""The benchmarks still work (small versions, counts checked, no times), and the shortcuts taken for speed
+give what the plain way gives: parsing in pieces, pre-filtered rule patterns, decoding without pylatexenc."""
+
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evidence import loader, parallel, tagger
+from evidence.readers import bibtex
+from evidence.vocabulary import load_vocabulary
+
+from conftest import FIXTURES, VOCAB
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def run_script(name: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    output = run_script("make_corpus.py", "300", "--out", str(folder))
+    assert "corpus.bib: 300 studies + 4 malformed or repeated entries" in output
+    return folder
+
+
+def test_corpus_is_seeded_and_has_every_format(corpus, tmp_path):
+    run_script("make_corpus.py", "300", "--out", str(tmp_path))
+    for name in ("corpus.bib", "corpus.ris", "corpus.nbib"):
+        assert (tmp_path / name).read_bytes() == (corpus / name).read_bytes()
+
+
+def test_load_benchmark_counts(corpus):
+    output = run_script("bench.py", str(corpus), "--naive", "50", "--apa", "20")
+    assert "(a) bibtexparser.parse_file" in output and "c/a = " in output and "b/c = " in output
+    assert "301 studies (301 added, 0 updated, 0 unchanged, 0 removed)" in output  # 300 + the one with a bad year
+    assert "300 studies (300 added" in output  # RIS and MEDLINE
+    assert "evidence export -f bibtex (301 studies)" in output
+    assert "evidence export -f apa (20 studies)" in output
+
+
+def test_serve_benchmark_counts(tmp_path):
+    output = run_script("bench_serve.py", "--studies", "2000", "--work", str(tmp_path), "--seconds", "3",
+                        "--clients", "2", "--export", "500")
+    rows = {line.split("  ")[1].strip(): line.split() for line in output.splitlines() if line.startswith("  ") and "ms" not in line}
+    assert set(rows) == {"faceted page", "full-text search", "search page with facets", "studies for a condition",
+                         "evidence map", "BibTeX export of 500 studies"}
+    assert all(int(row[-1]) == 0 and int(row[-5]) > 0 for row in rows.values())  # no errors, some requests
+
+
+def test_a_large_file_read_in_pieces_gives_what_one_parse_gives(monkeypatch):
+    text = (FIXTURES / "pieces.bib").read_text()
+    whole = bibtex.read(text, "pieces.bib")
+    monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
+    for size in (1, 60, 400):
+        monkeypatch.setattr(bibtex, "PIECE", size)
+        pieces = bibtex.read(text, "pieces.bib")
+        assert [(str(e), e.raw) for e in pieces.errors] == [(str(e), e.raw) for e in whole.errors]
+        assert pieces.records == whole.records
+    assert "late" not in [r.journal for r in whole.records]  # a @string defined after the start resolves
+
+
+def test_a_load_in_worker_processes_gives_the_same_database(corpus, tmp_path, monkeypatch):
+    serial = tmp_path / "serial.db"
+    loader.load(serial, [corpus / "corpus.bib"])
+    monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(bibtex, "PIECE", 50_000)
+    monkeypatch.setattr(loader, "TAG_BATCH", 40)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    spread = tmp_path / "spread.db"
+    loader.load(spread, [corpus / "corpus.bib"])
+    for table in ("studies", "authors", "study_authors", "study_conditions", "study_outcomes", "study_sources",
+                  "load_errors", "study_cards", "evidence_map_cells"):
+        query = f"select * from {table} order by rowid"
+        with sqlite3.connect(serial) as one, sqlite3.connect(spread) as other:
+            assert one.execute(query).fetchall() == other.execute(query).fetchall(), table
+
+
+def test_case_folds_are_every_non_ascii_character_ignorecase_takes_for_ascii():
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    found = {c for c in map(chr, range(0x80, 0x110000)) if letter.match(c)}
+    assert found == {chr(c) for c in tagger.CASE_FOLDS}
+    assert all(not re.search("[a-z]", c.lower()) for c in map(chr, range(0x80, 0x30000)) if c not in found)
+
+
+def test_prefiltered_rule_patterns_match_what_plain_regular_expressions_match():
+    vocab = load_vocabulary(VOCAB)
+    patterns = {p for kind in ("designs", "outcomes") for term in vocab.terms[kind].values()
+                for p in term.get("patterns", []) + term.get("title_patterns", [])}
+    patterns |= {p for term in vocab.terms["conditions"].values() for p in tagger._name_patterns(term)}
+    words = ["randomised", "randomly assigned", "Quasi-random", "cohort study", "IPD", "meta-analysis", "RCTs",
+             "low back pain", "Low-Back Pain", "LBP", "ſystematic review", "İnsomnia", "K", "SF-36", "sf36",
+             "EQ-5D", "adverse events", "side-effects", "migraine_headache", "chronic pain", "rats", "Oswestry",
+             "Schober", "placebo-controlled", "case series", "12-year-old woman", "–", "é", "Protocol: a", ",", " "]
+    rng = random.Random(3)
+    texts = ["".join(rng.choice(words) + rng.choice([" ", "", "-", ". ", "_"]) for _ in range(rng.randint(1, 8)))
+             for _ in range(600)]
+    for pattern in patterns:
+        plain = re.compile(pattern, re.IGNORECASE)
+        for text in texts:
+            match = plain.search(text)
+            assert tagger._compiled(pattern).first(tagger._prepared(text)) == (match.group(0) if match else None), \
+                (pattern, text)
+
+
+def test_braces_and_dashes_decode_as_pylatexenc_decodes_them():
+    rng = random.Random(5)
+    alphabet = "aB -{}'\".,:;()/?!0#\n\ue000é"
+    for _ in range(3000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14)))
+        if "''" in value:
+            continue
+        assert bibtex._decode(value) == " ".join(bibtex._latex.latex_to_text(value).split()), value
