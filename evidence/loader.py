@@ -219,9 +219,10 @@ def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format
     """Everything a load would report for ``files``, plus duplicate entries and fields their sources
     disagree on, without touching a database."""
     vocab = load_vocabulary(vocab_dir)
-    inputs = read_inputs(files, Path.cwd(), format, encoding)
-    problems = list(inputs.errors)
-    studies, _ = combine(inputs.sources, vocab, problems)
+    with parallel.workers():
+        inputs = read_inputs(files, Path.cwd(), format, encoding)
+        problems = list(inputs.errors)
+        studies, _ = combine(inputs.sources, vocab, problems)
     for study in studies:
         key_source = f"{study.record.source_file}:{study.record.source_line} [{study.record.key}]"
         for source, how in zip(study.sources, study.matched_on):
