@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from . import curation, exporters, loader, readers, store
+from . import curation, exporters, loader, readers, server, store
 from .selection import Selection, SelectionError, select_keys
 from .vocabulary import VocabularyError
 
@@ -183,17 +184,20 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
 @click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
-def serve(db, host, port):
+@click.option("-w", "--workers", default=min(os.cpu_count() or 1, 4), show_default="the machine's cores, at most 4",
+              type=click.IntRange(min=1), help="Server processes answering requests.")
+def serve(db, host, port, workers):
     """Serve the database DB read-only in Datasette, with the project's metadata, facets and queries.
 
     Table counts are counted once and kept beside DB (DB.inspect.json, as `datasette inspect` writes
-    them) until DB changes, so pages of large tables do not count their rows on each request.
+    them) until DB changes, so pages of large tables do not count their rows on each request. Requests
+    are answered by several processes, so that one slow export does not hold up the others.
     """
-    from datasette.cli import cli as datasette_cli
+    import uvicorn
 
-    datasette_cli.main(["serve", "--immutable", str(db), "--inspect-file", str(inspect_file(db)),
-                        "--setting", "suggest_facets", "off", "--host", host, "--port", str(port)],
-                       prog_name="evidence serve")
+    server.configure(db.resolve(), inspect_file(db).resolve())
+    uvicorn.run("evidence.server:app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                lifespan="on")
 
 
 def inspect_file(db: Path) -> Path:
