@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from . import curation, exporters, loader, readers, server, store
+from . import curation, exporters, loader, parallel, readers, server, store
 from .selection import Selection, SelectionError, select_keys
 from .vocabulary import VocabularyError
 
@@ -184,7 +183,7 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
 @click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
-@click.option("-w", "--workers", default=min(os.cpu_count() or 1, 4), show_default="the machine's cores, at most 4",
+@click.option("-w", "--workers", default=parallel.cores(), show_default="the machine's cores, at most 4",
               type=click.IntRange(min=1), help="Server processes answering requests.")
 def serve(db, host, port, workers):
     """Serve the database DB read-only in Datasette, with the project's metadata, facets and queries.

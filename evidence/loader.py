@@ -114,15 +114,18 @@ def read_inputs(files: list[Path], base: Path, format: str | None = None, encodi
     return inputs
 
 
-def combine(sources: list[Source], vocab: Vocabulary, errors: list[LoadError]) -> tuple[list[MergedStudy], list[TaggedStudy]]:
-    """Merge the sources into studies and tag each; problems are added to ``errors``."""
+def combine(sources: list[Source], vocab: Vocabulary, errors: list[LoadError]) -> tuple[list[MergedStudy], Iterator[TaggedStudy]]:
+    """Merge the sources into studies, and tag each as the second result is read (so that what is tagged
+    can be stored while the workers tag the rest); problems are added to ``errors``."""
     studies, merge_errors = merge(sources)
     errors.extend(merge_errors)
-    tagged = []
-    for study, (one, tag_errors) in zip(studies, tag_all(studies, vocab)):
-        errors.extend(tag_errors)
-        tagged.append(one)
-    return studies, tagged
+
+    def tagged() -> Iterator[TaggedStudy]:
+        for one, tag_errors in tag_all(studies, vocab):
+            errors.extend(tag_errors)
+            yield one
+
+    return studies, tagged()
 
 
 # Studies tagged together in one worker.
@@ -179,8 +182,15 @@ def _store(db_path: Path, vocab: Vocabulary, inputs: Inputs, summary: LoadSummar
         stored = store.read_sources(db)
         kept = [s for s in stored if _keep(s, inputs)]
         _number(inputs.sources, stored)
-        studies, tagged = combine(sorted(kept + inputs.sources, key=lambda s: s.order), vocab, summary.errors)
-        counts = store.save_studies(db, tagged, progress and (lambda done: progress(done, len(tagged))))
+        studies, tagging = combine(sorted(kept + inputs.sources, key=lambda s: s.order), vocab, summary.errors)
+        tagged: list[TaggedStudy] = []
+
+        def collected() -> Iterator[TaggedStudy]:  # stored as the workers tag them, and kept for the summary
+            for one in tagging:
+                tagged.append(one)
+                yield one
+
+        counts = store.save_studies(db, collected(), progress and (lambda done: progress(done, len(studies))))
         summary.added, summary.updated, summary.unchanged = counts["added"], counts["updated"], counts["unchanged"]
         summary.tags = sum(len(one.conditions) + len(one.outcomes) + (one.design is not None) for one in tagged)
         store.save_sources(db, studies)
@@ -222,7 +232,8 @@ def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format
     with parallel.workers():
         inputs = read_inputs(files, Path.cwd(), format, encoding)
         problems = list(inputs.errors)
-        studies, _ = combine(inputs.sources, vocab, problems)
+        studies, tagging = combine(inputs.sources, vocab, problems)
+        list(tagging)  # tagging finds unknown terms
     for study in studies:
         key_source = f"{study.record.source_file}:{study.record.source_line} [{study.record.key}]"
         for source, how in zip(study.sources, study.matched_on):

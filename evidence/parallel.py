@@ -34,16 +34,20 @@ def workers() -> Iterator[None]:
             _pool = None
 
 
+def cores() -> int:
+    """How many processes are worth running at once here."""
+    return min(os.cpu_count() or 1, MAX_WORKERS)
+
+
 def map_batches(function: Callable, batches: Iterable) -> Iterable:
     """``function(batch)`` for each batch, in order; in the workers where that helps. The batches are taken
     as the workers are ready for them."""
     global _pool
     batches = iter(batches)
     first = list(itertools.islice(batches, 2))
-    count = min(os.cpu_count() or 1, MAX_WORKERS)
-    if not _enabled or count < 2 or len(first) < 2:
+    if not _enabled or cores() < 2 or len(first) < 2:
         return map(function, itertools.chain(first, batches))
     if _pool is None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        _pool = multiprocessing.get_context(method).Pool(count)
+        _pool = multiprocessing.get_context(method).Pool(cores())
     return _pool.imap(function, itertools.chain(first, batches))

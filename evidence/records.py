@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
@@ -87,6 +90,19 @@ class StudyRecord:
     note: str | None = None
     tags: list[Tag] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # fields no column holds, raw
+
+
+@contextmanager
+def many_objects() -> Iterator[None]:
+    """Pause Python's cycle collector while the block builds many objects that form no cycles (records,
+    names, tags): its passes over every object alive cost more than building them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def shallow_dict(item) -> dict:

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from .claims import VERDICTS, EvidenceLayer, check_details
 from .curation import OutcomeTag
 from .merge import MergedStudy, Source
-from .records import LoadError, Person, StudyRecord, Tag, shallow_dict
+from .records import LoadError, Person, StudyRecord, Tag, many_objects, shallow_dict
 from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
 
@@ -657,6 +657,11 @@ class _Rows:
 def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]:
     """The studies with these keys, as they were saved (record, authors, tags, outcomes), in the order
     of ``keys``; keys that are not in the database are skipped. The inverse of ``save_studies``."""
+    with many_objects():
+        return _read_studies(conn, keys)
+
+
+def _read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]:
     wanted = json.dumps(list(dict.fromkeys(keys)))
     selected = "SELECT value FROM json_each(?)"
     people: dict[tuple, Person] = {}  # one object per name: authors repeat across studies

@@ -5,7 +5,7 @@
     python scripts/bench.py bench-data
 
 Every measurement runs in its own process, timed from outside, with the peak memory of its whole process
-tree (proportional set size, polled every 20 ms). For BibTeX, on the same file:
+tree (proportional set size, polled every 250 ms). For BibTeX, on the same file:
 (a) ``bibtexparser.parse_file`` alone; (b) the pipeline a user would write: bibtexparser with its LaTeX
 decoding and name splitting middlewares, then sqlite-utils inserts (authors looked up one by one) and a
 full-text index, on the first ``--naive`` entries; (c) ``evidence load`` end to end into a new database.
@@ -68,9 +68,9 @@ def measure(command: list[str]) -> Run:
     with tempfile.TemporaryFile("w+") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, )
         peak = 0
-        while process.poll() is None:
+        while process.poll() is None:  # reading /proc costs CPU the measured process needs: not too often
             peak = max(peak, _tree_memory_kb(process.pid))
-            time.sleep(0.02)
+            time.sleep(0.25)
         seconds = time.perf_counter() - started
         out.seek(0)
         output = out.read()

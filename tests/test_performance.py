@@ -75,7 +75,7 @@ def test_a_load_in_worker_processes_gives_the_same_database(corpus, tmp_path, mo
     monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
     monkeypatch.setattr(bibtex, "PIECE", 50_000)
     monkeypatch.setattr(loader, "TAG_BATCH", 40)
-    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
     spread = tmp_path / "spread.db"
     loader.load(spread, [corpus / "corpus.bib"])
     for table in ("studies", "authors", "study_authors", "study_conditions", "study_outcomes", "study_sources",
