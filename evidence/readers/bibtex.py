@@ -67,7 +67,6 @@ SHAPED_FIELDS = {
     "includedstudies": ("included_studies", normalise_count),
 }
 
-_HOLDS_LATEX = re.compile(r"[\\{}$~]")  # or "--"
 # What pylatexenc reads as more than braces and dashes: commands, math, ties, comments, alignment, quotes ('').
 _NEEDS_PYLATEXENC = re.compile(r"[\\$~%&`]")
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
@@ -85,7 +84,9 @@ def decode_latex(value: str) -> str:
 
 
 def _decode(value: str) -> str:
-    if "--" not in value and not _HOLDS_LATEX.search(value):
+    # No LaTeX: looking for each character on its own is faster than one pattern for them all.
+    if "--" not in value and "\\" not in value and "{" not in value and "}" not in value and "$" not in value \
+            and "~" not in value:
         return " ".join(value.split())
     # Braces and dashes only: what pylatexenc makes of them, faster.
     if "''" not in value and not _NEEDS_PYLATEXENC.search(value):
