@@ -134,39 +134,44 @@ def _mark_protected(value: str) -> str:
     """The value with the text of each protected group between private-use marks (inside its braces,
     so that command arguments stay arguments)."""
     out, i = [], 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\":
-            out.append(value[i:i + 2])
-            i += 2
-        elif char == "{":
-            end = _closing_brace(value, i)
-            inner = value[i + 1:end]
-            command = _COMMAND.search(value[:i])
-            if command and command.group(1) in _ACCENTS:
-                out.append("{" + inner + "}")
-            elif inner.startswith("\\") and not command:
-                out.append("{" + _mark_protected(inner) + "}")
-            else:
-                out.append("{" + _OPEN + inner + _CLOSE + "}")
-            i = end + 1
+    while True:
+        special = _ESCAPE_OR_GROUP.search(value, i)
+        if special is None:
+            out.append(value[i:])
+            return "".join(out)
+        at = special.start()
+        out.append(value[i:at])
+        if value[at] == "\\":
+            out.append(value[at:at + 2])
+            i = at + 2
+            continue
+        end = _closing_brace(value, at)
+        inner = value[at + 1:end]
+        command = _COMMAND.search(value[:at])
+        if command and command.group(1) in _ACCENTS:
+            out.append("{" + inner + "}")
+        elif inner.startswith("\\") and not command:
+            out.append("{" + _mark_protected(inner) + "}")
         else:
-            out.append(char)
-            i += 1
-    return "".join(out)
+            out.append("{" + _OPEN + inner + _CLOSE + "}")
+        i = end + 1
+
+
+_ESCAPE_OR_GROUP = re.compile(r"[\\{]")
+_ESCAPE_OR_BRACE = re.compile(r"\\.|[{}]", re.DOTALL)
 
 
 def _closing_brace(value: str, start: int) -> int:
     """Index of the brace closing the one at ``start`` (the end of the value if it is never closed)."""
-    depth, i = 0, start
-    while i < len(value):
-        if value[i] == "\\":
-            i += 2
-            continue
-        depth += {"{": 1, "}": -1}.get(value[i], 0)
-        if depth == 0:
-            return i
-        i += 1
+    depth = 0
+    for token in _ESCAPE_OR_BRACE.finditer(value, start):
+        char = token.group()
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return token.start()
     return len(value)
 
 
@@ -176,7 +181,9 @@ _AND_OTHERS = re.compile(r"\s+and\s+others\s*$")
 def parse_authors(value: str) -> list[Person]:
     """Split a BibTeX name list into Persons ("and others" is not a person); InvalidNameError on a
     malformed name."""
-    return [_person(name) for name in split_names(_AND_OTHERS.sub("", value))]
+    if "others" in value:  # faster than the pattern on its own
+        value = _AND_OTHERS.sub("", value)
+    return [_person(name) for name in split_names(value)]
 
 
 _AND = re.compile(r"([ \t\r\n]+[aA][nN][dD][ \t\r\n]+)")
@@ -454,7 +461,7 @@ def _record(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[s
         if name == "author":
             try:
                 record.authors = parse_authors(value)
-                record.more_authors = bool(_AND_OTHERS.search(value))
+                record.more_authors = "others" in value and bool(_AND_OTHERS.search(value))
             except InvalidNameError as exc:
                 problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
         elif name == "keywords":

@@ -15,19 +15,20 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-# A line starting a block: bibtexparser starts a new block there, ending one left open.
-BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)
-_BLOCK_START_AFTER_NEWLINE = re.compile(r"\n@\w*[ \t]*[{(]")  # the same, found faster past the first line
+# A line starting a block after the first line (bibtexparser starts a new block there, ending one left
+# open); a pattern starting with "\n" is found faster than one starting with "^".
+_BLOCK_START = re.compile(r"\n@\w*[ \t]*[{(]")
 
 _HEAD = re.compile(r'@(\w+)[ \t]*\{\s*+([^\s,{}()"=@\\]++)\s*+,')
 _NOT_ENTRIES = ("comment", "preamble", "string")
 # An "@" first on a line, which may start a block inside another: such pieces are bibtexparser's.
 _AT_LINE_START = re.compile(r"\n\s*+@")
-# A field's name and "=", up to its value.
-_NAME = re.compile(r'\s*+([^\s=,{}"@\\]++)\s*+(=)\s*+')
+_FIELD_NAME = r'([^\s=,{}"@\\]++)\s*+(=)\s*+'  # a field's name and "=", up to its value
+_NAME = re.compile(r"\s*+" + _FIELD_NAME)
 _BARE_WORD = re.compile(r'[^\s,{}"#=@\\]++')
 _END = re.compile(r"\s*+\}")
-_AFTER_VALUE = re.compile(r"\s*+([,}])")
+# After a value: a comma and the next field's name and "=", or the end of the entry (a comma before it or not).
+_NEXT = re.compile(r"\s*+(?:,\s*+(?:" + _FIELD_NAME + r"|\})|\})")
 _BRACE = re.compile(r"[{}](?<!\\[{}])")  # a brace not right after a backslash
 
 
@@ -54,7 +55,7 @@ class Piece(NamedTuple):
 
 def pieces(text: str) -> list[Piece]:
     """The text cut at the lines that start a block, each piece read here where it can be."""
-    starts = [0] + [m.start() + 1 for m in _BLOCK_START_AFTER_NEWLINE.finditer(text)]
+    starts = [0] + [m.start() + 1 for m in _BLOCK_START.finditer(text)]
     starts.append(len(text))
     result, line = [], 0
     for start, end in zip(starts, starts[1:]):
@@ -74,14 +75,13 @@ def _entry(text: str, start: int, end: int, line: int) -> Entry | None:
     fields, names = [], set()
     at = counted = head.end()
     lines = line + text.count("\n", start, at)  # lines before ``counted``
-    while True:
-        m = _NAME.match(text, at, end)
-        if m is None:
-            close = _END.match(text, at, end)
-            if close is None:
-                return None
-            at = close.end()
-            break
+    m = _NAME.match(text, at, end)
+    if m is None:
+        close = _END.match(text, at, end)
+        if close is None:
+            return None
+        at = close.end()
+    while m is not None:
         name = m.group(1)
         if name in names:
             return None
@@ -109,13 +109,13 @@ def _entry(text: str, start: int, end: int, line: int) -> Entry | None:
             if word is None:
                 return None
             value, bare, at = word.group(), True, word.end()
-        after = _AFTER_VALUE.match(text, at, end)
-        if after is None:
-            return None
         fields.append((name, value, lines, bare))
-        at = after.end()
-        if after.group(1) == "}":
-            break
+        m = _NEXT.match(text, at, end)
+        if m is None:
+            return None
+        at = m.end()
+        if m.group(1) is None:
+            m = None
     if "@" in text[at:end]:
         return None
     return Entry(head.group(1).lower(), head.group(2), line, text[start:at], fields)
