@@ -306,10 +306,10 @@ def _blocks(text: str, label: str, lines_before: int = 0, own_lines: int | None 
     """
     pieces = bibtex_split.pieces(text) if SPLIT_FAST else [bibtex_split.Piece(0, len(text), 0, None)]
     given = _given_to_bibtexparser(pieces)
-    words = list(dict.fromkeys(value for piece, to_bibtexparser in zip(pieces, given) if not to_bibtexparser
-                               and piece.entry for _, value, _, bare in piece.entry.fields if bare))
+    bare_words = list(dict.fromkeys(value for piece, to_bibtexparser in zip(pieces, given) if not to_bibtexparser
+                                    and piece.entry for _, value, _, bare in piece.entry.fields if bare))
     seen = set(seed.entries_dict) if seed is not None else set()  # keys of the entries so far
-    parsed, words = _parse_rest(text, pieces, given, words, seed)
+    parsed, words = _parse_rest(text, pieces, given, bare_words, seed)
     items = []
     for piece, to_bibtexparser in zip(pieces, given):
         if to_bibtexparser:
@@ -352,11 +352,11 @@ SPLIT_FAST = True
 def _given_to_bibtexparser(pieces: list[bibtex_split.Piece]) -> list[bool]:
     """Which pieces bibtexparser reads: those not read by bibtex_split, and the piece after each run of
     them, so that a block they leave open ends at the same block start as in the whole text."""
-    given, previous = [], False
+    given, after_unread = [], False
     for piece in pieces:
-        previous = (piece.entry is None and not piece.blank) or previous
-        given.append(previous)
-        previous = previous and piece.entry is None and not piece.blank
+        unread = piece.entry is None and not piece.blank
+        given.append(unread or after_unread)
+        after_unread = unread
     return given
 
 
@@ -444,7 +444,8 @@ def _parse_failure(block: ParsingFailedBlock, label: str, lines_before: int) -> 
 def _record(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[str, str, int, bool]], label: str,
             errors: list[LoadError], lines_before: int, words: dict[str, str]) -> StudyRecord | None:
     """Build the record for one entry from its fields, (name, value, line, bare) as bibtex_split gives
-    them (a bare word's value is in ``words``); field problems are reported and the field left empty."""
+    them (line 0-based after ``lines_before`` lines; a bare word's value is in ``words``); field problems
+    are reported and the field left empty."""
     record = StudyRecord(key=key, source_file=label, source_line=line, entry_type=entry_type.lower())
 
     def problem(field_line: int, message: str) -> None:
