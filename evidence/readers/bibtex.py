@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,7 +16,7 @@ from bibtexparser.middlewares.names import (
     split_multiple_persons_names,
 )
 from bibtexparser.library import Library
-from bibtexparser.model import DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
+from bibtexparser.model import Block, DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from ..records import (
@@ -32,7 +33,7 @@ from ..records import (
     normalise_year,
 )
 from .. import parallel
-from . import ReadResult, add_keywords
+from . import ReadResult, add_keywords, bibtex_split
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
@@ -66,9 +67,8 @@ SHAPED_FIELDS = {
     "includedstudies": ("included_studies", normalise_count),
 }
 
-_HOLDS_LATEX = re.compile(r"[\\{}$~]|--")
-# What pylatexenc reads as more than braces and dashes: commands, math, ties, comments, alignment, quotes.
-_NEEDS_PYLATEXENC = re.compile(r"[\\$~%&`]|''")
+# What pylatexenc reads as more than braces and dashes: commands, math, ties, comments, alignment, quotes ('').
+_NEEDS_PYLATEXENC = re.compile(r"[\\$~%&`]")
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
 _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
 _latex_macros = get_default_latex_context_db()
@@ -84,9 +84,12 @@ def decode_latex(value: str) -> str:
 
 
 def _decode(value: str) -> str:
-    if not _HOLDS_LATEX.search(value):
+    # No LaTeX: looking for each character on its own is faster than one pattern for them all.
+    if "--" not in value and "\\" not in value and "{" not in value and "}" not in value and "$" not in value \
+            and "~" not in value:
         return " ".join(value.split())
-    if not _NEEDS_PYLATEXENC.search(value):  # braces and dashes only: what pylatexenc makes of them, faster
+    # Braces and dashes only: what pylatexenc makes of them, faster.
+    if "''" not in value and not _NEEDS_PYLATEXENC.search(value):
         return " ".join(value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split())
     return " ".join(_latex.latex_to_text(value).split())
 
@@ -131,39 +134,44 @@ def _mark_protected(value: str) -> str:
     """The value with the text of each protected group between private-use marks (inside its braces,
     so that command arguments stay arguments)."""
     out, i = [], 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\":
-            out.append(value[i:i + 2])
-            i += 2
-        elif char == "{":
-            end = _closing_brace(value, i)
-            inner = value[i + 1:end]
-            command = _COMMAND.search(value[:i])
-            if command and command.group(1) in _ACCENTS:
-                out.append("{" + inner + "}")
-            elif inner.startswith("\\") and not command:
-                out.append("{" + _mark_protected(inner) + "}")
-            else:
-                out.append("{" + _OPEN + inner + _CLOSE + "}")
-            i = end + 1
+    while True:
+        special = _ESCAPE_OR_GROUP.search(value, i)
+        if special is None:
+            out.append(value[i:])
+            return "".join(out)
+        at = special.start()
+        out.append(value[i:at])
+        if value[at] == "\\":
+            out.append(value[at:at + 2])
+            i = at + 2
+            continue
+        end = _closing_brace(value, at)
+        inner = value[at + 1:end]
+        command = _COMMAND.search(value[:at])
+        if command and command.group(1) in _ACCENTS:
+            out.append("{" + inner + "}")
+        elif inner.startswith("\\") and not command:
+            out.append("{" + _mark_protected(inner) + "}")
         else:
-            out.append(char)
-            i += 1
-    return "".join(out)
+            out.append("{" + _OPEN + inner + _CLOSE + "}")
+        i = end + 1
+
+
+_ESCAPE_OR_GROUP = re.compile(r"[\\{]")
+_ESCAPE_OR_BRACE = re.compile(r"\\.|[{}]", re.DOTALL)
 
 
 def _closing_brace(value: str, start: int) -> int:
     """Index of the brace closing the one at ``start`` (the end of the value if it is never closed)."""
-    depth, i = 0, start
-    while i < len(value):
-        if value[i] == "\\":
-            i += 2
-            continue
-        depth += {"{": 1, "}": -1}.get(value[i], 0)
-        if depth == 0:
-            return i
-        i += 1
+    depth = 0
+    for token in _ESCAPE_OR_BRACE.finditer(value, start):
+        char = token.group()
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return token.start()
     return len(value)
 
 
@@ -173,7 +181,34 @@ _AND_OTHERS = re.compile(r"\s+and\s+others\s*$")
 def parse_authors(value: str) -> list[Person]:
     """Split a BibTeX name list into Persons ("and others" is not a person); InvalidNameError on a
     malformed name."""
-    return [_person(name) for name in split_multiple_persons_names(_AND_OTHERS.sub("", value))]
+    if "others" in value:  # faster than the pattern on its own
+        value = _AND_OTHERS.sub("", value)
+    return [_person(name) for name in split_names(value)]
+
+
+_AND = re.compile(r"([ \t\r\n]+[aA][nN][dD][ \t\r\n]+)")
+# A braced group (three levels deep at most), a backslash escaping the character after it.
+_NAME_GROUP = re.compile(r"\{(?:[^{}\\]|\\.|\{(?:[^{}\\]|\\.|\{(?:[^{}\\]|\\.)*\})*\})*\}", re.DOTALL)
+
+
+def split_names(value: str) -> list[str]:
+    """The names of a BibTeX name list as bibtexparser's split_multiple_persons_names gives them (split at
+    "and" between spaces outside braces), found with braced groups masked out; a backslash outside
+    braces, unbalanced or deeper braces are left to bibtexparser's walk through the characters."""
+    names = value.strip(" \r\n\t")
+    if not names:
+        return []
+    if "{" not in names and "}" not in names and "\\" not in names:
+        return _AND.split(names)[::2]
+    masked = _NAME_GROUP.sub(lambda group: "x" * len(group.group()), names)
+    if "{" in masked or "}" in masked or "\\" in masked:
+        return split_multiple_persons_names(value)
+    result, at = [], 0
+    for i, part in enumerate(_AND.split(masked)):
+        if i % 2 == 0:
+            result.append(names[at:at + len(part)])
+        at += len(part)
+    return result
 
 
 @lru_cache(maxsize=65536)  # names repeat across a bibliography
@@ -264,23 +299,108 @@ def _blocks(text: str, label: str, lines_before: int = 0, own_lines: int | None 
             seed: Library | None = None) -> list[tuple]:
     """What each block of the text gives, in order: ("entry", key, line, raw, record or None, errors),
     ("duplicate", key, line, raw) or ("failed", error). ``lines_before`` the text, whose blocks starting past
-    ``own_lines`` are not its own; ``seed``: a library whose @string definitions the text can use (it is added to)."""
-    known = len(seed.blocks) if seed is not None else 0
-    library = bibtexparser.parse_string(text, library=seed)
+    ``own_lines`` are not its own; ``seed``: a library whose @string definitions the text can use (it is added to).
+
+    Entries of the regular shape are read by bibtex_split; the rest of the text (every @string among it)
+    by bibtexparser in one parse, which also gives the values of the @string names those entries use.
+    """
+    pieces = bibtex_split.pieces(text) if SPLIT_FAST else [bibtex_split.Piece(0, len(text), 0, None)]
+    given = _given_to_bibtexparser(pieces)
+    bare_words = list(dict.fromkeys(value for piece, to_bibtexparser in zip(pieces, given) if not to_bibtexparser
+                                    and piece.entry for _, value, _, bare in piece.entry.fields if bare))
+    seen = set(seed.entries_dict) if seed is not None else set()  # keys of the entries so far
+    parsed, words = _parse_rest(text, pieces, given, bare_words, seed)
     items = []
-    for block in library.blocks[known:]:
-        if own_lines is not None and block.start_line >= own_lines:
-            continue
-        line = lines_before + block.start_line + 1
-        if isinstance(block, DuplicateBlockKeyBlock):
-            items.append(("duplicate", block.key, line, block.raw))
-        elif isinstance(block, ParsingFailedBlock):
-            items.append(("failed", _parse_failure(block, label, lines_before)))
-        elif isinstance(block, Entry):
-            errors: list[LoadError] = []
-            record = _record(block, label, errors, lines_before)
-            items.append(("entry", block.key, line, block.raw, record, errors))
+    for piece, to_bibtexparser in zip(pieces, given):
+        if to_bibtexparser:
+            for block, offset in parsed.pop(piece.start, ()):
+                line = block.start_line + offset
+                if own_lines is not None and line >= own_lines:
+                    continue
+                if isinstance(block, DuplicateBlockKeyBlock):
+                    items.append(("duplicate", block.key, lines_before + line + 1, block.raw))
+                elif isinstance(block, ParsingFailedBlock):
+                    items.append(("failed", _parse_failure(block, label, lines_before + offset)))
+                elif isinstance(block, Entry):
+                    fields = [(f.key, f.value if isinstance(f.value, str) else str(f.value), f.start_line + offset,
+                               False) for f in block.fields]
+                    items.append(_entry_item(block.key, block.entry_type, line, block.raw, fields, seen, label,
+                                             lines_before, words))
+        elif piece.entry and (own_lines is None or piece.line < own_lines):
+            entry = piece.entry
+            items.append(_entry_item(entry.key, entry.entry_type, entry.line, entry.raw, entry.fields, seen, label,
+                                     lines_before, words))
     return items
+
+
+def _entry_item(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[str, str, int, bool]],
+                seen: set[str], label: str, lines_before: int, words: dict[str, str]) -> tuple:
+    """The item of an entry (line: 0-based in the text after ``lines_before`` lines): a duplicate if an
+    entry before it has its key."""
+    if key in seen:
+        return "duplicate", key, lines_before + line + 1, raw
+    seen.add(key)
+    errors: list[LoadError] = []
+    record = _record(key, entry_type, lines_before + line + 1, raw, fields, label, errors, lines_before, words)
+    return "entry", key, lines_before + line + 1, raw, record, errors
+
+
+# Read entries of the regular shape with bibtex_split (False: all with bibtexparser, the reference it must equal).
+SPLIT_FAST = True
+
+
+def _given_to_bibtexparser(pieces: list[bibtex_split.Piece]) -> list[bool]:
+    """Which pieces bibtexparser reads: those not read by bibtex_split, and the piece after each run of
+    them, so that a block they leave open ends at the same block start as in the whole text."""
+    given, after_unread = [], False
+    for piece in pieces:
+        unread = piece.entry is None and not piece.blank
+        given.append(unread or after_unread)
+        after_unread = unread
+    return given
+
+
+# The key of the entry through which bibtexparser gives the values of bare words (it cannot be a real key).
+_WORDS_KEY = "\0evidence:words\0"
+
+
+def _parse_rest(text: str, pieces: list[bibtex_split.Piece], given: list[bool], words: list[str],
+                seed: Library | None) -> tuple[dict[int, list[tuple[Block, int]]], dict[str, str]]:
+    """bibtexparser's reading of the pieces given to it, as one text (with ``seed``): the blocks of each
+    run of them, by where the run starts, each with what to add to its start_line to get its line in
+    ``text``; and the value of each bare word (a @string's value where the word names one)."""
+    runs: list[tuple[int, int, int]] = []  # start, end, line
+    for piece, to_bibtexparser in zip(pieces, given):
+        if not to_bibtexparser:
+            continue
+        if runs and runs[-1][1] == piece.start:
+            runs[-1] = (runs[-1][0], piece.end, runs[-1][2])
+        else:
+            runs.append((piece.start, piece.end, piece.line))
+    if not runs and not words:
+        return {}, {}
+    head = "".join(["@misc{", _WORDS_KEY, ",\n"] + [f"w{i} = {word},\n" for i, word in enumerate(words)]
+                   + ["}\n"]) if words else ""
+    known = len(seed.blocks) if seed is not None else 0
+    library = bibtexparser.parse_string(head + "".join(text[start:end] for start, end, _ in runs), library=seed)
+    blocks = library.blocks[known:]
+    values = {}
+    if words:
+        words_entry = blocks.pop(0)
+        values = {word: field.value for word, field in zip(words, words_entry.fields)}
+        if seed is not None:
+            seed.remove(words_entry)
+    parsed: dict[int, list[tuple[Block, int]]] = {}
+    starts, offsets = [], []  # line of each run in the parsed text, and in text
+    line = head.count("\n")
+    for start, end, text_line in runs:
+        starts.append(line)
+        offsets.append(text_line - line)
+        line += text.count("\n", start, end)
+    for block in blocks:
+        run = bisect_right(starts, block.start_line) - 1
+        parsed.setdefault(runs[run][0], []).append((block, offsets[run]))
+    return parsed, values
 
 
 def _assemble(items: Iterable[tuple], label: str) -> ReadResult:
@@ -321,31 +441,32 @@ def _parse_failure(block: ParsingFailedBlock, label: str, lines_before: int) -> 
                      f"malformed entry: {' '.join(reason.split())}", raw=block.raw)
 
 
-def _record(entry: Entry, label: str, errors: list[LoadError], lines_before: int) -> StudyRecord | None:
-    """Build the record for one entry (``lines_before`` the text it was parsed from); field problems are
-    reported and the field left empty."""
-    line = lines_before + entry.start_line + 1
-    record = StudyRecord(key=entry.key, source_file=label, source_line=line, entry_type=entry.entry_type.lower())
+def _record(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[str, str, int, bool]], label: str,
+            errors: list[LoadError], lines_before: int, words: dict[str, str]) -> StudyRecord | None:
+    """Build the record for one entry from its fields, (name, value, line, bare) as bibtex_split gives
+    them (line 0-based after ``lines_before`` lines; a bare word's value is in ``words``); field problems
+    are reported and the field left empty."""
+    record = StudyRecord(key=key, source_file=label, source_line=line, entry_type=entry_type.lower())
 
     def problem(field_line: int, message: str) -> None:
-        errors.append(LoadError(label, field_line, entry.key, message, severity="warning"))
+        errors.append(LoadError(label, lines_before + field_line + 1, key, message, severity="warning"))
 
-    for fld in entry.fields:
-        name = fld.key.lower()
-        value = fld.value if isinstance(fld.value, str) else str(fld.value)
-        field_line = lines_before + fld.start_line + 1
-        swallowed = _SWALLOWED_FIELD.search(value)
+    for name, value, field_line, bare in fields:
+        if bare:
+            value = words[value]
+        name = name.lower()
+        swallowed = "=" in value and _SWALLOWED_FIELD.search(value)
         if swallowed:
             problem(field_line, f"field '{name}' contains '{swallowed.group(1)} = ...': "
                                 "probably a missing comma before it; the value was kept as written")
         if name == "author":
             try:
                 record.authors = parse_authors(value)
-                record.more_authors = bool(_AND_OTHERS.search(value))
+                record.more_authors = "others" in value and bool(_AND_OTHERS.search(value))
             except InvalidNameError as exc:
                 problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
         elif name == "keywords":
-            add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{field_line}")
+            add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{lines_before + field_line + 1}")
         elif name in LIST_FIELDS:
             setattr(record, LIST_FIELDS[name], [v.strip() for v in decode_latex(value).split(";") if v.strip()])
         elif name == "title":
@@ -362,8 +483,9 @@ def _record(entry: Entry, label: str, errors: list[LoadError], lines_before: int
         else:
             record.extra[name] = value
     if not record.title:
-        errors.append(LoadError(label, line, entry.key, "entry has no title; it was not loaded", raw=entry.raw))
+        errors.append(LoadError(label, line, key, "entry has no title; it was not loaded", raw=raw))
         return None
     if not (record.doi or record.pmid):
-        problem(line, "no DOI or PMID: the study cannot be verified against a public record")
+        errors.append(LoadError(label, line, key, "no DOI or PMID: the study cannot be verified against a public "
+                                "record", severity="warning"))
     return record
