@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 try:  # the parser behind re, to find the literal text a pattern's matches must hold
     from re import _parser as sre_parse
@@ -103,8 +104,7 @@ def outcomes_by_rule(record: StudyRecord, vocab: Vocabulary) -> list[OutcomeTag]
     return _outcomes(_Reading(record, vocab))
 
 
-@dataclass(frozen=True)
-class _Match:
+class _Match(NamedTuple):
     """A vocabulary term a rule found, where (publication-type, mesh, title, keywords, abstract) and on what text."""
 
     term: str
@@ -246,12 +246,18 @@ class _RuleSet:
     def matches(self, texts: list[_Read], terms: set[str] | None = None) -> list[_Match]:
         """Terms (all, or those of ``terms``) whose patterns match one of ``texts``; the first text that names a
         term says where. Only terms with a pattern that may match (by its clues) are looked at."""
-        live = sorted({p for read in texts for pattern in read.candidates for p in self.positions.get(pattern, ())})
+        if terms is not None and not terms:
+            return []
+        live: set[int] = set()
+        for read in texts:
+            for pattern in self.positions.keys() & read.candidates.keys():
+                live.update(self.positions[pattern])
         matches = []
-        for term, patterns in map(self.entries.__getitem__, live):
-            match = None if terms is not None and term not in terms else _first_match(patterns, texts)
-            if match:
-                matches.append(_Match(term, *match))
+        for term, patterns in map(self.entries.__getitem__, sorted(live)):
+            if terms is None or term in terms:
+                match = _first_match(patterns, texts)
+                if match:
+                    matches.append(_Match(term, *match))
         return matches
 
 
@@ -274,11 +280,11 @@ class _Clues:
 
     def __init__(self, patterns: Iterable[_Pattern]):
         routes = [(route, pattern) for pattern in set(patterns) for route in pattern.routes]
-        shared: dict[str, int] = {}  # how many routes need each word: of two as long, the rarer tells more
+        shared: dict[bytes, int] = {}  # how many routes need each word: of two as long, the rarer tells more
         for route, _ in routes:
             for word in route.words:
                 shared[word] = shared.get(word, 0) + 1
-        self.by_word: dict[str, list[tuple[_Route, _Pattern]]] = {}
+        self.by_word: dict[bytes, list[tuple[_Route, _Pattern]]] = {}
         self.by_piece: dict[str, list[tuple[_Route, _Pattern]]] = {}
         self.anywhere: list[tuple[_Route, _Pattern]] = []
         for route, pattern in routes:
@@ -290,18 +296,21 @@ class _Clues:
             else:
                 self.anywhere.append((route, pattern))
         self.words = frozenset(self.by_word)
+        self.wanted = frozenset(word for route, _ in routes for word in route.words)  # the words routes need
 
     def candidates(self, text: _Text) -> dict[_Pattern, list[_Route]]:
         """The patterns that may match the text, each with its routes whose words (all), or piece, the text holds."""
-        routes = [*self.anywhere]
-        for word in self.words & text.words:
-            routes += [(route, pattern) for route, pattern in self.by_word[word] if route.words <= text.words]
-        for piece, filed in self.by_piece.items():
-            if piece in text.folded:
-                routes += filed
         candidates: dict[_Pattern, list[_Route]] = {}
-        for route, pattern in routes:
+        for route, pattern in self.anywhere:
             candidates.setdefault(pattern, []).append(route)
+        for word in self.words & text.words:
+            for route, pattern in self.by_word[word]:
+                if route.words <= text.words:
+                    candidates.setdefault(pattern, []).append(route)
+        for piece, filed in self.by_piece.items() if text.folded else ():
+            if piece in text.folded:
+                for route, pattern in filed:
+                    candidates.setdefault(pattern, []).append(route)
         return candidates
 
 
@@ -329,17 +338,16 @@ class _Reading:
         return [_Read.of("abstract", self.record.abstract or "", self.rules.abstract_clues)]
 
 
-@dataclass(frozen=True)
-class _Text:
-    """A text the rules read, with its folded copy (see ``_fold``) and the words (runs of \\w) of that."""
+class _Text(NamedTuple):
+    """A text the rules read, with its folded copy (see ``_fold``) and the ASCII words (runs of \\w) of that, as
+    bytes (quicker to split and compare; the rules' words are ASCII): all, or those that some rules look for."""
 
     text: str
     folded: str
-    words: frozenset[str]
+    words: frozenset[bytes]
 
 
-@dataclass(frozen=True)
-class _Read:
+class _Read(NamedTuple):
     """A text of a record, where it was (title, keywords, abstract), and the patterns that may match it."""
 
     where: str
@@ -348,7 +356,7 @@ class _Read:
 
     @staticmethod
     def of(where: str, text: str, clues: _Clues) -> _Read:
-        prepared = _prepared(text)
+        prepared = _prepared(text, clues.wanted)
         return _Read(where, prepared, clues.candidates(prepared))
 
 
@@ -369,14 +377,18 @@ def _is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
-# ASCII characters outside \w, as spaces: an ASCII text's words are then what str.split gives (faster than \w+).
-_ASCII_NON_WORD = str.maketrans({chr(c): " " for c in range(128) if not _is_word(chr(c))})
+# Bytes outside ASCII \w, as spaces: an ASCII text's words are then what bytes.split gives (faster than \w+).
+_ASCII_WORDS = bytes(c if c < 128 and _is_word(chr(c)) else ord(" ") for c in range(256))
 
 
-def _prepared(text: str) -> _Text:
+def _prepared(text: str, wanted: frozenset[bytes] | None = None) -> _Text:
+    """The text, folded, with its ASCII words: all, or those of ``wanted``."""
     folded = _fold(text)
-    words = folded.translate(_ASCII_NON_WORD).split() if folded.isascii() else _WORD.findall(folded)
-    return _Text(text, folded, frozenset(words))
+    if folded.isascii():
+        words = folded.encode().translate(_ASCII_WORDS).split()
+    else:
+        words = [word.encode() for word in _WORD.findall(folded) if word.isascii()]
+    return _Text(text, folded, frozenset(words) if wanted is None else wanted.intersection(words))
 
 
 @lru_cache(maxsize=1024)
@@ -402,14 +414,12 @@ class _Pattern:
     def first(self, text: _Text, routes: list[_Route] | None = None) -> str | None:
         """The text of the pattern's first match in ``text``, or None. ``routes``: those of its routes that matches
         in the text can take, if fewer than all."""
-        starts = [start for route in (self.routes if routes is None else routes) if (start := route.earliest_start(text)) is not None]
-        if not starts:
-            return None
-        start = min(starts)
         if self.literal is None:
-            match = self.regex.search(text.text, start)
+            routes = self.routes if routes is None else routes
+            starts = [start for route in routes if (start := route.earliest_start(text)) is not None]
+            match = self.regex.search(text.text, min(starts)) if starts else None
             return match.group(0) if match else None
-        at = text.folded.find(self.literal, start)
+        at = text.folded.find(self.literal)
         while at >= 0:
             end = at + len(self.literal)
             if not (at and _is_word(text.text[at - 1])) and not (end < len(text.text) and _is_word(text.text[end])):
@@ -496,21 +506,21 @@ class _Route:
     """What every match that goes one way through a pattern leaves in the folded text: whole words, and pieces
     of text, each with the most characters such a match can hold before it (None: no limit)."""
 
-    words: frozenset[str]
+    words: frozenset[bytes]
     pieces: tuple[tuple[str, int | None], ...]
 
     @staticmethod
     def along(steps: tuple) -> _Route:
         """The route of a way (see ``_ways``): its literal text, and the words of it that the steps beside, or its
         own other characters, bound."""
-        words: set[str] = set()
+        words: set[bytes] = set()
         pieces, before = [], 0
         for index, step in enumerate(steps):
             if isinstance(step, str):
                 pieces.append((step, before))
                 bounded_before = _bounded(steps, index, -1, _Step.NON_WORD_BEFORE)
                 bounded_after = _bounded(steps, index, 1, _Step.NON_WORD_AFTER)
-                words.update(m.group(0) for m in _WORD.finditer(step)
+                words.update(m.group(0).encode() for m in _WORD.finditer(step)
                              if (m.start() > 0 or bounded_before) and (m.end() < len(step) or bounded_after))
             if before is not None:
                 width = len(step) if isinstance(step, str) else step if isinstance(step, int) else 1 if step is _Step.NON_WORD else 0
