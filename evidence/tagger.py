@@ -116,6 +116,7 @@ class _Match(NamedTuple):
 
 
 def _design(reading: _Reading) -> Tag | None:
+    """See ``design_by_rule``."""
     rules, record = reading.rules, reading.record
     designs = rules.designs
     found = _indexed(rules.design_types, "publication-type", record.publication_types)
@@ -130,6 +131,7 @@ def _design(reading: _Reading) -> Tag | None:
 
 
 def _conditions(reading: _Reading) -> list[Tag]:
+    """See ``conditions_by_rule``."""
     rules = reading.rules
     found = _most_specific(_conditions_in_headings(rules.condition_headings, reading.record.mesh_headings) +
                            rules.condition_names.matches(reading.front), rules)
@@ -148,7 +150,9 @@ def _most_specific(matches: list[_Match], rules: _Rules) -> list[_Match]:
 
 
 def _outcomes(reading: _Reading) -> list[OutcomeTag]:
-    return [OutcomeTag(m.term, m.text, RULE_COMPARATOR, RULE_DIRECTION, "", "rule", f"rule:outcome-{m.where} matched '{m.text}'")
+    """See ``outcomes_by_rule``."""
+    return [OutcomeTag(m.term, m.text, RULE_COMPARATOR, RULE_DIRECTION, "", "rule",
+                       f"rule:outcome-{m.where} matched '{m.text}'")
             for m in reading.rules.measures.matches(reading.front + reading.abstract)]
 
 
@@ -292,7 +296,8 @@ class _Clues:
                 word = min(sorted(route.words), key=lambda word: (-len(word), shared[word]))
                 self.by_word.setdefault(word, []).append((route, pattern))
             elif route.pieces:
-                self.by_piece.setdefault(max((piece for piece, _ in route.pieces), key=len), []).append((route, pattern))
+                longest = max((piece for piece, _ in route.pieces), key=len)
+                self.by_piece.setdefault(longest, []).append((route, pattern))
             else:
                 self.anywhere.append((route, pattern))
         self.words = frozenset(self.by_word)
@@ -440,8 +445,9 @@ class _Step(Enum):
     NON_WORD_AFTER = "non-word after"
 
 
-_AT_STEPS = {AT_BOUNDARY: _Step.BOUNDARY, AT_BEGINNING: _Step.NON_WORD_BEFORE,
-             AT_BEGINNING_STRING: _Step.NON_WORD_BEFORE, AT_END: _Step.NON_WORD_AFTER, AT_END_STRING: _Step.NON_WORD_AFTER}
+_AT_STEPS = {AT_BOUNDARY: _Step.BOUNDARY,
+             AT_BEGINNING: _Step.NON_WORD_BEFORE, AT_BEGINNING_STRING: _Step.NON_WORD_BEFORE,
+             AT_END: _Step.NON_WORD_AFTER, AT_END_STRING: _Step.NON_WORD_AFTER}
 # Ways through a pattern worth telling apart; beyond, a part counts as unknown text (fewer clues, still true).
 _MOST_WAYS = 32
 
@@ -497,8 +503,8 @@ def _is_word_class(pattern) -> bool:
 
 def _non_word_characters(members: list) -> bool:
     """Whether a set only holds characters outside \\w (ASCII ones, which case folding leaves alone)."""
-    return all((op is LITERAL and value < 128 and not _is_word(chr(value))) or (op is CATEGORY and value is CATEGORY_SPACE)
-               for op, value in members)
+    return all((op is LITERAL and value < 128 and not _is_word(chr(value)))
+               or (op is CATEGORY and value is CATEGORY_SPACE) for op, value in members)
 
 
 @dataclass(frozen=True)
@@ -522,9 +528,8 @@ class _Route:
                 bounded_after = _bounded(steps, index, 1, _Step.NON_WORD_AFTER)
                 words.update(m.group(0).encode() for m in _WORD.finditer(step)
                              if (m.start() > 0 or bounded_before) and (m.end() < len(step) or bounded_after))
-            if before is not None:
-                width = len(step) if isinstance(step, str) else step if isinstance(step, int) else 1 if step is _Step.NON_WORD else 0
-                before = None if step is _Step.GAP else before + width
+            most = _most_characters(step)
+            before = None if before is None or most is None else before + most
         return _Route(frozenset(words), tuple(pieces))
 
     def earliest_start(self, text: _Text) -> int | None:
@@ -544,9 +549,19 @@ class _Route:
         """Whether a text that holds ``route``'s clues holds these, with a match this way beginning no later: the
         words are among its words, and each piece is in one of its pieces, no nearer the match's beginning."""
         return self.words <= route.words and all(
-            any(piece in other and (before is None or other_before is not None and before >= other_before + other.index(piece))
+            any(piece in other and (before is None or other_before is not None
+                                    and before >= other_before + other.index(piece))
                 for other, other_before in route.pieces)
             for piece, before in self.pieces)
+
+
+def _most_characters(step) -> int | None:
+    """The most characters a step (see ``_ways``) takes; None: no limit."""
+    if isinstance(step, str):
+        return len(step)
+    if isinstance(step, int):
+        return step
+    return None if step is _Step.GAP else 1 if step is _Step.NON_WORD else 0
 
 
 def _bounded(steps: tuple, index: int, direction: int, mark: _Step) -> bool:
