@@ -300,7 +300,7 @@ class _Clues:
                 self.by_piece.setdefault(longest, []).append((route, pattern))
             else:
                 self.anywhere.append((route, pattern))
-        self.words = frozenset(self.by_word)
+        self.filed_words = frozenset(self.by_word)
         self.wanted = frozenset(word for route, _ in routes for word in route.words)  # the words routes need
 
     def candidates(self, text: _Text) -> dict[_Pattern, list[_Route]]:
@@ -308,7 +308,7 @@ class _Clues:
         candidates: dict[_Pattern, list[_Route]] = {}
         for route, pattern in self.anywhere:
             candidates.setdefault(pattern, []).append(route)
-        for word in self.words & text.words:
+        for word in self.filed_words & text.words:
             for route, pattern in self.by_word[word]:
                 if route.words <= text.words:
                     candidates.setdefault(pattern, []).append(route)
