@@ -1,3 +1,5 @@
+import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -6,14 +8,15 @@ import pytest
 from datasette.app import Datasette
 from sqlite_utils import Database
 
-from evidence import loader
+from evidence import loader, tagger
 from evidence.accuracy import Labelled, labelled_by_file, score
 from evidence.curation import OutcomeTag
+from evidence.readers import read_file
 from evidence.records import StudyRecord, Tag
 from evidence.tagger import conditions_by_rule, design_by_rule, outcomes_by_rule, tag_study
 from evidence.vocabulary import VocabularyError, load_vocabulary
 
-from conftest import VOCAB
+from conftest import FIXTURES, VOCAB
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -331,3 +334,35 @@ def test_every_design_needs_a_precedence_and_rule_rows_their_comparator(tmp_path
     (tmp_path / "comparators.yaml").write_text("- {id: none, label: No comparator}\n", encoding="utf-8")
     with pytest.raises(VocabularyError, match="needs the term 'unspecified'"):
         load_vocabulary(tmp_path)
+
+
+def test_the_clue_index_never_passes_over_a_pattern_that_matches(vocab):
+    """The rules search only the patterns whose clues a text holds, from where the clues allow: on the corpus, the
+    fixtures and texts made of the patterns' own pieces, they find what each pattern searched in full finds."""
+    records = [record for path in [PROJECT / "data" / "studies.bib", *sorted(FIXTURES.glob("*.*"))]
+               if path.suffix in (".bib", ".ris", ".nbib", ".json") for record in read_file(path, path.name).records]
+    texts = [text for r in records for text in (r.title or "", "; ".join(r.keywords), r.abstract or "")]
+    rules = tagger._rules(vocab)
+    read_where = {rules.front_clues: (rules.designs_named, rules.condition_names, rules.measures),
+                  rules.abstract_clues: (rules.designs_described, rules.condition_names, rules.measures)}
+    patterns = {clues: {pattern for rule_set in rule_sets for pattern in rule_set.patterns}
+                for clues, rule_sets in read_where.items()}
+    pieces = [piece for p in patterns[rules.front_clues] for route in p.routes for piece, _ in route.pieces]
+    pieces += ["IPD", "RCTs", "Low-Back Pain", "\u017fystematic review", "\u0130nsomnia", "\u212a", "sf36", "é", "–",
+               "case series", "12-year-old woman", "randomised", "non-randomised", "meta-analyses of IPD", "Protocol:"]
+    rng = random.Random(7)
+
+    def made_up() -> str:
+        parts = [rng.choice(pieces) for _ in range(rng.randint(1, 6))]
+        return "".join((part.upper() if rng.random() < 0.2 else part) + rng.choice(["", " ", ". ", "s ", "_", "-"])
+                       for part in parts)
+
+    texts += [made_up() for _ in range(3000)]
+    for clues, searched in patterns.items():
+        for text in texts:
+            read = tagger._Read.of("text", text, clues)
+            for pattern in searched:
+                match = re.compile(pattern.regex.pattern, re.IGNORECASE).search(text)
+                routes = read.candidates.get(pattern)
+                found = pattern.first(read.text, routes) if routes else None
+                assert found == (match.group(0) if match else None), (pattern.regex.pattern, text)
