@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -165,8 +166,7 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
         files = [output] if output else []
         try:
             if output:
-                with output.open("w", encoding="utf-8") as out:
-                    out.writelines(chunks)
+                write_whole(output, chunks)
             else:
                 for chunk in chunks:
                     click.echo(chunk, nl=False)
@@ -188,6 +188,20 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
         count = f"{len(exported)} {'study' if len(exported) == 1 else 'studies'}"
         stderr.print(f"{count} exported as {label}" + "".join(f"; wrote {p}" for p in files),
                      markup=False, highlight=False)
+
+
+def write_whole(path: Path, chunks: Iterable[str]) -> None:
+    """Write the chunks to a file beside ``path``, moved into place once all are written: an export that
+    fails leaves no part of a file (and an earlier one as it was). Errors name ``path``."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            out.writelines(chunks)
+        partial.replace(path)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @cli.command()

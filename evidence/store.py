@@ -10,8 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from .claims import VERDICTS, EvidenceLayer, check_details
 from .curation import OutcomeTag
@@ -19,6 +18,9 @@ from .merge import MergedStudy, Source
 from .records import LoadError, Person, StudyRecord, Tag, many_objects, shallow_dict
 from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
+
+if TYPE_CHECKING:  # sqlite-utils is imported where a database is built: exports read with sqlite3 alone
+    from sqlite_utils import Database
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
 SCHEMA_VERSION = 10
@@ -444,6 +446,8 @@ def building(path: Path) -> Iterator[Database]:
         source.backup(target)
         source.close()
         target.close()
+    from sqlite_utils import Database
+
     db = Database(tmp)
     try:
         db.execute("PRAGMA foreign_keys = ON")

@@ -1,5 +1,6 @@
 """The benchmarks still work (small versions, counts checked, no times), and the shortcuts taken for speed
-give what the plain way gives: parsing in pieces, pre-filtered rule patterns, decoding without pylatexenc."""
+give what the plain way gives: parsing in pieces, pre-filtered rule patterns, decoding without pylatexenc,
+LaTeX encoding by runs, and exports of studies read for export and streamed."""
 
 import random
 import re
@@ -9,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from evidence import exporters, loader, parallel, store, tagger
+from evidence import curation, exporters, loader, parallel, store, tagger
+from evidence.cli import cli
 from evidence.exporters import formatted
 from evidence.readers import bibtex
 from evidence.selection import Selection, select_keys
@@ -163,5 +166,12 @@ def test_exports_of_studies_read_for_export_are_those_of_studies_read_whole(corp
             studies = whole[:40] if name == "apa" else whole
             chunks = list(exporters.stream(store.studies_for_export(conn, keys[:len(studies)]), name))
             assert "".join(chunks) == exporters.render(studies, name), name
+    monkeypatch.setattr(exporters, "CHUNK", 50)  # the command line writes many chunks, to a file or stdout
+    to_stdout = CliRunner().invoke(cli, ["export", str(db), "-f", "csl-json"])
+    assert to_stdout.exit_code == 0 and to_stdout.stdout == exporters.render(whole, "csl-json")
+    assert CliRunner().invoke(cli, ["export", str(db), "-o", str(tmp_path / "all.bib")]).exit_code == 0
+    assert (tmp_path / "all.bib").read_text(encoding="utf-8") == exporters.render(whole, "bibtex")
+    assert (tmp_path / "all.outcomes.yaml").read_text(encoding="utf-8") == curation.format_outcomes(
+        {s.record.key: s.outcomes for s in whole})
     assert exporters.render([], "csl-json") == "[]\n" and exporters.render([], "bibtex") == ""
     assert {name for name, f in exporters.FORMATS.items() if f.formatted} == set(formatted.STYLES)
