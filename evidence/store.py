@@ -719,7 +719,9 @@ def _read_batch(conn: sqlite3.Connection, keys: list[str], people: dict[int, Per
             title_nocase=[tuple(span) for span in _json(title_nocase)],
             authors=[people[i] for i in author_ids.get(key, ())], more_authors=bool(more_authors),
             keywords=keywords.split(", ") if keywords else [], publication_types=_json(publication_types),
-            mesh_headings=_json(mesh_headings), extra=_json(extra), **dict(zip(_PLAIN_COLUMNS, plain)))
+            mesh_headings=_json(mesh_headings), extra=_json(extra))
+        for name, value in zip(_PLAIN_COLUMNS, plain):  # cheaper than passing them as keywords
+            setattr(record, name, value)
         if curated_only and design_provenance != "curated":
             design = None
         studies[key] = TaggedStudy(record, Tag("design", design, design_provenance, design_source) if design else None,
