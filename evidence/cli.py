@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from . import curation, exporters, loader, parallel, readers, server, store
+from . import curation, exporters, loader, parallel, readers, store
+from .records import many_objects
 from .selection import Selection, SelectionError, select_keys
 from .vocabulary import VocabularyError
 
@@ -48,6 +49,8 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet)
     database is written to a temporary file and swapped in at the end, so a running Datasette never
     sees a half-built one.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     if not files and claims_dir is None:
         claims_dir = loader.DATA_DIR
     files = list(files) or loader.default_inputs()
@@ -137,7 +140,7 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
     """
     if output == Path("-"):
         output = None
-    if markup is not None and format_name not in exporters.formatted.STYLES:
+    if markup is not None and not exporters.FORMATS[format_name].formatted:
         raise click.UsageError("--markup applies to -f apa and -f vancouver only")
     if markup is None:
         markup = SUFFIX_MARKUP.get(output.suffix.lower(), "text") if output else "text"
@@ -147,36 +150,58 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
         conn = store.connect_readonly(db)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    with conn:
+    exported = {}  # key -> curated outcomes of each study written, for the sidecar
+
+    def noted(studies):
+        for study in studies:
+            exported[study.record.key] = study.outcomes
+            yield study
+
+    with conn, many_objects():  # records, names and text, none in a cycle: no collector passes over them
         try:
-            studies = store.read_studies(conn, select_keys(conn, selection))
+            keys = select_keys(conn, selection)
         except SelectionError as exc:
             raise click.ClickException(str(exc)) from exc
-    text = exporters.render(studies, format_name, markup)
-    files = {output: text} if output else {}
-    if format_name == "bibtex" and output:
-        sidecar = curation.sidecar_path(output)
-        outcomes = {s.record.key: s.outcomes for s in studies}
-        curated = any(o.provenance == "curated" for rows in outcomes.values() for o in rows)
-        if no_outcomes and sidecar.exists():
-            stderr.print(f"{sidecar} is beside {output} and will be loaded with it; remove it if it is not for this "
-                         "export", markup=False, highlight=False, style="yellow")
-        elif not no_outcomes and (curated or sidecar.exists()):  # never leave a stale one beside the export
-            files[sidecar] = curation.format_outcomes(outcomes)
-    try:
-        for path, content in files.items():
-            path.write_text(content, encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
-    if output is None:
-        click.echo(text, nl=False)
+        chunks = exporters.stream(noted(store.studies_for_export(conn, keys)), format_name, markup)
+        files = [output] if output else []
+        try:
+            if output:
+                write_whole(output, chunks)
+            else:
+                for chunk in chunks:
+                    click.echo(chunk, nl=False)
+            if format_name == "bibtex" and output:
+                sidecar = curation.sidecar_path(output)
+                curated = any(exported.values())
+                if no_outcomes and sidecar.exists():
+                    stderr.print(f"{sidecar} is beside {output} and will be loaded with it; remove it if it is not "
+                                 "for this export", markup=False, highlight=False, style="yellow")
+                elif not no_outcomes and (curated or sidecar.exists()):  # never leave a stale one beside the export
+                    sidecar.write_text(curation.format_outcomes(exported), encoding="utf-8")
+                    files.append(sidecar)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
     label = exporters.FORMATS[format_name].label
-    if not studies:
+    if not exported:
         stderr.print("no studies matched the selection", markup=False, highlight=False, style="yellow")
     else:
-        count = f"{len(studies)} {'study' if len(studies) == 1 else 'studies'}"
+        count = f"{len(exported)} {'study' if len(exported) == 1 else 'studies'}"
         stderr.print(f"{count} exported as {label}" + "".join(f"; wrote {p}" for p in files),
                      markup=False, highlight=False)
+
+
+def write_whole(path: Path, chunks: Iterable[str]) -> None:
+    """Write the chunks to a file beside ``path``, moved into place once all are written: an export that
+    fails leaves no part of a file (and an earlier one as it was). Errors name ``path``."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            out.writelines(chunks)
+        partial.replace(path)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @cli.command()
@@ -193,6 +218,8 @@ def serve(db, host, port, workers):
     are answered by several processes, so that one slow export does not hold up the others.
     """
     import uvicorn
+
+    from . import server  # Datasette: imported only to serve
 
     server.configure(db.resolve(), inspect_file(db).resolve())
     uvicorn.run("evidence.server:app", factory=True, host=host, port=port, workers=workers, log_level="info",

@@ -133,7 +133,7 @@ def _renderer(name: str):
         except (ValueError, QueryInterrupted) as exc:
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
         db = datasette.get_database(database)
-        studies = await db.execute_fn(lambda conn: store.read_studies(conn, keys))
+        studies = await db.execute_fn(lambda conn: list(store.studies_for_export(conn, keys)))
         # formatting thousands of references takes seconds: do it off the event loop
         body = await asyncio.get_running_loop().run_in_executor(None, exporters.render, studies, name, markup)
         extension, media_type = exporters.file_type(name, markup)

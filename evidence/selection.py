@@ -7,11 +7,13 @@ import difflib
 import json
 import sqlite3
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .records import fold
 
-FIRST_AUTHOR = """(SELECT a.family FROM study_authors sa JOIN authors a ON a.id = sa.author_id
-                 WHERE sa.study_key = s.key AND sa.position = 1)"""
+# Each study with its first author's family name (NULL if it has no authors), for bibliography order.
+WITH_FIRST_AUTHOR = """studies s LEFT JOIN study_authors sa ON sa.study_key = s.key AND sa.position = 1
+                      LEFT JOIN authors a ON a.id = sa.author_id"""
 
 # Names a result column may have for its values to be taken as study keys.
 KEY_COLUMNS = ("key", "study_key")
@@ -67,7 +69,7 @@ def select_keys(conn: sqlite3.Connection, selection: Selection) -> list[str]:
         params.append(selection.search)
     if selection.sql:
         among("s.key IN {values}", keys_from_query(conn, selection.sql))
-    sql = f"SELECT s.key, {FIRST_AUTHOR}, s.year, s.title FROM studies s {'WHERE ' + ' AND '.join(where) if where else ''}"
+    sql = f"SELECT s.key, a.family, s.year, s.title FROM {WITH_FIRST_AUTHOR} {'WHERE ' + ' AND '.join(where) if where else ''}"
     try:
         rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
@@ -81,7 +83,10 @@ def _bibliography_order(row: tuple) -> tuple:
     """First author's family name (else the title), year (undated first), title, key; accents and case
     do not count, so Åkeson sorts with the A's."""
     key, family, year, title = row
-    return fold(family or title), year is not None, year or 0, fold(title), key
+    return _fold_name(family) if family else fold(title), year is not None, year or 0, fold(title), key
+
+
+_fold_name = lru_cache(maxsize=65536)(fold)  # family names repeat across studies
 
 
 def keys_from_query(conn: sqlite3.Connection, sql: str) -> list[str]:

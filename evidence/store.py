@@ -10,8 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from .claims import VERDICTS, EvidenceLayer, check_details
 from .curation import OutcomeTag
@@ -19,6 +18,9 @@ from .merge import MergedStudy, Source
 from .records import LoadError, Person, StudyRecord, Tag, many_objects, shallow_dict
 from .tagger import TaggedStudy
 from .vocabulary import DIRECTIONS, Vocabulary
+
+if TYPE_CHECKING:  # sqlite-utils is imported where a database is built: exports read with sqlite3 alone
+    from sqlite_utils import Database
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
 SCHEMA_VERSION = 10
@@ -444,6 +446,8 @@ def building(path: Path) -> Iterator[Database]:
         source.backup(target)
         source.close()
         target.close()
+    from sqlite_utils import Database
+
     db = Database(tmp)
     try:
         db.execute("PRAGMA foreign_keys = ON")
@@ -654,57 +658,75 @@ class _Rows:
                          "finding, condition_id, provenance, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.outcomes)
 
 
-def read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]:
+def read_studies(conn: sqlite3.Connection, keys: Iterable[str]) -> list[TaggedStudy]:
     """The studies with these keys, as they were saved (record, authors, tags, outcomes), in the order
     of ``keys``; keys that are not in the database are skipped. The inverse of ``save_studies``."""
-    with many_objects():
-        return _read_studies(conn, keys)
+    return list(_iter_studies(conn, keys, curated_only=False))
 
 
-def _read_studies(conn: sqlite3.Connection, keys: list[str]) -> list[TaggedStudy]:
-    wanted = json.dumps(list(dict.fromkeys(keys)))
-    selected = "SELECT value FROM json_each(?)"
-    people: dict[tuple, Person] = {}  # one object per name: authors repeat across studies
-    authors: dict[str, list[Person]] = {}
-    for key, *name in conn.execute(
-            f"SELECT sa.study_key, a.family, a.given, a.particle, a.suffix FROM study_authors sa "
-            f"JOIN authors a ON a.id = sa.author_id WHERE sa.study_key IN ({selected}) "
-            f"ORDER BY sa.study_key, sa.position", [wanted]):
-        name = tuple(name)
-        person = people.get(name) or people.setdefault(name, Person(*name))
-        authors.setdefault(key, []).append(person)
+def studies_for_export(conn: sqlite3.Connection, keys: Iterable[str]) -> Iterator[TaggedStudy]:
+    """``read_studies`` as exports need it: with curated tags and outcomes only (rule-made ones are made
+    again when an export is loaded), read a batch at a time so that writers can stream."""
+    return _iter_studies(conn, keys, curated_only=True)
+
+
+# Studies are read this many at a time: an export of a million holds one batch of records at once.
+READ_BATCH = 2000
+# The ``studies`` columns a record is made of, in the order ``_read_batch`` unpacks them.
+_RECORD_COLUMNS = ("key", "source_file", "source_line", "entry_type", "title", "title_nocase", "more_authors",
+                   "keywords", "publication_types", "mesh_headings", "extra", "design", "design_provenance",
+                   "design_source", *_PLAIN_COLUMNS)
+
+
+def _iter_studies(conn: sqlite3.Connection, keys: Iterable[str], curated_only: bool) -> Iterator[TaggedStudy]:
+    unique = list(dict.fromkeys(keys))
+    people: dict[int, Person] = {}  # by author id, one object per name: authors repeat across studies
+    for start in range(0, len(unique), READ_BATCH):
+        with many_objects():
+            batch = _read_batch(conn, unique[start:start + READ_BATCH], people, curated_only)
+        yield from batch
+
+
+def _read_batch(conn: sqlite3.Connection, keys: list[str], people: dict[int, Person],
+                curated_only: bool) -> list[TaggedStudy]:
+    wanted = json.dumps(keys)
+    selected = "study_key IN (SELECT value FROM json_each(?))"
+    tags = selected + (" AND provenance = 'curated'" if curated_only else "")
+    author_ids: dict[str, list[int]] = {}
+    for key, author_id in conn.execute(f"SELECT study_key, author_id FROM study_authors WHERE {selected} "
+                                       f"ORDER BY study_key, position", [wanted]):
+        author_ids.setdefault(key, []).append(author_id)
+    new = {i for ids in author_ids.values() for i in ids} - people.keys()
+    for author_id, *name in conn.execute("SELECT id, family, given, particle, suffix FROM authors WHERE id IN "
+                                         "(SELECT value FROM json_each(?))", [json.dumps(list(new))]):
+        people[author_id] = Person(*name)
     conditions: dict[str, list[Tag]] = {}
     for key, condition, provenance, source in conn.execute(
-            f"SELECT study_key, condition_id, provenance, source FROM study_conditions "
-            f"WHERE study_key IN ({selected}) ORDER BY rowid", [wanted]):
+            f"SELECT study_key, condition_id, provenance, source FROM study_conditions WHERE {tags} ORDER BY rowid",
+            [wanted]):
         conditions.setdefault(key, []).append(Tag("condition", condition, provenance, source))
     outcomes: dict[str, list[OutcomeTag]] = {}
     for key, *outcome in conn.execute(
             f"SELECT study_key, outcome_id, measure, comparator, direction, finding, provenance, source, condition_id "
-            f"FROM study_outcomes WHERE study_key IN ({selected}) ORDER BY study_key, position", [wanted]):
+            f"FROM study_outcomes WHERE {tags} ORDER BY study_key, position", [wanted]):
         outcomes.setdefault(key, []).append(OutcomeTag(*outcome))
     studies = {}
-    cursor = conn.execute(f"SELECT * FROM studies WHERE key IN ({selected})", [wanted])
-    names = [d[0] for d in cursor.description]
-    plain = [(name, names.index(name)) for name in _PLAIN_COLUMNS]
-    at = {name: names.index(name) for name in names}
-    for row in cursor:
-        key = row[at["key"]]
-        keywords = row[at["keywords"]]
+    for (key, source_file, source_line, entry_type, title, title_nocase, more_authors, keywords, publication_types,
+         mesh_headings, extra, design, design_provenance, design_source, *plain) in conn.execute(
+            f"SELECT {', '.join(_RECORD_COLUMNS)} FROM studies WHERE key IN (SELECT value FROM json_each(?))", [wanted]):
         record = StudyRecord(
-            key=key, source_file=row[at["source_file"]], source_line=row[at["source_line"]],
-            entry_type=row[at["entry_type"]], title=row[at["title"]],
-            title_nocase=[tuple(span) for span in _json(row[at["title_nocase"]])],
-            authors=authors.get(key, []), more_authors=bool(row[at["more_authors"]]),
-            keywords=keywords.split(", ") if keywords else [],
-            publication_types=_json(row[at["publication_types"]]), mesh_headings=_json(row[at["mesh_headings"]]),
-            extra=_json(row[at["extra"]]),
-            **{name: row[index] for name, index in plain})
-        design = row[at["design"]]
-        studies[key] = TaggedStudy(
-            record, Tag("design", design, row[at["design_provenance"]], row[at["design_source"]]) if design else None,
-            conditions.get(key, []), outcomes.get(key, []))
-    return [studies[k] for k in dict.fromkeys(keys) if k in studies]
+            key=key, source_file=source_file, source_line=source_line, entry_type=entry_type, title=title,
+            title_nocase=[tuple(span) for span in _json(title_nocase)],
+            authors=[people[i] for i in author_ids.get(key, ())], more_authors=bool(more_authors),
+            keywords=keywords.split(", ") if keywords else [], publication_types=_json(publication_types),
+            mesh_headings=_json(mesh_headings), extra=_json(extra))
+        for name, value in zip(_PLAIN_COLUMNS, plain):  # cheaper than passing them as keywords
+            setattr(record, name, value)
+        if curated_only and design_provenance != "curated":
+            design = None
+        studies[key] = TaggedStudy(record, Tag("design", design, design_provenance, design_source) if design else None,
+                                   conditions.get(key, []), outcomes.get(key, []))
+    return [studies[k] for k in keys if k in studies]
 
 
 def save_evidence_layer(db: Database, layer: EvidenceLayer) -> list[LoadError]:

@@ -1,5 +1,6 @@
 """The benchmarks still work (small versions, counts checked, no times), and the shortcuts taken for speed
-give what the plain way gives: parsing in pieces, pre-filtered rule patterns, decoding without pylatexenc."""
+give what the plain way gives: parsing in pieces, pre-filtered rule patterns, decoding without pylatexenc,
+LaTeX encoding by runs, and exports of studies read for export and streamed."""
 
 import random
 import re
@@ -9,9 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from evidence import loader, parallel, tagger
+from evidence import curation, exporters, loader, parallel, store, tagger
+from evidence.cli import cli
+from evidence.exporters import formatted
 from evidence.readers import bibtex
+from evidence.selection import Selection, select_keys
 from evidence.vocabulary import load_vocabulary
 
 from conftest import FIXTURES, VOCAB
@@ -120,3 +125,53 @@ def test_braces_and_dashes_decode_as_pylatexenc_decodes_them():
         if "''" in value:
             continue
         assert bibtex._decode(value) == " ".join(bibtex._latex.latex_to_text(value).split()), value
+
+
+def _encode_char_by_char(text: str) -> str:
+    """The BibTeX writer's LaTeX encoding the plain way: every character looked at in turn."""
+    out = []
+    for char in text:
+        if char in exporters.bibtex._ASCII_SPECIALS:
+            out.append(exporters.bibtex._ASCII_SPECIALS[char])
+        elif char == "-" and out and out[-1] == "-":
+            out.append("{}-")
+        elif char.isascii():
+            out.append(char)
+        elif char in exporters.bibtex._OVERRIDES:
+            out.append(exporters.bibtex._OVERRIDES[char])
+        else:
+            out.append(exporters.bibtex._latex_for(char))
+    return "".join(out)
+
+
+def test_latex_encoding_by_runs_gives_what_encoding_char_by_char_gives():
+    rng = random.Random(7)
+    alphabet = "aB -{}\\$&%#_~^.0é\u2013\u2014\u2010íβø\u00ad字"
+    for _ in range(5000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+        assert exporters.bibtex.encode(value) == _encode_char_by_char(value), value
+
+
+def test_exports_of_studies_read_for_export_are_those_of_studies_read_whole(corpus, tmp_path, monkeypatch):
+    """Studies read for export (curated tags only, a batch at a time, streamed) give the same text in every
+    format as every study read whole and written at once."""
+    db = tmp_path / "corpus.db"
+    loader.load(db, [corpus / "corpus.bib", FIXTURES / "tricky.bib", loader.DATA_DIR / "studies.bib"])
+    monkeypatch.setattr(store, "READ_BATCH", 7)  # many batches, and authors met in earlier ones
+    with sqlite3.connect(db) as conn:
+        keys = select_keys(conn, Selection())
+        whole = store.read_studies(conn, keys)
+        assert len(whole) == 319 and [s.record.key for s in whole] == keys
+        for name in ("bibtex", "ris", "csl-json", "apa"):
+            studies = whole[:40] if name == "apa" else whole
+            chunks = list(exporters.stream(store.studies_for_export(conn, keys[:len(studies)]), name))
+            assert "".join(chunks) == exporters.render(studies, name), name
+    monkeypatch.setattr(exporters, "CHUNK", 50)  # the command line writes many chunks, to a file or stdout
+    to_stdout = CliRunner().invoke(cli, ["export", str(db), "-f", "csl-json"])
+    assert to_stdout.exit_code == 0 and to_stdout.stdout == exporters.render(whole, "csl-json")
+    assert CliRunner().invoke(cli, ["export", str(db), "-o", str(tmp_path / "all.bib")]).exit_code == 0
+    assert (tmp_path / "all.bib").read_text(encoding="utf-8") == exporters.render(whole, "bibtex")
+    assert (tmp_path / "all.outcomes.yaml").read_text(encoding="utf-8") == curation.format_outcomes(
+        {s.record.key: s.outcomes for s in whole})
+    assert exporters.render([], "csl-json") == "[]\n" and exporters.render([], "bibtex") == ""
+    assert {name for name, f in exporters.FORMATS.items() if f.formatted} == set(formatted.STYLES)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from ..tagger import TaggedStudy
-from . import bibtex, csljson, formatted, ris
+from . import bibtex, csljson, ris
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,11 @@ class Format:
     extension: str | None = None  # formatted styles take theirs from the markup
     media_type: str | None = None
 
+    @property
+    def formatted(self) -> bool:
+        """A formatted reference list (APA, Vancouver) rather than data."""
+        return self.extension is None
+
 
 FORMATS = {f.name: f for f in (
     Format("bibtex", "BibTeX", "bib", "application/x-bibtex"),
@@ -27,6 +34,10 @@ FORMATS = {f.name: f for f in (
 )}
 # Formatted references (apa, vancouver) come as text, Markdown or HTML: markup -> (extension, media type).
 MARKUPS = {"text": ("txt", "text/plain"), "markdown": ("md", "text/markdown"), "html": ("html", "text/html")}
+# Data formats, written study by study: each writer yields one piece of text per study, separators included.
+PIECES = {"bibtex": bibtex.pieces, "ris": ris.pieces, "csl-json": csljson.pieces}
+# Pieces are joined into chunks of this many studies for writing.
+CHUNK = 1000
 
 
 def file_type(name: str, markup: str = "text") -> tuple[str, str]:
@@ -36,8 +47,19 @@ def file_type(name: str, markup: str = "text") -> tuple[str, str]:
     return extension, f"{media_type}; charset=utf-8"
 
 
-def render(studies: list[TaggedStudy], name: str, markup: str = "text") -> str:
+def render(studies: Iterable[TaggedStudy], name: str, markup: str = "text") -> str:
     """The studies in one format; ``markup`` applies to the formatted styles only."""
-    if name in formatted.STYLES:
-        return formatted.write(studies, name, markup)
-    return {"bibtex": bibtex.write, "ris": ris.write, "csl-json": csljson.write}[name](studies)
+    return "".join(stream(studies, name, markup))
+
+
+def stream(studies: Iterable[TaggedStudy], name: str, markup: str = "text") -> Iterator[str]:
+    """``render``'s text in chunks to be written as they come, so that a large export is never held whole;
+    formatted styles (which sort and number the whole list) come as one chunk."""
+    if FORMATS[name].formatted:
+        from . import formatted  # citeproc-py: imported only for the formats that need it
+
+        yield formatted.write(list(studies), name, markup)
+        return
+    pieces = PIECES[name](studies)
+    while chunk := "".join(islice(pieces, CHUNK)):
+        yield chunk

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from operator import attrgetter
 
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
@@ -27,6 +29,8 @@ FIELDS = [
 ]
 # Fields written as they are: identifiers that styles print verbatim.
 VERBATIM = {"year", "doi", "pmid", "pmcid", "issn", "url", "participants", "included_studies"}
+_FIELD_NAMES = [(attribute, name, attribute in VERBATIM) for attribute, name in FIELDS]
+_field_values = attrgetter(*(attribute for attribute, _ in FIELDS))  # all at once: faster than one by one
 
 _PAGE_RANGE = re.compile(r"^[A-Za-z]?\d+-[A-Za-z]?\d+$")  # as records.normalise_pages leaves a range
 _ASCII_SPECIALS = {
@@ -35,30 +39,39 @@ _ASCII_SPECIALS = {
 }
 # Where pylatexenc's choice is read back wrongly: biber and pandoc take {\'\i} as "ı́", not "í".
 _OVERRIDES = {"í": r"{\'i}", "ì": r"{\`i}", "î": r"{\^i}", "ï": r"{\"i}", "\u2013": "--", "\u2014": "---"}
-_NEEDS_ENCODING = frozenset(_ASCII_SPECIALS)
+# The characters encode looks at: specials, hyphens (two in a row) and anything not ASCII.
+_TO_ENCODE = re.compile(r"[\\{}$&%#_~^\-]|[^\x00-\x7f]")
 _encoder = UnicodeToLatexEncoder(non_ascii_only=True, replacement_latex_protection="braces-all",
                                  unknown_char_policy="keep")
 logging.getLogger("pylatexenc.latexencode").setLevel(logging.ERROR)  # characters without LaTeX stay Unicode
 
 
-@lru_cache(maxsize=65536)
 def encode(text: str) -> str:
     """LaTeX for Unicode text: specials escaped, accents as ``{\\~a}`` (which BibTeX sorts and
     abbreviates correctly), dashes as ``--``; characters with no LaTeX form stay as UTF-8 for biber."""
-    if text.isascii() and "--" not in text and _NEEDS_ENCODING.isdisjoint(text):
-        return text
+    if text.isascii() and "--" not in text:  # the usual case, found by substring searches (faster than a regex)
+        for char in _ASCII_SPECIALS:
+            if char in text:
+                break
+        else:
+            return text
     out = []
-    for char in text:
+    at = 0
+    for match in _TO_ENCODE.finditer(text):
+        start = match.start()
+        if start > at:
+            out.append(text[at:start])  # ASCII without specials or hyphens: as it is
+        at = start + 1
+        char = text[start]
         if char in _ASCII_SPECIALS:
             out.append(_ASCII_SPECIALS[char])
-        elif char == "-" and out and out[-1] == "-":
-            out.append("{}-")  # two typed hyphens are not an en dash
-        elif char.isascii():
-            out.append(char)
+        elif char == "-":
+            out.append("{}-" if out and out[-1] == "-" else "-")  # two typed hyphens are not an en dash
         elif char in _OVERRIDES:
             out.append(_OVERRIDES[char])
         else:
             out.append(_latex_for(char))
+    out.append(text[at:])
     return "".join(out)
 
 
@@ -91,33 +104,46 @@ def encode_name(p: Person) -> str:
     return ", ".join(parts)
 
 
-def entry(study: TaggedStudy) -> str:
-    """One study as a BibTeX entry."""
+def entry(study: TaggedStudy, names: dict[int, tuple[Person, str]] | None = None) -> str:
+    """One study as a BibTeX entry; ``names`` keeps the authors encoded so far, by object: the store
+    reads one object per author, and looking it up by identity is cheaper than hashing its fields."""
     r: StudyRecord = study.record
-    fields = []  # (name, value as written, braces included)
+    lines = [f"@{r.entry_type}{{{r.key},\n"]  # then one line per field: name = value as written
     if r.authors:
-        names = [encode_name(p) for p in r.authors] + (["others"] if r.more_authors else [])
-        fields.append(("author", "{" + " and ".join(names) + "}"))
-    fields.append(("title", "{" + encode_title(r.title or "", r.title_nocase) + "}"))
-    for attribute, name in FIELDS:
-        value = getattr(r, attribute)
+        names = {} if names is None else names
+        written = []
+        for p in r.authors:
+            known = names.get(id(p))
+            if known is None:
+                known = names[id(p)] = (p, encode_name(p))  # the object is kept, so that its id stays its own
+            written.append(known[1])
+        if r.more_authors:
+            written.append("others")
+        lines.append(f"  author = {{{' and '.join(written)}}},\n")
+    lines.append(f"  title = {{{encode_title(r.title or '', r.title_nocase)}}},\n")
+    for (attribute, name, verbatim), value in zip(_FIELD_NAMES, _field_values(r)):
         if value is None or value == "":
             continue
-        if attribute == "month" and value in MONTHS:
-            fields.append((name, value))  # the standard macro, as BibTeX styles expect
+        if verbatim:
+            lines.append(f"  {name} = {{{value}}},\n")
+        elif attribute == "month" and value in MONTHS:
+            lines.append(f"  {name} = {value},\n")  # the standard macro, as BibTeX styles expect
         elif attribute == "pages" and _PAGE_RANGE.match(value):
-            fields.append((name, "{" + value.replace("-", "--") + "}"))
+            lines.append(f"  {name} = {{{value.replace('-', '--')}}},\n")
         else:
-            fields.append((name, "{" + (str(value) if attribute in VERBATIM else encode(value)) + "}"))
+            lines.append(f"  {name} = {{{encode(value)}}},\n")
     for name, attribute in LIST_FIELDS.items():
-        if getattr(r, attribute):
-            fields.append((name, "{" + "; ".join(encode(v) for v in getattr(r, attribute)) + "}"))
-    if study.keywords():
-        fields.append(("keywords", "{" + ", ".join(encode(k) for k in study.keywords()) + "}"))
-    fields.extend((name, value if _is_concatenation(value) else "{" + value + "}")
-                  for name, value in sorted(study.record.extra.items()))
-    body = "".join(f"  {name} = {value},\n" for name, value in fields)
-    return f"@{r.entry_type}{{{r.key},\n{body}}}\n"
+        values = getattr(r, attribute)
+        if values:
+            lines.append(f"  {name} = {{{'; '.join([encode(v) for v in values])}}},\n")
+    keywords = study.keywords()
+    if keywords:
+        lines.append(f"  keywords = {{{', '.join([encode(k) for k in keywords])}}},\n")
+    if r.extra:
+        lines += [f"  {name} = {value if _is_concatenation(value) else '{' + value + '}'},\n"
+                  for name, value in sorted(r.extra.items())]
+    lines.append("}\n")
+    return "".join(lines)
 
 
 def _is_concatenation(raw: str) -> bool:
@@ -135,6 +161,8 @@ def _is_concatenation(raw: str) -> bool:
     return False
 
 
-def write(studies: list[TaggedStudy]) -> str:
-    """A BibTeX file of the studies, entries separated by blank lines."""
-    return "\n".join(entry(s) for s in studies)
+def pieces(studies: Iterable[TaggedStudy]) -> Iterator[str]:
+    """A BibTeX file of the studies, an entry at a time, entries separated by blank lines."""
+    names: dict[int, tuple[Person, str]] = {}
+    for i, study in enumerate(studies):
+        yield entry(study, names) if i == 0 else "\n" + entry(study, names)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import rispy
 
 from ..tagger import TaggedStudy
@@ -51,6 +53,9 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def write(studies: list[TaggedStudy]) -> str:
-    """An RIS file of the studies."""
-    return rispy.dumps([reference(s) for s in studies], implementation=_Writer)
+def pieces(studies: Iterable[TaggedStudy]) -> Iterator[str]:
+    """An RIS file of the studies, a reference at a time (as ``rispy.dumps`` writes them, a blank line between)."""
+    writer = _Writer()
+    for i, study in enumerate(studies):
+        text = writer.formats([reference(study)])
+        yield text if i == 0 else "\n" + text
