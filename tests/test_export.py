@@ -245,6 +245,14 @@ def run_pandoc(tmp_path, bibliography, keys, csl=None):
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
+def test_formatted_lists_keep_keys_in_mixed_case(tmp_path):
+    db = tmp_path / "zotero.db"
+    loader.load(db, [FIXTURES / "zotero.json"])  # Zotero's keys: vickersAcupunctureChronicPain2018
+    for style in ("apa", "vancouver"):
+        lines = render(studies_of(db), style).splitlines()
+        assert len(lines) == 2 and any("Acupuncture for Chronic Pain" in line for line in lines), style
+
+
 @needs_pandoc
 @pytest.mark.parametrize("name, suffix", [("csl-json", "json"), ("bibtex", "bib")])
 def test_pandoc_cites_every_exported_study_without_warnings(corpus_db, tricky_db, tmp_path, name, suffix):

@@ -102,8 +102,8 @@ def entries(studies: list[TaggedStudy], style: str, markup: str = "text") -> lis
     for study in studies:
         bibliography.register(Citation([CitationItem(study.record.key)]))
     bibliography.sort()
-    by_key = {s.record.key: s for s in studies}
-    return [_corrected(str(entry), style, by_key[item.key], markup)
+    by_key = {s.record.key.lower(): s for s in studies}  # citeproc-py lower-cases the ids it is given
+    return [_corrected(str(entry), style, by_key[item.key.lower()], markup)
             for item, entry in zip(bibliography.items, bibliography.bibliography())]
 
 
