@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.facets import ArrayFacet
+from datasette.facets import Facet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
@@ -52,13 +52,31 @@ def canned_queries(datasette, database, actor):
     return inner
 
 
-class GroupedArrayFacet(ArrayFacet):
-    """Datasette's array facet (rows counted per value of a JSON array column), counted over the distinct
-    arrays rather than over every row: on a million study cards, whose conditions come in a few hundred
-    combinations, that reads an index instead of unpacking a million arrays. Selected values filter with
-    ``column__arraycontains``, as the array facet's do."""
+class _CardFacet(Facet):
+    """A facet whose counts, on the study cards page without filters, are read from study_card_facets (counted
+    at load time) instead of counted over a million cards on each request; elsewhere they are counted as
+    Datasette counts them. Subclasses say how a value is counted and how it filters."""
 
-    type = "grouped_array"
+    kind = None  # "column" or "array", as in store.CARD_FACETS
+
+    def counting_sql(self, column: str) -> str:
+        """SQL of (value, count) over the page's rows, unordered."""
+        raise NotImplementedError
+
+    def filter_argument(self, column: str) -> str:
+        raise NotImplementedError
+
+    async def labels(self, column: str, values: list) -> dict:
+        return {}
+
+    async def _counts_sql(self, column: str, limit: int) -> tuple[str, dict]:
+        if (self.table == "study_cards" and self.sql.endswith(" from study_cards ")  # no filter, search or _next
+                and store.CARD_FACETS.get(column) == self.kind
+                and await self.ds.get_database(self.database).table_exists("study_card_facets")):
+            return ("select value, count from study_card_facets where facet = :facet "
+                    "order by count desc, value limit :limit", {"facet": column, "limit": limit})
+        return f"select value, count from ({self.counting_sql(column)}) order by count desc, value limit {limit}", \
+            self.params
 
     async def facet_results(self):
         results, timed_out = [], []
@@ -66,26 +84,24 @@ class GroupedArrayFacet(ArrayFacet):
         pairs = self.get_querystring_pairs()
         for config in self.get_configs():
             column = config["config"].get("column") or config["config"]["simple"]
-            sql = f"""
-                with arrays as (select {escape_sqlite(column)} as array, count(*) as rows from ({self.sql})
-                                group by {escape_sqlite(column)})
-                select value, sum(rows) as count from (select distinct arrays.array, arrays.rows, j.value
-                                                       from arrays join json_each(arrays.array) j)
-                group by value order by count desc, value limit {size + 1}"""
+            sql, params = await self._counts_sql(column, size + 1)
             try:
-                rows = await self.ds.execute(self.database, sql, self.params, truncate=False,
+                rows = await self.ds.execute(self.database, sql, params, truncate=False,
                                              custom_time_limit=self.ds.setting("facet_time_limit_ms"))
             except QueryInterrupted:
                 timed_out.append(column)
                 continue
+            argument = self.filter_argument(column)
+            labels = await self.labels(column, [row["value"] for row in rows.rows[:size]])
             values = []
             for row in rows.rows[:size]:
-                value = str(row["value"])
-                selected = (f"{column}__arraycontains", value) in pairs
-                toggle = (path_with_removed_args if selected else path_with_added_args)(
-                    self.request, {f"{column}__arraycontains": value})
-                values.append({"value": value, "label": value, "count": row["count"],
-                               "toggle_url": self.ds.absolute_url(self.request, toggle), "selected": selected})
+                value = row["value"] if self.kind == "column" else str(row["value"])
+                selected = (argument, str(value)) in pairs
+                toggle = (path_with_removed_args(self.request, {argument: str(value)}) if selected
+                          else path_with_added_args(self.request, {argument: value}))
+                values.append({"value": value, "label": labels.get((column, value), value), "count": row["count"],
+                               "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(toggle)),
+                               "selected": selected})
             results.append({"name": column, "type": self.type, "results": values,
                             "hideable": config["source"] != "metadata",
                             "toggle_url": self.ds.urls.path(path_with_removed_args(
@@ -97,9 +113,43 @@ class GroupedArrayFacet(ArrayFacet):
         return []
 
 
+class CountedColumnFacet(_CardFacet):
+    """Datasette's column facet (rows per value of a column, filtering with ``column=value``), counted at
+    load time for the study cards page without filters."""
+
+    type = "counted_column"
+    kind = "column"
+
+    def counting_sql(self, column):
+        column = escape_sqlite(column)
+        return f"select {column} as value, count(*) as count from ({self.sql}) where {column} is not null " \
+               f"group by {column}"
+
+    def filter_argument(self, column):
+        return f"{column}__exact" if column.startswith("_") else column
+
+    async def labels(self, column, values):
+        return await self.ds.expand_foreign_keys(self.database, self.table, column, values) if self.table else {}
+
+
+class GroupedArrayFacet(_CardFacet):
+    """Datasette's array facet (rows counted per value of a JSON array column, filtering with
+    ``column__arraycontains``), counted over the distinct arrays rather than over every row, and at load
+    time for the study cards page without filters."""
+
+    type = "grouped_array"
+    kind = "array"
+
+    def counting_sql(self, column):
+        return store.array_value_counts(column, self.sql)
+
+    def filter_argument(self, column):
+        return f"{column}__arraycontains"
+
+
 @hookimpl
 def register_facet_classes():
-    return [GroupedArrayFacet]
+    return [CountedColumnFacet, GroupedArrayFacet]
 
 
 @hookimpl
