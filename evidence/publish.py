@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from importlib.resources import files
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
@@ -182,19 +186,43 @@ def _renderer(name: str):
             keys = await _selection_keys(datasette, request, database, table, view_name, columns, rows, data)
         except (ValueError, QueryInterrupted) as exc:
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
-        db = datasette.get_database(database)
-        studies = await db.execute_fn(lambda conn: store.read_studies(conn, keys))
-        # formatting thousands of references takes seconds: do it off the event loop
-        body = await asyncio.get_running_loop().run_in_executor(None, exporters.render, studies, name, markup)
+        # reading and formatting thousands of references takes seconds: done in a process of lower priority
+        body, count = await asyncio.get_running_loop().run_in_executor(
+            _export_process(), _export, datasette.get_database(database).path, keys, name, markup)
         extension, media_type = exporters.file_type(name, markup)
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
         disposition = "inline" if markup == "html" and name in ("apa", "vancouver") else "attachment"
         return Response(body, content_type=media_type,
                         headers={"content-disposition": f'{disposition}; filename="{filename}"',
-                                 "x-evidence-studies": str(len(studies))})
+                                 "x-evidence-studies": str(count)})
 
     return render
+
+
+# How much lower the export process runs than the server's: a page asked for during an export takes the CPU first.
+EXPORT_NICENESS = 10
+_export_pool: ProcessPoolExecutor | None = None
+
+
+def _export_process() -> ProcessPoolExecutor:
+    """The process that reads and formats this server process's exports, one at a time, started at the first.
+    `evidence serve` runs a server process per core, so exports can use every core when nothing else does."""
+    global _export_pool
+    if _export_pool is None:
+        _export_pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), os.nice, (EXPORT_NICENESS,))
+    return _export_pool
+
+
+def _export(path: str, keys: list[str], name: str, markup: str) -> tuple[bytes, int]:
+    """In the export process: the studies of ``keys`` in the database file at ``path``, formatted (UTF-8), and
+    how many."""
+    conn = store.connect_readonly(Path(path))
+    try:
+        studies = store.read_studies(conn, keys)
+    finally:
+        conn.close()
+    return exporters.render(studies, name, markup).encode("utf-8"), len(studies)
 
 
 async def _selection_keys(datasette, request, database, table, view_name, columns, rows, data) -> list[str]:
