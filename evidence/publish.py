@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import re
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from importlib.resources import files
 from pathlib import Path
@@ -13,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.facets import Facet
+from datasette.facets import Facet, load_facet_configs
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
@@ -57,14 +58,16 @@ def canned_queries(datasette, database, actor):
 
 
 class _CardFacet(Facet):
-    """A facet whose counts, on the study cards page without filters, are read from study_card_facets (counted
-    at load time) instead of counted over a million cards on each request; elsewhere they are counted as
-    Datasette counts them. Subclasses say how a value is counted and how it filters."""
+    """A facet counted as Datasette counts it, except for the study cards' default facets (store.CARD_FACETS),
+    which are counted together, once for the page: read from study_card_facets (counted at load time) when the
+    page has no filter, else in one pass over the page's rows instead of one pass for each. Subclasses say
+    how a value is counted and how it filters."""
 
     kind = None  # "column" or "array", as in store.CARD_FACETS
 
-    def counting_sql(self, column: str) -> str:
-        """SQL of (value, count) over the page's rows, unordered."""
+    @staticmethod
+    def counting_sql(column: str, rows_sql: str) -> str:
+        """SQL of (value, count) over the rows of ``rows_sql``, unordered."""
         raise NotImplementedError
 
     def filter_argument(self, column: str) -> str:
@@ -73,32 +76,64 @@ class _CardFacet(Facet):
     async def labels(self, column: str, values: list) -> dict:
         return {}
 
-    async def _counts_sql(self, column: str, limit: int) -> tuple[str, dict]:
-        if (self.table == "study_cards" and self.sql.endswith(" from study_cards ")  # no filter, search or _next
-                and store.CARD_FACETS.get(column) == self.kind
+    def _card_columns(self) -> list[str]:
+        """The card facets this page asks for, of any facet class: all are counted together."""
+        if self.table != "study_cards":
+            return []
+        configs = load_facet_configs(self.request, self.metadata)
+        return list(dict.fromkeys(column for kind, facet_type in _CARD_FACET_TYPES.items()
+                                  for config in configs.get(facet_type, [])
+                                  for column in [config["config"].get("column") or config["config"]["simple"]]
+                                  if store.CARD_FACETS.get(column) == kind))
+
+    async def _card_counts(self, columns: list[str], limit: int) -> dict[str, list]:
+        """Counts of ``columns`` (each as ``limit`` rows at most), one query for them and for the page."""
+        if self.request not in _card_counts_of:
+            _card_counts_of[self.request] = asyncio.ensure_future(self._count_cards(columns, limit))
+        return await _card_counts_of[self.request]
+
+    async def _count_cards(self, columns: list[str], limit: int) -> dict[str, list]:
+        params = self.params
+        if (self.sql.endswith(" from study_cards ")  # no filter, search or _next
                 and await self.ds.get_database(self.database).table_exists("study_card_facets")):
-            return ("select value, count from study_card_facets where facet = :facet "
-                    "order by count desc, value limit :limit", {"facet": column, "limit": limit})
-        return f"select value, count from ({self.counting_sql(column)}) order by count desc, value limit {limit}", \
-            self.params
+            params, counts = {}, {column: f"select value, count from study_card_facets where facet = '{column}'"
+                                  for column in columns}
+        else:
+            counts = {column: _CARD_FACET_CLASSES[store.CARD_FACETS[column]].counting_sql(column, "select * from page")
+                      for column in columns}
+        sql = "with page as materialized (select {} from ({})) {}".format(
+            ", ".join(escape_sqlite(column) for column in columns), self.sql,
+            " union all ".join(f"select * from (select '{column}' as facet, value, count from ({sql}) "
+                               f"order by count desc, value limit {limit})" for column, sql in counts.items()))
+        rows = await self.ds.execute(self.database, sql, params, truncate=False,
+                                     custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+        by_column = {column: [] for column in columns}
+        for row in rows.rows:
+            by_column[row["facet"]].append(row)
+        return by_column
 
     async def facet_results(self):
         results, timed_out = [], []
         size = self.get_facet_size()
         pairs = self.get_querystring_pairs()
+        card_columns = self._card_columns()
         for config in self.get_configs():
             column = config["config"].get("column") or config["config"]["simple"]
-            sql, params = await self._counts_sql(column, size + 1)
             try:
-                rows = await self.ds.execute(self.database, sql, params, truncate=False,
-                                             custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+                if column in card_columns:
+                    rows = (await self._card_counts(card_columns, size + 1))[column]
+                else:
+                    rows = (await self.ds.execute(
+                        self.database, f"select value, count from ({self.counting_sql(column, self.sql)}) "
+                                       f"order by count desc, value limit {size + 1}",
+                        self.params, truncate=False, custom_time_limit=self.ds.setting("facet_time_limit_ms"))).rows
             except QueryInterrupted:
                 timed_out.append(column)
                 continue
             argument = self.filter_argument(column)
-            labels = await self.labels(column, [row["value"] for row in rows.rows[:size]])
+            labels = await self.labels(column, [row["value"] for row in rows[:size]])
             values = []
-            for row in rows.rows[:size]:
+            for row in rows[:size]:
                 value = row["value"] if self.kind == "column" else str(row["value"])
                 selected = (argument, str(value)) in pairs
                 toggle = (path_with_removed_args(self.request, {argument: str(value)}) if selected
@@ -118,15 +153,16 @@ class _CardFacet(Facet):
 
 
 class CountedColumnFacet(_CardFacet):
-    """Datasette's column facet (rows per value of a column, filtering with ``column=value``), counted at
-    load time for the study cards page without filters."""
+    """Datasette's column facet (rows per value of a column, filtering with ``column=value``), with the
+    study cards' default facets counted together."""
 
     type = "counted_column"
     kind = "column"
 
-    def counting_sql(self, column):
+    @staticmethod
+    def counting_sql(column, rows_sql):
         column = escape_sqlite(column)
-        return f"select {column} as value, count(*) as count from ({self.sql}) where {column} is not null " \
+        return f"select {column} as value, count(*) as count from ({rows_sql}) where {column} is not null " \
                f"group by {column}"
 
     def filter_argument(self, column):
@@ -138,17 +174,24 @@ class CountedColumnFacet(_CardFacet):
 
 class GroupedArrayFacet(_CardFacet):
     """Datasette's array facet (rows counted per value of a JSON array column, filtering with
-    ``column__arraycontains``), counted over the distinct arrays rather than over every row, and at load
-    time for the study cards page without filters."""
+    ``column__arraycontains``), counted over the distinct arrays rather than over every row, with the study
+    cards' default facets counted together."""
 
     type = "grouped_array"
     kind = "array"
 
-    def counting_sql(self, column):
-        return store.array_value_counts(column, self.sql)
+    @staticmethod
+    def counting_sql(column, rows_sql):
+        return store.array_value_counts(column, rows_sql)
 
     def filter_argument(self, column):
         return f"{column}__arraycontains"
+
+
+_CARD_FACET_CLASSES = {"column": CountedColumnFacet, "array": GroupedArrayFacet}
+_CARD_FACET_TYPES = {kind: facet_class.type for kind, facet_class in _CARD_FACET_CLASSES.items()}
+# the counts of the card facets of each page being served, shared by its facet classes
+_card_counts_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @hookimpl

