@@ -105,8 +105,9 @@ class _CardFacet(Facet):
             ", ".join(escape_sqlite(column) for column in columns), self.sql,
             " union all ".join(f"select * from (select '{column}' as facet, value, count from ({sql}) "
                                f"order by count desc, value limit {limit})" for column, sql in counts.items()))
+        # one query doing the work of len(columns) facet queries has the time they would have had together
         rows = await self.ds.execute(self.database, sql, params, truncate=False,
-                                     custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+                                     custom_time_limit=self.ds.setting("facet_time_limit_ms") * len(columns))
         by_column = {column: [] for column in columns}
         for row in rows.rows:
             by_column[row["facet"]].append(row)
