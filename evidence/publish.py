@@ -8,6 +8,7 @@ import os
 import re
 import weakref
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -93,18 +94,19 @@ class _CardFacet(Facet):
         return await _card_counts_of[self.request]
 
     async def _count_cards(self, columns: list[str], limit: int) -> dict[str, list]:
-        params = self.params
         if (self.sql.endswith(" from study_cards ")  # no filter, search or _next
                 and await self.ds.get_database(self.database).table_exists("study_card_facets")):
-            params, counts = {}, {column: f"select value, count from study_card_facets where facet = '{column}'"
-                                  for column in columns}
-        else:
+            page, params = "", {}
+            counts = {column: f"select value, count from study_card_facets where facet = '{column}'"
+                      for column in columns}
+        else:  # the page's rows are read once, for every facet
+            page = "with page as materialized (select {} from ({})) ".format(
+                ", ".join(escape_sqlite(column) for column in columns), self.sql)
+            params = self.params
             counts = {column: _CARD_FACET_CLASSES[store.CARD_FACETS[column]].counting_sql(column, "select * from page")
                       for column in columns}
-        sql = "with page as materialized (select {} from ({})) {}".format(
-            ", ".join(escape_sqlite(column) for column in columns), self.sql,
-            " union all ".join(f"select * from (select '{column}' as facet, value, count from ({sql}) "
-                               f"order by count desc, value limit {limit})" for column, sql in counts.items()))
+        sql = page + " union all ".join(f"select * from (select '{column}' as facet, value, count from ({sql}) "
+                                        f"order by count desc, value limit {limit})" for column, sql in counts.items())
         # one query doing the work of len(columns) facet queries has the time they would have had together
         rows = await self.ds.execute(self.database, sql, params, truncate=False,
                                      custom_time_limit=self.ds.setting("facet_time_limit_ms") * len(columns))
@@ -231,8 +233,12 @@ def _renderer(name: str):
         except (ValueError, QueryInterrupted) as exc:
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
         # reading and formatting thousands of references takes seconds: done in a process of lower priority
-        body, count = await asyncio.get_running_loop().run_in_executor(
-            _export_process(), _export, datasette.get_database(database).path, keys, name, markup)
+        try:
+            body, count = await asyncio.get_running_loop().run_in_executor(
+                _export_process(), _export, datasette.get_database(database).path, keys, name, markup)
+        except BrokenProcessPool:
+            _stop_export_process()  # the next export starts another
+            raise
         extension, media_type = exporters.file_type(name, markup)
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
@@ -256,6 +262,12 @@ def _export_process() -> ProcessPoolExecutor:
     if _export_pool is None:
         _export_pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), os.nice, (EXPORT_NICENESS,))
     return _export_pool
+
+
+def _stop_export_process() -> None:
+    global _export_pool
+    _export_pool.shutdown(wait=False)
+    _export_pool = None
 
 
 def _export(path: str, keys: list[str], name: str, markup: str) -> tuple[bytes, int]:

@@ -1,6 +1,8 @@
 
 import json
+import os
 import re
+import signal
 import shutil
 from urllib.parse import unquote_plus
 
@@ -11,7 +13,7 @@ from datasette.app import Datasette
 from sqlite_utils import Database
 
 from conftest import VOCAB
-from evidence import loader, store
+from evidence import loader, publish, store
 
 
 @pytest.fixture
@@ -243,3 +245,14 @@ async def test_study_card_facets_counted_at_load_time_give_what_datasettes_facet
         ours, datasettes = facets[column], facets[f"{column}_2"]
         assert ours["results"] and ours["results"] == datasettes["results"]
         assert ours["truncated"] == datasettes["truncated"]
+
+
+def test_exports_are_formatted_in_a_process_of_lower_priority():
+    assert publish._export_process().submit(os.nice, 0).result() == os.nice(0) + publish.EXPORT_NICENESS
+
+
+@pytest.mark.asyncio
+async def test_an_export_process_that_died_is_replaced(ds):
+    os.kill(publish._export_process().submit(os.getpid).result(), signal.SIGKILL)
+    assert (await ds.client.get("/evidence/studies.bib")).status_code == 500
+    assert (await ds.client.get("/evidence/studies.bib")).status_code == 200
