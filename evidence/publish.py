@@ -6,6 +6,8 @@ import asyncio
 import multiprocessing
 import os
 import re
+import threading
+import time
 import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -260,8 +262,23 @@ def _export_process() -> ProcessPoolExecutor:
     `evidence serve` runs a server process per core, so exports can use every core when nothing else does."""
     global _export_pool
     if _export_pool is None:
-        _export_pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), os.nice, (EXPORT_NICENESS,))
+        _export_pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _start_export_process,
+                                           (EXPORT_NICENESS,))
     return _export_pool
+
+
+def _start_export_process(niceness: int) -> None:
+    """In the export process, first: lower its priority, and end it when the server process that started it
+    ends (however that ends: a pool's process does not notice on its own)."""
+    os.nice(niceness)
+    server = os.getppid()
+
+    def end_with_server() -> None:
+        while os.getppid() == server:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=end_with_server, daemon=True).start()
 
 
 def _stop_export_process() -> None:
