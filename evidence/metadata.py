@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .claims import BY_SEVERITY
+from .store import CARD_FACETS
 
 LICENSE = "CC BY 4.0 (curated tags and summaries); bibliographic facts are public record"
 
@@ -137,7 +138,9 @@ def database_metadata() -> dict:
                 "description": "One row per study with its conditions, outcomes and comparators as JSON arrays "
                                "(rebuilt by each load). Start here: facet on condition, design, evidence level, "
                                "year or journal, or search.",
-                "facets": [{"grouped_array": "conditions"}, "design", "evidence_level", "year", "journal"],
+                # facet types of the plugin (publish.py) that read the counts made at load time when they can
+                "facets": [{"grouped_array" if kind == "array" else "counted_column": column}
+                           for column, kind in CARD_FACETS.items()],
                 "fts_table": "studies_fts",
                 "fts_pk": "rowid",
                 "searchmode": "raw",

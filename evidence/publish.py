@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import re
+import threading
+import time
+import weakref
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from importlib.resources import files
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.facets import ArrayFacet
+from datasette.facets import Facet, load_facet_configs
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
@@ -52,40 +60,92 @@ def canned_queries(datasette, database, actor):
     return inner
 
 
-class GroupedArrayFacet(ArrayFacet):
-    """Datasette's array facet (rows counted per value of a JSON array column), counted over the distinct
-    arrays rather than over every row: on a million study cards, whose conditions come in a few hundred
-    combinations, that reads an index instead of unpacking a million arrays. Selected values filter with
-    ``column__arraycontains``, as the array facet's do."""
+class _CardFacet(Facet):
+    """A facet counted as Datasette counts it, except for the study cards' default facets (store.CARD_FACETS),
+    which are counted together, once for the page: read from study_card_facets (counted at load time) when the
+    page has no filter, else in one pass over the page's rows instead of one pass for each. Subclasses say
+    how a value is counted and how it filters."""
 
-    type = "grouped_array"
+    kind = None  # "column" or "array", as in store.CARD_FACETS
+
+    @staticmethod
+    def counting_sql(column: str, rows_sql: str) -> str:
+        """SQL of (value, count) over the rows of ``rows_sql``, unordered."""
+        raise NotImplementedError
+
+    def filter_argument(self, column: str) -> str:
+        raise NotImplementedError
+
+    async def labels(self, column: str, values: list) -> dict:
+        return {}
+
+    def _card_columns(self) -> list[str]:
+        """The card facets this page asks for, of any facet class: all are counted together."""
+        if self.table != "study_cards":
+            return []
+        configs = load_facet_configs(self.request, self.metadata)
+        return list(dict.fromkeys(column for kind, facet_type in _CARD_FACET_TYPES.items()
+                                  for config in configs.get(facet_type, [])
+                                  for column in [config["config"].get("column") or config["config"]["simple"]]
+                                  if store.CARD_FACETS.get(column) == kind))
+
+    async def _card_counts(self, columns: list[str], limit: int) -> dict[str, list]:
+        """Counts of ``columns`` (each as ``limit`` rows at most), one query for them and for the page."""
+        if self.request not in _card_counts_of:
+            _card_counts_of[self.request] = asyncio.ensure_future(self._count_cards(columns, limit))
+        return await _card_counts_of[self.request]
+
+    async def _count_cards(self, columns: list[str], limit: int) -> dict[str, list]:
+        if (self.sql.endswith(" from study_cards ")  # no filter, search or _next
+                and await self.ds.get_database(self.database).table_exists("study_card_facets")):
+            page, params = "", {}
+            counts = {column: f"select value, count from study_card_facets where facet = '{column}'"
+                      for column in columns}
+        else:  # the page's rows are read once, for every facet
+            page = "with page as materialized (select {} from ({})) ".format(
+                ", ".join(escape_sqlite(column) for column in columns), self.sql)
+            params = self.params
+            counts = {column: _CARD_FACET_CLASSES[store.CARD_FACETS[column]].counting_sql(column, "select * from page")
+                      for column in columns}
+        sql = page + " union all ".join(f"select * from (select '{column}' as facet, value, count from ({sql}) "
+                                        f"order by count desc, value limit {limit})" for column, sql in counts.items())
+        # one query doing the work of len(columns) facet queries has the time they would have had together
+        rows = await self.ds.execute(self.database, sql, params, truncate=False,
+                                     custom_time_limit=self.ds.setting("facet_time_limit_ms") * len(columns))
+        by_column = {column: [] for column in columns}
+        for row in rows.rows:
+            by_column[row["facet"]].append(row)
+        return by_column
 
     async def facet_results(self):
         results, timed_out = [], []
         size = self.get_facet_size()
         pairs = self.get_querystring_pairs()
+        card_columns = self._card_columns()
         for config in self.get_configs():
             column = config["config"].get("column") or config["config"]["simple"]
-            sql = f"""
-                with arrays as (select {escape_sqlite(column)} as array, count(*) as rows from ({self.sql})
-                                group by {escape_sqlite(column)})
-                select value, sum(rows) as count from (select distinct arrays.array, arrays.rows, j.value
-                                                       from arrays join json_each(arrays.array) j)
-                group by value order by count desc, value limit {size + 1}"""
             try:
-                rows = await self.ds.execute(self.database, sql, self.params, truncate=False,
-                                             custom_time_limit=self.ds.setting("facet_time_limit_ms"))
+                if column in card_columns:
+                    rows = (await self._card_counts(card_columns, size + 1))[column]
+                else:
+                    rows = (await self.ds.execute(
+                        self.database, f"select value, count from ({self.counting_sql(column, self.sql)}) "
+                                       f"order by count desc, value limit {size + 1}",
+                        self.params, truncate=False, custom_time_limit=self.ds.setting("facet_time_limit_ms"))).rows
             except QueryInterrupted:
                 timed_out.append(column)
                 continue
+            argument = self.filter_argument(column)
+            labels = await self.labels(column, [row["value"] for row in rows[:size]])
             values = []
-            for row in rows.rows[:size]:
-                value = str(row["value"])
-                selected = (f"{column}__arraycontains", value) in pairs
-                toggle = (path_with_removed_args if selected else path_with_added_args)(
-                    self.request, {f"{column}__arraycontains": value})
-                values.append({"value": value, "label": value, "count": row["count"],
-                               "toggle_url": self.ds.absolute_url(self.request, toggle), "selected": selected})
+            for row in rows[:size]:
+                value = row["value"] if self.kind == "column" else str(row["value"])
+                selected = (argument, str(value)) in pairs
+                toggle = (path_with_removed_args(self.request, {argument: str(value)}) if selected
+                          else path_with_added_args(self.request, {argument: value}))
+                values.append({"value": value, "label": labels.get((column, value), value), "count": row["count"],
+                               "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(toggle)),
+                               "selected": selected})
             results.append({"name": column, "type": self.type, "results": values,
                             "hideable": config["source"] != "metadata",
                             "toggle_url": self.ds.urls.path(path_with_removed_args(
@@ -97,9 +157,51 @@ class GroupedArrayFacet(ArrayFacet):
         return []
 
 
+class CountedColumnFacet(_CardFacet):
+    """Datasette's column facet (rows per value of a column, filtering with ``column=value``), with the
+    study cards' default facets counted together."""
+
+    type = "counted_column"
+    kind = "column"
+
+    @staticmethod
+    def counting_sql(column, rows_sql):
+        column = escape_sqlite(column)
+        return f"select {column} as value, count(*) as count from ({rows_sql}) where {column} is not null " \
+               f"group by {column}"
+
+    def filter_argument(self, column):
+        return f"{column}__exact" if column.startswith("_") else column
+
+    async def labels(self, column, values):
+        return await self.ds.expand_foreign_keys(self.database, self.table, column, values) if self.table else {}
+
+
+class GroupedArrayFacet(_CardFacet):
+    """Datasette's array facet (rows counted per value of a JSON array column, filtering with
+    ``column__arraycontains``), counted over the distinct arrays rather than over every row, with the study
+    cards' default facets counted together."""
+
+    type = "grouped_array"
+    kind = "array"
+
+    @staticmethod
+    def counting_sql(column, rows_sql):
+        return store.array_value_counts(column, rows_sql)
+
+    def filter_argument(self, column):
+        return f"{column}__arraycontains"
+
+
+_CARD_FACET_CLASSES = {"column": CountedColumnFacet, "array": GroupedArrayFacet}
+_CARD_FACET_TYPES = {kind: facet_class.type for kind, facet_class in _CARD_FACET_CLASSES.items()}
+# the counts of the card facets of each page being served, shared by its facet classes
+_card_counts_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 @hookimpl
 def register_facet_classes():
-    return [GroupedArrayFacet]
+    return [CountedColumnFacet, GroupedArrayFacet]
 
 
 @hookimpl
@@ -132,19 +234,68 @@ def _renderer(name: str):
             keys = await _selection_keys(datasette, request, database, table, view_name, columns, rows, data)
         except (ValueError, QueryInterrupted) as exc:
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
-        db = datasette.get_database(database)
-        studies = await db.execute_fn(lambda conn: list(store.studies_for_export(conn, keys)))
-        # formatting thousands of references takes seconds: do it off the event loop
-        body = await asyncio.get_running_loop().run_in_executor(None, exporters.render, studies, name, markup)
+        # reading and formatting thousands of references takes seconds: done in a process of lower priority
+        try:
+            body, count = await asyncio.get_running_loop().run_in_executor(
+                _export_process(), _export, datasette.get_database(database).path, keys, name, markup)
+        except BrokenProcessPool:
+            _stop_export_process()  # the next export starts another
+            raise
         extension, media_type = exporters.file_type(name, markup)
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
         disposition = "inline" if markup == "html" and name in ("apa", "vancouver") else "attachment"
         return Response(body, content_type=media_type,
                         headers={"content-disposition": f'{disposition}; filename="{filename}"',
-                                 "x-evidence-studies": str(len(studies))})
+                                 "x-evidence-studies": str(count)})
 
     return render
+
+
+# How much lower the export process runs than the server's: a page asked for during an export takes the CPU first.
+EXPORT_NICENESS = 10
+_export_pool: ProcessPoolExecutor | None = None
+
+
+def _export_process() -> ProcessPoolExecutor:
+    """The process that reads and formats this server process's exports, one at a time, started at the first.
+    `evidence serve` runs a server process per core, so exports can use every core when nothing else does."""
+    global _export_pool
+    if _export_pool is None:
+        _export_pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _start_export_process,
+                                           (EXPORT_NICENESS,))
+    return _export_pool
+
+
+def _start_export_process(niceness: int) -> None:
+    """In the export process, first: lower its priority, and end it when the server process that started it
+    ends (however that ends: a pool's process does not notice on its own)."""
+    os.nice(niceness)
+    server = os.getppid()
+
+    def end_with_server() -> None:
+        while os.getppid() == server:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=end_with_server, daemon=True).start()
+
+
+def _stop_export_process() -> None:
+    global _export_pool
+    _export_pool.shutdown(wait=False)
+    _export_pool = None
+
+
+def _export(path: str, keys: list[str], name: str, markup: str) -> tuple[bytes, int]:
+    """In the export process: the studies of ``keys`` in the database file at ``path``, formatted (UTF-8), and
+    how many."""
+    conn = store.connect_readonly(Path(path))
+    try:
+        studies = list(store.studies_for_export(conn, keys))
+    finally:
+        conn.close()
+    return exporters.render(studies, name, markup).encode("utf-8"), len(studies)
 
 
 async def _selection_keys(datasette, request, database, table, view_name, columns, rows, data) -> list[str]:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # sqlite-utils is imported where a database is built: exports
     from sqlite_utils import Database
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -264,6 +264,9 @@ CREATE INDEX IF NOT EXISTS idx_study_cards_evidence_level ON study_cards(evidenc
 CREATE INDEX IF NOT EXISTS idx_study_cards_year ON study_cards(year);
 CREATE INDEX IF NOT EXISTS idx_study_cards_journal ON study_cards(journal);
 CREATE INDEX IF NOT EXISTS idx_study_cards_conditions ON study_cards(conditions);
+-- the rowid alone: a search counts its matches (rowid IN the full-text matches) in this narrow index instead of
+-- looking each one up among the table's wide rows, two to three times faster
+CREATE INDEX IF NOT EXISTS idx_study_cards_rowid ON study_cards(rowid);
 """
 
 STUDY_CARDS_ROWS = """
@@ -314,6 +317,32 @@ CREATE TABLE IF NOT EXISTS evidence_map_cells (
     studies INTEGER NOT NULL
 );
 """
+
+# How many study cards have each value of each default facet of the study cards page (an array column counts
+# the cards whose array holds the value), so that the page without filters reads them instead of counting a
+# million cards on each request; refreshed by each load. `value` has no type, so years stay integers.
+CARD_FACETS = {"conditions": "array", "design": "column", "evidence_level": "column", "year": "column",
+               "journal": "column"}
+STUDY_CARD_FACETS = """
+CREATE TABLE IF NOT EXISTS study_card_facets (
+    facet TEXT NOT NULL,
+    value,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (facet, value)
+);
+"""
+
+
+def array_value_counts(column: str, rows_sql: str) -> str:
+    """SQL of (value, count): for each value in the JSON arrays of ``column`` of the rows of ``rows_sql``, how
+    many rows hold it. Counted over the distinct arrays, not every row: on a million study cards, whose
+    conditions come in a few hundred combinations, that reads an index instead of unpacking a million arrays."""
+    return f"""
+        WITH arrays AS (SELECT "{column}" AS array, count(*) AS rows FROM ({rows_sql}) GROUP BY "{column}")
+        SELECT value, sum(rows) AS count FROM (SELECT DISTINCT arrays.array, arrays.rows, j.value
+                                               FROM arrays JOIN json_each(arrays.array) j)
+        GROUP BY value"""
+
 
 # Every study under each condition (tagged with it or a narrower one), in the order "studies for a condition"
 # lists them, so that the query reads one index range instead of joining and sorting on each request.
@@ -384,7 +413,7 @@ FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
 
 def ensure_schema(db: Database) -> None:
     """Create every table, index, view and the full-text index; safe to run on an existing database."""
-    db.executescript(SCHEMA + STUDY_CARDS + CONDITION_STUDIES + EVIDENCE_MAP_CELLS)
+    db.executescript(SCHEMA + STUDY_CARDS + STUDY_CARD_FACETS + CONDITION_STUDIES + EVIDENCE_MAP_CELLS)
     for name, sql in VIEWS.items():
         view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", [name]).fetchone()
         if view is None or view[0] != sql.strip():
@@ -509,14 +538,24 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
 
 
 def refresh_summaries(db: Database) -> None:
-    """Rebuild what is computed from the studies and their tags: the study cards, the studies under each
-    condition and the evidence map's counts."""
+    """Rebuild what is computed from the studies and their tags: the study cards and their facet counts, the
+    studies under each condition and the evidence map's counts."""
     db.execute("DELETE FROM study_cards")
     db.execute(f"INSERT INTO study_cards {STUDY_CARDS_ROWS}")
+    refresh_card_facets(db.conn)
     db.execute("DELETE FROM condition_studies")
     db.execute(f"INSERT INTO condition_studies {CONDITION_STUDY_ROWS}")
     db.execute("DELETE FROM evidence_map_cells")
     db.execute(f"INSERT INTO evidence_map_cells {EVIDENCE_MAP_CELL_ROWS}")
+
+
+def refresh_card_facets(conn: sqlite3.Connection) -> None:
+    """Count the study cards' default facets (CARD_FACETS) into study_card_facets."""
+    conn.execute("DELETE FROM study_card_facets")
+    for column, kind in CARD_FACETS.items():
+        counts = (array_value_counts(column, "SELECT * FROM study_cards") if kind == "array" else
+                  f'SELECT "{column}", count(*) FROM study_cards WHERE "{column}" IS NOT NULL GROUP BY "{column}"')
+        conn.execute(f"INSERT INTO study_card_facets SELECT ?, * FROM ({counts})", [column])
 
 
 def prune_vocabulary(db: Database, vocab: Vocabulary) -> None:

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from evidence import store
+
 BIN = Path(sys.executable).parent
 SCRIPTS = Path(__file__).resolve().parent
 SEARCHES = ["migraine", "insomnia", "fibromyalgia", "moxibustion", "Oswestry", "pelvic girdle"]
@@ -46,10 +48,11 @@ def requests(export: int) -> dict[str, list[str]]:
 
 
 def build(studies: int, work: Path) -> Path:
-    """The database of ``studies`` synthetic studies, loaded by `evidence load` (reused when already built)."""
+    """The database of ``studies`` synthetic studies, loaded by `evidence load` (reused when already built with
+    this version's schema)."""
     db = work / f"studies-{studies}" / "evidence.db"  # served as /evidence, as the README's examples
     db.parent.mkdir(parents=True, exist_ok=True)
-    if db.exists():
+    if store.is_current(db):  # a database of an older schema is built again
         with sqlite3.connect(db) as conn:
             if conn.execute("select count(*) from studies").fetchone()[0] >= studies:
                 return db
