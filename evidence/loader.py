@@ -7,6 +7,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import parallel, store
@@ -75,7 +76,11 @@ class Inputs:
     labels: list[str] = field(default_factory=list)  # the files and their outcome sidecars
     entries: list[Entry] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
-    read: set[tuple[str, str]] = field(default_factory=set)  # (file, key) of each entry read
+
+    @cached_property
+    def read(self) -> set[tuple[str, str]]:
+        """(file, key) of each entry read."""
+        return {(entry.file, entry.key) for entry in self.entries}
 
     def unreadable(self, label: str) -> bool:
         """Whether the file could not be read at all (so what it loaded before stays)."""
@@ -117,8 +122,8 @@ def read_inputs(files: list[Path], base: Path, spool: Spool, format: str | None 
                 inputs.errors.append(LoadError(sidecar_label, line, key,
                                                f"outcomes given for '{key}', which {label} does not load"))
         for entry in result.records:
-            entry.outcomes = outcomes.get(entry.key, [])
-            inputs.read.add((label, entry.key))
+            if entry.key in outcomes:
+                entry.outcomes = outcomes[entry.key]
         inputs.entries += result.records
     spool.close()
     return inputs

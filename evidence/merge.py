@@ -81,7 +81,7 @@ class Entry:
     title: bytes | None  # a digest of identity_title
     tagged: bool  # the record has curated tags
     place: Place
-    outcomes: list[OutcomeTag] = field(default_factory=list)
+    outcomes: list[OutcomeTag] | tuple = ()  # most have none: one empty tuple for all
     order: int = 0
 
     @property
@@ -97,7 +97,7 @@ def describe(record: StudyRecord, place: Place) -> Entry:
                  digest, bool(record.tags), place)
 
 
-@dataclass
+@dataclass(slots=True)  # one for each study of a large load
 class Planned:
     """A study as merging plans it: its entries (first loaded first), what matched each, and the key it gets
     when a made-up key must give way (None: the key of its named_by source)."""
@@ -116,7 +116,7 @@ def plan(entries: list[Entry]) -> tuple[list[Planned], list[LoadError]]:
     another (``rename``; made-up keys always give way to given ones)."""
     studies = [Planned([e for e, _ in cluster], [how for _, how in cluster]) for cluster in _clusters(entries)]
     named = [_named_by(study.entries) for study in studies]
-    owner: dict[str, str] = {}
+    owner: dict[str, Entry] = {}
     kept: list[int] = []
     errors: list[LoadError] = []
     given_first = sorted(range(len(studies)), key=lambda i: named[i].key_made)
@@ -126,10 +126,11 @@ def plan(entries: list[Entry]) -> tuple[list[Planned], list[LoadError]]:
             study.rename = True
         elif name.key in owner:
             for entry in study.entries:
-                errors.append(LoadError(entry.file, entry.line, entry.key, f"duplicate key: {owner[name.key]} holds "
-                                        "this key for a different study; this entry was not loaded"))
+                errors.append(LoadError(entry.file, entry.line, entry.key, f"duplicate key: {owner[name.key].file}:"
+                                        f"{owner[name.key].line} holds this key for a different study; this entry "
+                                        "was not loaded"))
             continue
-        owner[name.key] = f"{name.file}:{name.line}"
+        owner[name.key] = name
         kept.append(index)
     return [studies[i] for i in sorted(kept)], errors
 
@@ -160,14 +161,16 @@ def _clusters(entries: list[Entry]) -> list[list[tuple[Entry, str]]]:
     that would put two DOIs or two PMIDs in one study is not made. Clusters in first-entry order,
     each entry with what matched it ("first" for the one that comes first)."""
     parent = list(range(len(entries)))
-    dois = [{e.doi} - {None} for e in entries]
-    pmids = [{e.pmid} - {None} for e in entries]
+    joined: dict[int, tuple[set, set]] = {}  # of a root with others under it: the DOIs and PMIDs they have
 
     def root(i: int) -> int:
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
+
+    def identifiers(i: int) -> tuple[set, set]:  # of a root
+        return joined.get(i) or ({entries[i].doi} - {None}, {entries[i].pmid} - {None})
 
     for identity in ("doi", "pmid", "title"):
         first_with: dict = {}
@@ -179,19 +182,19 @@ def _clusters(entries: list[Entry]) -> list[list[tuple[Entry, str]]]:
                 first_with[value] = i
                 continue
             a, b = sorted((root(first_with[value]), root(i)))
-            if a != b and len(dois[a] | dois[b]) <= 1 and len(pmids[a] | pmids[b]) <= 1:
-                parent[b] = a
-                dois[a] |= dois[b]
-                pmids[a] |= pmids[b]
-    members: dict[int, list[int]] = {}
+            if a == b:
+                continue
+            (dois_a, pmids_a), (dois_b, pmids_b) = identifiers(a), identifiers(b)
+            if len(dois_a | dois_b) <= 1 and len(pmids_a | pmids_b) <= 1:
+                parent[b] = a  # a root is the first entry of its cluster
+                joined[a] = (dois_a | dois_b, pmids_a | pmids_b)
+                joined.pop(b, None)
+    others: dict[int, list[int]] = {}
     for i in range(len(entries)):
-        members.setdefault(root(i), []).append(i)
-    clusters = []
-    for indices in members.values():  # dict order: by each cluster's first entry
-        first = entries[indices[0]]
-        clusters.append([(entries[i], "first" if i == indices[0] else _matched_on(entries[i], first))
-                         for i in indices])
-    return clusters
+        if root(i) != i:
+            others.setdefault(root(i), []).append(i)
+    return [[(entries[i], "first")] + [(entries[j], _matched_on(entries[j], entries[i])) for j in others.get(i, ())]
+            for i in range(len(entries)) if parent[i] == i]
 
 
 def _matched_on(entry: Entry, first: Entry) -> str:

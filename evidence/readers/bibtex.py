@@ -235,7 +235,7 @@ PIECE = 1_000_000
 _BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)  # bibtexparser's block start, at the start of a line
 # In a file's bytes: every block start, and some a word character outside ASCII would not make one.
 _BYTES_BLOCK_START = re.compile(rb"^@(?:\w|[\x80-\xff])*[ \t]*[{(]", re.MULTILINE)
-SCAN = 1 << 24  # bytes of a file scanned at once
+SCAN = 1 << 22  # bytes of a file scanned at once
 
 
 @dataclass
