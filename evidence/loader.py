@@ -126,6 +126,7 @@ def read_inputs(files: list[Path], base: Path, spool: Spool, format: str | None 
                 entry.outcomes = outcomes[entry.key]
         inputs.entries += result.records
     spool.close()
+    parallel.release()  # the workers that read the files kept much of what they read with; tagging needs none of it
     return inputs
 
 

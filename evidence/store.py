@@ -643,14 +643,15 @@ class _AuthorIds:
     """Author ids by name: those stored, and those given to new names (the next integer, as SQLite would)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.ids = {tuple(names): author_id for *names, author_id in
+        # by the name's parts joined in one string: a large load holds many names
+        self.ids = {"\x1f".join(names): author_id for *names, author_id in
                     conn.execute("SELECT family, given, particle, suffix, id FROM authors")}
         self.next = max(self.ids.values(), default=0) + 1
         self.new: list[tuple] = []  # (id, family, given, particle, suffix, display) not yet written
 
     def of(self, name: tuple) -> int:
         """The id of (family, given, particle, suffix, display)."""
-        names = name[:4]
+        names = "\x1f".join(name[:4])
         author_id = self.ids.get(names)
         if author_id is None:
             author_id = self.ids[names] = self.next
