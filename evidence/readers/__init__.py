@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import MONTHS, LoadError, StudyRecord, Tag, make_key, normalise_month
+from ..spool import Spool
 
 
 @dataclass
@@ -186,7 +187,7 @@ def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | 
 
 
 def read_file(path: Path, label: str, format: str | None = None, encoding: str | None = None,
-              spool: Callable[[StudyRecord], object] | None = None) -> ReadResult:
+              spool: Spool | None = None) -> ReadResult:
     """Read one input file with the reader for ``format`` (default: from its extension); ``label``
     names it in errors. With ``spool``, each record is given to it as it is read, and the result holds
     what it gives back (a large BibTeX file is then read in pieces, never whole)."""

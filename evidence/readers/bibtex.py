@@ -34,6 +34,7 @@ from ..records import (
     normalise_year,
 )
 from .. import parallel
+from ..spool import Spool
 from . import ReadResult, add_keywords
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -209,7 +210,7 @@ def read(text: str, label: str) -> ReadResult:
                                    if piece.strings else next(read_elsewhere))), label)
 
 
-def read_path(path: Path, label: str, spool: Callable[[StudyRecord], object]) -> tuple[ReadResult, bool] | None:
+def read_path(path: Path, label: str, spool: Spool) -> tuple[ReadResult, bool] | None:
     """Read a large UTF-8 BibTeX file as ``read`` reads its text, but in pieces straight from the file (the
     workers read theirs), each record given to ``spool`` where it is read: the result's records are what
     ``spool`` gives back. Also says whether the file has any text. None for a file to read as text: a small
@@ -220,7 +221,7 @@ def read_path(path: Path, label: str, spool: Callable[[StudyRecord], object]) ->
     if scanned is None:
         return None
     pieces, has_text = scanned
-    strings = "".join(piece.read(path) for piece in pieces if piece.strings)
+    strings = "".join(piece.read(path, following=False) for piece in pieces if piece.strings)
     read_elsewhere = iter(parallel.map_batches(_read_file_piece, (
         (path, piece, label, strings, spool) for piece in pieces if not piece.strings)))
     seed = bibtexparser.parse_string("")
@@ -253,13 +254,14 @@ class _Piece:
         following = _BLOCK_START.match(text, self.end)
         return text[self.start:self.end] + (following.group(0) if following else "")
 
-    def read(self, path: Path) -> str:
-        """``source`` of the text of a UTF-8 file, whose offsets are in bytes."""
+    def read(self, path: Path, following: bool = True) -> str:
+        """``source`` of the text of a UTF-8 file, whose offsets are in bytes (without the following block's
+        start: the piece's own text)."""
         with open(path, "rb") as file:
             file.seek(self.start)
             text = file.read(self.end - self.start).decode()
-            following = _BLOCK_START.match(file.readline().decode())
-        return text + (following.group(0) if following else "")
+            start = _BLOCK_START.match(file.readline().decode()) if following else None
+        return text + (start.group(0) if start else "")
 
 
 def _pieces(text: str) -> list[_Piece]:
@@ -340,7 +342,7 @@ def _read_piece(work: tuple[str, str, int, int, str]) -> list[tuple]:
     return _blocks(text, label, lines_before, own_lines, bibtexparser.parse_string(strings))
 
 
-def _read_file_piece(work: tuple[Path, _Piece, str, str, Callable]) -> list[tuple]:
+def _read_file_piece(work: tuple[Path, _Piece, str, str, Spool]) -> list[tuple]:
     """In a worker: the blocks of one piece of a file, each record given to the spool."""
     path, piece, label, strings, spool = work
     items = _spooled(_blocks(piece.read(path), label, piece.lines_before, piece.lines,
@@ -349,7 +351,7 @@ def _read_file_piece(work: tuple[Path, _Piece, str, str, Callable]) -> list[tupl
     return items
 
 
-def _spooled(items: list[tuple], spool: Callable[[StudyRecord], object]) -> list[tuple]:
+def _spooled(items: list[tuple], spool: Spool) -> list[tuple]:
     """The blocks with each record replaced by what ``spool`` gives for it."""
     return [item[:4] + (spool(item[4]), item[5]) if item[0] == "entry" and item[4] is not None else item
             for item in items]
