@@ -153,6 +153,7 @@ def build(studies: list[Planned], vocab: Vocabulary, rows: bool = True) -> Itera
 
 
 def _build_batch(work: tuple[Vocabulary, list[Planned], bool]) -> list[tuple]:
+    """In a worker: ``build``'s results for a batch of planned studies."""
     vocab, batch, rows = work
     records = iter(read_back([e.place for study in batch for e in study.entries]))
     results = []
