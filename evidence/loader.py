@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import parallel, store
 from .claims import read_layer
 from .curation import read_outcomes, sidecar_path
-from .merge import MergedStudy, Source, merge
+from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
 from .readers import read_file
-from .records import LoadError, split_source
-from .tagger import TaggedStudy, tag_study
+from .records import LoadError, make_key, split_source
+from .spool import Spool, read_back
+from .tagger import tag_study
 from .vocabulary import Vocabulary, load_vocabulary
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -67,11 +70,17 @@ def display_path(path: Path, base: Path) -> str:
 
 @dataclass
 class Inputs:
-    """Everything read from the input files: their names, their entries as sources, and what failed."""
+    """Everything read from the input files: their names, their entries (the records themselves spooled),
+    and what failed."""
 
     labels: list[str] = field(default_factory=list)  # the files and their outcome sidecars
-    sources: list[Source] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+
+    @cached_property
+    def read(self) -> set[tuple[str, str]]:
+        """(file, key) of each entry read."""
+        return {(entry.file, entry.key) for entry in self.entries}
 
     def unreadable(self, label: str) -> bool:
         """Whether the file could not be read at all (so what it loaded before stays)."""
@@ -81,14 +90,16 @@ class Inputs:
     def keeps_earlier(self, label: str, key: str) -> bool:
         """Whether an entry the file held before keeps its earlier version: it was not read this time and
         failed (by its key), or some entry of the file failed without a key to tell which one it was."""
-        if any(s.record.source_file == label and s.record.key == key for s in self.sources):
+        if (label, key) in self.read:
             return False
         failed = [e for e in self.errors if e.file == label and e.severity == "error"]
         return any(e.entry_key == key or e.entry_key is None for e in failed)
 
 
-def read_inputs(files: list[Path], base: Path, format: str | None = None, encoding: str | None = None) -> Inputs:
-    """Read every file (once, whatever the spelling of its path) and the outcomes sidecar beside it."""
+def read_inputs(files: list[Path], base: Path, spool: Spool, format: str | None = None,
+                encoding: str | None = None) -> Inputs:
+    """Read every file (once, whatever the spelling of its path) and the outcomes sidecar beside it,
+    writing the records to ``spool``."""
     inputs = Inputs()
     for path in dict.fromkeys(p.resolve() for p in files):
         label = display_path(path, base)
@@ -96,7 +107,7 @@ def read_inputs(files: list[Path], base: Path, format: str | None = None, encodi
         if not path.exists():
             inputs.errors.append(LoadError(label, None, None, "file not found"))
             continue
-        result = read_file(path, label, format, encoding)
+        result = read_file(path, label, format, encoding, spool)
         inputs.errors.extend(result.errors)
         sidecar = sidecar_path(path)
         sidecar_label = display_path(sidecar, base)
@@ -105,49 +116,52 @@ def read_inputs(files: list[Path], base: Path, format: str | None = None, encodi
         if sidecar.exists():
             outcomes, sidecar_errors = read_outcomes(sidecar, sidecar_label)
             inputs.errors.extend(sidecar_errors)
-            known = {r.key for r in result.records}
+            known = {entry.key for entry in result.records}
             for key in sorted(set(outcomes) - known):
                 _, line = split_source(outcomes[key][0].source)
                 inputs.errors.append(LoadError(sidecar_label, line, key,
                                                f"outcomes given for '{key}', which {label} does not load"))
-        inputs.sources += [Source(record, outcomes.get(record.key, [])) for record in result.records]
+        for entry in result.records:
+            if entry.key in outcomes:
+                entry.outcomes = outcomes[entry.key]
+        inputs.entries += result.records
+    spool.close()
+    parallel.release()  # the workers that read the files kept much of what they read with; tagging needs none of it
     return inputs
 
 
-def combine(sources: list[Source], vocab: Vocabulary, errors: list[LoadError]) -> tuple[list[MergedStudy], Iterator[TaggedStudy]]:
-    """Merge the sources into studies, and tag each as the second result is read (so that what is tagged
-    can be stored while the workers tag the rest); problems are added to ``errors``."""
-    studies, merge_errors = merge(sources)
-    errors.extend(merge_errors)
-
-    def tagged() -> Iterator[TaggedStudy]:
-        for one, tag_errors in tag_all(studies, vocab):
-            errors.extend(tag_errors)
-            yield one
-
-    return studies, tagged()
-
-
-# Studies tagged together in one worker.
+# Studies combined and tagged together in one worker.
 TAG_BATCH = 500
 
 
-def tag_all(studies: list[MergedStudy], vocab: Vocabulary) -> Iterator[tuple[TaggedStudy, list[LoadError]]]:
-    """``tag_study`` for each study, in order, in batches (spread over the workers when there are several)."""
-    batches = [(vocab, [(s.record, s.outcomes) for s in studies[i:i + TAG_BATCH]])
-               for i in range(0, len(studies), TAG_BATCH)]
-    for (_, batch), results in zip(batches, parallel.map_batches(_tag_batch, batches)):
-        for (record, _), (design, conditions, outcomes, errors) in zip(batch, results):
-            yield TaggedStudy(record, design, conditions, outcomes), errors
+def build(studies: list[Planned], vocab: Vocabulary, rows: bool = True) -> Iterator[tuple]:
+    """For each planned study, in order: its database rows (``rows``), the problems its tags have, and
+    (for a study of several sources) what ``evidence check`` says of them. The studies are combined from
+    their spooled records, tagged and turned into rows in batches, in the workers when there are several."""
+    taken = study_keys(studies)
+
+    def batches() -> Iterator[tuple]:
+        for start in range(0, len(studies), TAG_BATCH):
+            batch = studies[start:start + TAG_BATCH]
+            for study in batch:  # rare: a made-up key gives way to another study's (in order, as keys are taken)
+                if study.rename:
+                    study.key = make_key(combine(read_back([e.place for e in study.entries]), study).record, taken)
+            yield vocab, batch, rows
+
+    for results in parallel.map_batches(_build_batch, batches()):
+        yield from results
 
 
-def _tag_batch(work: tuple[Vocabulary, list[tuple]]) -> list[tuple]:
-    """The tags of each (record, curated outcomes), without the record (the caller has it)."""
-    vocab, batch = work
+def _build_batch(work: tuple[Vocabulary, list[Planned], bool]) -> list[tuple]:
+    """In a worker: ``build``'s results for a batch of planned studies."""
+    vocab, batch, rows = work
+    records = iter(read_back([e.place for study in batch for e in study.entries]))
     results = []
-    for record, outcomes in batch:
-        one, errors = tag_study(record, outcomes, vocab)
-        results.append((one.design, one.conditions, one.outcomes, errors))
+    for study in batch:
+        merged = combine([next(records) for _ in study.entries], study)
+        tagged, errors = tag_study(merged.record, merged.outcomes, vocab)
+        results.append((store.study_rows(tagged, merged) if rows else None, errors,
+                        warnings(merged) if len(merged.sources) > 1 else []))
     return results
 
 
@@ -161,40 +175,38 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
-    with parallel.workers():
-        inputs = read_inputs(files, db_path.parent, format, encoding)
+    with parallel.workers(), tempfile.TemporaryDirectory(dir=db_path.parent, prefix=".evidence-spool-") as folder:
+        spool = Spool(Path(folder), describe)
+        inputs = read_inputs(files, db_path.parent, spool, format, encoding)
         summary.errors = inputs.errors
         if db_path.exists() and not store.is_current(db_path):
             summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
-        studies, tagged = _store(db_path, vocab, inputs, summary, progress, claims_dir)
-    summary.studies = len(tagged)
-    summary.merged = sum(len(study.sources) - 1 for study in studies)
+        _store(db_path, vocab, inputs, spool, summary, progress, claims_dir)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _store(db_path: Path, vocab: Vocabulary, inputs: Inputs, summary: LoadSummary,
-           progress: Callable[[int, int], None] | None,
-           claims_dir: Path | None) -> tuple[list[MergedStudy], list[TaggedStudy]]:
+def _store(db_path: Path, vocab: Vocabulary, inputs: Inputs, spool: Spool, summary: LoadSummary,
+           progress: Callable[[int, int], None] | None, claims_dir: Path | None) -> None:
     """Merge what was read with what the database holds from other files, tag, and write it all."""
     with store.building(db_path) as db, store.indexes_after(db):
         store.save_vocabulary(db, vocab)
-        stored = store.read_sources(db)
-        kept = [s for s in stored if _keep(s, inputs)]
-        _number(inputs.sources, stored)
-        studies, tagging = combine(sorted(kept + inputs.sources, key=lambda s: s.order), vocab, summary.errors)
-        tagged: list[TaggedStudy] = []
+        studies, errors = plan(_with_stored(db, inputs, spool))
+        summary.errors += errors
+        summary.studies = len(studies)
+        summary.merged = sum(len(study.entries) - 1 for study in studies)
+        keys: set[str] = set()
 
-        def collected() -> Iterator[TaggedStudy]:  # stored as the workers tag them, and kept for the summary
-            for one in tagging:
-                tagged.append(one)
-                yield one
+        def built() -> Iterator[store.StudyRows]:  # stored as the workers build them
+            for rows, tag_errors, _ in build(studies, vocab):
+                summary.errors.extend(tag_errors)
+                summary.tags += rows.tags
+                keys.add(rows.key)
+                yield rows
 
-        counts = store.save_studies(db, collected(), progress and (lambda done: progress(done, len(studies))))
+        counts = store.save_studies(db, built(), progress and (lambda done: progress(done, len(studies))))
         summary.added, summary.updated, summary.unchanged = counts["added"], counts["updated"], counts["unchanged"]
-        summary.tags = sum(len(one.conditions) + len(one.outcomes) + (one.design is not None) for one in tagged)
-        store.save_sources(db, studies)
-        summary.removed = store.remove_studies_except(db, {t.record.key for t in tagged})
+        summary.removed = store.remove_studies_except(db, keys)
         store.prune_vocabulary(db, vocab)
         store.prune_authors(db)
         if claims_dir is not None:
@@ -204,7 +216,28 @@ def _store(db_path: Path, vocab: Vocabulary, inputs: Inputs, summary: LoadSummar
             inputs.labels += layer.labels
         store.refresh_summaries(db)
         store.replace_errors(db, inputs.labels, summary.errors)
-    return studies, tagged
+
+
+def _with_stored(db, inputs: Inputs, spool: Spool) -> list[Entry]:
+    """The entries read now and those recorded by an earlier load that stay (spooled too), in load order:
+    each entry read now keeps the place it had, if it was loaded before."""
+    had: dict[tuple[str, str], int] = {}
+    kept: list[Entry] = []
+    for source, file, key, order in store.read_sources(db, lambda file, key: _keep(file, key, inputs)):
+        had[file, key] = order
+        if source is not None:
+            entry = spool(source.record)
+            entry.outcomes, entry.order = source.outcomes, order
+            kept.append(entry)
+    spool.close()
+    following = max(had.values(), default=0)
+    for entry in inputs.entries:
+        order = had.get((entry.file, entry.key))
+        if order is None:
+            following += 1
+            order = following
+        entry.order = order
+    return sorted(kept + inputs.entries, key=lambda e: e.order)
 
 
 @dataclass
@@ -229,44 +262,22 @@ def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format
     """Everything a load would report for ``files``, plus duplicate entries and fields their sources
     disagree on, without touching a database."""
     vocab = load_vocabulary(vocab_dir)
-    with parallel.workers():
-        inputs = read_inputs(files, Path.cwd(), format, encoding)
+    with parallel.workers(), tempfile.TemporaryDirectory(prefix="evidence-spool-") as folder:
+        inputs = read_inputs(files, Path.cwd(), Spool(Path(folder), describe), format, encoding)
         problems = list(inputs.errors)
-        studies, tagging = combine(inputs.sources, vocab, problems)
-        list(tagging)  # tagging finds unknown terms
-    for study in studies:
-        key_source = f"{study.record.source_file}:{study.record.source_line} [{study.record.key}]"
-        for source, how in zip(study.sources, study.matched_on):
-            r = source.record
-            if source is not study.named_by:
-                problems.append(LoadError(r.source_file, r.source_line, r.key,
-                                          f"same study as {key_source} (matched on {how}); they load as one",
-                                          severity="warning"))
-        key_at = {s.where: s.record.key for s in study.sources}  # a place names one entry (or the first of a line)
-        for d in study.disagreements:
-            file, line = split_source(d.other_source)
-            problems.append(LoadError(file, line, key_at[d.other_source],
-                                      f"{d.field} differs: {d.other_value!r} here, {d.kept_value!r} at {d.kept_source} "
-                                      "(kept)", severity="warning"))
+        studies, errors = plan(inputs.entries)
+        problems += errors
+        merged: list[LoadError] = []
+        for _, tag_errors, notes in build(studies, vocab, rows=False):  # tagging finds unknown terms
+            problems += tag_errors
+            merged += notes
+    problems += merged
     problems.sort(key=lambda p: (p.file, p.line or 0))
     return CheckReport(len(inputs.labels) - sum(label.endswith(".outcomes.yaml") for label in inputs.labels),
-                       len(inputs.sources), len(studies), problems)
+                       len(inputs.entries), len(studies), problems)
 
 
-def _number(new: list[Source], stored: list[Source]) -> None:
-    """Give each source read now its place in the load order: the one it had, if it was loaded before."""
-    had = {(s.record.source_file, s.record.key): s.order for s in stored}
-    following = max(had.values(), default=0)
-    for source in new:
-        order = had.get((source.record.source_file, source.record.key))
-        if order is None:
-            following += 1
-            order = following
-        source.order = order
-
-
-def _keep(source: Source, inputs: Inputs) -> bool:
+def _keep(file: str, key: str, inputs: Inputs) -> bool:
     """Whether a source recorded by an earlier load stays: its file was not loaded now, could not be
     read, or its entry failed this time."""
-    file = source.record.source_file
-    return file not in inputs.labels or inputs.unreadable(file) or inputs.keeps_earlier(file, source.record.key)
+    return file not in inputs.labels or inputs.unreadable(file) or inputs.keeps_earlier(file, key)

@@ -4,10 +4,12 @@ where the sources disagree."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 
 from .curation import OutcomeTag
-from .records import LoadError, StudyRecord, fold, make_key
+from .records import LoadError, StudyRecord, fold, split_source
+from .spool import Place
 
 
 @dataclass
@@ -65,41 +67,101 @@ def identity_title(record: StudyRecord) -> tuple[str, int | None, str] | None:
     return (fold(record.title), record.year, fold(record.authors[0].family))
 
 
-def merge(sources: list[Source]) -> tuple[list[MergedStudy], list[LoadError]]:
-    """Group the sources (in the order they were first loaded) into studies. Sources sharing a DOI, a
+@dataclass(slots=True)
+class Entry:
+    """What merging needs to know of one source: its identifiers, its curated outcomes, and where its
+    record was spooled (the record itself is read back only to combine the study it joins)."""
+
+    key: str
+    file: str
+    line: int
+    key_made: bool
+    doi: str | None
+    pmid: str | None
+    title: bytes | None  # a digest of identity_title
+    tagged: bool  # the record has curated tags
+    place: Place
+    outcomes: list[OutcomeTag] | tuple = ()  # most have none: one empty tuple for all
+    order: int = 0
+
+    @property
+    def is_curated(self) -> bool:
+        return self.tagged or bool(self.outcomes)
+
+
+def describe(record: StudyRecord, place: Place) -> Entry:
+    """The Entry of a record spooled at ``place``."""
+    identity = identity_title(record)
+    digest = hashlib.blake2b(repr(identity).encode(), digest_size=12).digest() if identity else None
+    return Entry(record.key, record.source_file, record.source_line, record.key_made, record.doi, record.pmid,
+                 digest, bool(record.tags), place)
+
+
+@dataclass(slots=True)  # one for each study of a large load
+class Planned:
+    """A study as merging plans it: its entries (first loaded first), what matched each, and the key it gets
+    when a made-up key must give way (None: the key of its named_by source)."""
+
+    entries: list[Entry]
+    matched_on: list[str]
+    rename: bool = False
+    key: str | None = None  # the key it takes instead (made when it is combined in order)
+
+
+def plan(entries: list[Entry]) -> tuple[list[Planned], list[LoadError]]:
+    """Group the entries (in the order they were first loaded) into studies. Entries sharing a DOI, a
     PMID, or else title + year + first author are one study, whatever the order they come in, unless
     that would join different DOIs or PMIDs. A key two studies claim stays with the first; a later
     study with the same key is an error and not loaded, unless its key was made up: then it takes
-    another (made-up keys always give way to given ones)."""
-    clusters = _clusters(sources)
-    combined = [_combine(cluster) for cluster in clusters]
-    taken = {study.record.key for study in combined}
-    owner: dict[str, str] = {}
+    another (``rename``; made-up keys always give way to given ones)."""
+    studies = [Planned([e for e, _ in cluster], [how for _, how in cluster]) for cluster in _clusters(entries)]
+    named = [_named_by(study.entries) for study in studies]
+    owner: dict[str, Entry] = {}
     kept: list[int] = []
     errors: list[LoadError] = []
-    given_first = sorted(range(len(combined)), key=lambda i: combined[i].record.key_made)
+    given_first = sorted(range(len(studies)), key=lambda i: named[i].key_made)
     for index in given_first:
-        study = combined[index]
-        if study.record.key in owner and study.record.key_made:
-            study.record.key = make_key(study.record, taken)
-        elif study.record.key in owner:
-            for source in study.sources:
-                errors.append(LoadError(source.record.source_file, source.record.source_line, source.record.key,
-                                        f"duplicate key: {owner[study.record.key]} holds this key for a different "
-                                        "study; this entry was not loaded"))
+        study, name = studies[index], named[index]
+        if name.key in owner and name.key_made:
+            study.rename = True
+        elif name.key in owner:
+            for entry in study.entries:
+                errors.append(LoadError(entry.file, entry.line, entry.key, f"duplicate key: {owner[name.key].file}:"
+                                        f"{owner[name.key].line} holds this key for a different study; this entry "
+                                        "was not loaded"))
             continue
-        owner[study.record.key] = f"{study.record.source_file}:{study.record.source_line}"
+        owner[name.key] = name
         kept.append(index)
-    return [combined[i] for i in sorted(kept)], errors
+    return [studies[i] for i in sorted(kept)], errors
 
 
-def _clusters(sources: list[Source]) -> list[list[tuple[Source, str]]]:
+def study_keys(studies: list[Planned]) -> set[str]:
+    """The keys the planned studies have before any gives way: those a new made-up key must avoid."""
+    return {_named_by(study.entries).key for study in studies}
+
+
+def _named_by(entries: list):
+    """The source whose key a study has: its first curated one, or else the first loaded (so that loading a
+    richer record later, or reloading one file, does not rename a study)."""
+    return next((e for e in entries if e.is_curated), entries[0])
+
+
+def combine(records: list[StudyRecord], study: Planned) -> MergedStudy:
+    """The study made of the planned entries' records (read back from the spool), with the key made for it
+    if it has one (rename)."""
+    sources = [Source(record, entry.outcomes, entry.order) for record, entry in zip(records, study.entries)]
+    merged = _combine(list(zip(sources, study.matched_on)))
+    if study.key is not None:
+        merged.record.key = study.key
+    return merged
+
+
+def _clusters(entries: list[Entry]) -> list[list[tuple[Entry, str]]]:
     """Union-find over the identifiers: DOI links first, then PMID, then title + year + author; a link
-    that would put two DOIs or two PMIDs in one study is not made. Clusters in first-source order,
-    each source with what matched it ("first" for the one that comes first)."""
-    parent = list(range(len(sources)))
-    dois = [{s.record.doi} - {None} for s in sources]
-    pmids = [{s.record.pmid} - {None} for s in sources]
+    that would put two DOIs or two PMIDs in one study is not made. Clusters in first-entry order,
+    each entry with what matched it ("first" for the one that comes first)."""
+    parent = list(range(len(entries)))
+    joined: dict[int, tuple[set, set]] = {}  # of a root with others under it: the DOIs and PMIDs they have
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -107,40 +169,43 @@ def _clusters(sources: list[Source]) -> list[list[tuple[Source, str]]]:
             i = parent[i]
         return i
 
-    for identity in (lambda r: r.doi, lambda r: r.pmid, identity_title):
+    def identifiers(i: int) -> tuple[set, set]:  # of a root
+        return joined.get(i) or ({entries[i].doi} - {None}, {entries[i].pmid} - {None})
+
+    for identity in ("doi", "pmid", "title"):
         first_with: dict = {}
-        for i, source in enumerate(sources):
-            value = identity(source.record)
+        for i, entry in enumerate(entries):
+            value = getattr(entry, identity)
             if value is None:
                 continue
             if value not in first_with:
                 first_with[value] = i
                 continue
             a, b = sorted((root(first_with[value]), root(i)))
-            if a != b and len(dois[a] | dois[b]) <= 1 and len(pmids[a] | pmids[b]) <= 1:
-                parent[b] = a
-                dois[a] |= dois[b]
-                pmids[a] |= pmids[b]
-    members: dict[int, list[int]] = {}
-    for i in range(len(sources)):
-        members.setdefault(root(i), []).append(i)
-    clusters = []
-    for indices in members.values():  # dict order: by each cluster's first source
-        first = sources[indices[0]].record
-        clusters.append([(sources[i], "first" if i == indices[0] else _matched_on(sources[i].record, first))
-                         for i in indices])
-    return clusters
+            if a == b:
+                continue
+            (dois_a, pmids_a), (dois_b, pmids_b) = identifiers(a), identifiers(b)
+            if len(dois_a | dois_b) <= 1 and len(pmids_a | pmids_b) <= 1:
+                parent[b] = a  # a root is the first entry of its cluster
+                joined[a] = (dois_a | dois_b, pmids_a | pmids_b)
+                joined.pop(b, None)
+    others: dict[int, list[int]] = {}
+    for i in range(len(entries)):
+        if root(i) != i:
+            others.setdefault(root(i), []).append(i)
+    return [[(entries[i], "first")] + [(entries[j], _matched_on(entries[j], entries[i])) for j in others.get(i, ())]
+            for i in range(len(entries)) if parent[i] == i]
 
 
-def _matched_on(record: StudyRecord, first: StudyRecord) -> str:
-    """What joins a source to the study its first source started (the strongest shared identifier)."""
-    if record.doi and record.doi == first.doi:
+def _matched_on(entry: Entry, first: Entry) -> str:
+    """What joins an entry to the study its first entry started (the strongest shared identifier)."""
+    if entry.doi and entry.doi == first.doi:
         return "doi"
-    if record.pmid and record.pmid == first.pmid:
+    if entry.pmid and entry.pmid == first.pmid:
         return "pmid"
-    if identity_title(record) and identity_title(record) == identity_title(first):
+    if entry.title and entry.title == first.title:
         return "title-year-author"
-    return "doi" if record.doi else "pmid" if record.pmid else "title-year-author"  # through another source
+    return "doi" if entry.doi else "pmid" if entry.pmid else "title-year-author"  # through another entry
 
 
 def _rank(item: tuple[int, tuple[Source, str]]) -> tuple:
@@ -154,9 +219,7 @@ def _rank(item: tuple[int, tuple[Source, str]]) -> tuple:
 def _combine(cluster: list[tuple[Source, str]]) -> MergedStudy:
     ranked = [item for _, item in sorted(enumerate(cluster), key=_rank)]
     sources = [source for source, _ in ranked]
-    # the key (and where the study is said to come from) is that of the first curated source, or else of
-    # the first source loaded: loading a richer record later, or reloading one file, does not rename a study
-    named_by = next((s for s, _ in cluster if s.is_curated), cluster[0][0])
+    named_by = _named_by([source for source, _ in cluster])  # its key, and where the study is said to come from
     values = {name: next((getattr(s.record, name) for s in sources if getattr(s.record, name)), None)
               for name in TEXT_FIELDS}
     longest = max(sources, key=lambda s: len(s.record.authors))  # first of the longest lists: rank breaks ties
@@ -196,3 +259,22 @@ def _disagreements(study: MergedStudy, authors_source: Source) -> list[Disagreem
                                       "; ".join(families), source.where))
     return found
 
+
+
+def warnings(study: MergedStudy) -> list[LoadError]:
+    """What ``evidence check`` says of a study of several sources: which entries are the same study, and
+    the fields they disagree on."""
+    found = []
+    key_source = f"{study.record.source_file}:{study.record.source_line} [{study.record.key}]"
+    for source, how in zip(study.sources, study.matched_on):
+        r = source.record
+        if source is not study.named_by:
+            found.append(LoadError(r.source_file, r.source_line, r.key,
+                                   f"same study as {key_source} (matched on {how}); they load as one", severity="warning"))
+    key_at = {s.where: s.record.key for s in study.sources}  # a place names one entry (or the first of a line)
+    for d in study.disagreements:
+        file, line = split_source(d.other_source)
+        found.append(LoadError(file, line, key_at[d.other_source],
+                               f"{d.field} differs: {d.other_value!r} here, {d.kept_value!r} at {d.kept_source} "
+                               "(kept)", severity="warning"))
+    return found

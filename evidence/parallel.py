@@ -5,6 +5,7 @@ machine with one core, they run in this process. Results come back in the order 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import os
@@ -49,5 +50,19 @@ def map_batches(function: Callable, batches: Iterable) -> Iterable:
         return map(function, itertools.chain(first, batches))
     if _pool is None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        _pool = multiprocessing.get_context(method).Pool(cores())
+        gc.freeze()  # forked workers leave this process's objects alone, so their pages stay shared
+        try:
+            _pool = multiprocessing.get_context(method).Pool(cores())
+        finally:
+            gc.unfreeze()
     return _pool.imap(function, itertools.chain(first, batches))
+
+
+def release() -> None:
+    """Stop the workers (when their batches are done): what they kept from them is given back, and the next
+    ``map_batches`` starts new ones."""
+    global _pool
+    if _pool is not None:
+        _pool.close()
+        _pool.join()
+        _pool = None

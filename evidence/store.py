@@ -9,6 +9,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -605,29 +606,71 @@ def content_hash(row: dict, tagged: TaggedStudy) -> str:
     return hashlib.sha256(fingerprint.encode()).hexdigest()
 
 
+@dataclass
+class StudyRows:
+    """What the database holds of one study, made where it is tagged (a worker process) so that saving it
+    is mostly inserting: its ``studies`` row (hash included), authors by name, tags, sources and disagreements."""
+
+    key: str
+    content_hash: str
+    row: tuple  # values of STUDY_COLUMNS
+    authors: list[tuple]  # (family, given, particle, suffix, display), in order
+    conditions: list[tuple]
+    outcomes: list[tuple]
+    sources: list[tuple]
+    disagreements: list[tuple]
+    tags: int
+
+
+STUDY_COLUMNS = tuple(study_row(TaggedStudy(StudyRecord("", "", 0)))) + ("content_hash",)
+
+
+def study_rows(tagged: TaggedStudy, study: MergedStudy) -> StudyRows:
+    """The rows of a tagged study and of the sources it was merged from."""
+    row = study_row(tagged)
+    row["content_hash"] = content_hash(row, tagged)
+    key = row["key"]
+    return StudyRows(
+        key, row["content_hash"], tuple(row.values()),
+        [(p.family, p.given, p.particle, p.suffix, p.display) for p in tagged.record.authors],
+        [(key, t.value, t.provenance, t.source) for t in tagged.conditions],
+        [(key, i, o.outcome, o.measure, o.comparator, o.direction, o.finding, o.condition, o.provenance, o.source)
+         for i, o in enumerate(tagged.outcomes, start=1)],
+        [(key, source.record.source_file, source.record.source_line, source.record.source_format, source.record.key,
+          position == 0, how, source.order,
+          json.dumps({"record": _as_dict(source.record), "outcomes": [shallow_dict(o) for o in source.outcomes]},
+                     ensure_ascii=False))
+         for position, (source, how) in enumerate(zip(study.sources, study.matched_on))],
+        [(key, d.field, d.kept_value, d.kept_source, d.other_value, d.other_source) for d in study.disagreements],
+        len(tagged.conditions) + len(tagged.outcomes) + (tagged.design is not None))
+
+
 # Rows are written in batches of this many studies.
 BATCH = 2000
 
 
-def save_studies(db: Database, studies: Iterable[TaggedStudy],
+def save_studies(db: Database, studies: Iterable[StudyRows],
                  progress: Callable[[int], None] | None = None) -> Counter:
     """Insert or update the studies with their authors and tags, in batches; counts each study as
-    added, updated or unchanged (same content hash as stored). ``progress`` gets the number done."""
+    added, updated or unchanged (same content hash as stored). Records every source of every study
+    (file, line, format, how it was matched, the record as read) and where sources disagree, replacing
+    what the last load recorded. ``progress`` gets the number done."""
     conn = db.conn
+    conn.execute("DELETE FROM study_sources")
+    conn.execute("DELETE FROM field_disagreements")
     stored = dict(conn.execute("SELECT key, content_hash FROM studies"))
     authors = _AuthorIds(conn)
     counts: Counter = Counter()
     batch = _Rows(authors)
-    for done, tagged in enumerate(studies, start=1):
-        row = study_row(tagged)
-        row["content_hash"] = content_hash(row, tagged)
-        key = row["key"]
-        previous = stored.get(key)
-        if previous == row["content_hash"]:
+    for done, rows in enumerate(studies, start=1):
+        previous = stored.get(rows.key)
+        if previous == rows.content_hash:
             counts["unchanged"] += 1
         else:
             counts["updated" if previous else "added"] += 1
-            batch.add(tagged, row, replaces=previous is not None)
+            batch.add(rows, replaces=previous is not None)
+        batch.sources += rows.sources
+        batch.disagreements += rows.disagreements
         if done % BATCH == 0:
             batch.write(conn)
             batch = _Rows(authors)
@@ -643,50 +686,49 @@ class _AuthorIds:
     """Author ids by name: those stored, and those given to new names (the next integer, as SQLite would)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.ids = {tuple(names): author_id for *names, author_id in
+        # by the name's parts joined in one string: a large load holds many names
+        self.ids = {"\x1f".join(names): author_id for *names, author_id in
                     conn.execute("SELECT family, given, particle, suffix, id FROM authors")}
         self.next = max(self.ids.values(), default=0) + 1
         self.new: list[tuple] = []  # (id, family, given, particle, suffix, display) not yet written
 
-    def of(self, p: Person) -> int:
-        names = (p.family, p.given, p.particle, p.suffix)
+    def of(self, name: tuple) -> int:
+        """The id of (family, given, particle, suffix, display)."""
+        names = "\x1f".join(name[:4])
         author_id = self.ids.get(names)
         if author_id is None:
             author_id = self.ids[names] = self.next
             self.next += 1
-            self.new.append((author_id, *names, p.display))
+            self.new.append((author_id, *name))
         return author_id
 
 
 class _Rows:
-    """The rows of a batch of changed studies, written together."""
+    """The rows of a batch of studies, written together (those of unchanged studies: their sources only)."""
 
     def __init__(self, authors: _AuthorIds) -> None:
         self.author_ids = authors
         self.replaced: list[str] = []
-        self.studies: list[dict] = []
+        self.studies: list[tuple] = []
         self.authors: list[tuple] = []
         self.conditions: list[tuple] = []
         self.outcomes: list[tuple] = []
+        self.sources: list[tuple] = []
+        self.disagreements: list[tuple] = []
 
-    def add(self, tagged: TaggedStudy, row: dict, replaces: bool) -> None:
-        key = row["key"]
+    def add(self, rows: StudyRows, replaces: bool) -> None:
         if replaces:
-            self.replaced.append(key)
-        self.studies.append(row)
-        self.authors += [(key, position, self.author_ids.of(p)) for position, p in enumerate(tagged.record.authors, start=1)]
-        self.conditions += [(key, t.value, t.provenance, t.source) for t in tagged.conditions]
-        self.outcomes += [(key, i, o.outcome, o.measure, o.comparator, o.direction, o.finding, o.condition,
-                           o.provenance, o.source) for i, o in enumerate(tagged.outcomes, start=1)]
+            self.replaced.append(rows.key)
+        self.studies.append(rows.row)
+        self.authors += [(rows.key, position, self.author_ids.of(name)) for position, name in enumerate(rows.authors, start=1)]
+        self.conditions += rows.conditions
+        self.outcomes += rows.outcomes
 
     def write(self, conn: sqlite3.Connection) -> None:
         _delete_links(conn, self.replaced)
-        if self.studies:
-            columns = list(self.studies[0])
-            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "key")
-            conn.executemany(f"INSERT INTO studies ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                             f"ON CONFLICT (key) DO UPDATE SET {updates}",
-                             [tuple(row.values()) for row in self.studies])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in STUDY_COLUMNS if c != "key")
+        conn.executemany(f"INSERT INTO studies ({', '.join(STUDY_COLUMNS)}) VALUES ({', '.join('?' * len(STUDY_COLUMNS))}) "
+                         f"ON CONFLICT (key) DO UPDATE SET {updates}", self.studies)
         conn.executemany("INSERT INTO authors (id, family, given, particle, suffix, display) VALUES (?, ?, ?, ?, ?, ?)",
                          self.author_ids.new)
         self.author_ids.new = []
@@ -695,6 +737,10 @@ class _Rows:
                          self.conditions)
         conn.executemany("INSERT INTO study_outcomes (study_key, position, outcome_id, measure, comparator, direction, "
                          "finding, condition_id, provenance, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.outcomes)
+        conn.executemany("INSERT INTO study_sources (study_key, file, line, format, entry_key, is_primary, matched_on, "
+                         "load_order, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.sources)
+        conn.executemany("INSERT INTO field_disagreements (study_key, field, kept_value, kept_source, other_value, "
+                         "other_source) VALUES (?, ?, ?, ?, ?, ?)", self.disagreements)
 
 
 def read_studies(conn: sqlite3.Connection, keys: Iterable[str]) -> list[TaggedStudy]:
@@ -839,44 +885,26 @@ def remove_studies_except(db: Database, keys: set[str]) -> int:
     return len(gone)
 
 
-def save_sources(db: Database, studies: list[MergedStudy]) -> None:
-    """Record every source of every study (file, line, format, how it was matched, the record as read),
-    and where sources disagree; replaces what the last load recorded."""
-    conn = db.conn
-    conn.execute("DELETE FROM study_sources")
-    conn.execute("DELETE FROM field_disagreements")
-    conn.executemany(
-        "INSERT INTO study_sources (study_key, file, line, format, entry_key, is_primary, matched_on, load_order, "
-        "record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ((study.record.key, source.record.source_file, source.record.source_line, source.record.source_format,
-          source.record.key, position == 0, how, source.order,
-          json.dumps({"record": _as_dict(source.record), "outcomes": [shallow_dict(o) for o in source.outcomes]},
-                     ensure_ascii=False))
-         for study in studies for position, (source, how) in enumerate(zip(study.sources, study.matched_on))))
-    conn.executemany(
-        "INSERT INTO field_disagreements (study_key, field, kept_value, kept_source, other_value, other_source) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        ((study.record.key, d.field, d.kept_value, d.kept_source, d.other_value, d.other_source)
-         for study in studies for d in study.disagreements))
-
-
 def _as_dict(record: StudyRecord) -> dict:
     """``dataclasses.asdict(record)`` without its deep copies (the same JSON, several times faster)."""
     return {**shallow_dict(record), "authors": [shallow_dict(p) for p in record.authors],
             "tags": [shallow_dict(t) for t in record.tags]}
 
 
-def read_sources(db: Database) -> list[Source]:
-    """The sources the last load recorded, in the order they were first loaded."""
-    sources = []
-    for text, order in db.execute("SELECT record, load_order FROM study_sources ORDER BY load_order"):
+def read_sources(db: Database, keep: Callable[[str, str], bool]) -> Iterator[tuple[Source | None, str, str, int]]:
+    """The sources the last load recorded, in the order they were first loaded, as (source, file, entry key,
+    load order); the source is None (its record not read) where ``keep(file, entry key)`` is false."""
+    for file, key, order, text in db.execute(
+            "SELECT file, entry_key, load_order, record FROM study_sources ORDER BY load_order"):
+        if not keep(file, key):
+            yield None, file, key, order
+            continue
         saved = json.loads(text)
         fields = saved["record"]
         fields["authors"] = [Person(**p) for p in fields["authors"]]
         fields["tags"] = [Tag(**t) for t in fields["tags"]]
         fields["title_nocase"] = [tuple(span) for span in fields["title_nocase"]]
-        sources.append(Source(StudyRecord(**fields), [OutcomeTag(**o) for o in saved["outcomes"]], order))
-    return sources
+        yield Source(StudyRecord(**fields), [OutcomeTag(**o) for o in saved["outcomes"]], order), file, key, order
 
 
 def _delete_links(conn: sqlite3.Connection, keys: list[str]) -> None:

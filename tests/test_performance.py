@@ -2,6 +2,7 @@
 give what the plain way gives: parsing in pieces, pre-filtered rule patterns, decoding without pylatexenc,
 LaTeX encoding by runs, and exports of studies read for export and streamed."""
 
+import codecs
 import random
 import re
 import sqlite3
@@ -15,8 +16,9 @@ from click.testing import CliRunner
 from evidence import curation, exporters, loader, parallel, store, tagger
 from evidence.cli import cli
 from evidence.exporters import formatted
-from evidence.readers import bibtex
+from evidence.readers import bibtex, read_file
 from evidence.selection import Selection, select_keys
+from evidence.spool import Spool
 from evidence.vocabulary import load_vocabulary
 
 from conftest import FIXTURES, VOCAB
@@ -72,6 +74,40 @@ def test_a_large_file_read_in_pieces_gives_what_one_parse_gives(monkeypatch):
         assert [(str(e), e.raw) for e in pieces.errors] == [(str(e), e.raw) for e in whole.errors]
         assert pieces.records == whole.records
     assert "late" not in [r.journal for r in whole.records]  # a @string defined after the start resolves
+
+
+def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeypatch, tmp_path):
+    text = (FIXTURES / "pieces.bib").read_text() + (
+        "\n@article{accents, title = {Étude sur la lombalgie}, author = {Müller, Jürgen and Ø, Åse}}\n"
+        "@artïcle{odd, title = {A block start bibtexparser reads, but not as an entry}}\n"
+        "% Ünïcode in a comment line that is longer than the scan window of the test\n"
+        "@article{last, title = {Last one}, journal = late}\n")
+    path = tmp_path / "pieces.bib"
+    path.write_text(text, encoding="utf-8")
+    whole = bibtex.read(text, "pieces.bib")
+    monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
+    for piece, scan in ((1, 7), (60, 50), (400, 1000), (10**6, 10**6)):
+        monkeypatch.setattr(bibtex, "PIECE", piece)
+        monkeypatch.setattr(bibtex, "SCAN", scan)
+        from_disk, has_text = bibtex.read_path(path, "pieces.bib", Spool(tmp_path, lambda record, place: record))
+        assert has_text
+        assert [(str(e), e.raw) for e in from_disk.errors] == [(str(e), e.raw) for e in whole.errors]
+        assert from_disk.records == whole.records
+    assert "Müller" in [p.family for r in whole.records for p in r.authors]
+
+
+def test_a_file_that_is_not_plain_utf8_is_read_as_text_whatever_its_size(monkeypatch, tmp_path):
+    monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
+    for name, data in (("latin.bib", "@article{a, title = {Caf\u00e9}}\n".encode("cp1252")),
+                       ("bom.bib", codecs.BOM_UTF8 + "@article{a, title = {Caf\u00e9}}\n".encode())):
+        path = tmp_path / name
+        path.write_bytes(data)
+        spool = Spool(tmp_path, lambda record, place: record)
+        assert bibtex.read_path(path, name, spool) is None
+        spooled = read_file(path, name, spool=spool)
+        plain = read_file(path, name)
+        assert spooled.records == plain.records and [r.title for r in plain.records] == ["Café"]
+        assert [str(e) for e in spooled.errors] == [str(e) for e in plain.errors]
 
 
 def test_a_load_in_worker_processes_gives_the_same_database(corpus, tmp_path, monkeypatch):

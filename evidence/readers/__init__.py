@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import MONTHS, LoadError, StudyRecord, Tag, make_key, normalise_month
+from ..spool import Spool
 
 
 @dataclass
@@ -185,9 +186,17 @@ def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | 
                             severity="warning")]
 
 
-def read_file(path: Path, label: str, format: str | None = None, encoding: str | None = None) -> ReadResult:
+def read_file(path: Path, label: str, format: str | None = None, encoding: str | None = None,
+              spool: Spool | None = None) -> ReadResult:
     """Read one input file with the reader for ``format`` (default: from its extension); ``label``
-    names it in errors."""
+    names it in errors. With ``spool``, each record is given to it as it is read, and the result holds
+    what it gives back (a large BibTeX file is then read in pieces, never whole)."""
+    if spool is not None and encoding is None and (format or format_of(path)) == "bibtex":
+        from . import bibtex
+
+        read = bibtex.read_path(path, label, spool)
+        if read is not None:
+            return _checked(*read, "bibtex", label)
     text, errors = decode(path.read_bytes(), label, encoding)
     if text is None:
         return ReadResult(errors=errors)
@@ -197,10 +206,17 @@ def read_file(path: Path, label: str, format: str | None = None, encoding: str |
         known = ", ".join(sorted(e for e, f in EXTENSIONS.items() if f in readers))
         return ReadResult(errors=[LoadError(label, None, None, f"no reader for '{path.suffix}' files "
                                                                f"(known: {known}); name one with --format")])
-    result = readers[format](text, label)
-    if text.strip() and not result.records and not any(e.severity == "error" and e.entry_key is None
-                                                        and e.line is None for e in result.errors):
+    result = _checked(readers[format](text, label), bool(text.strip()), format, label)
+    result.errors[:0] = errors
+    if spool is not None:
+        result.records = [spool(record) for record in result.records]
+    return result
+
+
+def _checked(result: ReadResult, has_text: bool, format: str, label: str) -> ReadResult:
+    """The result, with an error if a file with text in it gave no entries and no reason why."""
+    if has_text and not result.records and not any(e.severity == "error" and e.entry_key is None
+                                                   and e.line is None for e in result.errors):
         result.errors.append(LoadError(label, None, None, f"no {format} entries could be read from it; is it a "
                                                           f"{format} file? (give --format if not)"))
-    result.errors[:0] = errors
     return result

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import bibtexparser
 from bibtexparser.middlewares.names import (
@@ -33,6 +35,7 @@ from ..records import (
     normalise_year,
 )
 from .. import parallel
+from ..spool import Spool
 from . import ReadResult, add_keywords, bibtex_split
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -242,10 +245,33 @@ def read(text: str, label: str) -> ReadResult:
                                    if piece.strings else next(read_elsewhere))), label)
 
 
+def read_path(path: Path, label: str, spool: Spool) -> tuple[ReadResult, bool] | None:
+    """Read a large UTF-8 BibTeX file as ``read`` reads its text, but in pieces straight from the file (the
+    workers read theirs), each record given to ``spool`` where it is read: the result's records are what
+    ``spool`` gives back. Also says whether the file has any text. None for a file to read as text: a small
+    one, or one that is not plain UTF-8 (other encodings, byte-order marks)."""
+    if path.stat().st_size < PARALLEL_FROM:
+        return None
+    scanned = _scan(path)
+    if scanned is None:
+        return None
+    pieces, has_text = scanned
+    strings = "".join(piece.read(path, following=False) for piece in pieces if piece.strings)
+    read_elsewhere = iter(parallel.map_batches(_read_file_piece, (
+        (path, piece, label, strings, spool) for piece in pieces if not piece.strings)))
+    seed = bibtexparser.parse_string("")
+    return _assemble((item for piece in pieces
+                      for item in (_spooled(_blocks(piece.read(path), label, piece.lines_before, piece.lines, seed), spool)
+                                   if piece.strings else next(read_elsewhere))), label), has_text
+
+
 # Texts longer than this are cut into pieces of about PIECE characters, read in the workers.
 PARALLEL_FROM = 2_000_000
 PIECE = 1_000_000
 _BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)  # bibtexparser's block start, at the start of a line
+# In a file's bytes: every block start, and some a word character outside ASCII would not make one.
+_BYTES_BLOCK_START = re.compile(rb"^@(?:\w|[\x80-\xff])*[ \t]*[{(]", re.MULTILINE)
+SCAN = 1 << 22  # bytes of a file scanned at once
 
 
 @dataclass
@@ -263,29 +289,85 @@ class _Piece:
         following = _BLOCK_START.match(text, self.end)
         return text[self.start:self.end] + (following.group(0) if following else "")
 
+    def read(self, path: Path, following: bool = True) -> str:
+        """``source`` of the text of a UTF-8 file, whose offsets are in bytes (without the following block's
+        start: the piece's own text)."""
+        with open(path, "rb") as file:
+            file.seek(self.start)
+            text = file.read(self.end - self.start).decode()
+            start = _BLOCK_START.match(file.readline().decode()) if following else None
+        return text + (start.group(0) if start else "")
+
 
 def _pieces(text: str) -> list[_Piece]:
     """The text as pieces of about PIECE characters, each @string block a piece of its own; what comes
     before the first block start goes with the first piece."""
-    starts = [m.start() for m in _BLOCK_START.finditer(text)] + [len(text)]
+    starts = [m.start() for m in _BLOCK_START.finditer(text)]
+    return _cut(starts, len(text), lambda start, end: text.count("\n", start, end),
+                lambda block: text[block:block + 7].lower() == "@string")
+
+
+def _scan(path: Path) -> tuple[list[_Piece], bool] | None:
+    """A file's pieces (offsets in bytes) and whether it has any text, reading SCAN bytes at a time; None if
+    it is not UTF-8 or starts with a byte-order mark."""
+    starts: list[int] = []
+    line_at = {0: 0}  # offset of each block start -> lines before it
+    strings: set[int] = set()
+    offset = lines = 0
+    has_text = False
+    rest = b""
+    with open(path, "rb") as file:
+        while True:
+            data = file.read(SCAN)
+            chunk = rest + data
+            if offset == 0 and chunk.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                return None
+            cut = chunk.rfind(b"\n") + 1 if data else len(chunk)  # whole lines: a character is never cut
+            chunk, rest = chunk[:cut], chunk[cut:]
+            try:
+                has_text = has_text or bool(chunk.decode().strip())
+            except UnicodeDecodeError:
+                return None
+            at = 0
+            for match in _BYTES_BLOCK_START.finditer(chunk):
+                if not match.group(0).isascii() and not _BLOCK_START.match(match.group(0).decode()):
+                    continue
+                lines += chunk.count(b"\n", at, match.start())
+                at = match.start()
+                starts.append(offset + at)
+                line_at[offset + at] = lines
+                if chunk[at:at + 7].lower() == b"@string":
+                    strings.add(offset + at)
+            lines += chunk.count(b"\n", at)
+            offset += len(chunk)
+            if not data:
+                break
+    line_at[offset] = lines
+    return _cut(starts, offset, lambda start, end: line_at[end] - line_at[start], strings.__contains__), has_text
+
+
+def _cut(starts: list[int], length: int, lines_between: Callable[[int, int], int],
+         is_strings: Callable[[int], bool]) -> list[_Piece]:
+    """Pieces of about PIECE from block starts (and a text's length): cut only where a block starts, each
+    @string block a piece of its own; ``lines_between`` two of those offsets (or 0, or the length)."""
     pieces: list[_Piece] = []
     start = lines_before = 0
 
     def cut(end: int, strings: bool = False) -> None:
         nonlocal start, lines_before
-        lines = text.count("\n", start, end)
+        lines = lines_between(start, end)
         pieces.append(_Piece(start, end, lines_before, lines, strings))
         start, lines_before = end, lines_before + lines
 
-    for block, end in zip(starts, starts[1:]):
-        if text[block:block + 7].lower() == "@string":
+    for block, end in zip(starts, starts[1:] + [length]):
+        if is_strings(block):
             if block > start:
                 cut(block)
             cut(end, strings=True)
         elif end - start >= PIECE:
             cut(end)
-    if start < len(text):
-        cut(len(text))
+    if start < length:
+        cut(length)
     return pieces
 
 
@@ -293,6 +375,21 @@ def _read_piece(work: tuple[str, str, int, int, str]) -> list[tuple]:
     """In a worker: the blocks of one piece, its @string definitions given by the text of all of them."""
     text, label, lines_before, own_lines, strings = work
     return _blocks(text, label, lines_before, own_lines, bibtexparser.parse_string(strings))
+
+
+def _read_file_piece(work: tuple[Path, _Piece, str, str, Spool]) -> list[tuple]:
+    """In a worker: the blocks of one piece of a file, each record given to the spool."""
+    path, piece, label, strings, spool = work
+    items = _spooled(_blocks(piece.read(path), label, piece.lines_before, piece.lines,
+                             bibtexparser.parse_string(strings)), spool)
+    spool.close()
+    return items
+
+
+def _spooled(items: list[tuple], spool: Spool) -> list[tuple]:
+    """The blocks with each record replaced by what ``spool`` gives for it."""
+    return [item[:4] + (spool(item[4]), item[5]) if item[0] == "entry" and item[4] is not None else item
+            for item in items]
 
 
 def _blocks(text: str, label: str, lines_before: int = 0, own_lines: int | None = None,
