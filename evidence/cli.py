@@ -9,7 +9,6 @@ import click
 from rich.console import Console
 
 from . import curation, exporters, loader, parallel, readers, store
-from .records import many_objects
 from .selection import Selection, SelectionError, select_keys
 from .vocabulary import VocabularyError
 
@@ -150,19 +149,15 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
         conn = store.connect_readonly(db)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    exported = {}  # key -> curated outcomes of each study written, for the sidecar
-
-    def noted(studies):
-        for study in studies:
-            exported[study.record.key] = study.outcomes
-            yield study
-
-    with conn, many_objects():  # records, names and text, none in a cycle: no collector passes over them
-        try:
-            keys = select_keys(conn, selection)
-        except SelectionError as exc:
-            raise click.ClickException(str(exc)) from exc
-        chunks = exporters.stream(noted(store.studies_for_export(conn, keys)), format_name, markup)
+    try:
+        keys = select_keys(conn, selection)
+    except SelectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        conn.close()  # the workers read with connections of their own
+    exported: dict[str, list] = {}  # key -> curated outcomes of each study written, for the sidecar
+    with parallel.workers():
+        chunks = exporters.export(db, keys, format_name, markup, exported)
         files = [output] if output else []
         try:
             if output:

@@ -21,7 +21,7 @@ from datasette.facets import Facet, load_facet_configs
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
-from . import evidence_map, exporters, store
+from . import evidence_map, exporters, parallel, store
 from .metadata import evidence_map_sql, instance_metadata
 from .selection import KEY_COLUMNS
 
@@ -290,12 +290,10 @@ def _stop_export_process() -> None:
 def _export(path: str, keys: list[str], name: str, markup: str) -> tuple[bytes, int]:
     """In the export process: the studies of ``keys`` in the database file at ``path``, formatted (UTF-8), and
     how many."""
-    conn = store.connect_readonly(Path(path))
-    try:
-        studies = list(store.studies_for_export(conn, keys))
-    finally:
-        conn.close()
-    return exporters.render(studies, name, markup).encode("utf-8"), len(studies)
+    written: dict[str, list] = {}
+    with parallel.workers():
+        text = "".join(exporters.export(Path(path), keys, name, markup, written))
+    return text.encode("utf-8"), len(written)
 
 
 async def _selection_keys(datasette, request, database, table, view_name, columns, rows, data) -> list[str]:

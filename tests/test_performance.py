@@ -189,20 +189,25 @@ def test_latex_encoding_by_runs_gives_what_encoding_char_by_char_gives():
 
 
 def test_exports_of_studies_read_for_export_are_those_of_studies_read_whole(corpus, tmp_path, monkeypatch):
-    """Studies read for export (curated tags only, a batch at a time, streamed) give the same text in every
-    format as every study read whole and written at once."""
+    """Studies read for export (curated tags only, in batches written by worker processes, streamed) give the
+    same text in every format as every study read whole and written at once."""
     db = tmp_path / "corpus.db"
     loader.load(db, [corpus / "corpus.bib", FIXTURES / "tricky.bib", loader.DATA_DIR / "studies.bib"])
-    monkeypatch.setattr(store, "READ_BATCH", 7)  # many batches, and authors met in earlier ones
+    monkeypatch.setattr(store, "READ_BATCH", 7)  # many reads, and authors met in earlier ones
+    monkeypatch.setattr(exporters, "BATCH", 50)  # many batches, in both workers
     with sqlite3.connect(db) as conn:
         keys = select_keys(conn, Selection())
         whole = store.read_studies(conn, keys)
-        assert len(whole) == 319 and [s.record.key for s in whole] == keys
+    assert len(whole) == 319 and [s.record.key for s in whole] == keys
+    with parallel.workers():
         for name in ("bibtex", "ris", "csl-json", "apa"):
             studies = whole[:40] if name == "apa" else whole
-            chunks = list(exporters.stream(store.studies_for_export(conn, keys[:len(studies)]), name))
+            written: dict[str, list] = {}
+            chunks = list(exporters.export(db, keys[:len(studies)], name, written=written))
             assert "".join(chunks) == exporters.render(studies, name), name
-    monkeypatch.setattr(exporters, "CHUNK", 50)  # the command line writes many chunks, to a file or stdout
+            assert len(chunks) == (1 if name == "apa" else 8), name  # 7 batches of 50 and the end
+            assert written == {s.record.key: [o for o in s.outcomes if o.provenance == "curated"]
+                               for s in studies}, name
     to_stdout = CliRunner().invoke(cli, ["export", str(db), "-f", "csl-json"])
     assert to_stdout.exit_code == 0 and to_stdout.stdout == exporters.render(whole, "csl-json")
     assert CliRunner().invoke(cli, ["export", str(db), "-o", str(tmp_path / "all.bib")]).exit_code == 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
-from itertools import islice
+from pathlib import Path
 
+from .. import parallel, store
 from ..tagger import TaggedStudy
 from . import bibtex, csljson, ris
 
@@ -34,10 +36,27 @@ FORMATS = {f.name: f for f in (
 )}
 # Formatted references (apa, vancouver) come as text, Markdown or HTML: markup -> (extension, media type).
 MARKUPS = {"text": ("txt", "text/plain"), "markdown": ("md", "text/markdown"), "html": ("html", "text/html")}
-# Data formats, written study by study: each writer yields one piece of text per study, separators included.
-PIECES = {"bibtex": bibtex.pieces, "ris": ris.pieces, "csl-json": csljson.pieces}
-# Pieces are joined into chunks of this many studies for writing.
-CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a data format's file is made of its studies' texts: ``between`` them, ``start`` and ``end`` around
+    them, ``empty`` for no studies."""
+
+    start: str = ""
+    between: str = "\n"
+    end: str = ""
+    empty: str = ""
+
+
+# Data formats, written study by study: the text of one study, and how the texts make a file.
+WRITERS: dict[str, tuple[Callable[[TaggedStudy], str], Layout]] = {
+    "bibtex": (bibtex.entry, Layout()),
+    "ris": (ris.entry, Layout()),
+    "csl-json": (csljson.entry, Layout("[\n  ", ",\n  ", "\n]\n", "[]\n")),
+}
+# Exports of a database file are read and written this many studies at a time, in the worker processes.
+BATCH = 2000
 
 
 def file_type(name: str, markup: str = "text") -> tuple[str, str]:
@@ -49,17 +68,43 @@ def file_type(name: str, markup: str = "text") -> tuple[str, str]:
 
 def render(studies: Iterable[TaggedStudy], name: str, markup: str = "text") -> str:
     """The studies in one format; ``markup`` applies to the formatted styles only."""
-    return "".join(stream(studies, name, markup))
-
-
-def stream(studies: Iterable[TaggedStudy], name: str, markup: str = "text") -> Iterator[str]:
-    """``render``'s text in chunks to be written as they come, so that a large export is never held whole;
-    formatted styles (which sort and number the whole list) come as one chunk."""
     if FORMATS[name].formatted:
         from . import formatted  # citeproc-py: imported only for the formats that need it
 
-        yield formatted.write(list(studies), name, markup)
+        return formatted.write(list(studies), name, markup)
+    write, layout = WRITERS[name]
+    texts = [write(study) for study in studies]
+    return layout.start + layout.between.join(texts) + layout.end if texts else layout.empty
+
+
+def export(path: Path, keys: list[str], name: str, markup: str = "text",
+           written: dict[str, list] | None = None) -> Iterator[str]:
+    """``render``'s text for the studies of ``keys`` in the database file at ``path``, in chunks to be written as
+    they come: data formats are read and written a batch at a time, in the worker processes within
+    ``parallel.workers()``, so that a large export is never held whole; formatted styles (which sort and number
+    the whole list) come as one chunk. ``written`` is given each study's key and curated outcomes."""
+    written = {} if written is None else written
+    if FORMATS[name].formatted:
+        with closing(store.connect_readonly(path)) as conn:
+            studies = list(store.studies_for_export(conn, keys))
+        written.update((study.record.key, study.outcomes) for study in studies)
+        yield render(studies, name, markup)
         return
-    pieces = PIECES[name](studies)
-    while chunk := "".join(islice(pieces, CHUNK)):
-        yield chunk
+    layout = WRITERS[name][1]
+    batches = ((path, keys[start:start + BATCH], name) for start in range(0, len(keys), BATCH))
+    empty = True
+    for text, outcomes in parallel.map_batches(_write_batch, batches):
+        if outcomes:
+            written.update(outcomes)
+            yield (layout.start if empty else layout.between) + text
+            empty = False
+    yield layout.empty if empty else layout.end
+
+
+def _write_batch(work: tuple[Path, list[str], str]) -> tuple[str, list[tuple[str, list]]]:
+    """One batch of an export (perhaps in a worker): its studies' texts, joined, and their keys and outcomes."""
+    path, keys, name = work
+    write, layout = WRITERS[name]
+    with closing(store.connect_readonly(path)) as conn:
+        studies = list(store.studies_for_export(conn, keys))
+    return layout.between.join([write(study) for study in studies]), [(s.record.key, s.outcomes) for s in studies]

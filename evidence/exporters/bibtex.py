@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from operator import attrgetter
 
@@ -94,6 +93,7 @@ def encode_title(title: str, protected: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
+@lru_cache(maxsize=1 << 16)  # authors repeat across studies
 def encode_name(p: Person) -> str:
     """One author as "von Last, Jr, First"; a family name with spaces is braced so it stays whole."""
     family = encode(p.family)
@@ -104,19 +104,12 @@ def encode_name(p: Person) -> str:
     return ", ".join(parts)
 
 
-def entry(study: TaggedStudy, names: dict[int, tuple[Person, str]] | None = None) -> str:
-    """One study as a BibTeX entry; ``names`` keeps the authors encoded so far, by object: the store
-    reads one object per author, and looking it up by identity is cheaper than hashing its fields."""
+def entry(study: TaggedStudy) -> str:
+    """One study as a BibTeX entry."""
     r: StudyRecord = study.record
     lines = [f"@{r.entry_type}{{{r.key},\n"]  # then one line per field: name = value as written
     if r.authors:
-        names = {} if names is None else names
-        written = []
-        for p in r.authors:
-            known = names.get(id(p))
-            if known is None:
-                known = names[id(p)] = (p, encode_name(p))  # the object is kept, so that its id stays its own
-            written.append(known[1])
+        written = [encode_name(p) for p in r.authors]
         if r.more_authors:
             written.append("others")
         lines.append(f"  author = {{{' and '.join(written)}}},\n")
@@ -159,10 +152,3 @@ def _is_concatenation(raw: str) -> bool:
         elif char == "#" and depth == 0 and not quoted:
             return True
     return False
-
-
-def pieces(studies: Iterable[TaggedStudy]) -> Iterator[str]:
-    """A BibTeX file of the studies, an entry at a time, entries separated by blank lines."""
-    names: dict[int, tuple[Person, str]] = {}
-    for i, study in enumerate(studies):
-        yield entry(study, names) if i == 0 else "\n" + entry(study, names)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 
 from ..readers.bibtex import extra_text
 from ..records import month_number
@@ -57,11 +56,6 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
     return csl
 
 
-def pieces(studies: Iterable[TaggedStudy]) -> Iterator[str]:
-    """A CSL-JSON array of the studies, an item at a time, as ``json.dumps(items, indent=2)`` writes it."""
-    empty = True
-    for study in studies:
-        text = json.dumps(item(study), indent=2, ensure_ascii=False).replace("\n", "\n  ")  # one level in
-        yield ("[\n  " if empty else ",\n  ") + text
-        empty = False
-    yield "[]\n" if empty else "\n]\n"
+def entry(study: TaggedStudy) -> str:
+    """One study as a CSL-JSON item, as ``json.dumps(items, indent=2)`` writes it inside the array."""
+    return json.dumps(item(study), indent=2, ensure_ascii=False).replace("\n", "\n  ")  # one level in

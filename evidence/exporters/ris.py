@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 import rispy
 
 from ..tagger import TaggedStudy
@@ -53,9 +51,9 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def pieces(studies: Iterable[TaggedStudy]) -> Iterator[str]:
-    """An RIS file of the studies, a reference at a time (as ``rispy.dumps`` writes them, a blank line between)."""
-    writer = _Writer()
-    for i, study in enumerate(studies):
-        text = writer.formats([reference(study)])
-        yield text if i == 0 else "\n" + text
+_WRITER = _Writer()
+
+
+def entry(study: TaggedStudy) -> str:
+    """One study as an RIS reference, as ``rispy.dumps`` writes it."""
+    return _WRITER.formats([reference(study)])
