@@ -13,6 +13,7 @@ from pathlib import Path
 from . import parallel, store
 from .claims import read_layer
 from .curation import read_outcomes, sidecar_path
+from .exporters.bibtex import entry as bibtex_entry
 from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
 from .readers import read_file
 from .records import LoadError, make_key, split_source
@@ -160,7 +161,7 @@ def _build_batch(work: tuple[Vocabulary, list[Planned], bool]) -> list[tuple]:
     for study in batch:
         merged = combine([next(records) for _ in study.entries], study)
         tagged, errors = tag_study(merged.record, merged.outcomes, vocab)
-        results.append((store.study_rows(tagged, merged) if rows else None, errors,
+        results.append((store.study_rows(tagged, merged, bibtex_entry(tagged)) if rows else None, errors,
                         warnings(merged) if len(merged.sources) > 1 else []))
     return results
 

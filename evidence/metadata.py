@@ -181,6 +181,9 @@ def database_metadata() -> dict:
                     "content_hash": "Changes when the study or its tags change; used to update only changed studies",
                 },
             },
+            "study_bibtex": {"description": "Each study's BibTeX entry as `evidence export` writes it (curated tags as "
+                                            "keywords), made at load time so that BibTeX exports read it "
+                                            "rather than format it."},
             "conditions": {
                 "description": "Condition vocabulary with MeSH descriptor IDs. `parent` is the broader condition "
                                "the tree is drawn under; condition_ancestors holds every broader condition.",

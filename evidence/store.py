@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # sqlite-utils is imported where a database is built: exports
     from sqlite_utils import Database
 
 # Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conditions (
@@ -97,6 +97,10 @@ CREATE TABLE IF NOT EXISTS studies (
     source_file TEXT NOT NULL,
     source_line INTEGER NOT NULL,
     content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS study_bibtex (
+    study_key TEXT PRIMARY KEY REFERENCES studies(key),
+    entry TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS authors (
     id INTEGER PRIMARY KEY,
@@ -598,9 +602,10 @@ def study_row(tagged: TaggedStudy) -> dict:
     }
 
 
-def content_hash(row: dict, tagged: TaggedStudy) -> str:
-    """What changes when the study or its tags change: a hash of its row (without the hash), authors and tags."""
-    fingerprint = json.dumps([row, [shallow_dict(p) for p in tagged.record.authors],
+def content_hash(row: dict, tagged: TaggedStudy, bibtex: str) -> str:
+    """What changes when the study or its tags change: a hash of its row (without the hash), authors, tags and
+    BibTeX entry (which changes too when the writer does)."""
+    fingerprint = json.dumps([row, bibtex, [shallow_dict(p) for p in tagged.record.authors],
                               [shallow_dict(t) for t in tagged.conditions], [shallow_dict(o) for o in tagged.outcomes]],
                              sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(fingerprint.encode()).hexdigest()
@@ -609,11 +614,13 @@ def content_hash(row: dict, tagged: TaggedStudy) -> str:
 @dataclass
 class StudyRows:
     """What the database holds of one study, made where it is tagged (a worker process) so that saving it
-    is mostly inserting: its ``studies`` row (hash included), authors by name, tags, sources and disagreements."""
+    is mostly inserting: its ``studies`` row (hash included), BibTeX entry, authors by name, tags, sources and
+    disagreements."""
 
     key: str
     content_hash: str
     row: tuple  # values of STUDY_COLUMNS
+    bibtex: str
     authors: list[tuple]  # (family, given, particle, suffix, display), in order
     conditions: list[tuple]
     outcomes: list[tuple]
@@ -625,13 +632,14 @@ class StudyRows:
 STUDY_COLUMNS = tuple(study_row(TaggedStudy(StudyRecord("", "", 0)))) + ("content_hash",)
 
 
-def study_rows(tagged: TaggedStudy, study: MergedStudy) -> StudyRows:
-    """The rows of a tagged study and of the sources it was merged from."""
+def study_rows(tagged: TaggedStudy, study: MergedStudy, bibtex: str) -> StudyRows:
+    """The rows of a tagged study, with its entry as BibTeX exports write it, and of the sources it was merged
+    from."""
     row = study_row(tagged)
-    row["content_hash"] = content_hash(row, tagged)
+    row["content_hash"] = content_hash(row, tagged, bibtex)
     key = row["key"]
     return StudyRows(
-        key, row["content_hash"], tuple(row.values()),
+        key, row["content_hash"], tuple(row.values()), bibtex,
         [(p.family, p.given, p.particle, p.suffix, p.display) for p in tagged.record.authors],
         [(key, t.value, t.provenance, t.source) for t in tagged.conditions],
         [(key, i, o.outcome, o.measure, o.comparator, o.direction, o.finding, o.condition, o.provenance, o.source)
@@ -710,6 +718,7 @@ class _Rows:
         self.author_ids = authors
         self.replaced: list[str] = []
         self.studies: list[tuple] = []
+        self.bibtex: list[tuple] = []
         self.authors: list[tuple] = []
         self.conditions: list[tuple] = []
         self.outcomes: list[tuple] = []
@@ -720,6 +729,7 @@ class _Rows:
         if replaces:
             self.replaced.append(rows.key)
         self.studies.append(rows.row)
+        self.bibtex.append((rows.key, rows.bibtex))
         self.authors += [(rows.key, position, self.author_ids.of(name)) for position, name in enumerate(rows.authors, start=1)]
         self.conditions += rows.conditions
         self.outcomes += rows.outcomes
@@ -729,6 +739,7 @@ class _Rows:
         updates = ", ".join(f"{c} = excluded.{c}" for c in STUDY_COLUMNS if c != "key")
         conn.executemany(f"INSERT INTO studies ({', '.join(STUDY_COLUMNS)}) VALUES ({', '.join('?' * len(STUDY_COLUMNS))}) "
                          f"ON CONFLICT (key) DO UPDATE SET {updates}", self.studies)
+        conn.executemany("INSERT INTO study_bibtex (study_key, entry) VALUES (?, ?)", self.bibtex)
         conn.executemany("INSERT INTO authors (id, family, given, particle, suffix, display) VALUES (?, ?, ?, ?, ?, ?)",
                          self.author_ids.new)
         self.author_ids.new = []
@@ -790,11 +801,7 @@ def _read_batch(conn: sqlite3.Connection, keys: list[str], people: dict[int, Per
             f"SELECT study_key, condition_id, provenance, source FROM study_conditions WHERE {tags} ORDER BY rowid",
             [wanted]):
         conditions.setdefault(key, []).append(Tag("condition", condition, provenance, source))
-    outcomes: dict[str, list[OutcomeTag]] = {}
-    for key, *outcome in conn.execute(
-            f"SELECT study_key, outcome_id, measure, comparator, direction, finding, provenance, source, condition_id "
-            f"FROM study_outcomes WHERE {tags} ORDER BY study_key, position", [wanted]):
-        outcomes.setdefault(key, []).append(OutcomeTag(*outcome))
+    outcomes = _outcomes(conn, wanted, curated_only)
     studies = {}
     for (key, source_file, source_line, entry_type, title, title_nocase, more_authors, keywords, publication_types,
          mesh_headings, extra, design, design_provenance, design_source, *plain) in conn.execute(
@@ -812,6 +819,27 @@ def _read_batch(conn: sqlite3.Connection, keys: list[str], people: dict[int, Per
         studies[key] = TaggedStudy(record, Tag("design", design, design_provenance, design_source) if design else None,
                                    conditions.get(key, []), outcomes.get(key, []))
     return [studies[k] for k in keys if k in studies]
+
+
+def _outcomes(conn: sqlite3.Connection, wanted: str, curated_only: bool) -> dict[str, list[OutcomeTag]]:
+    """The outcomes of the studies whose keys are in the JSON array ``wanted``, by key."""
+    outcomes: dict[str, list[OutcomeTag]] = {}
+    for key, *outcome in conn.execute(
+            "SELECT study_key, outcome_id, measure, comparator, direction, finding, provenance, source, condition_id "
+            "FROM study_outcomes WHERE study_key IN (SELECT value FROM json_each(?))"
+            + (" AND provenance = 'curated'" if curated_only else "") + " ORDER BY study_key, position", [wanted]):
+        outcomes.setdefault(key, []).append(OutcomeTag(*outcome))
+    return outcomes
+
+
+def bibtex_entries(conn: sqlite3.Connection, keys: list[str]) -> list[tuple[str, str, list[OutcomeTag]]]:
+    """Each study's BibTeX entry as exports write it, made at load time, and its curated outcomes (for the
+    outcomes file beside an export): (key, entry, outcomes) in the order of ``keys``, missing keys skipped."""
+    wanted = json.dumps(keys)
+    entries = dict(conn.execute("SELECT study_key, entry FROM study_bibtex WHERE study_key IN "
+                                "(SELECT value FROM json_each(?))", [wanted]))
+    outcomes = _outcomes(conn, wanted, curated_only=True)
+    return [(key, entries[key], outcomes.get(key, [])) for key in keys if key in entries]
 
 
 def save_evidence_layer(db: Database, layer: EvidenceLayer) -> list[LoadError]:
@@ -908,7 +936,7 @@ def read_sources(db: Database, keep: Callable[[str, str], bool]) -> Iterator[tup
 
 
 def _delete_links(conn: sqlite3.Connection, keys: list[str]) -> None:
-    for table in ("study_authors", "study_conditions", "study_outcomes"):
+    for table in ("study_bibtex", "study_authors", "study_conditions", "study_outcomes"):
         conn.executemany(f"DELETE FROM {table} WHERE study_key = ?", [(key,) for key in keys])
 
 

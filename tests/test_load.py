@@ -114,6 +114,10 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     db = Database(db_path)
     assert db.execute("select count(*) from studies where key = 'chung2003'").fetchone()[0] == 0
     assert [r["condition_id"] for r in db.query("select condition_id from study_conditions where study_key = 'shin2013'")] == ["low-back-pain"]
+    # the BibTeX entries kept for exports follow: chung2003's is gone, shin2013's carries its new tag
+    entries = dict(db.execute("select study_key, entry from study_bibtex").fetchall())
+    assert len(entries) == 10 and "chung2003" not in entries
+    assert "keywords = {condition:low-back-pain, design:rct" in entries["shin2013"]
 
 
 def write_bib(path: Path, body: str) -> Path:

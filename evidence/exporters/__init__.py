@@ -102,9 +102,13 @@ def export(path: Path, keys: list[str], name: str, markup: str = "text",
 
 
 def _write_batch(work: tuple[Path, list[str], str]) -> tuple[str, list[tuple[str, list]]]:
-    """One batch of an export (perhaps in a worker): its studies' texts, joined, and their keys and outcomes."""
+    """One batch of an export (perhaps in a worker): its studies' texts, joined, and their keys and outcomes.
+    BibTeX entries are read as the load wrote them; other formats are written from the studies read."""
     path, keys, name = work
     write, layout = WRITERS[name]
     with closing(store.connect_readonly(path)) as conn:
-        studies = list(store.studies_for_export(conn, keys))
-    return layout.between.join([write(study) for study in studies]), [(s.record.key, s.outcomes) for s in studies]
+        if name == "bibtex":
+            texts = store.bibtex_entries(conn, keys)
+        else:
+            texts = [(s.record.key, write(s), s.outcomes) for s in store.studies_for_export(conn, keys)]
+    return layout.between.join([text for _, text, _ in texts]), [(key, outcomes) for key, _, outcomes in texts]
