@@ -10,6 +10,7 @@ import threading
 import time
 import weakref
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from concurrent.futures.process import BrokenProcessPool
 from importlib.resources import files
 from pathlib import Path
@@ -234,13 +235,16 @@ def _renderer(name: str):
             keys = await _selection_keys(datasette, request, database, table, view_name, columns, rows, data)
         except (ValueError, QueryInterrupted) as exc:
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
-        # reading and formatting thousands of references takes seconds: done in a process of lower priority
-        try:
-            body, count = await asyncio.get_running_loop().run_in_executor(
-                _export_process(), _export, datasette.get_database(database).path, keys, name, markup)
-        except BrokenProcessPool:
-            _stop_export_process()  # the next export starts another
-            raise
+        path = datasette.get_database(database).path
+        if name in exporters.STORED:  # text the load wrote: read in a thread of this process
+            body, count = await asyncio.get_running_loop().run_in_executor(None, _export, path, keys, name, markup)
+        else:  # formatting thousands of references takes seconds: done in a process of lower priority
+            try:
+                body, count = await asyncio.get_running_loop().run_in_executor(
+                    _export_process(), _export, path, keys, name, markup, True)
+            except BrokenProcessPool:
+                _stop_export_process()  # the next export starts another
+                raise
         extension, media_type = exporters.file_type(name, markup)
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
@@ -287,11 +291,11 @@ def _stop_export_process() -> None:
     _export_pool = None
 
 
-def _export(path: str, keys: list[str], name: str, markup: str) -> tuple[bytes, int]:
-    """In the export process: the studies of ``keys`` in the database file at ``path``, formatted (UTF-8), and
-    how many."""
+def _export(path: str, keys: list[str], name: str, markup: str, workers: bool = False) -> tuple[bytes, int]:
+    """The studies of ``keys`` in the database file at ``path``, formatted (UTF-8), and how many; with
+    ``workers`` (in the export process only: a server process does not fork), written in worker processes."""
     written: dict[str, list] = {}
-    with parallel.workers():
+    with parallel.workers() if workers else nullcontext():
         text = "".join(exporters.export(Path(path), keys, name, markup, written))
     return text.encode("utf-8"), len(written)
 

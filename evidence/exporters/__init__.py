@@ -55,6 +55,8 @@ WRITERS: dict[str, tuple[Callable[[TaggedStudy], str], Layout]] = {
     "ris": (ris.entry, Layout()),
     "csl-json": (csljson.entry, Layout("[\n  ", ",\n  ", "\n]\n", "[]\n")),
 }
+# Formats whose text of each study the load keeps (store.bibtex_entries): exported by reading it, not writing.
+STORED = {"bibtex"}
 # Exports of a database file are read and written this many studies at a time, in the worker processes.
 BATCH = 2000
 
@@ -107,7 +109,7 @@ def _write_batch(work: tuple[Path, list[str], str]) -> tuple[str, list[tuple[str
     path, keys, name = work
     write, layout = WRITERS[name]
     with closing(store.connect_readonly(path)) as conn:
-        if name == "bibtex":
+        if name in STORED:
             texts = store.bibtex_entries(conn, keys)
         else:
             texts = [(s.record.key, write(s), s.outcomes) for s in store.studies_for_export(conn, keys)]
