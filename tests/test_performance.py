@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from evidence import curation, exporters, loader, parallel, store, tagger
 from evidence.cli import cli
 from evidence.exporters import formatted
-from evidence.readers import bibtex, read_file
+from evidence.readers import bibtex, pieces, read_file
 from evidence.selection import Selection, select_keys
 from evidence.spool import Spool
 from evidence.vocabulary import load_vocabulary
@@ -67,12 +67,12 @@ def test_serve_benchmark_counts(tmp_path):
 def test_a_large_file_read_in_pieces_gives_what_one_parse_gives(monkeypatch):
     text = (FIXTURES / "pieces.bib").read_text()
     whole = bibtex.read(text, "pieces.bib")
-    monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
     for size in (1, 60, 400):
-        monkeypatch.setattr(bibtex, "PIECE", size)
-        pieces = bibtex.read(text, "pieces.bib")
-        assert [(str(e), e.raw) for e in pieces.errors] == [(str(e), e.raw) for e in whole.errors]
-        assert pieces.records == whole.records
+        monkeypatch.setattr(pieces, "PIECE", size)
+        in_pieces = bibtex.read(text, "pieces.bib")
+        assert [(str(e), e.raw) for e in in_pieces.errors] == [(str(e), e.raw) for e in whole.errors]
+        assert in_pieces.records == whole.records
     assert "late" not in [r.journal for r in whole.records]  # a @string defined after the start resolves
 
 
@@ -85,10 +85,10 @@ def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeyp
     path = tmp_path / "pieces.bib"
     path.write_text(text, encoding="utf-8")
     whole = bibtex.read(text, "pieces.bib")
-    monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
     for piece, scan in ((1, 7), (60, 50), (400, 1000), (10**6, 10**6)):
-        monkeypatch.setattr(bibtex, "PIECE", piece)
-        monkeypatch.setattr(bibtex, "SCAN", scan)
+        monkeypatch.setattr(pieces, "PIECE", piece)
+        monkeypatch.setattr(pieces, "SCAN", scan)
         from_disk, has_text = bibtex.read_path(path, "pieces.bib", Spool(tmp_path, lambda record, place: record))
         assert has_text
         assert [(str(e), e.raw) for e in from_disk.errors] == [(str(e), e.raw) for e in whole.errors]
@@ -97,7 +97,7 @@ def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeyp
 
 
 def test_a_file_that_is_not_plain_utf8_is_read_as_text_whatever_its_size(monkeypatch, tmp_path):
-    monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
     for name, data in (("latin.bib", "@article{a, title = {Caf\u00e9}}\n".encode("cp1252")),
                        ("bom.bib", codecs.BOM_UTF8 + "@article{a, title = {Caf\u00e9}}\n".encode())):
         path = tmp_path / name
@@ -113,8 +113,8 @@ def test_a_file_that_is_not_plain_utf8_is_read_as_text_whatever_its_size(monkeyp
 def test_a_load_in_worker_processes_gives_the_same_database(corpus, tmp_path, monkeypatch):
     serial = tmp_path / "serial.db"
     loader.load(serial, [corpus / "corpus.bib"])
-    monkeypatch.setattr(bibtex, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(bibtex, "PIECE", 50_000)
+    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pieces, "PIECE", 50_000)
     monkeypatch.setattr(loader, "TAG_BATCH", 40)
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     spread = tmp_path / "spread.db"

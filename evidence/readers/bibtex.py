@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import codecs
 import logging
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,7 +34,7 @@ from ..records import (
 )
 from .. import parallel
 from ..spool import Spool
-from . import ReadResult, add_keywords, bibtex_split
+from . import ReadResult, add_keywords, bibtex_split, pieces
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
@@ -233,16 +231,16 @@ def read(text: str, label: str) -> ReadResult:
     in the workers (evidence.parallel), each knowing every @string of the file; repeated keys are found
     across the pieces here. The result is the same as from one parse of the whole text.
     """
-    if len(text) < PARALLEL_FROM:
+    if len(text) < pieces.PARALLEL_FROM:
         return _assemble(_blocks(text, label), label)
-    pieces = _pieces(text)
-    strings = "".join(text[piece.start:piece.end] for piece in pieces if piece.strings)
+    cut = _text_pieces(text)
+    strings = "".join(text[piece.start:piece.end] for piece in cut if piece.apart)
     read_elsewhere = iter(parallel.map_batches(_read_piece, (
-        (piece.source(text), label, piece.lines_before, piece.lines, strings) for piece in pieces if not piece.strings)))
+        (_source(piece, text), label, piece.lines_before, piece.lines, strings) for piece in cut if not piece.apart)))
     seed = bibtexparser.parse_string("")  # the @string blocks, read here in turn, so repeated names are found
-    return _assemble((item for piece in pieces
-                      for item in (_blocks(piece.source(text), label, piece.lines_before, piece.lines, seed)
-                                   if piece.strings else next(read_elsewhere))), label)
+    return _assemble((item for piece in cut
+                      for item in (_blocks(_source(piece, text), label, piece.lines_before, piece.lines, seed)
+                                   if piece.apart else next(read_elsewhere))), label)
 
 
 def read_path(path: Path, label: str, spool: Spool) -> tuple[ReadResult, bool] | None:
@@ -250,125 +248,46 @@ def read_path(path: Path, label: str, spool: Spool) -> tuple[ReadResult, bool] |
     workers read theirs), each record given to ``spool`` where it is read: the result's records are what
     ``spool`` gives back. Also says whether the file has any text. None for a file to read as text: a small
     one, or one that is not plain UTF-8 (other encodings, byte-order marks)."""
-    if path.stat().st_size < PARALLEL_FROM:
+    if path.stat().st_size < pieces.PARALLEL_FROM:
         return None
     scanned = _scan(path)
     if scanned is None:
         return None
-    pieces, has_text = scanned
-    strings = "".join(piece.read(path, following=False) for piece in pieces if piece.strings)
+    cut, has_text = scanned
+    strings = "".join(piece.read(path) for piece in cut if piece.apart)
     read_elsewhere = iter(parallel.map_batches(_read_file_piece, (
-        (path, piece, label, strings, spool) for piece in pieces if not piece.strings)))
+        (path, piece, label, strings, spool) for piece in cut if not piece.apart)))
     seed = bibtexparser.parse_string("")
-    return _assemble((item for piece in pieces
-                      for item in (_spooled(_blocks(piece.read(path), label, piece.lines_before, piece.lines, seed), spool)
-                                   if piece.strings else next(read_elsewhere))), label), has_text
+    return _assemble((item for piece in cut
+                      for item in (_spooled(_blocks(piece.read(path, _BLOCK_START), label, piece.lines_before,
+                                                    piece.lines, seed), spool)
+                                   if piece.apart else next(read_elsewhere))), label), has_text
 
 
-# Texts longer than this are cut into pieces of about PIECE characters, read in the workers.
-PARALLEL_FROM = 2_000_000
-PIECE = 1_000_000
 _BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)  # bibtexparser's block start, at the start of a line
 # In a file's bytes: every block start, and some a word character outside ASCII would not make one.
 _BYTES_BLOCK_START = re.compile(rb"^@(?:\w|[\x80-\xff])*[ \t]*[{(]", re.MULTILINE)
-SCAN = 1 << 22  # bytes of a file scanned at once
 
 
-@dataclass
-class _Piece:
-    """A run of whole blocks of a text, from a block start at the beginning of a line to the next one, whose
-    start is parsed after it, so that a block left open ends as it does in the whole text."""
-
-    start: int
-    end: int
-    lines_before: int
-    lines: int  # lines of its own: blocks starting later are the following piece's
-    strings: bool  # a @string block
-
-    def source(self, text: str) -> str:
-        following = _BLOCK_START.match(text, self.end)
-        return text[self.start:self.end] + (following.group(0) if following else "")
-
-    def read(self, path: Path, following: bool = True) -> str:
-        """``source`` of the text of a UTF-8 file, whose offsets are in bytes (without the following block's
-        start: the piece's own text)."""
-        with open(path, "rb") as file:
-            file.seek(self.start)
-            text = file.read(self.end - self.start).decode()
-            start = _BLOCK_START.match(file.readline().decode()) if following else None
-        return text + (start.group(0) if start else "")
+def _source(piece: pieces.Piece, text: str) -> str:
+    """A piece of the text with the start of the block that follows it, so that a block left open ends as it
+    does in the whole text."""
+    following = _BLOCK_START.match(text, piece.end)
+    return text[piece.start:piece.end] + (following.group(0) if following else "")
 
 
-def _pieces(text: str) -> list[_Piece]:
-    """The text as pieces of about PIECE characters, each @string block a piece of its own; what comes
-    before the first block start goes with the first piece."""
+def _text_pieces(text: str) -> list[pieces.Piece]:
+    """The text as pieces of about PIECE characters, each @string block a piece of its own."""
     starts = [m.start() for m in _BLOCK_START.finditer(text)]
-    return _cut(starts, len(text), lambda start, end: text.count("\n", start, end),
-                lambda block: text[block:block + 7].lower() == "@string")
+    return pieces.cut_pieces(starts, len(text), lambda start, end: text.count("\n", start, end),
+                             lambda block: text[block:block + 7].lower() == "@string")
 
 
-def _scan(path: Path) -> tuple[list[_Piece], bool] | None:
-    """A file's pieces (offsets in bytes) and whether it has any text, reading SCAN bytes at a time; None if
-    it is not UTF-8 or starts with a byte-order mark."""
-    starts: list[int] = []
-    line_at = {0: 0}  # offset of each block start -> lines before it
-    strings: set[int] = set()
-    offset = lines = 0
-    has_text = False
-    rest = b""
-    with open(path, "rb") as file:
-        while True:
-            data = file.read(SCAN)
-            chunk = rest + data
-            if offset == 0 and chunk.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                return None
-            cut = chunk.rfind(b"\n") + 1 if data else len(chunk)  # whole lines: a character is never cut
-            chunk, rest = chunk[:cut], chunk[cut:]
-            try:
-                has_text = has_text or bool(chunk.decode().strip())
-            except UnicodeDecodeError:
-                return None
-            at = 0
-            for match in _BYTES_BLOCK_START.finditer(chunk):
-                if not match.group(0).isascii() and not _BLOCK_START.match(match.group(0).decode()):
-                    continue
-                lines += chunk.count(b"\n", at, match.start())
-                at = match.start()
-                starts.append(offset + at)
-                line_at[offset + at] = lines
-                if chunk[at:at + 7].lower() == b"@string":
-                    strings.add(offset + at)
-            lines += chunk.count(b"\n", at)
-            offset += len(chunk)
-            if not data:
-                break
-    line_at[offset] = lines
-    return _cut(starts, offset, lambda start, end: line_at[end] - line_at[start], strings.__contains__), has_text
-
-
-def _cut(starts: list[int], length: int, lines_between: Callable[[int, int], int],
-         is_strings: Callable[[int], bool]) -> list[_Piece]:
-    """Pieces of about PIECE from block starts (and a text's length): cut only where a block starts, each
-    @string block a piece of its own; ``lines_between`` two of those offsets (or 0, or the length)."""
-    pieces: list[_Piece] = []
-    start = lines_before = 0
-
-    def cut(end: int, strings: bool = False) -> None:
-        nonlocal start, lines_before
-        lines = lines_between(start, end)
-        pieces.append(_Piece(start, end, lines_before, lines, strings))
-        start, lines_before = end, lines_before + lines
-
-    for block, end in zip(starts, starts[1:] + [length]):
-        if is_strings(block):
-            if block > start:
-                cut(block)
-            cut(end, strings=True)
-        elif end - start >= PIECE:
-            cut(end)
-    if start < length:
-        cut(length)
-    return pieces
+def _scan(path: Path) -> tuple[list[pieces.Piece], bool] | None:
+    """A file's pieces (offsets in bytes), each @string block apart, and whether it has any text."""
+    return pieces.scan(path, _BYTES_BLOCK_START,
+                       lambda start: start.isascii() or bool(_BLOCK_START.match(start.decode())),
+                       lambda start: start[:7].lower() == b"@string")
 
 
 def _read_piece(work: tuple[str, str, int, int, str]) -> list[tuple]:
@@ -377,10 +296,10 @@ def _read_piece(work: tuple[str, str, int, int, str]) -> list[tuple]:
     return _blocks(text, label, lines_before, own_lines, bibtexparser.parse_string(strings))
 
 
-def _read_file_piece(work: tuple[Path, _Piece, str, str, Spool]) -> list[tuple]:
+def _read_file_piece(work: tuple[Path, pieces.Piece, str, str, Spool]) -> list[tuple]:
     """In a worker: the blocks of one piece of a file, each record given to the spool."""
     path, piece, label, strings, spool = work
-    items = _spooled(_blocks(piece.read(path), label, piece.lines_before, piece.lines,
+    items = _spooled(_blocks(piece.read(path, _BLOCK_START), label, piece.lines_before, piece.lines,
                              bibtexparser.parse_string(strings)), spool)
     spool.close()
     return items
