@@ -16,7 +16,7 @@ from .curation import read_outcomes, sidecar_path
 from .exporters.bibtex import entry as bibtex_entry
 from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
 from .readers import read_file
-from .records import LoadError, make_key, split_source
+from .records import LoadError, StudyRecord, make_key, split_source
 from .spool import Spool, read_back
 from .tagger import tag_study
 from .vocabulary import Vocabulary, load_vocabulary
@@ -146,7 +146,7 @@ def build(studies: list[Planned], vocab: Vocabulary, rows: bool = True) -> Itera
             batch = studies[start:start + TAG_BATCH]
             for study in batch:  # rare: a made-up key gives way to another study's (in order, as keys are taken)
                 if study.rename:
-                    study.key = make_key(combine(read_back([e.place for e in study.entries]), study).record, taken)
+                    study.key = make_key(combine(_records(study.entries), study).record, taken)
             yield vocab, batch, rows
 
     for results in parallel.map_batches(_build_batch, batches()):
@@ -156,7 +156,7 @@ def build(studies: list[Planned], vocab: Vocabulary, rows: bool = True) -> Itera
 def _build_batch(work: tuple[Vocabulary, list[Planned], bool]) -> list[tuple]:
     """In a worker: ``build``'s results for a batch of planned studies."""
     vocab, batch, rows = work
-    records = iter(read_back([e.place for study in batch for e in study.entries]))
+    records = iter(_records([e for study in batch for e in study.entries]))
     results = []
     for study in batch:
         merged = combine([next(records) for _ in study.entries], study)
@@ -164,6 +164,15 @@ def _build_batch(work: tuple[Vocabulary, list[Planned], bool]) -> list[tuple]:
         results.append((store.study_rows(tagged, merged, bibtex_entry(tagged)) if rows else None, errors,
                         warnings(merged) if len(merged.sources) > 1 else []))
     return results
+
+
+def _records(entries: list[Entry]) -> list[StudyRecord]:
+    """The entries' spooled records, each with the key its entry has (a file read in pieces settles keys
+    after its records are spooled)."""
+    records = read_back([e.place for e in entries])
+    for record, entry in zip(records, entries):
+        record.key, record.key_made = entry.key, entry.key_made
+    return records
 
 
 def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies",

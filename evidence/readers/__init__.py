@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import MONTHS, LoadError, StudyRecord, Tag, make_key, normalise_month
+from .. import parallel
 from ..spool import Spool
+from . import pieces
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Draft:
     raw: str
     problems: list[tuple[int, str]] = field(default_factory=list)
     failure: str | None = None
+    spooled: object = None  # read in pieces: what the spool gave for the record
 
 
 def finish(drafts: list[Draft], label: str) -> ReadResult:
@@ -190,13 +193,11 @@ def read_file(path: Path, label: str, format: str | None = None, encoding: str |
               spool: Spool | None = None) -> ReadResult:
     """Read one input file with the reader for ``format`` (default: from its extension); ``label``
     names it in errors. With ``spool``, each record is given to it as it is read, and the result holds
-    what it gives back (a large BibTeX file is then read in pieces, never whole)."""
-    if spool is not None and encoding is None and (format or format_of(path)) == "bibtex":
-        from . import bibtex
-
-        read = bibtex.read_path(path, label, spool)
+    what it gives back (a large BibTeX, RIS or MEDLINE file is then read in pieces, never whole)."""
+    if spool is not None and encoding is None and (format or format_of(path)) in IN_PIECES:
+        read = _read_in_pieces(path, label, format or format_of(path), spool)
         if read is not None:
-            return _checked(*read, "bibtex", label)
+            return _checked(*read, format or format_of(path), label)
     text, errors = decode(path.read_bytes(), label, encoding)
     if text is None:
         return ReadResult(errors=errors)
@@ -211,6 +212,62 @@ def read_file(path: Path, label: str, format: str | None = None, encoding: str |
     if spool is not None:
         result.records = [spool(record) for record in result.records]
     return result
+
+
+# Formats whose large files are read in pieces from disk, in the worker processes.
+IN_PIECES = ("bibtex", "ris", "medline")
+
+
+def _read_in_pieces(path: Path, label: str, format: str, spool: Spool) -> tuple[ReadResult, bool] | None:
+    """Read a large UTF-8 file in pieces straight from disk, each record given to ``spool`` where it is read
+    (the result holds what it gives back), with the same result as reading its text; also whether it has any
+    text. None for a file to read as text: a small one, one that is not plain UTF-8, or one of one
+    piece. Keys are settled here, over the whole file, once every piece is read."""
+    if path.stat().st_size < pieces.PARALLEL_FROM:
+        return None
+    if format == "bibtex":
+        from . import bibtex
+
+        return bibtex.read_path(path, label, spool)
+    reader = _line_readers()[format]
+    scanned = pieces.scan(path, reader.RECORD_START)
+    if scanned is None or len(scanned[0]) < 2:  # one piece (perhaps no record at all) is read as text
+        return None
+    cut, has_text = scanned
+    drafts = [draft for found in parallel.map_batches(_piece_drafts, (
+        (format, path, piece, label, spool) for piece in cut)) for draft in found]
+    result = reader.finished(drafts, label)
+    spooled = {id(draft.record): draft.spooled for draft in drafts}
+    records = []
+    for light in result.records:  # the spooled record's key is the one settled here
+        entry = spooled[id(light)]
+        entry.key, entry.key_made = light.key, light.key_made
+        records.append(entry)
+    result.records = records
+    return result, has_text
+
+
+def _line_readers() -> dict:
+    from . import medline, ris
+
+    return {"ris": ris, "medline": medline}
+
+
+def _piece_drafts(work: tuple[str, Path, pieces.Piece, str, Spool]) -> list[Draft]:
+    """In a worker: the drafts of one piece of a file, each loadable record given to the spool and replaced by
+    what settling its key needs."""
+    format, path, piece, label, spool = work
+    found = _line_readers()[format].drafts(piece.read(path), label, piece.lines_before) or []
+    for draft in found:
+        record = draft.record
+        if draft.failure is None and record.title:
+            draft.spooled = spool(record)
+            draft.record = StudyRecord(key="", source_file=label, source_line=record.source_line, title=record.title,
+                                       year=record.year, authors=record.authors[:1], doi=record.doi, pmid=record.pmid)
+            if draft.key is None:
+                draft.raw = ""  # needed only for an error about a key the entry gives
+    spool.close()
+    return found
 
 
 def _checked(result: ReadResult, has_text: bool, format: str, label: str) -> ReadResult:

@@ -246,10 +246,8 @@ def read(text: str, label: str) -> ReadResult:
 def read_path(path: Path, label: str, spool: Spool) -> tuple[ReadResult, bool] | None:
     """Read a large UTF-8 BibTeX file as ``read`` reads its text, but in pieces straight from the file (the
     workers read theirs), each record given to ``spool`` where it is read: the result's records are what
-    ``spool`` gives back. Also says whether the file has any text. None for a file to read as text: a small
-    one, or one that is not plain UTF-8 (other encodings, byte-order marks)."""
-    if path.stat().st_size < pieces.PARALLEL_FROM:
-        return None
+    ``spool`` gives back. Also says whether the file has any text. None for a file to read as text: one that
+    is not plain UTF-8 (other encodings, byte-order marks)."""
     scanned = _scan(path)
     if scanned is None:
         return None

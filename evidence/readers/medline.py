@@ -31,17 +31,15 @@ from __future__ import annotations
 import re
 
 from ..records import (
-    LoadError,
     Person,
     StudyRecord,
-    make_key,
     normalise_doi,
     normalise_pages,
     normalise_pmcid,
     normalise_pmid,
     normalise_year,
 )
-from . import ReadResult, add_keywords
+from . import Draft, ReadResult, add_keywords, finish
 
 _LINE = re.compile(r"(?=[A-Z][A-Z0-9 ]{3}-)([A-Z][A-Z0-9]{1,3}) *-(?: (.*))?")  # the tag fills four columns
 _CONTINUATION = re.compile(r"\s+(\S.*)")
@@ -55,19 +53,26 @@ ISSN_PREFERENCE = ("Linking", "Print")
 
 def read(text: str, label: str) -> ReadResult:
     """Read MEDLINE text; records without a title and malformed lines become LoadErrors, the rest records."""
-    result = ReadResult()
-    taken: set[str] = set()
-    for lines in _records(text):
-        record = _record(lines, label, taken, result.errors)
-        if record is not None:
-            result.records.append(record)
-    return result
+    return finished(drafts(text, label), label)
 
 
-def _records(text: str) -> list[list[tuple[int, str]]]:
-    """The file's records: runs of non-blank lines, each line with its 1-based number; comments left out."""
+# The result of a file's drafts: keys made in the order of the records, errors in that order too.
+finished = finish
+
+
+# Where a large file may be cut into pieces (readers.pieces): at a line that follows a blank line.
+RECORD_START = re.compile(rb"(?<=\n\n)(?=[^\s#])|(?<=\n\r\n)(?=[^\s#])")
+
+
+def drafts(text: str, label: str, lines_before: int = 0) -> list[Draft]:
+    """The records of MEDLINE text (which comes after ``lines_before`` lines of its file), keys not yet made."""
+    return [_draft(lines, label) for lines in _records(text, lines_before)]
+
+
+def _records(text: str, lines_before: int) -> list[list[tuple[int, str]]]:
+    """The text's records: runs of non-blank lines, each line with its 1-based number; comments left out."""
     records: list[list[tuple[int, str]]] = [[]]
-    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=lines_before + 1):
         if line.startswith("#"):
             continue
         if line.strip():
@@ -94,13 +99,13 @@ def _fields(lines: list[tuple[int, str]]) -> tuple[list[tuple[str, int, str]], l
     return fields, malformed
 
 
-def _record(lines: list[tuple[int, str]], label: str, taken: set[str], errors: list[LoadError]) -> StudyRecord | None:
-    """Build the record for one run of lines; field problems are reported and the field left empty."""
+def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
+    """The record of one run of lines; field problems are noted and the field left empty."""
     fields, malformed = _fields(lines)
     line = next((n for tag, n, _ in fields if tag == "PMID"), lines[0][0])
     record = StudyRecord(key="", source_file=label, source_line=line, source_format="medline")
-    problems: list[tuple[int, str]] = [(n, f"line is not 'TAG - value' nor a continuation, ignored: {text.strip()!r}")
-                                       for n, text in malformed]
+    draft = Draft(record, None, "\n".join(text for _, text in lines),
+                  [(n, f"line is not 'TAG - value' nor a continuation, ignored: {text.strip()!r}") for n, text in malformed])
     full_names: list[Person] = []
     short_names: list[Person] = []
     issns: list[str] = []
@@ -109,7 +114,7 @@ def _record(lines: list[tuple[int, str]], label: str, taken: set[str], errors: l
         try:
             return parse(value)
         except ValueError as exc:
-            problems.append((field_line, f"field '{tag}': {exc}; left empty"))
+            draft.problems.append((field_line, f"field '{tag}': {exc}; left empty"))
             return None
 
     for tag, field_line, value in fields:
@@ -143,17 +148,10 @@ def _record(lines: list[tuple[int, str]], label: str, taken: set[str], errors: l
             setattr(record, attribute, parsed(normalise, tag, field_line, value))
     record.authors = full_names if any(tag == "FAU" for tag, _, _ in fields) else short_names
     record.issn = _issn(issns)
-    record.key = make_key(record, taken)
-    errors.extend(LoadError(label, n, record.key, message, severity="warning") for n, message in problems)
     if not record.title:
         which = f"record PMID {record.pmid}" if record.pmid else "record"
-        errors.append(LoadError(label, line, record.key, f"{which} has no title (TI); it was not loaded",
-                                raw="\n".join(text for _, text in lines)))
-        return None
-    if not (record.doi or record.pmid):
-        errors.append(LoadError(label, line, record.key, "no DOI or PMID: the study cannot be verified against a "
-                                                         "public record", severity="warning"))
-    return record
+        draft.failure = f"{which} has no title (TI); it was not loaded"
+    return draft
 
 
 def _title(value: str) -> str | None:

@@ -36,7 +36,7 @@ class Piece:
         return text + (start.group(0) if start else "")
 
 
-def scan(path: Path, starts: re.Pattern[bytes], confirm: Callable[[bytes], bool] = bool,
+def scan(path: Path, starts: re.Pattern[bytes], confirm: Callable[[bytes], bool] = lambda start: True,
          apart: Callable[[bytes], bool] = lambda start: False) -> tuple[list[Piece], bool] | None:
     """A file's pieces and whether it has any text, reading SCAN bytes at a time. ``starts`` finds the record
     starts (at line starts), ``confirm`` says whether a match is one, ``apart`` whether a record (given its
@@ -47,7 +47,7 @@ def scan(path: Path, starts: re.Pattern[bytes], confirm: Callable[[bytes], bool]
     alone: set[int] = set()
     offset = lines = 0
     has_text = False
-    rest = b""
+    rest = before = b""
     with open(path, "rb") as file:
         while True:
             data = file.read(SCAN)
@@ -62,18 +62,20 @@ def scan(path: Path, starts: re.Pattern[bytes], confirm: Callable[[bytes], bool]
                 has_text = has_text or bool(chunk.decode().strip())
             except UnicodeDecodeError:
                 return None
-            at = 0
-            for match in starts.finditer(chunk):
+            seen = before + chunk  # with 4 bytes before the chunk, for a pattern that looks behind
+            at = len(before)
+            for match in starts.finditer(seen, len(before)):
                 if not confirm(match.group(0)):
                     continue
-                lines += chunk.count(b"\n", at, match.start())
+                lines += seen.count(b"\n", at, match.start())
                 at = match.start()
-                found.append(offset + at)
-                line_at[offset + at] = lines
-                if apart(chunk[at:at + 16]):
-                    alone.add(offset + at)
-            lines += chunk.count(b"\n", at)
+                found.append(offset + at - len(before))
+                line_at[found[-1]] = lines
+                if apart(seen[at:at + 16]):
+                    alone.add(found[-1])
+            lines += seen.count(b"\n", at)
             offset += len(chunk)
+            before = seen[-4:]
             if not data:
                 break
     line_at[offset] = lines

@@ -75,22 +75,39 @@ def _tag(line: str) -> str | None:
 
 def read(text: str, label: str) -> ReadResult:
     """Read RIS text; text outside any entry and entries without a title are errors, the rest records."""
-    lines = re.split(r"\r\n|\r|\n", text)
-    chunks = list(_chunks(lines))
-    if not any(is_entry for is_entry, _, _ in chunks):
+    found = drafts(text, label)
+    if found is None:
         errors = [LoadError(label, None, None, "no RIS entries: no line starts with 'TY  - '")] if text.strip() else []
         return ReadResult(errors=errors)
-    drafts = [_draft(chunk, first, label) if is_entry else _stray(chunk, first, label) for is_entry, first, chunk in chunks]
-    result = finish([d for d in drafts if d], label)
+    return finished(found, label)
+
+
+def finished(found: list[Draft], label: str) -> ReadResult:
+    """The result of a file's drafts, keys settled, errors in the order of their lines."""
+    result = finish(found, label)
     result.errors.sort(key=lambda e: e.line or 0)
     return result
 
 
-def _chunks(lines: list[str]):
+# Where a large file may be cut into pieces (readers.pieces): at a TY line.
+RECORD_START = re.compile(rb"^TY {1,2}-(?= |\r?$)", re.MULTILINE)
+
+
+def drafts(text: str, label: str, lines_before: int = 0) -> list[Draft] | None:
+    """The entries of RIS text (which comes after ``lines_before`` lines of its file), keys not yet settled,
+    and tags outside them as failed ones; None if no entry starts in it."""
+    chunks = list(_chunks(re.split(r"\r\n|\r|\n", text), lines_before))
+    if not any(is_entry for is_entry, _, _ in chunks):
+        return None
+    return [d for d in (_draft(chunk, first, label) if is_entry else _stray(chunk, first, label)
+                        for is_entry, first, chunk in chunks) if d]
+
+
+def _chunks(lines: list[str], lines_before: int):
     """(is an entry, first line number, lines): entries run from a TY line to their ER line (or, when
     that is missing, to the next TY line or the end); what lies between entries comes as it is."""
-    chunk, first, in_entry = [], 1, False
-    for number, line in enumerate(lines, start=1):
+    chunk, first, in_entry = [], lines_before + 1, False
+    for number, line in enumerate(lines, start=lines_before + 1):
         tag = _tag(line)
         if tag == "TY":
             if chunk:
