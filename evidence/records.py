@@ -128,9 +128,18 @@ def make_key(record: StudyRecord, taken: set[str]) -> str:
     name and year ("cherkin2009"; "nd" without a year), then "a", "b", ... while ``taken`` holds it.
     The key is added to ``taken``, and the record marked as having a made-up key."""
     record.key_made = True
-    name = record.authors[0].family if record.authors else (record.title or "anon").split()[0]
+    return free_key(key_stem(record), taken)
+
+
+def key_stem(record: StudyRecord) -> str:
+    """The start of the key ``make_key`` makes: first author's family name (else the title's first word) and year."""
+    name = record.authors[0].family if record.authors else ((record.title or "").split() or ["anon"])[0]
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    stem = (re.sub(r"[^a-z0-9]", "", ascii_name) or "anon") + (str(record.year) if record.year else "nd")
+    return (re.sub(r"[^a-z0-9]", "", ascii_name) or "anon") + (str(record.year) if record.year else "nd")
+
+
+def free_key(stem: str, taken: set[str]) -> str:
+    """The stem, then with "a", "b", ... until ``taken`` does not hold it; added to ``taken``."""
     key, suffix = stem, 0
     while key in taken:
         suffix += 1

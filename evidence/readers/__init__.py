@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..records import MONTHS, LoadError, StudyRecord, Tag, make_key, normalise_month
+from ..records import MONTHS, LoadError, StudyRecord, Tag, free_key, key_stem, normalise_month
 from .. import parallel
 from ..spool import Spool
 from . import pieces
@@ -85,42 +85,64 @@ def given_key(value: object) -> str | None:
     return None if key.isdigit() else key or None
 
 
-@dataclass
+@dataclass(slots=True)  # a large file read in pieces holds one for each of its entries
 class Draft:
     """An entry as read, before its key is settled: the key it gives itself (if any), its text, problems
-    with its fields as (line, message), and why it cannot be loaded, if it cannot."""
+    with its fields as (line, message), and why it cannot be loaded, if it cannot. Once its record is
+    spooled, ``record`` is what the spool gave for it, and ``line`` and ``stem`` keep what settling its
+    key needs."""
 
     record: StudyRecord
     key: str | None
     raw: str
     problems: list[tuple[int, str]] = field(default_factory=list)
     failure: str | None = None
-    spooled: object = None  # read in pieces: what the spool gave for the record
+    line: int = 0
+    stem: str = ""
+
+    def spool(self, spool: Spool) -> None:
+        """Give the (loadable) record to the spool, keeping its line, its key's stem, and its text only if
+        it gives a key (for the error if another entry gives it too)."""
+        record = self.record
+        self.line, self.stem = record.source_line, key_stem(record)
+        self.record = spool(record)
+        if self.key is None:
+            self.raw = ""
+
+    def settling(self) -> tuple[int, str, bool]:
+        """The record's line, the stem of a key made for it, and whether it has a title."""
+        if self.line:  # spooled, having a title
+            return self.line, self.stem, True
+        record = self.record
+        return record.source_line, key_stem(record), bool(record.title)
 
 
 def finish(drafts: list[Draft], label: str) -> ReadResult:
     """Settle the keys (an entry's own, else one made in the corpus's style that no entry of the file
     uses) and report: a failure, a repeated key or a missing title is an error and the entry is not
-    loaded, a field problem or the lack of both DOI and PMID a warning."""
+    loaded, a field problem or the lack of both DOI and PMID a warning. The records of the result are the
+    drafts' records (or what the spool gave for them), their keys set."""
     result = ReadResult()
     taken = {d.key for d in drafts if d.key}
     first_line: dict[str, int] = {}
     for draft in drafts:
         record = draft.record
+        line, stem, titled = draft.settling()
         if draft.key in first_line:
-            result.errors.append(LoadError(label, record.source_line, draft.key, "duplicate key: already used at "
+            result.errors.append(LoadError(label, line, draft.key, "duplicate key: already used at "
                                            f"line {first_line[draft.key]}; this entry was not loaded", raw=draft.raw))
             continue
-        record.key = draft.key or make_key(record, taken)
-        first_line[record.key] = record.source_line
-        result.errors += [LoadError(label, line, record.key, message, severity="warning")
-                          for line, message in draft.problems]
-        if draft.failure or not record.title:
-            result.errors.append(LoadError(label, record.source_line, record.key,
+        record.key = draft.key or free_key(stem, taken)
+        record.key_made = draft.key is None
+        first_line[record.key] = line
+        result.errors += [LoadError(label, problem_line, record.key, message, severity="warning")
+                          for problem_line, message in draft.problems]
+        if draft.failure or not titled:
+            result.errors.append(LoadError(label, line, record.key,
                                            draft.failure or "entry has no title; it was not loaded", raw=draft.raw))
             continue
         if not (record.doi or record.pmid):
-            result.errors.append(LoadError(label, record.source_line, record.key, "no DOI or PMID: the study cannot be "
+            result.errors.append(LoadError(label, line, record.key, "no DOI or PMID: the study cannot be "
                                            "verified against a public record", severity="warning"))
         result.records.append(record)
     return result
@@ -236,15 +258,7 @@ def _read_in_pieces(path: Path, label: str, format: str, spool: Spool) -> tuple[
     cut, has_text = scanned
     drafts = [draft for found in parallel.map_batches(_piece_drafts, (
         (format, path, piece, label, spool) for piece in cut)) for draft in found]
-    result = reader.finished(drafts, label)
-    spooled = {id(draft.record): draft.spooled for draft in drafts}
-    records = []
-    for light in result.records:  # the spooled record's key is the one settled here
-        entry = spooled[id(light)]
-        entry.key, entry.key_made = light.key, light.key_made
-        records.append(entry)
-    result.records = records
-    return result, has_text
+    return reader.finished(drafts, label), has_text
 
 
 def _line_readers() -> dict:
@@ -259,13 +273,8 @@ def _piece_drafts(work: tuple[str, Path, pieces.Piece, str, Spool]) -> list[Draf
     format, path, piece, label, spool = work
     found = _line_readers()[format].drafts(piece.read(path), label, piece.lines_before) or []
     for draft in found:
-        record = draft.record
-        if draft.failure is None and record.title:
-            draft.spooled = spool(record)
-            draft.record = StudyRecord(key="", source_file=label, source_line=record.source_line, title=record.title,
-                                       year=record.year, authors=record.authors[:1], doi=record.doi, pmid=record.pmid)
-            if draft.key is None:
-                draft.raw = ""  # needed only for an error about a key the entry gives
+        if draft.failure is None and draft.record.title:
+            draft.spool(spool)
     spool.close()
     return found
 
