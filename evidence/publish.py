@@ -10,8 +10,8 @@ import threading
 import time
 import weakref
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
