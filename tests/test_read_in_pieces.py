@@ -209,17 +209,17 @@ def untimed(output: str) -> str:
     return re.sub(r" in [0-9.]+s$", "", output, flags=re.MULTILINE)
 
 
-def test_evidence_load_of_a_ris_file_in_pieces_stores_what_a_load_of_its_text_stores(tmp_path, monkeypatch):
-    path = written(tmp_path, "ris", odd_text("ris").encode())
-    whole = CliRunner().invoke(cli, ["load", str(tmp_path / "whole.db"), str(path)])
+def test_evidence_load_of_files_in_pieces_stores_what_a_load_of_their_text_stores(tmp_path, monkeypatch):
+    files = [str(written(tmp_path, format, odd_text(format).encode())) for format in ("ris", "medline")]
+    whole = CliRunner().invoke(cli, ["load", str(tmp_path / "whole.db"), *files])
     assert whole.exit_code == 0, whole.output
     monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
     monkeypatch.setattr(pieces, "PIECE", 500)
-    monkeypatch.setattr(parallel, "cores", lambda: 2)
-    in_pieces = CliRunner().invoke(cli, ["load", str(tmp_path / "pieces.db"), str(path)])
+    monkeypatch.setattr(parallel, "cores", lambda: 2)  # read and tagged in worker processes
+    in_pieces = CliRunner().invoke(cli, ["load", str(tmp_path / "pieces.db"), *files])
     assert in_pieces.exit_code == 0
     assert untimed(in_pieces.output) == untimed(whole.output.replace("whole.db", "pieces.db"))
-    for table in ("studies", "study_authors", "study_sources", "study_bibtex", "load_errors"):
+    for table in ("studies", "study_authors", "study_sources", "study_bibtex", "study_cards", "load_errors"):
         query = f"SELECT * FROM {table} ORDER BY rowid"
         with sqlite3.connect(tmp_path / "whole.db") as one, sqlite3.connect(tmp_path / "pieces.db") as other:
             rows = one.execute(query).fetchall()
