@@ -15,7 +15,7 @@ from .claims import read_layer
 from .curation import read_outcomes, sidecar_path
 from .exporters.bibtex import entry as bibtex_entry
 from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
-from .readers import read_file
+from .readers import pieces, read_file
 from .records import LoadError, StudyRecord, make_key, split_source
 from .spool import Spool, read_back
 from .tagger import tag_study
@@ -102,6 +102,8 @@ def read_inputs(files: list[Path], base: Path, spool: Spool, format: str | None 
     """Read every file (once, whatever the spelling of its path) and the outcomes sidecar beside it,
     writing the records to ``spool``."""
     inputs = Inputs()
+    if sum(path.stat().st_size for path in files if path.is_file()) >= pieces.PARALLEL_FROM:
+        parallel.reserve()  # the workers of the steps after reading, forked before this process holds the entries
     for path in dict.fromkeys(p.resolve() for p in files):
         label = display_path(path, base)
         inputs.labels.append(label)

@@ -1,7 +1,8 @@
 """Worker processes for the steps of a large load that split into independent batches (parsing a large
 BibTeX file, tagging many studies). Within ``workers()`` the batches of ``map_batches`` go to a pool of
-processes, one per core, started at the first call that has more than one batch; elsewhere, or on a
-machine with one core, they run in this process. Results come back in the order of the batches."""
+processes, one per core, started at the first call that has more than one batch (or earlier, by ``reserve``);
+elsewhere, or on a machine with one core, they run in this process. Results come back in the order of the
+batches."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from typing import Any
 MAX_WORKERS = 4
 _enabled = False
 _pool: Any = None
+_reserved: Any = None  # a pool forked early, for the map_batches after the next release
 
 
 @contextmanager
 def workers() -> Iterator[None]:
     """Let ``map_batches`` in the block use worker processes; they are stopped when the block ends."""
-    global _enabled, _pool
+    global _enabled, _pool, _reserved
     if _enabled:
         yield
         return
@@ -30,9 +32,10 @@ def workers() -> Iterator[None]:
         yield
     finally:
         _enabled = False
-        if _pool is not None:
-            _pool.terminate()
-            _pool = None
+        for pool in (_pool, _reserved):
+            if pool is not None:
+                pool.terminate()
+        _pool = _reserved = None
 
 
 def cores() -> int:
@@ -49,20 +52,34 @@ def map_batches(function: Callable, batches: Iterable) -> Iterable:
     if not _enabled or cores() < 2 or len(first) < 2:
         return map(function, itertools.chain(first, batches))
     if _pool is None:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        gc.freeze()  # forked workers leave this process's objects alone, so their pages stay shared
-        try:
-            _pool = multiprocessing.get_context(method).Pool(cores())
-        finally:
-            gc.unfreeze()
+        _pool = _new_pool()
     return _pool.imap(function, itertools.chain(first, batches))
+
+
+def reserve() -> None:
+    """Start now the workers that ``map_batches`` uses after the next ``release``. Forked while this process
+    holds little, they share only that with it; forked later, they would share all it holds by then, and
+    each page of that which it goes on to change (a reference count is enough) would be copied: held twice."""
+    global _reserved
+    if _enabled and cores() >= 2 and _reserved is None:
+        _reserved = _new_pool()
 
 
 def release() -> None:
     """Stop the workers (when their batches are done): what they kept from them is given back, and the next
-    ``map_batches`` starts new ones."""
-    global _pool
+    ``map_batches`` uses the reserved ones, if any, else starts new ones."""
+    global _pool, _reserved
     if _pool is not None:
         _pool.close()
         _pool.join()
-        _pool = None
+    _pool, _reserved = _reserved, None
+
+
+def _new_pool() -> Any:
+    """A pool of ``cores()`` worker processes, forked where the system can."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    gc.freeze()  # forked workers leave this process's objects alone, so their pages stay shared
+    try:
+        return multiprocessing.get_context(method).Pool(cores())
+    finally:
+        gc.unfreeze()

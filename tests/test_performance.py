@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from evidence import curation, exporters, loader, parallel, store, tagger
 from evidence.cli import cli
 from evidence.exporters import formatted
-from evidence.readers import bibtex, medline, pieces, read_file, ris
+from evidence.readers import bibtex, pieces, read_file
 from evidence.selection import Selection, select_keys
 from evidence.spool import Spool
 from evidence.vocabulary import load_vocabulary
@@ -217,109 +217,3 @@ def test_exports_of_studies_read_for_export_are_those_of_studies_read_whole(corp
     assert exporters.render([], "csl-json") == "[]\n" and exporters.render([], "bibtex") == ""
     assert {name for name, f in exporters.FORMATS.items() if f.formatted} == set(formatted.STYLES)
 
-
-# RIS and MEDLINE oddities a piece boundary must not change: text before the first entry, tags outside
-# any entry, an entry without ER, one without a title, a key given twice, made keys that clash (same first
-# author and year), non-ASCII text, a malformed line, a comment, a record without a title.
-ODD_RIS = """Provider: a publisher's site
-Content: text/plain
-
-TY  - JOUR
-ID  - given1
-AU  - Müller, Jürgen
-TI  - Akupunktur bei Rückenschmerzen
-PY  - 2010
-ER  - 
-
-AU  - Stray, Tag
-TI  - Tags outside any entry
-
-TY  - JOUR
-AU  - Müller, Jürgen
-TI  - Without an end line
-PY  - 2010
-
-TY  - JOUR
-ID  - given1
-TI  - The same key given again
-PY  - 2011
-ER  - 
-
-TY  - JOUR
-AU  - Müller, J.
-PY  - 2010
-ER  - 
-
-TY  - JOUR
-AU  - Müller, Jürgen
-TI  - A third study of 2010 by him
-PY  - 2010
-DO  - 10.1000/odd.3
-ER  - 
-"""
-ODD_MEDLINE = """# a hand-kept file
-PMID- 1
-TI  - Akupunktur bei Rückenschmerzen.
-FAU - Müller, Jürgen
-DP  - 2010
-
-PMID- 2
-FAU - Müller, Jürgen
-DP  - 2010
-this line is neither a tag nor a continuation
-
-PMID- 3
-TI  - A second study of 2010 by him.
-FAU - Müller, Jürgen
-DP  - 2010 May
-"""
-
-
-RECORD_STARTS = {"ris": ris.RECORD_START, "medline": medline.RECORD_START}
-
-
-def _odd_file(corpus: Path, tmp_path: Path, format: str, crlf: bool) -> tuple[Path, str]:
-    """The corpus's file of ``format`` with the oddities around it and in its middle."""
-    extension, odd = {"ris": ("ris", ODD_RIS), "medline": ("nbib", ODD_MEDLINE)}[format]
-    studies = (corpus / f"corpus.{extension}").read_text(encoding="utf-8").split("\n\n")
-    middle = len(studies) // 2
-    text = "\n\n".join([odd] + studies[:middle] + [odd.replace("given1", "given2")] + studies[middle:] + [odd])
-    if crlf:
-        text = text.replace("\n", "\r\n")
-    path = tmp_path / f"odd{'-crlf' if crlf else ''}.{extension}"
-    path.write_bytes(text.encode())
-    return path, text
-
-
-@pytest.mark.parametrize("format", ["ris", "medline"])
-@pytest.mark.parametrize("crlf", [False, True])
-def test_a_large_ris_or_medline_file_read_in_pieces_gives_what_its_text_gives(corpus, tmp_path, monkeypatch,
-                                                                             format, crlf):
-    path, text = _odd_file(corpus, tmp_path, format, crlf)
-    whole = read_file(path, path.name, format)
-    assert len(whole.records) > 300 and any(e.severity == "error" for e in whole.errors)
-    assert any(r.key_made for r in whole.records) and "muller2010b" in [r.key for r in whole.records]
-    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
-    for piece, scan in ((1, 7), (3000, 500), (50_000, 1 << 22)):
-        monkeypatch.setattr(pieces, "PIECE", piece)
-        monkeypatch.setattr(pieces, "SCAN", scan)
-        assert len(pieces.scan(path, RECORD_STARTS[format])[0]) > 2
-        spooled = read_file(path, path.name, format, spool=Spool(tmp_path, lambda record, place: record))
-        assert [(str(e), e.raw) for e in spooled.errors] == [(str(e), e.raw) for e in whole.errors]
-        assert spooled.records == whole.records
-
-
-def test_ris_and_medline_loads_in_pieces_and_workers_give_the_same_database(corpus, tmp_path, monkeypatch):
-    files = [_odd_file(corpus, tmp_path, format, crlf=False)[0] for format in ("ris", "medline")]
-    whole = tmp_path / "whole.db"
-    loader.load(whole, files)
-    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(pieces, "PIECE", 20_000)
-    monkeypatch.setattr(parallel, "cores", lambda: 2)
-    spread = tmp_path / "spread.db"
-    loader.load(spread, files)
-    for table in ("studies", "study_bibtex", "study_authors", "study_sources", "load_errors", "study_cards"):
-        query = f"select * from {table} order by rowid"
-        with sqlite3.connect(whole) as one, sqlite3.connect(spread) as other:
-            rows = one.execute(query).fetchall()
-            assert rows and rows == other.execute(query).fetchall(), table

@@ -101,13 +101,12 @@ class Draft:
     stem: str = ""
 
     def spool(self, spool: Spool) -> None:
-        """Give the (loadable) record to the spool, keeping its line, its key's stem, and its text only if
-        it gives a key (for the error if another entry gives it too)."""
+        """Give the (loadable) record to the spool, keeping its line and its key's stem, but not its text
+        (only an entry that repeats an earlier one's key needs it, for the error: see ``_with_repeats_text``)."""
         record = self.record
         self.line, self.stem = record.source_line, key_stem(record)
         self.record = spool(record)
-        if self.key is None:
-            self.raw = ""
+        self.raw = ""
 
     def settling(self) -> tuple[int, str, bool]:
         """The record's line, the stem of a key made for it, and whether it has a title."""
@@ -256,9 +255,29 @@ def _read_in_pieces(path: Path, label: str, format: str, spool: Spool) -> tuple[
     if scanned is None or len(scanned[0]) < 2:  # one piece (perhaps no record at all) is read as text
         return None
     cut, has_text = scanned
-    drafts = [draft for found in parallel.map_batches(_piece_drafts, (
-        (format, path, piece, label, spool) for piece in cut)) for draft in found]
+    drafts: list[Draft] = []
+    given: set[str] = set()  # the keys of the entries so far
+    for piece, found in zip(cut, parallel.map_batches(_piece_drafts, (
+            (format, path, piece, label, spool) for piece in cut))):
+        drafts += _with_repeats_text(found, given, lambda: reader.drafts(piece.read(path), label, piece.lines_before))
     return reader.finished(drafts, label), has_text
+
+
+def _with_repeats_text(found: list[Draft], given: set[str], read_again: Callable[[], list[Draft]]) -> list[Draft]:
+    """A piece's drafts, each spooled one that repeats a key ``given`` before it with its text again (the
+    error about it shows the text, which the spooled drafts left behind): ``read_again`` reads the piece once
+    more, rarely needed. The keys of the piece are added to ``given``."""
+    repeats = []
+    for draft in found:
+        if draft.key in given and draft.line:  # spooled, its text left behind
+            repeats.append(draft)
+        elif draft.key:
+            given.add(draft.key)
+    if repeats:
+        texts = {again.record.source_line: again.raw for again in read_again()}
+        for draft in repeats:
+            draft.raw = texts[draft.line]
+    return found
 
 
 def _line_readers() -> dict:

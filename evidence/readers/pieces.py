@@ -59,9 +59,10 @@ def scan(path: Path, starts: re.Pattern[bytes], confirm: Callable[[bytes], bool]
             if chunk.count(b"\r") != chunk.count(b"\r\n"):
                 return None
             try:
-                has_text = has_text or bool(chunk.decode().strip())
+                text = chunk.decode()  # every chunk: a byte that is not UTF-8 may come late in the file
             except UnicodeDecodeError:
                 return None
+            has_text = has_text or bool(text.strip())
             seen = before + chunk  # with 4 bytes before the chunk, for a pattern that looks behind
             at = len(before)
             for match in starts.finditer(seen, len(before)):
