@@ -82,7 +82,7 @@ def odd_text(format: str) -> str:
                  for name in ("databases.ris", "zotero.ris", "endnote.ris")]
         once = "\n".join([parts[0], ODD_RIS, parts[1], parts[2]])
         return once + "\n" + once.replace("Provider: evidence test fixtures\n", "")
-    if format == "medline":  # a comment above each record: the second time without, so that it is cut there too
+    if format == "medline":  # with a comment above each record (cut there), then without
         labelled = (FIXTURES / "pubmed_labelled.nbib").read_text(encoding="utf-8")
         uncommented = "".join(line for line in labelled.splitlines(keepends=True) if not line.startswith("#"))
         return "\n".join([labelled, ODD_MEDLINE, uncommented])

@@ -61,7 +61,7 @@ finished = finish
 
 
 # Where a large file may be cut into pieces (readers.pieces): at a line that follows a blank line.
-RECORD_START = re.compile(rb"(?<=\n\n)(?=[^\s#])|(?<=\n\r\n)(?=[^\s#])")
+RECORD_START = re.compile(rb"(?<=\n\n)(?=\S)|(?<=\n\r\n)(?=\S)")  # a comment line too: it is skipped
 
 
 def drafts(text: str, label: str, lines_before: int = 0) -> list[Draft]:
