@@ -22,7 +22,7 @@ from datasette.facets import Facet, load_facet_configs
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
-from . import evidence_map, exporters, parallel, store
+from . import background, evidence_map, exporters, parallel, store
 from .metadata import evidence_map_sql, instance_metadata
 from .selection import KEY_COLUMNS
 
@@ -97,26 +97,32 @@ class _CardFacet(Facet):
         return await _card_counts_of[self.request]
 
     async def _count_cards(self, columns: list[str], limit: int) -> dict[str, list]:
+        # one query doing the work of len(columns) facet queries has the time they would have had together
+        time_limit = self.ds.setting("facet_time_limit_ms") * len(columns)
         if (self.sql.endswith(" from study_cards ")  # no filter, search or _next
                 and await self.ds.get_database(self.database).table_exists("study_card_facets")):
-            page, params = "", {}
             counts = {column: f"select value, count from study_card_facets where facet = '{column}'"
                       for column in columns}
-        else:  # the page's rows are read once, for every facet
+            rows = (await self.ds.execute(self.database, self._union(counts, limit), {}, truncate=False,
+                                          custom_time_limit=time_limit)).rows
+        else:  # the page's rows are read once, for every facet: bulk work, done at lower priority
             page = "with page as materialized (select {} from ({})) ".format(
                 ", ".join(escape_sqlite(column) for column in columns), self.sql)
-            params = self.params
             counts = {column: _CARD_FACET_CLASSES[store.CARD_FACETS[column]].counting_sql(column, "select * from page")
                       for column in columns}
-        sql = page + " union all ".join(f"select * from (select '{column}' as facet, value, count from ({sql}) "
-                                        f"order by count desc, value limit {limit})" for column, sql in counts.items())
-        # one query doing the work of len(columns) facet queries has the time they would have had together
-        rows = await self.ds.execute(self.database, sql, params, truncate=False,
-                                     custom_time_limit=self.ds.setting("facet_time_limit_ms") * len(columns))
+            rows = await background.query(self.ds, self.database, page + self._union(counts, limit), self.params,
+                                          time_limit)
         by_column = {column: [] for column in columns}
-        for row in rows.rows:
+        for row in rows:
             by_column[row["facet"]].append(row)
         return by_column
+
+    @staticmethod
+    def _union(counts: dict[str, str], limit: int) -> str:
+        """One query for the (facet, value, count) rows of every column of ``counts`` (column -> counting SQL),
+        the ``limit`` largest counts of each."""
+        return " union all ".join(f"select * from (select '{column}' as facet, value, count from ({sql}) "
+                                  f"order by count desc, value limit {limit})" for column, sql in counts.items())
 
     async def facet_results(self):
         results, timed_out = [], []
@@ -236,7 +242,7 @@ def _renderer(name: str):
         except (ValueError, QueryInterrupted) as exc:
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
         path = datasette.get_database(database).path
-        if name in exporters.STORED:  # text the load wrote: read in a thread of this process
+        if name in exporters.STORED:  # text the load wrote: read in a thread of this process, as a page is
             body, count = await asyncio.get_running_loop().run_in_executor(None, _export, path, keys, name, markup)
         else:  # formatting thousands of references takes seconds: done in a process of lower priority
             try:
@@ -256,18 +262,16 @@ def _renderer(name: str):
     return render
 
 
-# How much lower the export process runs than the server's: a page asked for during an export takes the CPU first.
-EXPORT_NICENESS = 10
 _export_pool: ProcessPoolExecutor | None = None
 
 
 def _export_process() -> ProcessPoolExecutor:
     """The process that reads and formats this server process's exports, one at a time, started at the first.
-    `evidence serve` runs a server process per core, so exports can use every core when nothing else does."""
+    It runs as low as the bulk threads: a page asked for during an export takes the CPU first. `evidence serve` runs a server process per core, so exports can use every core when nothing else does."""
     global _export_pool
     if _export_pool is None:
         _export_pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _start_export_process,
-                                           (EXPORT_NICENESS,))
+                                           (background.NICENESS,))
     return _export_pool
 
 

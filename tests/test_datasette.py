@@ -3,6 +3,7 @@ import json
 import os
 import re
 import signal
+import sys
 import shutil
 from urllib.parse import unquote_plus
 
@@ -10,10 +11,11 @@ import bibtexparser
 import pytest
 import rispy
 from datasette.app import Datasette
+from datasette.database import QueryInterrupted
 from sqlite_utils import Database
 
 from conftest import VOCAB
-from evidence import loader, publish, store
+from evidence import background, loader, publish, store
 
 
 @pytest.fixture
@@ -248,7 +250,33 @@ async def test_study_card_facets_counted_at_load_time_give_what_datasettes_facet
 
 
 def test_exports_are_formatted_in_a_process_of_lower_priority():
-    assert publish._export_process().submit(os.nice, 0).result() == os.nice(0) + publish.EXPORT_NICENESS
+    assert publish._export_process().submit(os.nice, 0).result() == os.nice(0) + background.NICENESS
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread has a niceness of its own on Linux only")
+def test_bulk_reads_run_in_threads_of_lower_priority():
+    assert (background.executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result()
+            == os.getpriority(os.PRIO_PROCESS, 0) + background.NICENESS)
+
+
+@pytest.mark.asyncio
+async def test_a_bulk_query_is_stopped_when_it_has_used_its_cpu_time(ds):
+    endless = "with recursive n(i) as (select 1 union all select i + 1 from n) select max(i) from n"
+    with pytest.raises(QueryInterrupted):
+        await background.query(ds, "evidence", endless, {}, 50)
+    rows = await background.query(ds, "evidence", "select count(*) as studies from studies", {}, 50)
+    assert rows[0]["studies"] == len(await get_json(ds, "/evidence/studies.json?_shape=array&_size=max"))
+
+
+@pytest.mark.asyncio
+async def test_facets_of_a_search_that_run_out_of_time_are_reported_not_failed(corpus_db):
+    ds = Datasette(immutables=[str(corpus_db)], settings={"facet_time_limit_ms": 0})
+    response = await ds.client.get("/evidence/study_cards?_search=pain")
+    assert response.status_code == 200 and 'class="facets-timed-out"' in response.text
+    timed_out = re.search(r"These facets timed out: ([^<]*)", response.text).group(1)
+    assert set(timed_out.split(", ")) == set(store.CARD_FACETS)
+    matches = await get_json(ds, "/evidence/study_cards.json?_search=pain&_nofacet=1&_shape=array")
+    assert matches and f"study_cards: {len(matches)} rows where search matches" in response.text
 
 
 @pytest.mark.asyncio
