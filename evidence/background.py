@@ -13,6 +13,7 @@ import sqlite3
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from datasette.database import QueryInterrupted
@@ -49,10 +50,10 @@ async def query(datasette, database: str, sql: str, params: dict, cpu_limit_ms: 
 
 
 def _query(db, sql: str, params: dict, cpu_limit_ms: int) -> list[sqlite3.Row]:
-    connections = _local.__dict__.setdefault("connections", {})
-    conn = connections.get(db.name)
+    connections = _local.__dict__.setdefault("connections", weakref.WeakKeyDictionary())  # this thread's, by database
+    conn = connections.get(db)
     if conn is None:
-        conn = connections[db.name] = db.connect()
+        conn = connections[db] = db.connect()
         conn.row_factory = sqlite3.Row
     deadline = time.thread_time() + cpu_limit_ms / 1000
     conn.set_progress_handler(lambda: time.thread_time() >= deadline, 1000)

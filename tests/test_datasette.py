@@ -3,6 +3,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import sys
 import shutil
 from urllib.parse import unquote_plus
@@ -266,6 +267,20 @@ async def test_a_bulk_query_is_stopped_when_it_has_used_its_cpu_time(ds):
         await background.query(ds, "evidence", endless, {}, 50)
     rows = await background.query(ds, "evidence", "select count(*) as studies from studies", {}, 50)
     assert rows[0]["studies"] == len(await get_json(ds, "/evidence/studies.json?_shape=array&_size=max"))
+
+
+@pytest.mark.asyncio
+async def test_bulk_queries_read_the_database_of_their_own_datasette(ds, corpus_db, tmp_path):
+    """A bulk thread keeps a connection for each database it read, not for each name: another instance's
+    database of the same name is another file."""
+    shutil.copy(corpus_db, tmp_path / "evidence.db")
+    with sqlite3.connect(tmp_path / "evidence.db") as conn:
+        conn.execute("delete from study_cards where rowid > 2")
+    other = Datasette(immutables=[str(tmp_path / "evidence.db")])
+    count = "select count(*) as cards from study_cards"
+    for _ in range(background.THREADS):  # whichever thread each query goes to
+        assert (await background.query(ds, "evidence", count, {}, 50))[0]["cards"] == 11
+        assert (await background.query(other, "evidence", count, {}, 50))[0]["cards"] == 2
 
 
 @pytest.mark.asyncio
