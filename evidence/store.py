@@ -602,13 +602,11 @@ def study_row(tagged: TaggedStudy) -> dict:
     }
 
 
-def content_hash(row: dict, tagged: TaggedStudy, bibtex: str) -> str:
-    """What changes when the study or its tags change: a hash of its row (without the hash), authors, tags and
-    BibTeX entry (which changes too when the writer does)."""
-    fingerprint = json.dumps([row, bibtex, [shallow_dict(p) for p in tagged.record.authors],
-                              [shallow_dict(t) for t in tagged.conditions], [shallow_dict(o) for o in tagged.outcomes]],
-                             sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(fingerprint.encode()).hexdigest()
+def content_hash(*rows) -> str:
+    """What changes when the study or its tags change: a hash of its rows (its ``studies`` row without the hash,
+    BibTeX entry, authors and tags). The entry changes too when the writer does. The rows hold only text,
+    numbers, None and tuples and lists of them, written out by ``ascii`` the same way by any Python."""
+    return hashlib.sha256(ascii(rows).encode()).hexdigest()
 
 
 @dataclass
@@ -636,14 +634,14 @@ def study_rows(tagged: TaggedStudy, study: MergedStudy, bibtex: str) -> StudyRow
     """The rows of a tagged study, with its entry as BibTeX exports write it, and of the sources it was merged
     from."""
     row = study_row(tagged)
-    row["content_hash"] = content_hash(row, tagged, bibtex)
     key = row["key"]
+    authors = [(p.family, p.given, p.particle, p.suffix, p.display) for p in tagged.record.authors]
+    conditions = [(key, t.value, t.provenance, t.source) for t in tagged.conditions]
+    outcomes = [(key, i, o.outcome, o.measure, o.comparator, o.direction, o.finding, o.condition, o.provenance,
+                 o.source) for i, o in enumerate(tagged.outcomes, start=1)]
+    hashed = content_hash(tuple(row.values()), bibtex, authors, conditions, outcomes)
     return StudyRows(
-        key, row["content_hash"], tuple(row.values()), bibtex,
-        [(p.family, p.given, p.particle, p.suffix, p.display) for p in tagged.record.authors],
-        [(key, t.value, t.provenance, t.source) for t in tagged.conditions],
-        [(key, i, o.outcome, o.measure, o.comparator, o.direction, o.finding, o.condition, o.provenance, o.source)
-         for i, o in enumerate(tagged.outcomes, start=1)],
+        key, hashed, (*row.values(), hashed), bibtex, authors, conditions, outcomes,
         [(key, source.record.source_file, source.record.source_line, source.record.source_format, source.record.key,
           position == 0, how, source.order,
           json.dumps({"record": _as_dict(source.record), "outcomes": [shallow_dict(o) for o in source.outcomes]},
