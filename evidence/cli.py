@@ -210,7 +210,9 @@ def serve(db, host, port, workers):
 
     Table counts are counted once and kept beside DB (DB.inspect.json, as `datasette inspect` writes
     them) until DB changes, so pages of large tables do not count their rows on each request. Requests
-    are answered by several processes, so that one slow export does not hold up the others.
+    are answered by several processes, so that one slow export does not hold up the others, and the
+    facets of a search or a filter (counted over every matching study) are counted at lower priority,
+    so that other pages asked for meanwhile come first.
     """
     import uvicorn
 
