@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import sqlite3
 from collections import Counter
@@ -605,8 +606,9 @@ def study_row(tagged: TaggedStudy) -> dict:
 def content_hash(*rows) -> str:
     """What changes when the study or its tags change: a hash of its rows (its ``studies`` row without the hash,
     BibTeX entry, authors and tags). The entry changes too when the writer does. The rows hold only text,
-    numbers, None and tuples and lists of them, written out by ``ascii`` the same way by any Python."""
-    return hashlib.sha256(ascii(rows).encode()).hexdigest()
+    numbers, None and tuples and lists of them, which marshal's version 2 writes with their lengths and
+    without references to objects met before: the same bytes for the same values, however they were made."""
+    return hashlib.sha256(marshal.dumps(rows, 2)).hexdigest()
 
 
 @dataclass

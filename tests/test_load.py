@@ -1,5 +1,6 @@
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -98,6 +99,22 @@ def test_loading_twice_gives_the_same_database(tmp_path):
     assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 11)
     assert dump(first) == dump(second)
     assert not (tmp_path / "b.db.tmp").exists()
+
+
+def test_content_hash_depends_on_values_only():
+    """Equal rows hash alike however their strings were made (joined, interned, one object shared or two);
+    any changed value, or a value moved to the next field, changes the hash."""
+    title = "".join(["Acupuncture ", "for back pain"])
+    key = sys.intern("cherkin2009")
+    made = (("cherkin2009", title, 2009, None), "@article{...}", [("Cherkin", "Daniel C.")],
+            [(key, "low-back-pain", "curated", "")], [(key, 1, "pain", "", "usual-care", "better")])
+    shared = ((key, "Acupuncture for back pain", 2009, None), "@article{...}", [("Cherkin", "Daniel C.")],
+              [(key, "low-back-pain", "curated", "")], [(key, 1, "pain", "", "usual-care", "better")])
+    assert store.content_hash(*made) == store.content_hash(*shared)
+    assert store.content_hash(*made) != store.content_hash(*(made[:3] + ([(key, "back-pain", "curated", "")],)
+                                                             + made[4:]))
+    assert store.content_hash(("ab", "c")) != store.content_hash(("a", "bc"))
+    assert store.content_hash(("2009",)) != store.content_hash((2009,))
 
 
 def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
