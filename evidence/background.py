@@ -54,7 +54,9 @@ def _query(db, sql: str, params: dict, cpu_limit_ms: int) -> list[sqlite3.Row]:
     conn = connections.get(db)
     if conn is None:
         conn = connections[db] = db.connect()
-        conn.row_factory = sqlite3.Row
+        # as Datasette prepares each of its connections: rows by name, and the SQL functions of Datasette
+        # (escape_fts, which a search in escaped mode calls) and of its plugins
+        db.ds._prepare_connection(conn, db.name)
     deadline = time.thread_time() + cpu_limit_ms / 1000
     conn.set_progress_handler(lambda: time.thread_time() >= deadline, 1000)
     try:

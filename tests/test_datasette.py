@@ -238,7 +238,8 @@ async def test_grouped_array_facet_counts_what_the_array_facet_counts(ds, query)
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("query", ["", "&_facet_size=3", "&year__gte=2009", "&_search=pain", "&design=Systematic+review"])
+@pytest.mark.parametrize("query", ["", "&_facet_size=3", "&year__gte=2009", "&_search=pain",
+                                   "&_search=pain&_searchmode=escaped", "&design=Systematic+review"])
 async def test_study_card_facets_counted_at_load_time_give_what_datasettes_facets_give(ds, query):
     """Without filters the default facets read study_card_facets; Datasette's own facets count the rows."""
     data = await get_json(ds, "/evidence/study_cards.json?_facet=design&_facet=evidence_level&_facet=year"
