@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from datasette.database import QueryInterrupted
+from datasette.utils.sqlite import sqlite3  # the SQLite module Datasette uses (pysqlite3, if installed)
 
 # How much lower the bulk threads run than the threads answering pages (the export process runs as low).
 NICENESS = 10
