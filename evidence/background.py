@@ -22,6 +22,11 @@ from datasette.utils.sqlite import sqlite3  # the SQLite module Datasette uses (
 NICENESS = 10
 # Bulk reads at once in one server process; `evidence serve` runs a server process per core.
 THREADS = 2
+# How many times its time limit a bulk query may take in all, waiting for a thread and the CPU included.
+WAIT_LIMIT = 10
+# SQLite steps between two looks at the clocks (about a millisecond): each look takes the GIL, which the
+# threads answering pages need.
+CHECK_EVERY = 10_000
 
 _executor: ThreadPoolExecutor | None = None
 _local = threading.local()
@@ -41,29 +46,46 @@ def executor() -> ThreadPoolExecutor:
     return _executor
 
 
-async def query(datasette, database: str, sql: str, params: dict, cpu_limit_ms: int) -> list[sqlite3.Row]:
-    """The rows of ``sql`` on ``database``, read in a bulk thread on a connection of its own (opened as
-    Datasette opens it). The query is stopped, with Datasette's QueryInterrupted, once it has used
-    ``cpu_limit_ms`` of CPU time: time spent waiting for the CPU behind pages does not count against it."""
+async def query(datasette, database: str, sql: str, params: dict | list, time_limit_ms: int) -> list:
+    """The rows of ``sql`` on ``database``, read in a bulk thread on a connection of its own (opened and
+    prepared as Datasette opens and prepares its own). ``time_limit_ms`` is capped by ``sql_time_limit_ms``, as
+    Datasette caps a query's custom limit, but counts the CPU time the query uses: time spent waiting for the
+    CPU behind pages does not count against it. Waiting has a limit of its own, WAIT_LIMIT times as long. A
+    query past either limit is stopped with Datasette's QueryInterrupted."""
     db = datasette.get_database(database)
-    return await asyncio.get_running_loop().run_in_executor(executor(), _query, db, sql, params, cpu_limit_ms)
+    limit = datasette.setting("sql_time_limit_ms")
+    if time_limit_ms and time_limit_ms < limit:
+        limit = time_limit_ms
+    wall_deadline = time.monotonic() + WAIT_LIMIT * limit / 1000  # from now: waiting for a bulk thread counts
+    return await asyncio.get_running_loop().run_in_executor(executor(), _query, db, sql, params, limit,
+                                                            wall_deadline)
 
 
-def _query(db, sql: str, params: dict, cpu_limit_ms: int) -> list[sqlite3.Row]:
-    connections = _local.__dict__.setdefault("connections", weakref.WeakKeyDictionary())  # this thread's, by database
-    conn = connections.get(db)
-    if conn is None:
-        conn = connections[db] = db.connect()
-        # as Datasette prepares each of its connections: rows by name, and the SQL functions of Datasette
-        # (escape_fts, which a search in escaped mode calls) and of its plugins
-        db.ds._prepare_connection(conn, db.name)
-    deadline = time.thread_time() + cpu_limit_ms / 1000
-    conn.set_progress_handler(lambda: time.thread_time() >= deadline, 1000)
+def _query(db, sql: str, params: dict | list, cpu_limit_ms: int, wall_deadline: float) -> list:
+    if time.monotonic() >= wall_deadline:
+        raise QueryInterrupted(sqlite3.OperationalError("interrupted"), sql, params)
+    conn = _connection(db)
+    cpu_deadline = time.thread_time() + cpu_limit_ms / 1000
+    conn.set_progress_handler(lambda: time.thread_time() >= cpu_deadline or time.monotonic() >= wall_deadline,
+                              CHECK_EVERY)
     try:
         return conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "interrupted" in str(exc):
+    except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+        if exc.args == ("interrupted",):  # as Datasette tells an interrupted query from a failed one
             raise QueryInterrupted(exc, sql, params) from exc
         raise
     finally:
-        conn.set_progress_handler(None, 1000)
+        conn.set_progress_handler(None, CHECK_EVERY)
+
+
+def _connection(db) -> sqlite3.Connection:
+    """This thread's connection to ``db`` (a Datasette Database), opened at its first query."""
+    connections = _local.__dict__.setdefault("connections", weakref.WeakKeyDictionary())
+    conn = connections.get(db)
+    if conn is None:
+        conn = db.connect()
+        # rows by name, and the SQL functions of Datasette (escape_fts, which a search in escaped mode calls)
+        # and of its plugins
+        db.ds._prepare_connection(conn, db.name)
+        connections[db] = conn
+    return conn

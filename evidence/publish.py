@@ -267,7 +267,8 @@ _export_pool: ProcessPoolExecutor | None = None
 
 def _export_process() -> ProcessPoolExecutor:
     """The process that reads and formats this server process's exports, one at a time, started at the first.
-    It runs as low as the bulk threads: a page asked for during an export takes the CPU first. `evidence serve` runs a server process per core, so exports can use every core when nothing else does."""
+    It runs as low as the bulk threads: a page asked for during an export takes the CPU first. `evidence
+    serve` runs a server process per core, so exports can use every core when nothing else does."""
     global _export_pool
     if _export_pool is None:
         _export_pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _start_export_process,

@@ -1,10 +1,12 @@
 
+import asyncio
 import json
 import os
 import re
 import signal
 import sqlite3
 import sys
+import time
 import shutil
 from urllib.parse import unquote_plus
 
@@ -251,23 +253,44 @@ async def test_study_card_facets_counted_at_load_time_give_what_datasettes_facet
         assert ours["truncated"] == datasettes["truncated"]
 
 
+def lowered(niceness: int) -> int:
+    """The niceness of a process or thread ``background.NICENESS`` lower than one of ``niceness`` (19 at most)."""
+    return min(niceness + background.NICENESS, 19)
+
+
 def test_exports_are_formatted_in_a_process_of_lower_priority():
-    assert publish._export_process().submit(os.nice, 0).result() == os.nice(0) + background.NICENESS
+    assert publish._export_process().submit(os.nice, 0).result() == lowered(os.nice(0))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread has a niceness of its own on Linux only")
 def test_bulk_reads_run_in_threads_of_lower_priority():
     assert (background.executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result()
-            == os.getpriority(os.PRIO_PROCESS, 0) + background.NICENESS)
+            == lowered(os.getpriority(os.PRIO_PROCESS, 0)))
+
+
+ENDLESS = "with recursive n(i) as (select 1 union all select i + 1 from n) select max(i) from n"
 
 
 @pytest.mark.asyncio
 async def test_a_bulk_query_is_stopped_when_it_has_used_its_cpu_time(ds):
-    endless = "with recursive n(i) as (select 1 union all select i + 1 from n) select max(i) from n"
     with pytest.raises(QueryInterrupted):
-        await background.query(ds, "evidence", endless, {}, 50)
+        await asyncio.wait_for(background.query(ds, "evidence", ENDLESS, {}, 50), 30)
     rows = await background.query(ds, "evidence", "select count(*) as studies from studies", {}, 50)
     assert rows[0]["studies"] == len(await get_json(ds, "/evidence/studies.json?_shape=array&_size=max"))
+
+
+def test_a_bulk_query_is_stopped_when_it_has_waited_too_long(ds):
+    """Past its wall-clock deadline a query stops, however little CPU it used; one whose deadline passed
+    while it waited for a thread does not start. A failed query is an error, not an interruption."""
+    db = ds.get_database("evidence")
+    started = time.monotonic()
+    with pytest.raises(QueryInterrupted):
+        background._query(db, ENDLESS, {}, 60_000, started + 0.05)
+    assert time.monotonic() - started < 5
+    with pytest.raises(QueryInterrupted):
+        background._query(db, "select count(*) from studies", {}, 60_000, started)
+    with pytest.raises(sqlite3.OperationalError, match="no such column: interrupted"):
+        background._query(db, "select interrupted from studies", {}, 60_000, time.monotonic() + 60)
 
 
 @pytest.mark.asyncio
@@ -279,20 +302,26 @@ async def test_bulk_queries_read_the_database_of_their_own_datasette(ds, corpus_
         conn.execute("delete from study_cards where rowid > 2")
     other = Datasette(immutables=[str(tmp_path / "evidence.db")])
     count = "select count(*) as cards from study_cards"
-    for _ in range(background.THREADS):  # whichever thread each query goes to
+    for _ in range(3):  # in turn, on the same bulk thread or another
         assert (await background.query(ds, "evidence", count, {}, 50))[0]["cards"] == 11
         assert (await background.query(other, "evidence", count, {}, 50))[0]["cards"] == 2
 
 
 @pytest.mark.asyncio
-async def test_facets_of_a_search_that_run_out_of_time_are_reported_not_failed(corpus_db):
-    ds = Datasette(immutables=[str(corpus_db)], settings={"facet_time_limit_ms": 0})
-    response = await ds.client.get("/evidence/study_cards?_search=pain")
-    assert response.status_code == 200 and 'class="facets-timed-out"' in response.text
-    timed_out = re.search(r"These facets timed out: ([^<]*)", response.text).group(1)
+async def test_facets_of_a_filter_that_run_out_of_time_are_reported_not_failed(corpus_db, tmp_path):
+    """Counting the default facets over 110,000 study cards takes more than the 5 ms of CPU that five facets
+    of 1 ms have together: the page comes back with its rows and count, and says which facets timed out."""
+    shutil.copy(corpus_db, tmp_path / "evidence.db")
+    columns = "title, year, journal, design, evidence_level, conditions, condition_groups, outcomes, directions"
+    with sqlite3.connect(tmp_path / "evidence.db") as conn:
+        conn.execute(f"insert into study_cards (key, {columns}) select key || '-' || n.i, {columns} from study_cards, "
+                     "(with recursive n(i) as (select 1 union all select i + 1 from n where i < 10000) select i from n) n")
+    ds = Datasette(immutables=[str(tmp_path / "evidence.db")], settings={"facet_time_limit_ms": 1})
+    response = await ds.client.get("/evidence/study_cards?year__gte=0")
+    assert response.status_code == 200
+    timed_out = re.search(r'class="facets-timed-out">These facets timed out: ([^<]*)', response.text).group(1)
     assert set(timed_out.split(", ")) == set(store.CARD_FACETS)
-    matches = await get_json(ds, "/evidence/study_cards.json?_search=pain&_nofacet=1&_shape=array")
-    assert matches and f"study_cards: {len(matches)} rows where search matches" in response.text
+    assert "study_cards: 110,011 rows where year" in response.text
 
 
 @pytest.mark.asyncio

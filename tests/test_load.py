@@ -102,17 +102,17 @@ def test_loading_twice_gives_the_same_database(tmp_path):
 
 
 def test_content_hash_depends_on_values_only():
-    """Equal rows hash alike however their strings were made (joined, interned, one object shared or two);
-    any changed value, or a value moved to the next field, changes the hash."""
-    title = "".join(["Acupuncture ", "for back pain"])
-    key = sys.intern("cherkin2009")
-    made = (("cherkin2009", title, 2009, None), "@article{...}", [("Cherkin", "Daniel C.")],
+    """Equal rows hash alike however their strings were made: one object in two places or two equal objects,
+    interned or not. Any changed value, or text moved from one field to the next, changes the hash."""
+    key = "".join(["cherkin", "2009"])  # made at run time: not interned
+    once = ((key, "Acupuncture for back pain", 2009, None), "@article{...}", [("Cherkin", "Daniel C.")],
             [(key, "low-back-pain", "curated", "")], [(key, 1, "pain", "", "usual-care", "better")])
-    shared = ((key, "Acupuncture for back pain", 2009, None), "@article{...}", [("Cherkin", "Daniel C.")],
-              [(key, "low-back-pain", "curated", "")], [(key, 1, "pain", "", "usual-care", "better")])
-    assert store.content_hash(*made) == store.content_hash(*shared)
-    assert store.content_hash(*made) != store.content_hash(*(made[:3] + ([(key, "back-pain", "curated", "")],)
-                                                             + made[4:]))
+    twice = ((sys.intern("cherkin2009"), "".join(["Acupuncture ", "for back pain"]), 2009, None), "@article{...}",
+             [("Cherkin", "Daniel C.")], [("".join(["cherkin", "2009"]), "low-back-pain", "curated", "")],
+             [("cherkin" + str(2009), 1, "pain", "", "usual-care", "better")])
+    assert once == twice and store.content_hash(*once) == store.content_hash(*twice)
+    changed = once[:3] + ([(key, "back-pain", "curated", "")],) + once[4:]
+    assert store.content_hash(*once) != store.content_hash(*changed)
     assert store.content_hash(("ab", "c")) != store.content_hash(("a", "bc"))
     assert store.content_hash(("2009",)) != store.content_hash((2009,))
 
