@@ -8,9 +8,11 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from . import curation, exporters, loader, parallel, readers, store
+from . import exporting, formats, loader, store
+from .fast import parallel
+from .tagging import curation
 from .selection import Selection, SelectionError, select_keys
-from .vocabulary import VocabularyError
+from .tagging.vocabulary import VocabularyError
 
 stderr = Console(stderr=True, soft_wrap=True)
 
@@ -28,7 +30,7 @@ def cli():
 @click.option("--vocab", "vocab_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=loader.DATA_DIR / "vocabularies", show_default="data/vocabularies",
               help="Folder with conditions.yaml, designs.yaml, outcomes.yaml and comparators.yaml.")
-@click.option("--format", "format_name", type=click.Choice(readers.FORMATS),
+@click.option("--format", "format_name", type=click.Choice(formats.FORMATS),
               help="Read every file as this format (default: from each file's extension).")
 @click.option("--encoding", help="Text encoding of the files (default: UTF-8; a file that is not UTF-8 is read "
                                  "as cp1252 with a warning showing the characters that gave).")
@@ -79,7 +81,7 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet)
 @click.option("--vocab", "vocab_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=loader.DATA_DIR / "vocabularies", show_default="data/vocabularies",
               help="Folder with the vocabularies that tags are checked against.")
-@click.option("--format", "format_name", type=click.Choice(readers.FORMATS),
+@click.option("--format", "format_name", type=click.Choice(formats.FORMATS),
               help="Read every file as this format (default: from each file's extension).")
 @click.option("--encoding", help="Text encoding of the files (default: UTF-8, else cp1252 with a warning).")
 def check(files, vocab_dir, format_name, encoding):
@@ -107,11 +109,11 @@ SUFFIX_MARKUP = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".
 
 @cli.command()
 @click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("-f", "--format", "format_name", type=click.Choice(list(exporters.FORMATS)), default="bibtex",
+@click.option("-f", "--format", "format_name", type=click.Choice(list(exporting.FORMATS)), default="bibtex",
               show_default=True, help="Bibliography format; apa and vancouver are formatted reference lists.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
               help="File to write (default, or -: standard output).")
-@click.option("--markup", type=click.Choice(list(exporters.MARKUPS)),
+@click.option("--markup", type=click.Choice(list(exporting.MARKUPS)),
               help="For apa and vancouver: text, markdown or html (default: from the --output suffix, else text).")
 @click.option("--condition", multiple=True, help="Condition id or label; narrower conditions are included. Repeatable.")
 @click.option("--design", multiple=True, help="Design id or label (e.g. rct). Repeatable.")
@@ -139,7 +141,7 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
     """
     if output == Path("-"):
         output = None
-    if markup is not None and not exporters.FORMATS[format_name].formatted:
+    if markup is not None and not exporting.FORMATS[format_name].formatted:
         raise click.UsageError("--markup applies to -f apa and -f vancouver only")
     if markup is None:
         markup = SUFFIX_MARKUP.get(output.suffix.lower(), "text") if output else "text"
@@ -157,7 +159,7 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
         conn.close()  # the workers read with connections of their own
     exported: dict[str, list] = {}  # key -> curated outcomes of each study written, for the sidecar
     with parallel.workers():
-        chunks = exporters.export(db, keys, format_name, markup, exported)
+        chunks = exporting.export(db, keys, format_name, markup, exported)
         files = [output] if output else []
         try:
             if output:
@@ -176,7 +178,7 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
                     files.append(sidecar)
         except OSError as exc:
             raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
-    label = exporters.FORMATS[format_name].label
+    label = exporting.FORMATS[format_name].label
     if not exported:
         stderr.print("no studies matched the selection", markup=False, highlight=False, style="yellow")
     else:
@@ -216,10 +218,10 @@ def serve(db, host, port, workers):
     """
     import uvicorn
 
-    from . import server  # Datasette: imported only to serve
+    from .web import server  # Datasette: imported only to serve
 
     server.configure(db.resolve(), inspect_file(db).resolve())
-    uvicorn.run("evidence.server:app", factory=True, host=host, port=port, workers=workers, log_level="info",
+    uvicorn.run("evidence.web.server:app", factory=True, host=host, port=port, workers=workers, log_level="info",
                 lifespan="on")
 
 

@@ -10,16 +10,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from . import parallel, store
-from .claims import read_layer
-from .curation import read_outcomes, sidecar_path
-from .exporters.bibtex import entry as bibtex_entry
+from . import store
+from .evidence_layer.claims import read_layer
+from .fast import parallel, pieces
+from .formats import read_file
+from .formats.bibtex import entry as bibtex_entry
 from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
-from .readers import pieces, read_file
 from .records import LoadError, StudyRecord, make_key, split_source
-from .spool import Spool, read_back
-from .tagger import tag_study
-from .vocabulary import Vocabulary, load_vocabulary
+from .fast.spool import Spool, read_back
+from .tagging.curation import read_outcomes, sidecar_path
+from .tagging.tagger import tag_study
+from .tagging.vocabulary import Vocabulary, load_vocabulary
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("EVIDENCE_DATA", PROJECT_ROOT / "data"))

@@ -7,9 +7,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 
-from .curation import OutcomeTag
-from .records import LoadError, StudyRecord, fold, split_source
-from .spool import Place
+from .fast.spool import Place
+from .records import LoadError, OutcomeTag, StudyRecord, fold, split_source
 
 
 @dataclass

@@ -53,6 +53,20 @@ def split_source(source: str) -> tuple[str, int]:
     return file, int(line)
 
 
+@dataclass(frozen=True, slots=True)
+class OutcomeTag:
+    """What a study measured, against what, which way the result went, and where that was said."""
+
+    outcome: str
+    measure: str
+    comparator: str
+    direction: str
+    finding: str
+    provenance: str  # "curated" | "rule"
+    source: str  # "data/studies.outcomes.yaml:12"
+    condition: str | None = None  # the condition the result is for, where the study covers several
+
+
 @dataclass(slots=True)
 class StudyRecord:
     """One study as read from any input format, before tagging."""
@@ -90,6 +104,21 @@ class StudyRecord:
     note: str | None = None
     tags: list[Tag] = field(default_factory=list)
     extra: dict[str, str] = field(default_factory=dict)  # fields no column holds, raw
+
+
+@dataclass
+class TaggedStudy:
+    """A record with its checked tags."""
+
+    record: StudyRecord
+    design: Tag | None = None
+    conditions: list[Tag] = field(default_factory=list)
+    outcomes: list[OutcomeTag] = field(default_factory=list)
+
+    def keywords(self) -> list[str]:
+        """Curated tags as ``condition:<id>`` / ``design:<id>`` keywords (as they are read), then free keywords."""
+        curated = [t for t in [*self.conditions, self.design] if t is not None and t.provenance == "curated"]
+        return [f"{t.kind}:{t.value}" for t in curated] + self.record.keywords
 
 
 @contextmanager

@@ -21,7 +21,7 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from evidence.readers import reflist  # noqa: E402
+from evidence.formats import reflist  # noqa: E402
 
 LABELLED_SET = PROJECT_ROOT / "tests" / "fixtures" / "reference_lists"
 FIELDS = ("authors", "year", "title", "journal", "volume", "issue", "pages", "doi", "pmid")

@@ -15,9 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from evidence.accuracy import labelled_by_curation, labelled_by_file, score
+from accuracy import labelled_by_curation, labelled_by_file, score
 from evidence.loader import DATA_DIR, default_inputs
-from evidence.vocabulary import load_vocabulary
+from evidence.tagging.vocabulary import load_vocabulary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,16 @@
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from evidence import loader, store
-from evidence.exporters import render
+from evidence.exporting import render
 from evidence.selection import Selection, select_keys
+
+# scripts/ holds code the installed package does not need (the tag accuracy report), tested here too
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 DATA = loader.DATA_DIR
 VOCAB = DATA / "vocabularies"

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from evidence.readers import read_file
-from evidence.readers.bibtex import decode_latex, decode_title
+from evidence.formats import read_file
+from evidence.formats.latex import decode_latex, decode_title
 
 MIXED = r"""@string{jp = "The Journal of Pain"}
 

@@ -13,7 +13,7 @@ import pytest
 from bibtexparser.middlewares.names import split_multiple_persons_names
 
 from evidence import loader
-from evidence.readers import bibtex
+from evidence.formats import bibtex
 
 from conftest import FIXTURES
 

@@ -101,7 +101,7 @@ async def test_claim_and_article_pages_escape_html(claims_db):
 def test_a_review_finding_for_one_condition_does_not_colour_another(claims_db):
     import sqlite3
 
-    from evidence.evidence_map import build
+    from evidence.web.evidence_map import build
 
     with sqlite3.connect(claims_db) as conn:
         the_map = build(conn)

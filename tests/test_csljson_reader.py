@@ -10,10 +10,10 @@ import pytest
 
 from conftest import FIXTURES, curated_tags, exported_and_read_back
 from evidence import loader
-from evidence.exporters.csljson import CSL_TYPES
-from evidence.readers.bibtex import extra_text
-from evidence.readers import FORMATS, format_of, read_file
-from evidence.readers.csljson import ENTRY_TYPES, plain_title, read
+from evidence.formats.csljson import CSL_TYPES
+from evidence.formats.latex import extra_text
+from evidence.formats import FORMATS, format_of, read_file
+from evidence.formats.csljson import ENTRY_TYPES, plain_title, read
 from evidence.records import Person
 
 

@@ -18,7 +18,9 @@ from datasette.database import QueryInterrupted
 from sqlite_utils import Database
 
 from conftest import VOCAB
-from evidence import background, loader, publish, store
+from evidence import loader, store
+from evidence.fast import background
+from evidence.web import plugin as publish
 
 
 @pytest.fixture

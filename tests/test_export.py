@@ -17,8 +17,8 @@ from pylatexenc.latex2text import LatexNodes2Text
 
 from evidence import loader, store
 from evidence.cli import cli
-from evidence.exporters import render
-from evidence.readers.bibtex import extra_text
+from evidence.exporting import render
+from evidence.formats.latex import extra_text
 from evidence.selection import Selection, SelectionError, select_keys
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -113,7 +113,7 @@ def test_bibtex_export_loads_back_to_the_same_database_and_text(corpus_db, tmp_p
     first = tmp_path / "export.bib"
     first.write_text(render(studies_of(corpus_db), "bibtex"), encoding="utf-8")
     outcomes = tmp_path / "export.outcomes.yaml"
-    from evidence.curation import format_outcomes
+    from evidence.tagging.curation import format_outcomes
     outcomes.write_text(format_outcomes({s.record.key: s.outcomes for s in studies_of(corpus_db)}), encoding="utf-8")
     again_db = tmp_path / "again.db"
     summary = loader.load(again_db, [first])

@@ -5,8 +5,8 @@ import yaml
 from sqlite_utils import Database
 
 from evidence import loader
-from evidence.readers import format_of, read_file
-from evidence.readers.medline import read
+from evidence.formats import format_of, read_file
+from evidence.formats.medline import read
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LABELLED = FIXTURES / "pubmed_labelled.nbib"

@@ -13,13 +13,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evidence import curation, exporters, loader, parallel, store, tagger
+from evidence import exporting as exporters, loader, store
+from evidence.fast import parallel
+from evidence.tagging import curation, tagger
 from evidence.cli import cli
-from evidence.exporters import formatted
-from evidence.readers import bibtex, pieces, read_file
+from evidence.formats import citeproc as formatted
+from evidence.fast import pieces
+from evidence.formats import bibtex, latex, read_file
 from evidence.selection import Selection, select_keys
-from evidence.spool import Spool
-from evidence.vocabulary import load_vocabulary
+from evidence.fast.spool import Spool
+from evidence.tagging.vocabulary import load_vocabulary
 
 from conftest import FIXTURES, VOCAB
 
@@ -161,23 +164,23 @@ def test_braces_and_dashes_decode_as_pylatexenc_decodes_them():
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14)))
         if "''" in value:
             continue
-        assert bibtex._decode(value) == " ".join(bibtex._latex.latex_to_text(value).split()), value
+        assert latex._decode(value) == " ".join(latex._latex.latex_to_text(value).split()), value
 
 
 def _encode_char_by_char(text: str) -> str:
     """The BibTeX writer's LaTeX encoding the plain way: every character looked at in turn."""
     out = []
     for char in text:
-        if char in exporters.bibtex._ASCII_SPECIALS:
-            out.append(exporters.bibtex._ASCII_SPECIALS[char])
+        if char in latex._ASCII_SPECIALS:
+            out.append(latex._ASCII_SPECIALS[char])
         elif char == "-" and out and out[-1] == "-":
             out.append("{}-")
         elif char.isascii():
             out.append(char)
-        elif char in exporters.bibtex._OVERRIDES:
-            out.append(exporters.bibtex._OVERRIDES[char])
+        elif char in latex._OVERRIDES:
+            out.append(latex._OVERRIDES[char])
         else:
-            out.append(exporters.bibtex._latex_for(char))
+            out.append(latex._latex_for(char))
     return "".join(out)
 
 
@@ -186,7 +189,7 @@ def test_latex_encoding_by_runs_gives_what_encoding_char_by_char_gives():
     alphabet = "aB -{}\\$&%#_~^.0é\u2013\u2014\u2010íβø\u00ad字"
     for _ in range(5000):
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
-        assert exporters.bibtex.encode(value) == _encode_char_by_char(value), value
+        assert latex.encode(value) == _encode_char_by_char(value), value
 
 
 def test_exports_of_studies_read_for_export_are_those_of_studies_read_whole(corpus, tmp_path, monkeypatch):

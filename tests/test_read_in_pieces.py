@@ -12,10 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import FIXTURES
-from evidence import parallel
+from evidence.fast import parallel
 from evidence.cli import cli
-from evidence.readers import bibtex, medline, pieces, read_file, ris
-from evidence.spool import Spool
+from evidence.fast import pieces
+from evidence.formats import bibtex, medline, read_file, ris
+from evidence.fast.spool import Spool
 
 EXTENSIONS = {"bibtex": "bib", "ris": "ris", "medline": "nbib"}
 RECORD_STARTS = {"bibtex": bibtex._BYTES_BLOCK_START, "ris": ris.RECORD_START, "medline": medline.RECORD_START}

@@ -6,8 +6,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from evidence import loader
-from evidence.readers import read_file
-from evidence.readers.reflist import read
+from evidence.formats import read_file
+from evidence.formats.reflist import read
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

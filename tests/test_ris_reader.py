@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from conftest import FIXTURES, curated_tags, exported_and_read_back
 from evidence import loader
 from evidence.cli import cli
-from evidence.exporters.ris import RIS_TYPES
-from evidence.readers.bibtex import extra_text
-from evidence.readers import FORMATS, format_of, read_file
-from evidence.readers.ris import ENTRY_TYPES, read
+from evidence.formats.ris import RIS_TYPES
+from evidence.formats.latex import extra_text
+from evidence.formats import FORMATS, format_of, read_file
+from evidence.formats.ris import ENTRY_TYPES, read
 from evidence.records import Person
 
 

@@ -8,13 +8,14 @@ import pytest
 from datasette.app import Datasette
 from sqlite_utils import Database
 
-from evidence import loader, tagger
-from evidence.accuracy import Labelled, labelled_by_file, score
-from evidence.curation import OutcomeTag
-from evidence.readers import read_file
+from evidence import loader
+from evidence.tagging import tagger
+from accuracy import Labelled, labelled_by_file, score
+from evidence.records import OutcomeTag
+from evidence.formats import read_file
 from evidence.records import StudyRecord, Tag
-from evidence.tagger import conditions_by_rule, design_by_rule, outcomes_by_rule, tag_study
-from evidence.vocabulary import VocabularyError, load_vocabulary
+from evidence.tagging.tagger import conditions_by_rule, design_by_rule, outcomes_by_rule, tag_study
+from evidence.tagging.vocabulary import VocabularyError, load_vocabulary
 
 from conftest import FIXTURES, VOCAB
 

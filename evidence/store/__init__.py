@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .claims import VERDICTS, EvidenceLayer, check_details
-from .curation import OutcomeTag
-from .merge import MergedStudy, Source
-from .records import LoadError, Person, StudyRecord, Tag, many_objects, shallow_dict
-from .tagger import TaggedStudy
-from .vocabulary import DIRECTIONS, Vocabulary
+from ..evidence_layer.claims import VERDICTS, EvidenceLayer, check_details
+from ..merge import MergedStudy, Source
+from ..records import LoadError, OutcomeTag, Person, StudyRecord, Tag, TaggedStudy, many_objects, shallow_dict
+from ..tagging.vocabulary import DIRECTIONS, Vocabulary
 
 if TYPE_CHECKING:  # sqlite-utils is imported where a database is built: exports read with sqlite3 alone
     from sqlite_utils import Database

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import MONTHS, LoadError, StudyRecord, Tag, free_key, key_stem, normalise_month
-from .. import parallel
-from ..spool import Spool
-from . import pieces
+from ..fast import parallel, pieces
+from ..fast.spool import Spool
 
 
 @dataclass

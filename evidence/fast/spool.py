@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .records import StudyRecord
+from ..records import StudyRecord
 
 # Where a record was written: (file, offset, length).
 Place = tuple[str, int, int]

@@ -22,9 +22,11 @@ from datasette.facets import Facet, load_facet_configs
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
 
-from . import background, evidence_map, exporters, parallel, store
+from .. import exporting, store
+from ..fast import background, parallel
+from ..selection import KEY_COLUMNS
+from . import evidence_map
 from .metadata import evidence_map_sql, instance_metadata
-from .selection import KEY_COLUMNS
 
 # URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default text).
 RENDERERS = {"bib": "bibtex", "ris": "ris", "csljson": "csl-json", "apa": "apa", "vancouver": "vancouver"}
@@ -235,14 +237,14 @@ def _renderer(name: str):
         if problem:
             return Response.text(problem, status=400)
         markup = request.args.get("_markup", "text")
-        if markup not in exporters.MARKUPS:
-            return Response.text(f"_markup must be one of {', '.join(exporters.MARKUPS)}", status=400)
+        if markup not in exporting.MARKUPS:
+            return Response.text(f"_markup must be one of {', '.join(exporting.MARKUPS)}", status=400)
         try:
             keys = await _selection_keys(datasette, request, database, table, view_name, columns, rows, data)
         except (ValueError, QueryInterrupted) as exc:
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
         path = datasette.get_database(database).path
-        if name in exporters.STORED:  # text the load wrote: read in a thread of this process, as a page is
+        if name in exporting.STORED:  # text the load wrote: read in a thread of this process, as a page is
             body, count = await asyncio.get_running_loop().run_in_executor(None, _export, path, keys, name, markup)
         else:  # formatting thousands of references takes seconds: done in a process of lower priority
             try:
@@ -251,7 +253,7 @@ def _renderer(name: str):
             except BrokenProcessPool:
                 _stop_export_process()  # the next export starts another
                 raise
-        extension, media_type = exporters.file_type(name, markup)
+        extension, media_type = exporting.file_type(name, markup)
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
         disposition = "inline" if markup == "html" and name in ("apa", "vancouver") else "attachment"
@@ -301,7 +303,7 @@ def _export(path: str, keys: list[str], name: str, markup: str, workers: bool = 
     ``workers`` (in the export process only: a server process does not fork), written in worker processes."""
     written: dict[str, list] = {}
     with parallel.workers() if workers else nullcontext():
-        text = "".join(exporters.export(Path(path), keys, name, markup, written))
+        text = "".join(exporting.export(Path(path), keys, name, markup, written))
     return text.encode("utf-8"), len(written)
 
 
@@ -366,7 +368,7 @@ async def _evidence_map_page(datasette, request):
                           "column": column.label, "href": f"{table}?{query}"})
         rows.append({"label": row.label, "depth": row.depth, "total": row.total, "cells": cells})
     template = datasette.jinja_env.from_string(
-        files("evidence").joinpath("templates/evidence_map.html").read_text(encoding="utf-8"))
+        files("evidence.web").joinpath("templates/evidence_map.html").read_text(encoding="utf-8"))
     page = datasette.urls.path("/-/evidence-map")
     context = {"database": database, "map": the_map, "rows": rows, "findings": evidence_map.FINDINGS,
                "by_design_url": f"{page}?{urlencode({'database': database})}",

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .records import LoadError
-from .yamlsource import YamlProblem, load_with_lines
+from ..records import LoadError, OutcomeTag
+from ..yamlsource import YamlProblem, load_with_lines
 
 REQUIRED = ("outcome", "measure", "comparator", "direction", "finding")
-
-
-@dataclass(frozen=True, slots=True)
-class OutcomeTag:
-    """What a study measured, against what, which way the result went, and where that was said."""
-
-    outcome: str
-    measure: str
-    comparator: str
-    direction: str
-    finding: str
-    provenance: str  # "curated" | "rule"
-    source: str  # "data/studies.outcomes.yaml:12"
-    condition: str | None = None  # the condition the result is for, where the study covers several
 
 
 def sidecar_path(bib_path: Path) -> Path:

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .records import LoadError, fold
-from .yamlsource import YamlProblem, load_with_lines
+from ..records import LoadError, fold
+from ..yamlsource import YamlProblem, load_with_lines
 
 FILES = ("sources.yaml", "claims.yaml", "review_includes.yaml")
 VERDICTS = ("supported", "supported-with-caveats", "overstated", "detail-wrong", "misrepresented",

@@ -21,24 +21,8 @@ except ImportError:  # Python 3.10
                                BRANCH, CATEGORY, CATEGORY_SPACE, CATEGORY_WORD, IN, LITERAL, MAX_REPEAT, MAXREPEAT,
                                MIN_REPEAT, NEGATE, SUBPATTERN)
 
-from .curation import OutcomeTag
-from .records import LoadError, StudyRecord, Tag, split_source
+from ..records import LoadError, OutcomeTag, StudyRecord, Tag, TaggedStudy, split_source
 from .vocabulary import DIRECTIONS, RULE_COMPARATOR, RULE_DIRECTION, Vocabulary
-
-
-@dataclass
-class TaggedStudy:
-    """A record with its checked tags."""
-
-    record: StudyRecord
-    design: Tag | None = None
-    conditions: list[Tag] = field(default_factory=list)
-    outcomes: list[OutcomeTag] = field(default_factory=list)
-
-    def keywords(self) -> list[str]:
-        """Curated tags as ``condition:<id>`` / ``design:<id>`` keywords (as they are read), then free keywords."""
-        curated = [t for t in [*self.conditions, self.design] if t is not None and t.provenance == "curated"]
-        return [f"{t.kind}:{t.value}" for t in curated] + self.record.keywords
 
 
 def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vocabulary) -> tuple[TaggedStudy, list[LoadError]]:

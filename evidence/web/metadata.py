@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .claims import BY_SEVERITY
-from .store import CARD_FACETS
+from ..evidence_layer.claims import BY_SEVERITY
+from ..store import CARD_FACETS
 
 LICENSE = "CC BY 4.0 (curated tags and summaries); bibliographic facts are public record"
 

@@ -7,9 +7,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import parallel, store
-from ..tagger import TaggedStudy
-from . import bibtex, csljson, ris
+from . import store
+from .fast import parallel
+from .formats import bibtex, csljson, ris
+from .records import TaggedStudy
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ def file_type(name: str, markup: str = "text") -> tuple[str, str]:
 def render(studies: Iterable[TaggedStudy], name: str, markup: str = "text") -> str:
     """The studies in one format; ``markup`` applies to the formatted styles only."""
     if FORMATS[name].formatted:
-        from . import formatted  # citeproc-py: imported only for the formats that need it
+        from .formats import citeproc  # citeproc-py: imported only for the formats that need it
 
-        return formatted.write(list(studies), name, markup)
+        return citeproc.write(list(studies), name, markup)
     write, layout = WRITERS[name]
     texts = [write(study) for study in studies]
     return layout.start + layout.between.join(texts) + layout.end if texts else layout.empty

@@ -1,0 +1,180 @@
+"""LaTeX and Unicode both ways, as BibTeX values hold it: decoding with pylatexenc only where a value has LaTeX,
+case-protected spans of titles, and encoding that BibTeX and biber read back to the same text."""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+from pylatexenc.latexencode import UnicodeToLatexEncoder
+
+from ..records import StudyRecord
+
+# What pylatexenc reads as more than braces and dashes: commands, math, ties, comments, alignment, quotes ('').
+_NEEDS_PYLATEXENC = re.compile(r"[\\$~%&`]")
+_latex_macros = get_default_latex_context_db()
+_latex_macros.add_context_category("bibtex-specials", prepend=True,
+                                   macros=[MacroTextSpec("textasciicircum", "^")])  # not the modifier letter ˆ
+_latex = LatexNodes2Text(latex_context=_latex_macros)
+
+
+def decode_latex(value: str) -> str:
+    """Unicode text of a BibTeX value, on one line as BibTeX reads it; LaTeX is decoded only where there is some.
+    Short values (names, journals, keywords), which repeat, are decoded once."""
+    return _decode_repeated(value) if len(value) <= 200 else _decode(value)
+
+
+def _decode(value: str) -> str:
+    # No LaTeX: looking for each character on its own is faster than one pattern for them all.
+    if "--" not in value and "\\" not in value and "{" not in value and "}" not in value and "$" not in value \
+            and "~" not in value:
+        return " ".join(value.split())
+    # Braces and dashes only: what pylatexenc makes of them, faster.
+    if "''" not in value and not _NEEDS_PYLATEXENC.search(value):
+        return " ".join(value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split())
+    return " ".join(_latex.latex_to_text(value).split())
+
+
+_decode_repeated = lru_cache(maxsize=65536)(_decode)
+
+
+def extra_text(record: StudyRecord, name: str) -> str | None:
+    """The Unicode text of a field the record keeps only raw in ``extra`` (booktitle, publisher, ...)."""
+    value = record.extra.get(name)
+    return decode_latex(value) or None if value else None
+
+
+_COMMAND = re.compile(r"\\([A-Za-z]+|[^A-Za-z\s])\s*$")
+# Accent commands: their braced argument is a letter to accent, not text to protect.
+_ACCENTS = set("'`^\"~=.") | {"c", "v", "u", "H", "r", "k", "d", "b", "t"}
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use marks around protected text while decoding
+
+
+def decode_title(value: str) -> tuple[str, list[tuple[int, int]]]:
+    """A raw title's text, and the (start, end) spans of it that braces protect from case changes.
+
+    As in BibTeX: a top-level group ("{MRI}", "{Parkinson}") and the argument of a command
+    ("\\textit{E. coli}") keep their case; a special character ("{\\'E}") does not, though groups
+    nested inside it do.
+    """
+    if "{" not in value:
+        return decode_latex(value).strip(), []
+    text, spans, opened = [], [], 0
+    for char in decode_latex(_mark_protected(value)).strip():
+        if char == _OPEN:
+            opened = len(text)
+        elif char == _CLOSE:
+            if len(text) > opened:
+                spans.append((opened, len(text)))
+        else:
+            text.append(char)
+    return "".join(text), spans
+
+
+def _mark_protected(value: str) -> str:
+    """The value with the text of each protected group between private-use marks (inside its braces,
+    so that command arguments stay arguments)."""
+    out, i = [], 0
+    while True:
+        special = _ESCAPE_OR_GROUP.search(value, i)
+        if special is None:
+            out.append(value[i:])
+            return "".join(out)
+        at = special.start()
+        out.append(value[i:at])
+        if value[at] == "\\":
+            out.append(value[at:at + 2])
+            i = at + 2
+            continue
+        end = _closing_brace(value, at)
+        inner = value[at + 1:end]
+        command = _COMMAND.search(value[:at])
+        if command and command.group(1) in _ACCENTS:
+            out.append("{" + inner + "}")
+        elif inner.startswith("\\") and not command:
+            out.append("{" + _mark_protected(inner) + "}")
+        else:
+            out.append("{" + _OPEN + inner + _CLOSE + "}")
+        i = end + 1
+
+
+_ESCAPE_OR_GROUP = re.compile(r"[\\{]")
+_ESCAPE_OR_BRACE = re.compile(r"\\.|[{}]", re.DOTALL)
+
+
+def _closing_brace(value: str, start: int) -> int:
+    """Index of the brace closing the one at ``start`` (the end of the value if it is never closed)."""
+    depth = 0
+    for token in _ESCAPE_OR_BRACE.finditer(value, start):
+        char = token.group()
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return token.start()
+    return len(value)
+
+
+
+_ASCII_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
+    "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+# Where pylatexenc's choice is read back wrongly: biber and pandoc take {\'\i} as "ı́", not "í".
+_OVERRIDES = {"í": r"{\'i}", "ì": r"{\`i}", "î": r"{\^i}", "ï": r"{\"i}", "\u2013": "--", "\u2014": "---"}
+# The characters encode looks at: specials, hyphens (two in a row) and anything not ASCII.
+_TO_ENCODE = re.compile(r"[\\{}$&%#_~^\-]|[^\x00-\x7f]")
+_encoder = UnicodeToLatexEncoder(non_ascii_only=True, replacement_latex_protection="braces-all",
+                                 unknown_char_policy="keep")
+logging.getLogger("pylatexenc.latexencode").setLevel(logging.ERROR)  # characters without LaTeX stay Unicode
+
+
+def encode(text: str) -> str:
+    """LaTeX for Unicode text: specials escaped, accents as ``{\\~a}`` (which BibTeX sorts and
+    abbreviates correctly), dashes as ``--``; characters with no LaTeX form stay as UTF-8 for biber."""
+    if text.isascii() and "--" not in text:  # the usual case, found by substring searches (faster than a regex)
+        for char in _ASCII_SPECIALS:
+            if char in text:
+                break
+        else:
+            return text
+    out = []
+    at = 0
+    for match in _TO_ENCODE.finditer(text):
+        start = match.start()
+        if start > at:
+            out.append(text[at:start])  # ASCII without specials or hyphens: as it is
+        at = start + 1
+        char = text[start]
+        if char in _ASCII_SPECIALS:
+            out.append(_ASCII_SPECIALS[char])
+        elif char == "-":
+            out.append("{}-" if out and out[-1] == "-" else "-")  # two typed hyphens are not an en dash
+        elif char in _OVERRIDES:
+            out.append(_OVERRIDES[char])
+        else:
+            out.append(_latex_for(char))
+    out.append(text[at:])
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _latex_for(char: str) -> str:
+    """pylatexenc's LaTeX for one character; math symbols as ``$\\beta$``, which is not read back as a
+    case-protected group."""
+    latex = _encoder.unicode_to_latex(char)
+    math = re.fullmatch(r"\{\\ensuremath\{(.*)\}\}", latex)
+    return f"${math.group(1)}$" if math else latex
+
+
+def encode_title(title: str, protected: list[tuple[int, int]]) -> str:
+    """The title in LaTeX, with its case-protected spans in braces."""
+    parts, at = [], 0
+    for start, end in protected:
+        parts += [encode(title[at:start]), "{" + encode(title[start:end]) + "}"]
+        at = end
+    parts.append(encode(title[at:]))
+    return "".join(parts)
