@@ -9,6 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .errors import SelectionError
 from .records import fold
 
 # Each study with its first author's family name (NULL if it has no authors), for bibliography order.
@@ -17,10 +18,6 @@ WITH_FIRST_AUTHOR = """studies s LEFT JOIN study_authors sa ON sa.study_key = s.
 
 # Names a result column may have for its values to be taken as study keys.
 KEY_COLUMNS = ("key", "study_key")
-
-
-class SelectionError(ValueError):
-    """A criterion that cannot be applied: an unknown term, a bad search or a bad query."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import NotAnEvidenceDatabase
 from ..evidence_layer.claims import VERDICTS, EvidenceLayer, check_details
 from ..merge import MergedStudy, Source
 from ..records import LoadError, OutcomeTag, Person, StudyRecord, Tag, TaggedStudy, many_objects, shallow_dict
@@ -443,14 +444,14 @@ def schema_problem(conn: sqlite3.Connection) -> str | None:
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection to an evidence database; ValueError saying why if the file is not one."""
+    """A read-only connection to an evidence database; NotAnEvidenceDatabase saying why if the file is not one."""
     if not path.exists():
-        raise ValueError(f"{path}: no such database")
+        raise NotAnEvidenceDatabase(f"{path}: no such database")
     conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
     problem = schema_problem(conn)
     if problem:
         conn.close()
-        raise ValueError(f"{path}: {problem}")
+        raise NotAnEvidenceDatabase(f"{path}: {problem}")
     return conn
 
 

@@ -6,6 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import VocabularyError
 from ..yamlsource import YamlProblem, load_with_lines
 
 KINDS = ("conditions", "designs", "outcomes", "comparators")
@@ -22,10 +23,6 @@ RULE_FIELDS = {
     "outcomes": ("patterns",),
     "comparators": (),
 }
-
-
-class VocabularyError(ValueError):
-    """A vocabulary file that is inconsistent (missing ids, unknown parents, cycles)."""
 
 
 @dataclass
