@@ -12,12 +12,13 @@ from pathlib import Path
 
 from . import store
 from .evidence_layer.claims import read_layer
+from .evidence_layer.saving import save_evidence_layer
 from .fast import parallel, pieces
-from .formats import read_file
+from .fast.pieces import read_file
+from .fast.spool import Kept, Spool, keeper
 from .formats.bibtex import entry as bibtex_entry
 from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
 from .records import LoadError, StudyRecord, make_key, split_source
-from .fast.spool import Spool, read_back
 from .tagging.curation import read_outcomes, sidecar_path
 from .tagging.tagger import tag_study
 from .tagging.vocabulary import Vocabulary, load_vocabulary
@@ -41,6 +42,7 @@ class LoadSummary:
     errors: list[LoadError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    keys: set[str] = field(default_factory=set)  # of the studies saved
 
     @property
     def error_count(self) -> int:
@@ -98,7 +100,7 @@ class Inputs:
         return any(e.entry_key == key or e.entry_key is None for e in failed)
 
 
-def read_inputs(files: list[Path], base: Path, spool: Spool, format: str | None = None,
+def read_inputs(files: list[Path], base: Path, spool: Spool | Kept, format: str | None = None,
                 encoding: str | None = None) -> Inputs:
     """Read every file (once, whatever the spelling of its path) and the outcomes sidecar beside it,
     writing the records to ``spool``."""
@@ -138,7 +140,7 @@ def read_inputs(files: list[Path], base: Path, spool: Spool, format: str | None 
 TAG_BATCH = 500
 
 
-def build(studies: list[Planned], vocab: Vocabulary, rows: bool = True) -> Iterator[tuple]:
+def build(studies: list[Planned], vocab: Vocabulary, read_back: Callable, rows: bool = True) -> Iterator[tuple]:
     """For each planned study, in order: its database rows (``rows``), the problems its tags have, and
     (for a study of several sources) what ``evidence check`` says of them. The studies are combined from
     their spooled records, tagged and turned into rows in batches, in the workers when there are several."""
@@ -149,17 +151,17 @@ def build(studies: list[Planned], vocab: Vocabulary, rows: bool = True) -> Itera
             batch = studies[start:start + TAG_BATCH]
             for study in batch:  # rare: a made-up key gives way to another study's (in order, as keys are taken)
                 if study.rename:
-                    study.key = make_key(combine(_records(study.entries), study).record, taken)
-            yield vocab, batch, rows
+                    study.key = make_key(combine(_records(study.entries, read_back), study).record, taken)
+            yield vocab, batch, rows, read_back
 
     for results in parallel.map_batches(_build_batch, batches()):
         yield from results
 
 
-def _build_batch(work: tuple[Vocabulary, list[Planned], bool]) -> list[tuple]:
+def _build_batch(work: tuple[Vocabulary, list[Planned], bool, Callable]) -> list[tuple]:
     """In a worker: ``build``'s results for a batch of planned studies."""
-    vocab, batch, rows = work
-    records = iter(_records([e for study in batch for e in study.entries]))
+    vocab, batch, rows, read_back = work
+    records = iter(_records([e for study in batch for e in study.entries], read_back))
     results = []
     for study in batch:
         merged = combine([next(records) for _ in study.entries], study)
@@ -169,7 +171,7 @@ def _build_batch(work: tuple[Vocabulary, list[Planned], bool]) -> list[tuple]:
     return results
 
 
-def _records(entries: list[Entry]) -> list[StudyRecord]:
+def _records(entries: list[Entry], read_back: Callable) -> list[StudyRecord]:
     """The entries' spooled records, each with the key its entry has (a file read in pieces settles keys
     after its records are spooled)."""
     records = read_back([e.place for e in entries])
@@ -184,54 +186,60 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
     """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails.
     Entries of one study in several files (or twice in one) become one study. ``format`` and
     ``encoding`` override what each file's extension and bytes say. With ``claims_dir``, the articles,
-    claims and review inclusions there replace those in the database."""
+    claims and review inclusions there replace those in the database.
+
+    Read the files, plan which entries are one study (with those an earlier load holds from other files),
+    build each study (combine, tag, make its rows), save the rows, refresh what is computed from them."""
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
     with parallel.workers(), tempfile.TemporaryDirectory(dir=db_path.parent, prefix=".evidence-spool-") as folder:
-        spool = Spool(Path(folder), describe)
-        inputs = read_inputs(files, db_path.parent, spool, format, encoding)
+        kept = keeper(Path(folder), describe)
+        inputs = read_inputs(files, db_path.parent, kept, format, encoding)
         summary.errors = inputs.errors
         if db_path.exists() and not store.is_current(db_path):
             summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
-        _store(db_path, vocab, inputs, spool, summary, progress, claims_dir)
+        with store.building(db_path) as db, store.indexes_after(db):
+            store.save_vocabulary(db, vocab)
+            studies, errors = plan(_with_stored(db, inputs, kept))
+            summary.errors += errors
+            summary.studies = len(studies)
+            summary.merged = sum(len(study.entries) - 1 for study in studies)
+            built = _rows_of(build(studies, vocab, kept.read_back), summary)
+            counts = store.save_studies(db, built, progress and (lambda done: progress(done, len(studies))))
+            summary.added, summary.updated, summary.unchanged = counts["added"], counts["updated"], counts["unchanged"]
+            _refresh(db, db_path, vocab, inputs, summary, claims_dir)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _store(db_path: Path, vocab: Vocabulary, inputs: Inputs, spool: Spool, summary: LoadSummary,
-           progress: Callable[[int, int], None] | None, claims_dir: Path | None) -> None:
-    """Merge what was read with what the database holds from other files, tag, and write it all."""
-    with store.building(db_path) as db, store.indexes_after(db):
-        store.save_vocabulary(db, vocab)
-        studies, errors = plan(_with_stored(db, inputs, spool))
-        summary.errors += errors
-        summary.studies = len(studies)
-        summary.merged = sum(len(study.entries) - 1 for study in studies)
-        keys: set[str] = set()
-
-        def built() -> Iterator[store.StudyRows]:  # stored as the workers build them
-            for rows, tag_errors, _ in build(studies, vocab):
-                summary.errors.extend(tag_errors)
-                summary.tags += rows.tags
-                keys.add(rows.key)
-                yield rows
-
-        counts = store.save_studies(db, built(), progress and (lambda done: progress(done, len(studies))))
-        summary.added, summary.updated, summary.unchanged = counts["added"], counts["updated"], counts["unchanged"]
-        summary.removed = store.remove_studies_except(db, keys)
-        store.prune_vocabulary(db, vocab)
-        store.prune_authors(db)
-        if claims_dir is not None:
-            layer = read_layer(claims_dir, lambda path: display_path(path, db_path.parent))
-            summary.errors += layer.errors + store.save_evidence_layer(db, layer)
-            summary.claims = len(layer.claims)
-            inputs.labels += layer.labels
-        store.refresh_summaries(db)
-        store.replace_errors(db, inputs.labels, summary.errors)
+def _rows_of(built: Iterator[tuple], summary: LoadSummary) -> Iterator[store.StudyRows]:
+    """The rows of the studies as they are built, their tags' problems and their keys noted in ``summary``."""
+    summary.keys = set()
+    for rows, tag_errors, _ in built:
+        summary.errors.extend(tag_errors)
+        summary.tags += rows.tags
+        summary.keys.add(rows.key)
+        yield rows
 
 
-def _with_stored(db, inputs: Inputs, spool: Spool) -> list[Entry]:
+def _refresh(db, db_path: Path, vocab: Vocabulary, inputs: Inputs, summary: LoadSummary,
+             claims_dir: Path | None) -> None:
+    """After the studies are saved: remove those no input holds, prune unused terms and authors, save the
+    evidence layer, refresh the summary tables and record the load's errors."""
+    summary.removed = store.remove_studies_except(db, summary.keys)
+    store.prune_vocabulary(db, vocab)
+    store.prune_authors(db)
+    if claims_dir is not None:
+        layer = read_layer(claims_dir, lambda path: display_path(path, db_path.parent))
+        summary.errors += layer.errors + save_evidence_layer(db, layer)
+        summary.claims = len(layer.claims)
+        inputs.labels += layer.labels
+    store.refresh_summaries(db)
+    store.replace_errors(db, inputs.labels, summary.errors)
+
+
+def _with_stored(db, inputs: Inputs, spool: Spool | Kept) -> list[Entry]:
     """The entries read now and those recorded by an earlier load that stay (spooled too), in load order:
     each entry read now keeps the place it had, if it was loaded before."""
     had: dict[tuple[str, str], int] = {}
@@ -276,12 +284,13 @@ def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format
     disagree on, without touching a database."""
     vocab = load_vocabulary(vocab_dir)
     with parallel.workers(), tempfile.TemporaryDirectory(prefix="evidence-spool-") as folder:
-        inputs = read_inputs(files, Path.cwd(), Spool(Path(folder), describe), format, encoding)
+        kept = keeper(Path(folder), describe)
+        inputs = read_inputs(files, Path.cwd(), kept, format, encoding)
         problems = list(inputs.errors)
         studies, errors = plan(inputs.entries)
         problems += errors
         merged: list[LoadError] = []
-        for _, tag_errors, notes in build(studies, vocab, rows=False):  # tagging finds unknown terms
+        for _, tag_errors, notes in build(studies, vocab, kept.read_back, rows=False):  # tagging finds unknown terms
             problems += tag_errors
             merged += notes
     problems += merged

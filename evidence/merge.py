@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 
-from .fast.spool import Place
+from . import fields
 from .records import LoadError, OutcomeTag, StudyRecord, fold, split_source
 
 
@@ -52,11 +52,10 @@ class MergedStudy:
     disagreements: list[Disagreement] = field(default_factory=list)
 
 
-# Fields merged by value; the rest (key, source, tags, lists) are handled on their own.
-TEXT_FIELDS = ("entry_type", "title", "journal", "journal_abbrev", "year", "month", "volume", "issue", "pages",
-               "doi", "pmid", "pmcid", "issn", "url", "abstract", "population", "participants",
-               "included_studies", "finding", "note")
-LIST_FIELDS = ("keywords", "publication_types", "mesh_headings")
+# Fields merged by value (the best source's: see _rank), and by the union of every source's items (the field
+# table's merge rules); the rest (key, source, authors, tags) are handled on their own.
+TEXT_FIELDS = ("entry_type", "title", *(f.attribute for f in fields.FIELDS if f.merge == "first"))
+LIST_FIELDS = tuple(f.attribute for f in fields.LIST_FIELDS if f.merge == "union")
 
 
 def identity_title(record: StudyRecord) -> tuple[str, int | None, str] | None:
@@ -79,7 +78,7 @@ class Entry:
     pmid: str | None
     title: bytes | None  # a digest of identity_title
     tagged: bool  # the record has curated tags
-    place: Place
+    place: object  # where the record was kept (evidence.fast.spool)
     outcomes: list[OutcomeTag] | tuple = ()  # most have none: one empty tuple for all
     order: int = 0
 
@@ -88,7 +87,7 @@ class Entry:
         return self.tagged or bool(self.outcomes)
 
 
-def describe(record: StudyRecord, place: Place) -> Entry:
+def describe(record: StudyRecord, place: object) -> Entry:
     """The Entry of a record spooled at ``place``."""
     identity = identity_title(record)
     digest = hashlib.blake2b(repr(identity).encode(), digest_size=12).digest() if identity else None

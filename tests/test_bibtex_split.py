@@ -13,6 +13,7 @@ import pytest
 from bibtexparser.middlewares.names import split_multiple_persons_names
 
 from evidence import loader
+from evidence import fast
 from evidence.formats import bibtex
 
 from conftest import FIXTURES
@@ -65,24 +66,24 @@ EDGES = r"""Text before the first block, with an address: someone@example.org
 
 
 def both(text: str, **blocks_args) -> tuple[list, list]:
-    """The items of the text's blocks read the fast way and with bibtexparser alone."""
-    fast = bibtex._blocks(text, "x.bib", **blocks_args)
-    bibtex.SPLIT_FAST = False
+    """The drafts of the text's blocks read the fast way and with bibtexparser alone."""
+    quick = bibtex.drafts(text, "x.bib", **blocks_args)
+    fast.ENABLED = False
     try:
-        reference = bibtex._blocks(text, "x.bib", **blocks_args)
+        reference = bibtex.drafts(text, "x.bib", **blocks_args)
     finally:
-        bibtex.SPLIT_FAST = True
-    return fast, reference
+        fast.ENABLED = True
+    return quick, reference
 
 
 def assert_reads_the_same(text: str) -> None:
-    fast, reference = both(text)
-    assert fast == reference
-    bibtex.SPLIT_FAST = False
+    quick, reference = both(text)
+    assert quick == reference
+    fast.ENABLED = False
     try:
         whole = bibtex.read(text, "x.bib")
     finally:
-        bibtex.SPLIT_FAST = True
+        fast.ENABLED = True
     read = bibtex.read(text, "x.bib")
     assert [dataclasses.asdict(r) for r in read.records] == [dataclasses.asdict(r) for r in whole.records]
     assert read.errors == whole.errors
@@ -103,10 +104,10 @@ def test_a_generated_corpus_reads_as_bibtexparser_reads_it(tmp_path):
 
 def test_unusual_shapes_read_as_bibtexparser_reads_them():
     assert_reads_the_same(EDGES)
-    fast, _ = both(EDGES)
-    entries = {item[1]: item for item in fast if item[0] == "entry"}
-    assert entries["fast1"][4].journal == "Late Journal"  # a @string defined further down
-    assert entries["bareword"][4].month == "Defined late"
+    quick, _ = both(EDGES)
+    entries = {draft.key: draft.record for draft in quick if draft.failure is None and draft.record.title}
+    assert entries["fast1"].journal == "Late Journal"  # a @string defined further down
+    assert entries["bareword"].month == "Defined late"
     assert {"fast1", "quoted", "deep", "concat", "inside", "tail"} <= set(entries)
 
 
@@ -115,8 +116,8 @@ def test_every_cut_of_the_unusual_shapes_reads_as_bibtexparser_reads_it():
     lines = EDGES.splitlines(keepends=True)
     for end in range(len(lines) + 1):
         for start in (0, end // 2):
-            fast, reference = both("".join(lines[start:end]))
-            assert fast == reference, (start, end)
+            quick, reference = both("".join(lines[start:end]))
+            assert quick == reference, (start, end)
 
 
 def test_pieces_with_strings_given_read_as_bibtexparser_reads_them():
@@ -127,13 +128,13 @@ def test_pieces_with_strings_given_read_as_bibtexparser_reads_them():
         text = "".join(lines[cut:])
         own = text.count("\n") // 2
         seeds = [bibtexparser.parse_string(strings) for _ in range(2)]
-        fast = bibtex._blocks(text, "x.bib", cut, own, seeds[0])
-        bibtex.SPLIT_FAST = False
+        quick = bibtex.drafts(text, "x.bib", cut, own, seeds[0])
+        fast.ENABLED = False
         try:
-            reference = bibtex._blocks(text, "x.bib", cut, own, seeds[1])
+            reference = bibtex.drafts(text, "x.bib", cut, own, seeds[1])
         finally:
-            bibtex.SPLIT_FAST = True
-        assert fast == reference, cut
+            fast.ENABLED = True
+        assert quick == reference, cut
         assert seeds[0].strings_dict.keys() == seeds[1].strings_dict.keys()
         assert bibtex._WORDS_KEY not in seeds[0].entries_dict
 

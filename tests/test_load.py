@@ -110,11 +110,11 @@ def test_content_hash_depends_on_values_only():
     twice = ((sys.intern("cherkin2009"), "".join(["Acupuncture ", "for back pain"]), 2009, None), "@article{...}",
              [("Cherkin", "Daniel C.")], [("".join(["cherkin", "2009"]), "low-back-pain", "curated", "")],
              [("cherkin" + str(2009), 1, "pain", "", "usual-care", "better")])
-    assert once == twice and store.content_hash(*once) == store.content_hash(*twice)
+    assert once == twice and store.write.content_hash(*once) == store.write.content_hash(*twice)
     changed = once[:3] + ([(key, "back-pain", "curated", "")],) + once[4:]
-    assert store.content_hash(*once) != store.content_hash(*changed)
-    assert store.content_hash(("ab", "c")) != store.content_hash(("a", "bc"))
-    assert store.content_hash(("2009",)) != store.content_hash((2009,))
+    assert store.write.content_hash(*once) != store.write.content_hash(*changed)
+    assert store.write.content_hash(("ab", "c")) != store.write.content_hash(("a", "bc"))
+    assert store.write.content_hash(("2009",)) != store.write.content_hash((2009,))
 
 
 def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):

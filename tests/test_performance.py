@@ -19,7 +19,7 @@ from evidence.tagging import curation, tagger
 from evidence.cli import cli
 from evidence.formats import citeproc as formatted
 from evidence.fast import pieces
-from evidence.formats import bibtex, latex, read_file
+from evidence.formats import FORMATS, bibtex, latex, read_file
 from evidence.selection import Selection, select_keys
 from evidence.fast.spool import Spool
 from evidence.tagging.vocabulary import load_vocabulary
@@ -68,18 +68,6 @@ def test_serve_benchmark_counts(tmp_path):
         assert int(count) > 0 and int(errors) == 0 and int(timed_out) == 0
 
 
-def test_a_large_file_read_in_pieces_gives_what_one_parse_gives(monkeypatch):
-    text = (FIXTURES / "pieces.bib").read_text()
-    whole = bibtex.read(text, "pieces.bib")
-    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
-    for size in (1, 60, 400):
-        monkeypatch.setattr(pieces, "PIECE", size)
-        in_pieces = bibtex.read(text, "pieces.bib")
-        assert [(str(e), e.raw) for e in in_pieces.errors] == [(str(e), e.raw) for e in whole.errors]
-        assert in_pieces.records == whole.records
-    assert "late" not in [r.journal for r in whole.records]  # a @string defined after the start resolves
-
-
 def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeypatch, tmp_path):
     text = (FIXTURES / "pieces.bib").read_text() + (
         "\n@article{accents, title = {Étude sur la lombalgie}, author = {Müller, Jürgen and Ø, Åse}}\n"
@@ -93,7 +81,7 @@ def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeyp
     for piece, scan in ((1, 7), (60, 50), (400, 1000), (10**6, 10**6)):
         monkeypatch.setattr(pieces, "PIECE", piece)
         monkeypatch.setattr(pieces, "SCAN", scan)
-        from_disk, has_text = bibtex.read_path(path, "pieces.bib", Spool(tmp_path, lambda record, place: record))
+        from_disk, has_text = pieces.read_in_pieces(path, "pieces.bib", FORMATS["bibtex"], Spool(tmp_path, lambda record, place: record))
         assert has_text
         assert [(str(e), e.raw) for e in from_disk.errors] == [(str(e), e.raw) for e in whole.errors]
         assert from_disk.records == whole.records
@@ -107,8 +95,8 @@ def test_a_file_that_is_not_plain_utf8_is_read_as_text_whatever_its_size(monkeyp
         path = tmp_path / name
         path.write_bytes(data)
         spool = Spool(tmp_path, lambda record, place: record)
-        assert bibtex.read_path(path, name, spool) is None
-        spooled = read_file(path, name, spool=spool)
+        assert pieces.read_in_pieces(path, name, FORMATS["bibtex"], spool) is None
+        spooled = pieces.read_file(path, name, spool=spool)
         plain = read_file(path, name)
         assert spooled.records == plain.records and [r.title for r in plain.records] == ["Café"]
         assert [str(e) for e in spooled.errors] == [str(e) for e in plain.errors]
@@ -197,7 +185,7 @@ def test_exports_of_studies_read_for_export_are_those_of_studies_read_whole(corp
     same text in every format as every study read whole and written at once."""
     db = tmp_path / "corpus.db"
     loader.load(db, [corpus / "corpus.bib", FIXTURES / "tricky.bib", loader.DATA_DIR / "studies.bib"])
-    monkeypatch.setattr(store, "READ_BATCH", 7)  # many reads, and authors met in earlier ones
+    monkeypatch.setattr(store.read, "READ_BATCH", 7)  # many reads, and authors met in earlier ones
     monkeypatch.setattr(exporters, "BATCH", 50)  # many batches, in both workers
     with sqlite3.connect(db) as conn:
         keys = select_keys(conn, Selection())

@@ -15,11 +15,11 @@ from conftest import FIXTURES
 from evidence.fast import parallel
 from evidence.cli import cli
 from evidence.fast import pieces
-from evidence.formats import bibtex, medline, read_file, ris
+from evidence.formats import FORMATS, read_file
 from evidence.fast.spool import Spool
 
 EXTENSIONS = {"bibtex": "bib", "ris": "ris", "medline": "nbib"}
-RECORD_STARTS = {"bibtex": bibtex._BYTES_BLOCK_START, "ris": ris.RECORD_START, "medline": medline.RECORD_START}
+RECORD_STARTS = {name: FORMATS[name].pieces.record_start for name in ("bibtex", "ris", "medline")}
 
 # Entries of every kind a piece boundary must not change: keys given twice (also across pieces), keys made
 # that clash (the same first author and year), an entry without ER, tags outside any entry, one without a title.
@@ -124,7 +124,7 @@ def outcome(result) -> tuple[list[dict], list[tuple]]:
 def read_both_ways(path: Path, format: str, tmp_path: Path, encoding: str | None = None) -> tuple[tuple, tuple]:
     """The outcome of reading the file's whole text, and of reading it as a load does (in pieces if it can)."""
     whole = outcome(read_file(path, path.name, format, encoding))
-    return whole, outcome(read_file(path, path.name, format, encoding, spool=Spool(tmp_path, keep)))
+    return whole, outcome(pieces.read_file(path, path.name, format, encoding, spool=Spool(tmp_path, keep)))
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def map_batches(function: Callable, batches: Iterable) -> Iterable:
     global _pool
     batches = iter(batches)
     first = list(itertools.islice(batches, 2))
-    if not _enabled or cores() < 2 or len(first) < 2:
+    if not _in_use() or len(first) < 2:
         return map(function, itertools.chain(first, batches))
     if _pool is None:
         _pool = _new_pool()
@@ -61,7 +61,7 @@ def reserve() -> None:
     holds little, they share only that with it; forked later, they would share all it holds by then, and
     each page of that which it goes on to change (a reference count is enough) would be copied: held twice."""
     global _reserved
-    if _enabled and cores() >= 2 and _reserved is None:
+    if _in_use() and _reserved is None:
         _reserved = _new_pool()
 
 
@@ -73,6 +73,13 @@ def release() -> None:
         _pool.close()
         _pool.join()
     _pool, _reserved = _reserved, None
+
+
+def _in_use() -> bool:
+    """Whether worker processes help here: within ``workers()``, on the fast path, with several cores."""
+    from . import ENABLED
+
+    return _enabled and ENABLED and cores() >= 2
 
 
 def _new_pool() -> Any:

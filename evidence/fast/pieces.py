@@ -10,6 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..formats.reading import Draft, Format, ReadResult, checked, finish
+from ..formats.reading import read_file as plain_read_file
+from . import parallel
+from .spool import Spool
+
 # Files from this size are read in pieces of about PIECE bytes.
 PARALLEL_FROM = 2_000_000
 PIECE = 1_000_000
@@ -107,3 +112,93 @@ def cut_pieces(starts: list[int], length: int, lines_between: Callable[[int, int
     if start < length:
         cut(length)
     return pieces
+
+
+def read_file(path: Path, label: str, format: str | None = None, encoding: str | None = None,
+              spool: Spool | None = None) -> ReadResult:
+    """``formats.read_file``, each record given to ``spool`` (the result holds what it gives back). With the fast
+    path on, a large UTF-8 file of a format that can be cut (formats.PieceRule) is read in pieces straight from
+    disk, in the worker processes, and never held whole: the same result as reading its text."""
+    from .. import fast
+    from ..formats import FORMATS, detect
+
+    if fast.ENABLED and spool is not None and encoding is None and path.stat().st_size >= PARALLEL_FROM:
+        with open(path, "rb") as file:
+            head = file.read(SCAN).decode("utf-8", "ignore")
+        found = FORMATS.get(format) if format else detect(path, head)
+        read = read_in_pieces(path, label, found, spool) if found and found.pieces else None
+        if read is not None:
+            return checked(read[0], read[1], found.name, label)
+    result = plain_read_file(path, label, format, encoding)
+    if spool is not None:
+        result.records = [spool(record) for record in result.records]
+    return result
+
+
+def read_in_pieces(path: Path, label: str, fmt: Format, spool: Spool) -> tuple[ReadResult, bool] | None:
+    """Read a file in pieces (each in a worker, its loadable records given to ``spool`` there), keys settled over
+    the whole file here once every piece is read; also whether it has any text. None for a file to read as text:
+    one that is not plain UTF-8, or of one piece."""
+    rule = fmt.pieces
+    scanned = scan(path, rule.record_start, rule.confirm, rule.apart)
+    if scanned is None or len(scanned[0]) < 2:
+        return None
+    cut, has_text = scanned
+    strings = "".join(piece.read(path) for piece in cut if piece.apart)
+    seed = rule.context("") if rule.context else None  # the pieces apart, read here in turn
+    elsewhere = iter(parallel.map_batches(_piece_drafts, (
+        (fmt.name, path, piece, label, strings, spool) for piece in cut if not piece.apart)))
+    drafts: list[Draft] = []
+    given: set[str] = set()  # the keys of the entries so far
+    for piece in cut:
+        found = _spooled(_drafts(fmt, path, piece, label, seed), spool) if piece.apart else next(elsewhere)
+        drafts += _with_repeats_text(found, given, lambda: _drafts(fmt, path, piece, label, rule.context(strings)
+                                                                   if rule.context else None))
+    return finish(drafts, label), has_text
+
+
+def _drafts(fmt: Format, path: Path, piece: Piece, label: str, seed: object) -> list[Draft]:
+    """The drafts of one piece of a file, read with what its format adds from the following piece and the
+    context of the pieces apart (``seed``)."""
+    text = piece.read(path, fmt.pieces.following)
+    if fmt.pieces.following is None:
+        return fmt.drafts(text, label, piece.lines_before) or []
+    return fmt.drafts(text, label, piece.lines_before, piece.lines, seed)
+
+
+def _piece_drafts(work: tuple[str, Path, Piece, str, str, Spool]) -> list[Draft]:
+    """In a worker: the drafts of one piece, each loadable record given to the spool and replaced by what
+    settling its key needs."""
+    from ..formats import FORMATS
+
+    name, path, piece, label, strings, spool = work
+    fmt = FORMATS[name]
+    found = _spooled(_drafts(fmt, path, piece, label, fmt.pieces.context(strings) if fmt.pieces.context else None),
+                     spool)
+    spool.close()
+    return found
+
+
+def _spooled(drafts: list[Draft], spool: Spool) -> list[Draft]:
+    """The drafts, each loadable one's record given to the spool."""
+    for draft in drafts:
+        if draft.failure is None and draft.record.title:
+            draft.spool(spool)
+    return drafts
+
+
+def _with_repeats_text(found: list[Draft], given: set[str], read_again: Callable[[], list[Draft]]) -> list[Draft]:
+    """A piece's drafts, each spooled one that repeats a key ``given`` before it with its text again (the
+    error about it shows the text, which the spooled drafts left behind): ``read_again`` reads the piece once
+    more, rarely needed. The keys of the piece are added to ``given``."""
+    repeats = []
+    for draft in found:
+        if draft.key in given and draft.line:  # spooled, its text left behind
+            repeats.append(draft)
+        elif draft.key:
+            given.add(draft.key)
+    if repeats:
+        texts = {again.record.source_line: again.raw for again in read_again()}
+        for draft in repeats:
+            draft.raw = texts[draft.line]
+    return found

@@ -46,6 +46,35 @@ class Spool:
             self._file.close()
             self._file = None
 
+    @staticmethod
+    def read_back(places: list[Place]) -> list[StudyRecord]:
+        return read_back(places)
+
+
+class Kept:
+    """The plain path's spool: the records kept in memory, a record's place its index."""
+
+    def __init__(self, describe: Callable[[StudyRecord, int], object]) -> None:
+        self.describe = describe
+        self.records: list[StudyRecord] = []
+
+    def __call__(self, record: StudyRecord):
+        self.records.append(record)
+        return self.describe(record, len(self.records) - 1)
+
+    def close(self) -> None:
+        pass
+
+    def read_back(self, places: list[int]) -> list[StudyRecord]:
+        return [self.records[place] for place in places]
+
+
+def keeper(folder: Path, describe: Callable[[StudyRecord, object], object]) -> Spool | Kept:
+    """Where a load keeps the records it reads: spooled to ``folder`` on the fast path, else in memory."""
+    from . import ENABLED
+
+    return Spool(folder, describe) if ENABLED else Kept(describe)
+
 
 def read_back(places: list[Place]) -> list[StudyRecord]:
     """The records written at these places, in their order."""

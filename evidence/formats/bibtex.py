@@ -36,41 +36,29 @@ from ..records import (
     normalise_pmid,
     normalise_year,
 )
-from ..fast import bibtex_split, parallel, pieces
-from ..fast.spool import Spool
-from . import ReadResult, add_keywords
+from .. import fast
+from ..fast import bibtex_split
+from ..fields import FIELDS, LIST_FIELDS, named_in
 from .latex import decode_latex, decode_title, encode, encode_title
+from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, finish
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 
-# BibTeX field -> StudyRecord attribute, for plain text fields.
-TEXT_FIELDS = {
-    "journal": "journal",
-    "journaltitle": "journal",
-    "shortjournal": "journal_abbrev",
-    "volume": "volume",
-    "number": "issue",
-    "issue": "issue",
-    "issn": "issn",
-    "abstract": "abstract",
-    "population": "population",
-    "finding": "finding",
-    "note": "note",
-}
-# BibTeX field -> StudyRecord attribute, for lists written "a; b" (MeSH names hold commas).
-LIST_FIELDS = {"publicationtypes": "publication_types", "mesh": "mesh_headings"}
-# BibTeX field -> (attribute, normaliser) for fields with a fixed shape.
-SHAPED_FIELDS = {
-    "year": ("year", normalise_year),
-    "pages": ("pages", lambda value: normalise_pages(decode_latex(value))),
-    "month": ("month", lambda value: normalise_month(decode_latex(value))),
-    "url": ("url", str.strip),  # verbatim, as BibTeX styles print it: "~" and "%" are part of the address
-    "doi": ("doi", normalise_doi),
-    "pmid": ("pmid", normalise_pmid),
-    "pmcid": ("pmcid", normalise_pmcid),
-    "participants": ("participants", normalise_count),
-    "includedstudies": ("included_studies", normalise_count),
+# BibTeX field -> the field table's row (keywords, read as tags too, are read on their own).
+NAMED = named_in("bibtex", FIELDS + tuple(f for f in LIST_FIELDS if f.attribute != "keywords"))
+# How a value of each shape (fields.Field) is read: ValueError if it is not of that shape.
+READ_SHAPES = {
+    "text": lambda value: decode_latex(value).strip() or None,
+    "verbatim": lambda value: value.strip() or None,  # as BibTeX styles print it: "~" and "%" are part of a URL
+    "year": normalise_year,
+    "count": normalise_count,
+    "doi": normalise_doi,
+    "pmid": normalise_pmid,
+    "pmcid": normalise_pmcid,
+    "month": lambda value: normalise_month(decode_latex(value)),
+    "pages": lambda value: normalise_pages(decode_latex(value)),
+    "list": lambda value: [item.strip() for item in decode_latex(value).split(";") if item.strip()],
 }
 
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
@@ -124,143 +112,69 @@ def _person(name: str) -> Person:
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records.
-
-    A large text is cut into pieces at lines that start a block, which bibtexparser reads the same way
-    whatever came before (it starts a new block there, ending one left open), and the pieces are parsed
-    in the workers (evidence.fast.parallel), each knowing every @string of the file; repeated keys are found
-    across the pieces here. The result is the same as from one parse of the whole text.
-    """
-    if len(text) < pieces.PARALLEL_FROM:
-        return _assemble(_blocks(text, label), label)
-    cut = _text_pieces(text)
-    strings = "".join(text[piece.start:piece.end] for piece in cut if piece.apart)
-    read_elsewhere = iter(parallel.map_batches(_read_piece, (
-        (_source(piece, text), label, piece.lines_before, piece.lines, strings) for piece in cut if not piece.apart)))
-    seed = bibtexparser.parse_string("")  # the @string blocks, read here in turn, so repeated names are found
-    return _assemble((item for piece in cut
-                      for item in (_blocks(_source(piece, text), label, piece.lines_before, piece.lines, seed)
-                                   if piece.apart else next(read_elsewhere))), label)
+    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records."""
+    return finish(drafts(text, label), label)
 
 
-def read_path(path: Path, label: str, spool: Spool) -> tuple[ReadResult, bool] | None:
-    """Read a large UTF-8 BibTeX file as ``read`` reads its text, but in pieces straight from the file (the
-    workers read theirs), each record given to ``spool`` where it is read: the result's records are what
-    ``spool`` gives back. Also says whether the file has any text. None for a file to read as text: one that
-    is not plain UTF-8 (other encodings, byte-order marks)."""
-    scanned = _scan(path)
-    if scanned is None:
-        return None
-    cut, has_text = scanned
-    strings = "".join(piece.read(path) for piece in cut if piece.apart)
-    read_elsewhere = iter(parallel.map_batches(_read_file_piece, (
-        (path, piece, label, strings, spool) for piece in cut if not piece.apart)))
-    seed = bibtexparser.parse_string("")
-    return _assemble((item for piece in cut
-                      for item in (_spooled(_blocks(piece.read(path, _BLOCK_START), label, piece.lines_before,
-                                                    piece.lines, seed), spool)
-                                   if piece.apart else next(read_elsewhere))), label), has_text
+# Where a large file may be cut into pieces (evidence.fast.pieces): at a line that starts a block, which
+# bibtexparser reads the same way whatever came before (it starts a new block there, ending one left open);
+# each @string block is a piece of its own, read before the pieces after it.
+BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)
+PIECES = PieceRule(
+    record_start=re.compile(rb"^@(?:\w|[\x80-\xff])*[ \t]*[{(]", re.MULTILINE),  # some a non-ASCII byte makes none
+    confirm=lambda start: start.isascii() or bool(BLOCK_START.match(start.decode())),
+    apart=lambda start: start[:7].lower() == b"@string",
+    following=BLOCK_START,
+    context=lambda strings: bibtexparser.parse_string(strings),  # the @string definitions, for every piece
+)
 
 
-_BLOCK_START = re.compile(r"^@\w*[ \t]*[{(]", re.MULTILINE)  # bibtexparser's block start, at the start of a line
-# In a file's bytes: every block start, and some a word character outside ASCII would not make one.
-_BYTES_BLOCK_START = re.compile(rb"^@(?:\w|[\x80-\xff])*[ \t]*[{(]", re.MULTILINE)
+def drafts(text: str, label: str, lines_before: int = 0, own_lines: int | None = None,
+           seed: Library | None = None) -> list[Draft]:
+    """The drafts of the text's blocks, in order (a block that failed to parse is a failed draft). The text
+    comes after ``lines_before`` lines of its file; blocks starting past ``own_lines`` are not its own;
+    ``seed``: a library whose @string definitions the text can use (it is added to).
 
-
-def _source(piece: pieces.Piece, text: str) -> str:
-    """A piece of the text with the start of the block that follows it, so that a block left open ends as it
-    does in the whole text."""
-    following = _BLOCK_START.match(text, piece.end)
-    return text[piece.start:piece.end] + (following.group(0) if following else "")
-
-
-def _text_pieces(text: str) -> list[pieces.Piece]:
-    """The text as pieces of about PIECE characters, each @string block a piece of its own."""
-    starts = [m.start() for m in _BLOCK_START.finditer(text)]
-    return pieces.cut_pieces(starts, len(text), lambda start, end: text.count("\n", start, end),
-                             lambda block: text[block:block + 7].lower() == "@string")
-
-
-def _scan(path: Path) -> tuple[list[pieces.Piece], bool] | None:
-    """A file's pieces (offsets in bytes), each @string block apart, and whether it has any text."""
-    return pieces.scan(path, _BYTES_BLOCK_START,
-                       lambda start: start.isascii() or bool(_BLOCK_START.match(start.decode())),
-                       lambda start: start[:7].lower() == b"@string")
-
-
-def _read_piece(work: tuple[str, str, int, int, str]) -> list[tuple]:
-    """In a worker: the blocks of one piece, its @string definitions given by the text of all of them."""
-    text, label, lines_before, own_lines, strings = work
-    return _blocks(text, label, lines_before, own_lines, bibtexparser.parse_string(strings))
-
-
-def _read_file_piece(work: tuple[Path, pieces.Piece, str, str, Spool]) -> list[tuple]:
-    """In a worker: the blocks of one piece of a file, each record given to the spool."""
-    path, piece, label, strings, spool = work
-    items = _spooled(_blocks(piece.read(path, _BLOCK_START), label, piece.lines_before, piece.lines,
-                             bibtexparser.parse_string(strings)), spool)
-    spool.close()
-    return items
-
-
-def _spooled(items: list[tuple], spool: Spool) -> list[tuple]:
-    """The blocks with each record replaced by what ``spool`` gives for it."""
-    return [item[:4] + (spool(item[4]), item[5]) if item[0] == "entry" and item[4] is not None else item
-            for item in items]
-
-
-def _blocks(text: str, label: str, lines_before: int = 0, own_lines: int | None = None,
-            seed: Library | None = None) -> list[tuple]:
-    """What each block of the text gives, in order: ("entry", key, line, raw, record or None, errors),
-    ("duplicate", key, line, raw) or ("failed", error). ``lines_before`` the text, whose blocks starting past
-    ``own_lines`` are not its own; ``seed``: a library whose @string definitions the text can use (it is added to).
-
-    Entries of the regular shape are read by bibtex_split; the rest of the text (every @string among it)
-    by bibtexparser in one parse, which also gives the values of the @string names those entries use.
-    """
-    pieces = bibtex_split.pieces(text) if SPLIT_FAST else [bibtex_split.Piece(0, len(text), 0, None)]
-    given = _given_to_bibtexparser(pieces)
-    bare_words = list(dict.fromkeys(value for piece, to_bibtexparser in zip(pieces, given) if not to_bibtexparser
+    bibtexparser reads the text: with the fast path on, entries of the regular shape are read by
+    evidence.fast.bibtex_split instead and only the rest (every @string among it) by bibtexparser, in one
+    parse, which also gives the values of the @string names those entries use."""
+    cut = bibtex_split.pieces(text) if fast.ENABLED else [bibtex_split.Piece(0, len(text), 0, None)]
+    given = _given_to_bibtexparser(cut)
+    bare_words = list(dict.fromkeys(value for piece, to_bibtexparser in zip(cut, given) if not to_bibtexparser
                                     and piece.entry for _, value, _, bare in piece.entry.fields if bare))
     seen = set(seed.entries_dict) if seed is not None else set()  # keys of the entries so far
-    parsed, words = _parse_rest(text, pieces, given, bare_words, seed)
-    items = []
-    for piece, to_bibtexparser in zip(pieces, given):
+    parsed, words = _parse_rest(text, cut, given, bare_words, seed)
+    found = []
+    for piece, to_bibtexparser in zip(cut, given):
         if to_bibtexparser:
             for block, offset in parsed.pop(piece.start, ()):
                 line = block.start_line + offset
-                if own_lines is not None and line >= own_lines:
-                    continue
-                if isinstance(block, DuplicateBlockKeyBlock):
-                    items.append(("duplicate", block.key, lines_before + line + 1, block.raw))
-                elif isinstance(block, ParsingFailedBlock):
-                    items.append(("failed", _parse_failure(block, label, lines_before + offset)))
-                elif isinstance(block, Entry):
-                    fields = [(f.key, f.value if isinstance(f.value, str) else str(f.value), f.start_line + offset,
-                               False) for f in block.fields]
-                    items.append(_entry_item(block.key, block.entry_type, line, block.raw, fields, seen, label,
-                                             lines_before, words))
+                if (own_lines is None or line < own_lines) and isinstance(block, (Entry, DuplicateBlockKeyBlock,
+                                                                                  ParsingFailedBlock)):
+                    found.append(_block_draft(block, label, lines_before, offset, seen))
         elif piece.entry and (own_lines is None or piece.line < own_lines):
             entry = piece.entry
-            items.append(_entry_item(entry.key, entry.entry_type, entry.line, entry.raw, entry.fields, seen, label,
-                                     lines_before, words))
-    return items
+            found.append(_draft(entry.key, entry.entry_type, entry.line, entry.raw, entry.fields, label,
+                                lines_before, words, seen))
+    return found
 
 
-def _entry_item(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[str, str, int, bool]],
-                seen: set[str], label: str, lines_before: int, words: dict[str, str]) -> tuple:
-    """The item of an entry (line: 0-based in the text after ``lines_before`` lines): a duplicate if an
-    entry before it has its key."""
-    if key in seen:
-        return "duplicate", key, lines_before + line + 1, raw
-    seen.add(key)
-    errors: list[LoadError] = []
-    record = _record(key, entry_type, lines_before + line + 1, raw, fields, label, errors, lines_before, words)
-    return "entry", key, lines_before + line + 1, raw, record, errors
-
-
-# Read entries of the regular shape with bibtex_split (False: all with bibtexparser, the reference it must equal).
-SPLIT_FAST = True
+def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen: set[str]) -> Draft:
+    """The draft of an entry bibtexparser read, a block that failed, or one repeating an earlier entry's key
+    (``offset``: what to add to its start_line for its line in the text)."""
+    line = lines_before + block.start_line + offset + 1
+    if isinstance(block, Entry):
+        fields = [(f.key, f.value if isinstance(f.value, str) else str(f.value), f.start_line + offset, False)
+                  for f in block.fields]
+        return _draft(block.key, block.entry_type, block.start_line + offset, block.raw, fields, label,
+                      lines_before, {}, seen)
+    if isinstance(block, DuplicateBlockKeyBlock):
+        return Draft(StudyRecord(block.key, label, line), block.key, block.raw)
+    match = _ENTRY_KEY.match(block.raw or "")
+    key = match.group(1) if match else None
+    reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
+    return Draft(StudyRecord(key or "", label, line), key, block.raw or "",
+                 failure=f"malformed entry: {' '.join(reason.split())}", makes_key=False)
 
 
 def _given_to_bibtexparser(pieces: list[bibtex_split.Piece]) -> list[bool]:
@@ -317,53 +231,21 @@ def _parse_rest(text: str, pieces: list[bibtex_split.Piece], given: list[bool], 
     return parsed, values
 
 
-def _assemble(items: Iterable[tuple], label: str) -> ReadResult:
-    """The records and errors of a file's blocks, in order: an entry whose key an earlier entry has is not loaded."""
-    first: dict[str, int] = {}  # key -> line of the first entry with it
-    result = ReadResult()
-    repeated = []  # blocks bibtexparser found repeated: their message names the first entry with the key, wherever it is
-    for item in items:
-        if item[0] == "failed":
-            result.errors.append(item[1])
-            continue
-        key, line, raw = item[1:4]
-        if item[0] == "duplicate":
-            repeated.append((len(result.errors), key, line, raw))
-            result.errors.append(None)
-        elif key in first:
-            result.errors.append(_repeated_key(label, key, line, raw, first[key]))
-        else:
-            first[key] = line
-            record, errors = item[4:]
-            result.errors += errors
-            if record is not None:
-                result.records.append(record)
-    for at, key, line, raw in repeated:
-        result.errors[at] = _repeated_key(label, key, line, raw, first.get(key))
-    return result
-
-
-def _repeated_key(label: str, key: str, line: int, raw: str, first_line: int | None) -> LoadError:
-    where = f"line {first_line}" if first_line is not None else "an earlier entry"
-    return LoadError(label, line, key, f"duplicate key: already used at {where}; this entry was not loaded", raw=raw)
-
-
-def _parse_failure(block: ParsingFailedBlock, label: str, lines_before: int) -> LoadError:
-    match = _ENTRY_KEY.match(block.raw or "")
-    reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
-    return LoadError(label, lines_before + block.start_line + 1, match.group(1) if match else None,
-                     f"malformed entry: {' '.join(reason.split())}", raw=block.raw)
-
-
-def _record(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[str, str, int, bool]], label: str,
-            errors: list[LoadError], lines_before: int, words: dict[str, str]) -> StudyRecord | None:
-    """Build the record for one entry from its fields, (name, value, line, bare) as bibtex_split gives
-    them (line 0-based after ``lines_before`` lines; a bare word's value is in ``words``); field problems
-    are reported and the field left empty."""
-    record = StudyRecord(key=key, source_file=label, source_line=line, entry_type=entry_type.lower())
+def _draft(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[str, str, int, bool]], label: str,
+           lines_before: int, words: dict[str, str], seen: set[str]) -> Draft:
+    """The draft of one entry from its fields, (name, value, line, bare) as bibtex_split gives them (lines
+    0-based after ``lines_before`` lines; a bare word's value is in ``words``); a field that cannot be read is
+    a problem, and left empty. Fields the field table names are read by their shape; the rest kept raw in
+    ``extra``. An entry repeating the key of one in ``seen`` is not read: ``finish`` rejects it."""
+    if key in seen:
+        return Draft(StudyRecord(key, label, lines_before + line + 1), key, raw)
+    seen.add(key)
+    record = StudyRecord(key=key, source_file=label, source_line=lines_before + line + 1,
+                         entry_type=entry_type.lower())
+    draft = Draft(record, key, raw)
 
     def problem(field_line: int, message: str) -> None:
-        errors.append(LoadError(label, lines_before + field_line + 1, key, message, severity="warning"))
+        draft.problems.append((lines_before + field_line + 1, message))
 
     for name, value, field_line, bare in fields:
         if bare:
@@ -381,46 +263,28 @@ def _record(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[s
                 problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
         elif name == "keywords":
             add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{lines_before + field_line + 1}")
-        elif name in LIST_FIELDS:
-            setattr(record, LIST_FIELDS[name], [v.strip() for v in decode_latex(value).split(";") if v.strip()])
         elif name == "title":
             title, record.title_nocase = decode_title(value)
             record.title = title or None
-        elif name in TEXT_FIELDS:
-            setattr(record, TEXT_FIELDS[name], decode_latex(value).strip() or None)
-        elif name in SHAPED_FIELDS:
-            attribute, normalise = SHAPED_FIELDS[name]
+        elif name in NAMED:
+            field = NAMED[name]
             try:
-                setattr(record, attribute, normalise(value))
+                setattr(record, field.attribute, READ_SHAPES[field.shape](value))
             except ValueError as exc:
                 problem(field_line, f"field '{name}': {exc}; left empty")
         else:
             record.extra[name] = value
-    if not record.title:
-        errors.append(LoadError(label, line, key, "entry has no title; it was not loaded", raw=raw))
-        return None
-    if not (record.doi or record.pmid):
-        errors.append(LoadError(label, line, key, "no DOI or PMID: the study cannot be verified against a public "
-                                "record", severity="warning"))
-    return record
+    return draft
 
 
 # Writing
 
-# StudyRecord attribute -> BibTeX field, in the order they are written; the BibTeX reader reads
-# each of these names back into the same attribute.
-FIELDS = [
-    ("journal", "journal"), ("journal_abbrev", "shortjournal"), ("year", "year"), ("month", "month"),
-    ("volume", "volume"), ("issue", "number"), ("pages", "pages"), ("doi", "doi"), ("pmid", "pmid"),
-    ("pmcid", "pmcid"), ("issn", "issn"), ("url", "url"), ("abstract", "abstract"),
-    ("population", "population"), ("participants", "participants"),
-    ("included_studies", "includedstudies"), ("finding", "finding"), ("note", "note"),
-]
-# Fields written as they are: identifiers that styles print verbatim.
-VERBATIM = {"year", "doi", "pmid", "pmcid", "issn", "url", "participants", "included_studies"}
-_FIELD_NAMES = [(attribute, name, attribute in VERBATIM) for attribute, name in FIELDS]
-_field_values = attrgetter(*(attribute for attribute, _ in FIELDS))  # all at once: faster than one by one
-
+# The table's fields with a BibTeX name, in the order they are written: (attribute, name, shape).
+_WRITTEN = [(f.attribute, f.bibtex, f.shape) for f in FIELDS if f.bibtex]
+# Shapes written as they are: identifiers and numbers, which styles print verbatim.
+VERBATIM = {"verbatim", "year", "count", "doi", "pmid", "pmcid"}
+_LISTS_WRITTEN = [(f.bibtex, f.attribute) for f in LIST_FIELDS if f.bibtex and f.attribute != "keywords"]
+_field_values = attrgetter(*(attribute for attribute, _, _ in _WRITTEN))  # all at once: faster than one by one
 _PAGE_RANGE = re.compile(r"^[A-Za-z]?\d+-[A-Za-z]?\d+$")  # as records.normalise_pages leaves a range
 
 @lru_cache(maxsize=1 << 16)  # authors repeat across studies
@@ -444,18 +308,18 @@ def entry(study: TaggedStudy) -> str:
             written.append("others")
         lines.append(f"  author = {{{' and '.join(written)}}},\n")
     lines.append(f"  title = {{{encode_title(r.title or '', r.title_nocase)}}},\n")
-    for (attribute, name, verbatim), value in zip(_FIELD_NAMES, _field_values(r)):
+    for (_, name, shape), value in zip(_WRITTEN, _field_values(r)):
         if value is None or value == "":
             continue
-        if verbatim:
+        if shape in VERBATIM:
             lines.append(f"  {name} = {{{value}}},\n")
-        elif attribute == "month" and value in MONTHS:
+        elif shape == "month" and value in MONTHS:
             lines.append(f"  {name} = {value},\n")  # the standard macro, as BibTeX styles expect
-        elif attribute == "pages" and _PAGE_RANGE.match(value):
+        elif shape == "pages" and _PAGE_RANGE.match(value):
             lines.append(f"  {name} = {{{value.replace('-', '--')}}},\n")
         else:
             lines.append(f"  {name} = {{{encode(value)}}},\n")
-    for name, attribute in LIST_FIELDS.items():
+    for name, attribute in _LISTS_WRITTEN:
         values = getattr(r, attribute)
         if values:
             lines.append(f"  {name} = {{{'; '.join([encode(v) for v in values])}}},\n")
@@ -482,3 +346,10 @@ def _is_concatenation(raw: str) -> bool:
         elif char == "#" and depth == 0 and not quoted:
             return True
     return False
+
+
+FORMAT = Format(
+    "bibtex", "BibTeX", suffixes=(".bib", ".bibtex"), looks_like=lambda text: bool(BLOCK_START.search(text)),
+    read=read, drafts=drafts, pieces=PIECES, entry=entry, layout=Layout(), extension="bib",
+    media_type="application/x-bibtex",
+)

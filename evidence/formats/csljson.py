@@ -14,6 +14,7 @@ import bisect
 import json
 import re
 
+from ..fields import FIELDS, named_in
 from ..records import (
     TaggedStudy,
     month_number,
@@ -24,10 +25,23 @@ from ..records import (
     normalise_pages,
     normalise_pmcid,
     normalise_pmid,
+    normalise_count,
     normalise_year,
 )
 from .latex import extra_text
-from . import Draft, ReadResult, add_keywords, entry_types, finish, given_key, month_name, read_date, split_particle
+from .reading import (
+    Draft,
+    Format,
+    Layout,
+    ReadResult,
+    add_keywords,
+    entry_types,
+    finish,
+    given_key,
+    month_name,
+    read_date,
+    split_particle,
+)
 
 # BibTeX entry type -> CSL item type.
 CSL_TYPES = {
@@ -38,16 +52,12 @@ CSL_TYPES = {
 }
 ENTRY_TYPES = entry_types(CSL_TYPES)  # CSL type -> BibTeX type
 
-# CSL variable -> StudyRecord attribute, for text kept as it is written.
-TEXT_VARIABLES = {
-    "container-title": "journal", "container-title-short": "journal_abbrev", "journalAbbreviation": "journal_abbrev",
-    "volume": "volume", "issue": "issue", "ISSN": "issn", "URL": "url", "abstract": "abstract", "note": "note",
-}
-# CSL variable -> (attribute, normaliser), for values with a fixed shape; the first variable present wins.
-SHAPED_VARIABLES = {
-    "page": ("pages", normalise_pages), "page-first": ("pages", normalise_pages), "DOI": ("doi", normalise_doi),
-    "PMID": ("pmid", normalise_pmid), "PMCID": ("pmcid", normalise_pmcid),
-}
+# CSL variable -> the field table's row (``issued`` and ``keyword`` are read on their own); the first variable
+# present wins.
+VARIABLES = named_in("csl", FIELDS)
+READ_SHAPES = {"text": lambda value: value, "verbatim": lambda value: value, "pages": normalise_pages,
+               "doi": normalise_doi, "pmid": normalise_pmid, "pmcid": normalise_pmcid, "year": normalise_year,
+               "count": normalise_count}
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _INLINE_TAG = re.compile(r"<(/?)(i|b|sup|sub|span)\b([^<>]*)>", re.IGNORECASE)
@@ -77,9 +87,7 @@ def read(text: str, label: str) -> ReadResult:
         else:
             errors.append(LoadError(label, line_at(start), None, f"item {number} is not a JSON object; it was not loaded",
                                     raw=text[start:end]))
-    result = finish(drafts, label)
-    result.errors = sorted(errors + result.errors, key=lambda e: e.line or 0)
-    return result
+    return finish(drafts, label, errors)
 
 
 def _items(text: str):
@@ -127,12 +135,10 @@ def _draft(item: dict, text: str, start: int, end: int, line_at, label: str) -> 
     record.authors = _authors(item.get("author") or [], lambda message: problem("author", message))
     if "issued" in item:
         record.year, record.month = checked("issued", _issued) or (None, None)
-    for variable, attribute in TEXT_VARIABLES.items():
-        if variable in item and not getattr(record, attribute):
-            setattr(record, attribute, checked(variable, _text))
-    for variable, (attribute, normalise) in SHAPED_VARIABLES.items():
-        if variable in item and not getattr(record, attribute):
-            setattr(record, attribute, checked(variable, lambda value: normalise(_text(value))))
+    for variable, field in VARIABLES.items():
+        if variable in item and not getattr(record, field.attribute):
+            read = READ_SHAPES[field.shape]
+            setattr(record, field.attribute, checked(variable, lambda value: read(_text(value))))
     keywords = checked("keyword", _text)
     if keywords:
         add_keywords(record, re.split(r"[,;]", keywords), f"{label}:{line_of('keyword')}")
@@ -246,10 +252,9 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
     if r.year:
         month = month_number(r.month)
         csl["issued"] = {"date-parts": [[r.year, month] if month else [r.year]]}
-    values = {"container-title": r.journal or extra_text(r, "booktitle"), "container-title-short": r.journal_abbrev,
-              "publisher": extra_text(r, "publisher"), "publisher-place": extra_text(r, "address"), "volume": r.volume,
-              "issue": r.issue, "page": r.pages, "DOI": r.doi, "PMID": r.pmid, "PMCID": r.pmcid, "ISSN": r.issn,
-              "URL": r.url, "abstract": r.abstract, "keyword": ", ".join(study.keywords()), "note": r.note}
+    values = {f.csl: getattr(r, f.attribute) for f in FIELDS if f.csl}
+    values.update({"container-title": r.journal or extra_text(r, "booktitle"), "publisher": extra_text(r, "publisher"),
+                   "publisher-place": extra_text(r, "address"), "keyword": ", ".join(study.keywords())})
     csl.update((k, v) for k, v in values.items() if v)
     return csl
 
@@ -257,3 +262,10 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
 def entry(study: TaggedStudy) -> str:
     """One study as a CSL-JSON item, as ``json.dumps(items, indent=2)`` writes it inside the array."""
     return json.dumps(item(study), indent=2, ensure_ascii=False).replace("\n", "\n  ")  # one level in
+
+
+FORMAT = Format(
+    "csl-json", "CSL-JSON", suffixes=(".json",), looks_like=lambda text: text.lstrip()[:1] in ("[", "{"), read=read,
+    entry=entry, layout=Layout("[\n  ", ",\n  ", "\n]\n", "[]\n"), extension="json",
+    media_type="application/vnd.citationstyles.csl+json",
+)

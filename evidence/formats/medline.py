@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 
+from ..fields import FIELDS, named_in
 from ..records import (
     Person,
     StudyRecord,
@@ -39,29 +40,26 @@ from ..records import (
     normalise_pmid,
     normalise_year,
 )
-from . import Draft, ReadResult, add_keywords, finish
+from .reading import Draft, Format, PieceRule, ReadResult, add_keywords, finish
 
 _LINE = re.compile(r"(?=[A-Z][A-Z0-9 ]{3}-)([A-Z][A-Z0-9]{1,3}) *-(?: (.*))?")  # the tag fills four columns
 _CONTINUATION = re.compile(r"\s+(\S.*)")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-# MEDLINE tag -> StudyRecord attribute, for plain text fields.
-TEXT_FIELDS = {"AB": "abstract", "JT": "journal", "TA": "journal_abbrev", "VI": "volume", "IP": "issue"}
-# MEDLINE tag -> (attribute, normaliser) for fields with a fixed shape.
-SHAPED_FIELDS = {"PMID": ("pmid", normalise_pmid), "PMC": ("pmcid", normalise_pmcid), "PG": ("pages", normalise_pages)}
+# MEDLINE tag -> the field table's row, for the fields read by their shape (the list fields are read below).
+TABLE_TAGS = named_in("medline", FIELDS)
+READ_SHAPES = {"text": lambda value: value or None, "pmid": normalise_pmid, "pmcid": normalise_pmcid,
+               "pages": normalise_pages, "doi": normalise_doi, "year": normalise_year}
 ISSN_PREFERENCE = ("Linking", "Print")
 
 
 def read(text: str, label: str) -> ReadResult:
     """Read MEDLINE text; records without a title and malformed lines become LoadErrors, the rest records."""
-    return finished(drafts(text, label), label)
+    return finish(drafts(text, label), label)
 
 
-# The result of a file's drafts: keys made in the order of the records, errors in that order too.
-finished = finish
-
-
-# Where a large file may be cut into pieces (readers.pieces): at a line that follows a blank line.
-RECORD_START = re.compile(rb"(?<=\n\n)(?=\S)|(?<=\n\r\n)(?=\S)")  # a comment line too: it is skipped
+# Where a large file may be cut into pieces (evidence.fast.pieces): at a line that follows a blank line (a
+# comment line too: it is skipped).
+PIECES = PieceRule(re.compile(rb"(?<=\n\n)(?=\S)|(?<=\n\r\n)(?=\S)"))
 
 
 def drafts(text: str, label: str, lines_before: int = 0) -> list[Draft]:
@@ -141,11 +139,9 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
                 record.mesh_headings.append(descriptor)
         elif tag == "OT":
             add_keywords(record, [value], f"{label}:{field_line}")
-        elif tag in TEXT_FIELDS:
-            setattr(record, TEXT_FIELDS[tag], value or None)
-        elif tag in SHAPED_FIELDS:
-            attribute, normalise = SHAPED_FIELDS[tag]
-            setattr(record, attribute, parsed(normalise, tag, field_line, value))
+        elif tag in TABLE_TAGS:
+            field = TABLE_TAGS[tag]
+            setattr(record, field.attribute, parsed(READ_SHAPES[field.shape], tag, field_line, value))
     record.authors = full_names if any(tag == "FAU" for tag, _, _ in fields) else short_names
     record.issn = _issn(issns)
     if not record.title:
@@ -192,3 +188,9 @@ def _issn(values: list[str]) -> str | None:
             if value.endswith(f"({medium})"):
                 return value.removesuffix(f"({medium})").strip()
     return values[0].split("(")[0].strip() if values else None
+
+
+FORMAT = Format(
+    "medline", "PubMed MEDLINE", suffixes=(".nbib", ".medline", ".txt"),
+    looks_like=lambda text: bool(re.match(r"\s*PMID- ", text)), read=read, drafts=drafts, pieces=PIECES,
+)

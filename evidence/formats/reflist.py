@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from ..records import LoadError, Person, StudyRecord, make_key, normalise_doi, normalise_pages
-from . import ReadResult
+from ..records import Person, StudyRecord, normalise_doi, normalise_pages
+from .reading import Draft, Format, ReadResult, finish
 
 SOURCE_FORMAT = "reference-list"
 
@@ -27,31 +27,25 @@ class Reference:
 def read(text: str, label: str) -> ReadResult:
     """Read a printed reference list; a reference without a title, or without a year and an identifier,
     is an error; one missing other fields loads with a warning naming them."""
-    result = ReadResult()
-    taken: set[str] = set()
-    for reference in split_references(text):
-        parsed = parse_reference(reference.text)
-        missing = [] if parsed.title else ["title"]
-        if not (parsed.year or parsed.doi or parsed.pmid):
-            missing.append("year, DOI or PMID")
-        if missing:
-            result.errors.append(LoadError(label, reference.line, None, f"reference could not be parsed (no "
-                                           f"{' and no '.join(missing)} found); it was not loaded",
-                                           raw=reference.raw))
-            continue
-        record = replace(parsed, source_file=label, source_line=reference.line)
-        record.key = make_key(record, taken)
-        result.records.append(record)
-        not_found = [name for name, value in (("authors", parsed.authors), ("year", parsed.year),
-                                              ("journal", parsed.journal), ("volume", parsed.volume),
-                                              ("pages", parsed.pages)) if not value]
-        if not (parsed.doi or parsed.pmid):
-            not_found.append("DOI or PMID")
-        if not_found:
-            result.errors.append(LoadError(label, reference.line, record.key,
-                                           f"parsed from free text; not found: {', '.join(not_found)}",
-                                           severity="warning", raw=reference.raw))
-    return result
+    return finish([_draft(reference, label) for reference in split_references(text)], label, warn_unverifiable=False)
+
+
+def _draft(reference: Reference, label: str) -> Draft:
+    """The draft of one reference: failed if it has no title, or neither year nor identifier."""
+    parsed = parse_reference(reference.text)
+    missing = [] if parsed.title else ["title"]
+    if not (parsed.year or parsed.doi or parsed.pmid):
+        missing.append("year, DOI or PMID")
+    if missing:
+        return Draft(StudyRecord("", label, reference.line), None, reference.raw, makes_key=False,
+                     failure=f"reference could not be parsed (no {' and no '.join(missing)} found); it was not loaded")
+    not_found = [name for name, value in (("authors", parsed.authors), ("year", parsed.year),
+                                          ("journal", parsed.journal), ("volume", parsed.volume),
+                                          ("pages", parsed.pages)) if not value]
+    if not (parsed.doi or parsed.pmid):
+        not_found.append("DOI or PMID")
+    problems = [(reference.line, f"parsed from free text; not found: {', '.join(not_found)}")] if not_found else []
+    return Draft(replace(parsed, source_file=label, source_line=reference.line), None, reference.raw, problems)
 
 
 # --- a file into references ----------------------------------------------------------------------
@@ -383,3 +377,6 @@ def _parse_vancouver(body: str, parsed: StudyRecord) -> None:
         parsed.authors, parsed.more_authors, start = names
         head = head[start:]
     parsed.title, parsed.journal = _title_and_journal(head)
+
+
+FORMAT = Format("reference-list", "printed reference list", suffixes=(".txt",), looks_like=lambda text: True, read=read)

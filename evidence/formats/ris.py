@@ -29,9 +29,34 @@ from collections import defaultdict
 
 import rispy
 
-from ..records import LoadError, Person, StudyRecord, TaggedStudy, month_number, normalise_doi, normalise_pages, normalise_pmcid, normalise_pmid
+from ..fields import FIELDS, named_in
+from ..records import (
+    LoadError,
+    Person,
+    StudyRecord,
+    TaggedStudy,
+    month_number,
+    normalise_count,
+    normalise_doi,
+    normalise_pages,
+    normalise_pmcid,
+    normalise_pmid,
+    normalise_year,
+)
 from .latex import extra_text
-from . import Draft, ReadResult, add_keywords, entry_types, finish, given_key, read_date, split_particle
+from .reading import (
+    Draft,
+    Format,
+    Layout,
+    PieceRule,
+    ReadResult,
+    add_keywords,
+    entry_types,
+    finish,
+    given_key,
+    read_date,
+    split_particle,
+)
 
 # BibTeX entry type -> RIS reference type.
 RIS_TYPES = {
@@ -45,6 +70,14 @@ RIS_TYPES = {
 ENTRY_TYPES = entry_types(RIS_TYPES)
 RIS_VARIANTS = {"CONF": "CPAPER", "EJOUR": "JOUR", "JFULL": "JOUR", "ECHAP": "CHAP", "EBOOK": "BOOK",
                 "EDBOOK": "BOOK", "WEB": "ELEC"}
+
+# Tags this module reads and writes with code of its own (see the module's docstring); the field table's other
+# RIS tags are read and written by their shape.
+OWN_TAGS = {"T2", "J2", "PY", "AN", "SN", "UR", "AB", "N1", "KW"}
+TABLE_TAGS = {tag: field for tag, field in named_in("ris").items() if tag not in OWN_TAGS}
+READ_SHAPES = {"text": lambda value: value or None, "verbatim": lambda value: value or None, "doi": normalise_doi,
+               "pmid": normalise_pmid, "pmcid": normalise_pmcid, "year": normalise_year, "count": normalise_count,
+               "pages": normalise_pages, "month": lambda value: value or None}
 
 # A tag line: two characters, two spaces (or one, as Zotero accepts), a dash, a space and the value.
 _TAG_LINE = re.compile(r"([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
@@ -85,18 +118,11 @@ def read(text: str, label: str) -> ReadResult:
     if found is None:
         errors = [LoadError(label, None, None, "no RIS entries: no line starts with 'TY  - '")] if text.strip() else []
         return ReadResult(errors=errors)
-    return finished(found, label)
+    return finish(found, label)
 
 
-def finished(found: list[Draft], label: str) -> ReadResult:
-    """The result of a file's drafts, keys settled, errors in the order of their lines."""
-    result = finish(found, label)
-    result.errors.sort(key=lambda e: e.line or 0)
-    return result
-
-
-# Where a large file may be cut into pieces (readers.pieces): at a TY line.
-RECORD_START = re.compile(rb"^TY {1,2}-(?= |\r?$)", re.MULTILINE)
+# Where a large file may be cut into pieces (evidence.fast.pieces): at a TY line.
+PIECES = PieceRule(re.compile(rb"^TY {1,2}-(?= |\r?$)", re.MULTILINE))
 
 
 def drafts(text: str, label: str, lines_before: int = 0) -> list[Draft] | None:
@@ -173,8 +199,9 @@ def _draft(chunk: list[str], first: int, label: str) -> Draft:
     record.journal_abbrev = abbreviation if abbreviation != record.journal else None
     _read_dates(ref, record, draft, line_of)
     record.pages = _pages(ref.get("SP", ""), ref.get("EP", ""))
-    record.volume, record.issue = ref.get("VL") or None, ref.get("IS") or None
-    record.doi = checked("DO", lambda: normalise_doi(ref.get("DO")))
+    for tag, field in TABLE_TAGS.items():
+        if ref.get(tag):
+            setattr(record, field.attribute, checked(tag, lambda: READ_SHAPES[field.shape](ref[tag])))
     record.pmid = checked("AN", lambda: _pmid(ref))
     notes = []
     for note in ref.get("N1", []):
@@ -258,13 +285,12 @@ def reference(study: TaggedStudy) -> dict:
         if month:
             ref["date"] = f"{r.year}/{month:02d}//"
     first, _, last = (r.pages or "").partition("-")
-    values = {"secondary_title": r.journal or extra_text(r, "booktitle"), "alternate_title1": r.journal_abbrev,
-              "publisher": extra_text(r, "publisher"), "place_published": extra_text(r, "address"), "volume": r.volume,
-              "number": r.issue, "start_page": first, "end_page": last, "doi": r.doi, "accession_number": r.pmid,
-              "issn": r.issn, "abstract": r.abstract,
-              "urls": [r.url] if r.url else None,
-              "keywords": study.keywords(),
-              "notes": [n for n in (r.note, f"PMCID: {r.pmcid}" if r.pmcid else None) if n] or None}
+    values = {rispy.TAG_KEY_MAPPING[f.ris]: str(getattr(r, f.attribute) or "") for f in FIELDS if f.ris in TABLE_TAGS}
+    values.update({"secondary_title": r.journal or extra_text(r, "booktitle"), "alternate_title1": r.journal_abbrev,
+                   "publisher": extra_text(r, "publisher"), "place_published": extra_text(r, "address"),
+                   "start_page": first, "end_page": last, "accession_number": r.pmid, "issn": r.issn,
+                   "abstract": r.abstract, "urls": [r.url] if r.url else None, "keywords": study.keywords(),
+                   "notes": [n for n in (r.note, f"PMCID: {r.pmcid}" if r.pmcid else None) if n] or None})
     ref.update((k, v) for k, v in values.items() if v)
     return {k: [_one_line(x) for x in v] if isinstance(v, list) else _one_line(v) for k, v in ref.items()}
 
@@ -280,3 +306,10 @@ _WRITER = _Writer()
 def entry(study: TaggedStudy) -> str:
     """One study as an RIS reference, as ``rispy.dumps`` writes it."""
     return _WRITER.formats([reference(study)])
+
+
+FORMAT = Format(
+    "ris", "RIS", suffixes=(".ris",), looks_like=lambda text: bool(re.search(r"^TY {1,2}- ", text, re.MULTILINE)),
+    read=read, drafts=drafts, pieces=PIECES, entry=entry, layout=Layout(), extension="ris",
+    media_type="application/x-research-info-systems",
+)

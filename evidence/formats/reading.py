@@ -1,0 +1,267 @@
+"""What every reader shares: the one protocol (each entry a Draft, ``finish`` settling keys and reporting
+problems), the helpers for fields several formats write alike, and the plain way a file is read: decoded,
+its format found, read whole."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..records import MONTHS, LoadError, StudyRecord, Tag, TaggedStudy, free_key, key_stem, normalise_month
+
+if TYPE_CHECKING:
+    from ..fast.spool import Spool
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a data format's file is made of its studies' texts: ``between`` them, ``start`` and ``end`` around
+    them, ``empty`` for no studies."""
+
+    start: str = ""
+    between: str = "\n"
+    end: str = ""
+    empty: str = ""
+
+
+@dataclass(frozen=True)
+class PieceRule:
+    """Where a large file of a format may be cut into pieces read apart (evidence.fast.pieces): at a match of
+    ``record_start`` (bytes, at a line start) that ``confirm`` accepts; a record ``apart`` (given its first
+    bytes) is a piece of its own; ``following``: what of the next piece's start to add to a piece so that a
+    record left open ends as in the whole text."""
+
+    record_start: re.Pattern[bytes]
+    confirm: Callable[[bytes], bool] = lambda start: True
+    apart: Callable[[bytes], bool] = lambda start: False
+    following: re.Pattern[str] | None = None
+    context: Callable[[str], object] | None = None  # what every piece needs from the text of those apart
+
+
+@dataclass(frozen=True)
+class Format:
+    """A bibliography format: its reader (``read`` a text; ``drafts`` of a piece of one, with the lines
+    before it), its writer (``entry`` of one study, joined by ``layout``; or ``write_all`` of a formatted
+    list, given its markup), the suffixes of the files it reads and ``looks_like``, its content signature."""
+
+    name: str
+    label: str
+    suffixes: tuple[str, ...] = ()
+    looks_like: Callable[[str], bool] = lambda text: False
+    read: Callable[[str, str], ReadResult] | None = None
+    drafts: Callable[..., list[Draft] | None] | None = None
+    pieces: PieceRule | None = None
+    entry: Callable[[TaggedStudy], str] | None = None
+    layout: Layout = Layout()
+    write_all: Callable[[list[TaggedStudy], str], str] | None = None
+    extension: str | None = None  # of an export (formatted styles take theirs from the markup)
+    media_type: str | None = None
+
+    @property
+    def formatted(self) -> bool:
+        """A formatted reference list (APA, Vancouver) rather than data."""
+        return self.write_all is not None
+
+
+@dataclass
+class ReadResult:
+    """What a reader got out of one file: the records it could read, and what it could not."""
+
+    records: list[StudyRecord] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+
+
+# Prefixed keywords that are curated tags ("condition:low-back-pain"), as Zotero users write them.
+TAG_PREFIXES = ("condition", "design")
+
+
+def add_keywords(record: StudyRecord, words: Iterable[str], source: str) -> None:
+    """Free keywords stay keywords; ``condition:`` and ``design:`` ones become curated tags from ``source``."""
+    for word in (w.strip() for w in words):
+        prefix, _, term = word.partition(":")
+        if term and prefix.strip().lower() in TAG_PREFIXES:
+            record.tags.append(Tag(prefix.strip().lower(), term.strip(), "curated", source))
+        elif word:
+            record.keywords.append(word)
+
+
+# The BibTeX type a reader gives each type a writer's map names: where several BibTeX types are
+# written as one (RIS "CHAP" for inbook and incollection), the one a reference manager means by it
+# (Zotero's BibTeX export writes a book section as incollection, a thesis as phdthesis).
+CANONICAL_TYPES = ("article", "book", "incollection", "inproceedings", "phdthesis", "techreport", "online",
+                   "unpublished", "misc")
+
+
+def entry_types(written_as: dict[str, str]) -> dict[str, str]:
+    """A writer's BibTeX type -> format type map turned round: format type -> canonical BibTeX type."""
+    return {written_as[bibtex_type]: bibtex_type for bibtex_type in CANONICAL_TYPES}
+
+
+def split_particle(family: str) -> tuple[str, str]:
+    """("van der", "Berg") for "van der Berg": the leading lower-case words are the particle, as BibTeX
+    reads "von Last"; the last word stays the family name ("Guerreiro da Silva" has no particle)."""
+    words = family.split()
+    count = 0
+    while count < len(words) - 1 and words[count][:1].islower():
+        count += 1
+    return " ".join(words[:count]), " ".join(words[count:])
+
+
+_YEAR_AND_MONTH = re.compile(r"(?<!\d)(\d{4})(?!\d)(?:\s*[-/]\s*(\d{1,2})(?!\d))?")
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def month_name(text: str) -> str | None:
+    """The month as the BibTeX macro the store keeps ("may") for "May", "may", "5" or "05"; else None."""
+    month = normalise_month(text)
+    return month if month in MONTHS else None
+
+
+def read_date(text: str) -> tuple[int | None, str | None]:
+    """Year and month ("may") of a date as exports write it: "2009", "2009///", "2009/05/11/",
+    "2009-05", "2009 May 11", "May 2009"; just the month of "May 11"; None for a part not there."""
+    match = _YEAR_AND_MONTH.search(text)
+    month = month_name(match.group(2)) if match and match.group(2) else None
+    if month is None and (word := _WORD.search(text)):
+        month = month_name(word.group(0))
+    return (int(match.group(1)) if match else None), month
+
+
+def given_key(value: object) -> str | None:
+    """The citation key an entry gives itself, or None: a bare number is a record number (EndNote's RIS
+    ``ID``, which Zotero's RIS import ignores too), which would clash between files rather than name a study."""
+    key = str(value).strip() if isinstance(value, (str, int)) else ""
+    return None if key.isdigit() else key or None
+
+
+@dataclass(slots=True)  # a large file read in pieces holds one for each of its entries
+class Draft:
+    """An entry as read, before its key is settled: the key it gives itself (if any), its text, problems
+    with its fields as (line, message), and why it cannot be loaded, if it cannot. Once its record is
+    spooled, ``record`` is what the spool gave for it, and ``line`` and ``stem`` keep what settling its
+    key needs."""
+
+    record: StudyRecord
+    key: str | None
+    raw: str
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    failure: str | None = None
+    line: int = 0
+    stem: str = ""
+    makes_key: bool = True  # without a key of its own it gets one made (not a BibTeX block that failed)
+
+    def spool(self, spool: Spool) -> None:
+        """Give the (loadable) record to the spool, keeping its line and its key's stem, but not its text
+        (only an entry that repeats an earlier one's key needs it, for the error: see ``_with_repeats_text``)."""
+        record = self.record
+        self.line, self.stem = record.source_line, key_stem(record)
+        self.record = spool(record)
+        self.raw = ""
+
+    def settling(self) -> tuple[int, str, bool]:
+        """The record's line, the stem of a key made for it, and whether it has a title."""
+        if self.line:  # spooled, having a title
+            return self.line, self.stem, True
+        record = self.record
+        return record.source_line, key_stem(record), bool(record.title)
+
+
+def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_unverifiable: bool = True) -> ReadResult:
+    """Settle the keys (an entry's own, else one made in the corpus's style that no entry of the file
+    uses) and report: a failure, a repeated key or a missing title is an error and the entry is not
+    loaded, a field problem or (``warn_unverifiable``) the lack of both DOI and PMID a warning. The records
+    of the result are the drafts' records (or what the spool gave for them), their keys set; its errors are
+    those and ``errors``, in the order of their lines. Every reader ends here."""
+    result = ReadResult(errors=list(errors))
+    taken = {d.key for d in drafts if d.key}
+    first_line: dict[str, int] = {}
+    for draft in drafts:
+        record = draft.record
+        line, stem, titled = draft.settling()
+        if draft.key in first_line:
+            result.errors.append(LoadError(label, line, draft.key, "duplicate key: already used at "
+                                           f"line {first_line[draft.key]}; this entry was not loaded", raw=draft.raw))
+            continue
+        record.key = draft.key or (free_key(stem, taken) if draft.makes_key else None)
+        record.key_made = draft.key is None
+        if record.key:
+            first_line[record.key] = line
+        result.errors += [LoadError(label, problem_line, record.key, message, severity="warning")
+                          for problem_line, message in draft.problems]
+        if draft.failure or not titled:
+            result.errors.append(LoadError(label, line, record.key,
+                                           draft.failure or "entry has no title; it was not loaded", raw=draft.raw))
+            continue
+        if warn_unverifiable and not (record.doi or record.pmid):
+            result.errors.append(LoadError(label, line, record.key, "no DOI or PMID: the study cannot be "
+                                           "verified against a public record", severity="warning"))
+        result.records.append(record)
+    result.errors.sort(key=lambda e: e.line or 0)
+    return result
+
+
+# What a file that is not UTF-8 is read as when no --encoding is given: the Windows encoding that
+# EndNote, Excel and older Zotero exports use in Western Europe and the Americas (a superset of Latin-1).
+LEGACY_ENCODING = "cp1252"
+
+
+def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | None, list[LoadError]]:
+    """A file's text: UTF-8 (with or without a byte-order mark) or UTF-16 with one; otherwise the
+    ``encoding`` given, or else cp1252 with a warning that shows which characters that gave."""
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):  # a byte-order mark says what the file is, whatever --encoding says
+            return data.decode(name), []
+    if encoding:
+        try:
+            return data.decode(encoding), []
+        except (UnicodeDecodeError, LookupError) as exc:
+            return None, [LoadError(label, None, None, f"cannot be read as {encoding}: {exc}")]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        problem, bad_byte = f"not UTF-8 text ({exc.reason} at byte {exc.start})", exc.start
+    try:
+        text = data.decode(LEGACY_ENCODING)
+    except UnicodeDecodeError:
+        return None, [LoadError(label, None, None, f"{problem}, nor {LEGACY_ENCODING}; give its encoding with --encoding")]
+    shown = " ".join(dict.fromkeys(c for c in text if not c.isascii()))
+    line = data.count(b"\n", 0, bad_byte) + 1
+    return text, [LoadError(label, line, None, f"{problem}: read as {LEGACY_ENCODING}, which gives {shown}; if those "
+                                               "characters are wrong, give the file's encoding with --encoding",
+                            severity="warning")]
+
+
+def read_text(text: str, label: str, format: Format) -> ReadResult:
+    """Read a file's text with a format's reader; an error if text gave no entries and no reason why."""
+    result = format.read(text, label)
+    return checked(result, bool(text.strip()), format.name, label)
+
+
+def read_file(path: Path, label: str, format: str | None = None, encoding: str | None = None) -> ReadResult:
+    """Read one input file whole, with the reader of ``format`` (default: found from its suffix and text);
+    ``label`` names it in errors."""
+    from . import FORMATS, detect, reader_suffixes
+
+    text, errors = decode(path.read_bytes(), label, encoding)
+    if text is None:
+        return ReadResult(errors=errors)
+    found = FORMATS.get(format) if format else detect(path, text)
+    if found is None or found.read is None:
+        return ReadResult(errors=[LoadError(label, None, None, f"no reader for '{path.suffix}' files "
+                                                               f"(known: {reader_suffixes()}); name one with --format")])
+    result = read_text(text, label, found)
+    result.errors[:0] = errors
+    return result
+
+
+def checked(result: ReadResult, has_text: bool, format: str, label: str) -> ReadResult:
+    """The result, with an error if a file with text in it gave no entries and no reason why."""
+    if has_text and not result.records and not any(e.severity == "error" and e.entry_key is None
+                                                   and e.line is None for e in result.errors):
+        result.errors.append(LoadError(label, None, None, f"no {format} entries could be read from it; is it a "
+                                                          f"{format} file? (give --format if not)"))
+    return result

@@ -1,0 +1,420 @@
+"""The database's shape, declared once: tables, indexes, summary tables and the SQL that fills them, views and
+the full-text index (``ensure_schema`` applies them all). The evidence map, canned queries and pages read these."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from ..evidence_layer.claims import VERDICTS
+from ..fields import FIELDS
+from ..tagging.vocabulary import DIRECTIONS
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+# Raise when a table changes shape: a database of another version is rebuilt rather than patched.
+SCHEMA_VERSION = 13
+
+# The field table's columns of `studies`.
+_FIELD_COLUMNS = "\n".join(f"    {f.attribute} {f.sql_type}," for f in FIELDS)
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS conditions (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    mesh_id TEXT,
+    parent TEXT REFERENCES conditions(id),
+    tree_path TEXT NOT NULL,
+    synonyms TEXT NOT NULL DEFAULT '[]',
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS condition_ancestors (
+    condition_id TEXT NOT NULL REFERENCES conditions(id),
+    ancestor_id TEXT NOT NULL REFERENCES conditions(id),
+    depth INTEGER NOT NULL,
+    PRIMARY KEY (condition_id, ancestor_id)
+);
+CREATE TABLE IF NOT EXISTS designs (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    mesh_id TEXT,
+    mesh_label TEXT,
+    evidence_level INTEGER,
+    rank INTEGER NOT NULL,
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS comparators (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    description TEXT
+);
+CREATE TABLE IF NOT EXISTS studies (
+    key TEXT PRIMARY KEY,
+    entry_type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    title_nocase TEXT NOT NULL DEFAULT '[]',
+    author_list TEXT,
+    more_authors INTEGER NOT NULL DEFAULT 0,
+{_FIELD_COLUMNS}
+    keywords TEXT,
+    publication_types TEXT NOT NULL DEFAULT '[]',
+    mesh_headings TEXT NOT NULL DEFAULT '[]',
+    design TEXT REFERENCES designs(id),
+    design_provenance TEXT CHECK (design_provenance IN ('curated', 'rule')),
+    design_source TEXT,
+    extra TEXT NOT NULL DEFAULT '{{}}',
+    source_file TEXT NOT NULL,
+    source_line INTEGER NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS study_bibtex (
+    study_key TEXT PRIMARY KEY REFERENCES studies(key),
+    entry TEXT NOT NULL,
+    writer TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS authors (
+    id INTEGER PRIMARY KEY,
+    family TEXT NOT NULL,
+    given TEXT NOT NULL DEFAULT '',
+    particle TEXT NOT NULL DEFAULT '',
+    suffix TEXT NOT NULL DEFAULT '',
+    display TEXT NOT NULL,
+    UNIQUE (family, given, particle, suffix)
+);
+CREATE TABLE IF NOT EXISTS study_authors (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    position INTEGER NOT NULL,
+    author_id INTEGER NOT NULL REFERENCES authors(id),
+    PRIMARY KEY (study_key, position)
+);
+CREATE TABLE IF NOT EXISTS study_conditions (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    condition_id TEXT NOT NULL REFERENCES conditions(id),
+    provenance TEXT NOT NULL CHECK (provenance IN ('curated', 'rule')),
+    source TEXT NOT NULL,
+    PRIMARY KEY (study_key, condition_id)
+);
+CREATE TABLE IF NOT EXISTS study_outcomes (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    position INTEGER NOT NULL,
+    outcome_id TEXT NOT NULL REFERENCES outcomes(id),
+    measure TEXT NOT NULL,
+    comparator TEXT NOT NULL REFERENCES comparators(id),
+    direction TEXT NOT NULL CHECK (direction IN ({", ".join(f"'{d}'" for d in DIRECTIONS)})),
+    finding TEXT NOT NULL,
+    condition_id TEXT REFERENCES conditions(id),
+    provenance TEXT NOT NULL CHECK (provenance IN ('curated', 'rule')),
+    source TEXT NOT NULL,
+    PRIMARY KEY (study_key, position)
+);
+CREATE TABLE IF NOT EXISTS study_sources (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    file TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    entry_key TEXT NOT NULL,
+    is_primary INTEGER NOT NULL,
+    matched_on TEXT NOT NULL CHECK (matched_on IN ('first', 'doi', 'pmid', 'title-year-author')),
+    load_order INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (file, entry_key)
+);
+CREATE TABLE IF NOT EXISTS field_disagreements (
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    field TEXT NOT NULL,
+    kept_value TEXT NOT NULL,
+    kept_source TEXT NOT NULL,
+    other_value TEXT NOT NULL,
+    other_source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sources (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    title TEXT,
+    publisher TEXT,
+    kind TEXT NOT NULL,
+    topics TEXT NOT NULL DEFAULT '[]',
+    description TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    id TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources(id),
+    locator TEXT NOT NULL,
+    claim TEXT NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ({", ".join(f"'{v}'" for v in VERDICTS)})),
+    reason TEXT NOT NULL,
+    details_checked INTEGER NOT NULL DEFAULT 0,
+    details_wrong INTEGER NOT NULL DEFAULT 0,
+    source_file TEXT NOT NULL,
+    source_line INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claim_studies (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    PRIMARY KEY (claim_id, study_key)
+);
+CREATE TABLE IF NOT EXISTS claim_documents (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    position INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    publisher TEXT,
+    year INTEGER,
+    url TEXT,
+    PRIMARY KEY (claim_id, position)
+);
+CREATE TABLE IF NOT EXISTS claim_conditions (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    condition_id TEXT NOT NULL REFERENCES conditions(id),
+    PRIMARY KEY (claim_id, condition_id)
+);
+CREATE TABLE IF NOT EXISTS claim_checks (
+    claim_id TEXT NOT NULL REFERENCES claims(id),
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    field TEXT NOT NULL,
+    stated TEXT NOT NULL,
+    recorded TEXT NOT NULL,
+    agrees INTEGER NOT NULL,
+    PRIMARY KEY (claim_id, study_key, field)
+);
+CREATE TABLE IF NOT EXISTS review_includes (
+    review_key TEXT NOT NULL REFERENCES studies(key),
+    study_key TEXT NOT NULL REFERENCES studies(key),
+    evidence TEXT NOT NULL,
+    PRIMARY KEY (review_key, study_key)
+);
+CREATE TABLE IF NOT EXISTS load_errors (
+    file TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    line INTEGER,
+    entry_key TEXT,
+    severity TEXT NOT NULL CHECK (severity IN ('error', 'warning')),
+    message TEXT NOT NULL,
+    raw TEXT,
+    PRIMARY KEY (file, seq)
+);
+CREATE INDEX IF NOT EXISTS idx_studies_year ON studies(year);
+CREATE INDEX IF NOT EXISTS idx_studies_design ON studies(design);
+CREATE INDEX IF NOT EXISTS idx_studies_journal ON studies(journal);
+CREATE INDEX IF NOT EXISTS idx_studies_doi ON studies(doi);
+CREATE INDEX IF NOT EXISTS idx_studies_pmid ON studies(pmid);
+CREATE INDEX IF NOT EXISTS idx_studies_source_file ON studies(source_file);
+CREATE INDEX IF NOT EXISTS idx_study_authors_author ON study_authors(author_id);
+CREATE INDEX IF NOT EXISTS idx_study_conditions_condition ON study_conditions(condition_id);
+CREATE INDEX IF NOT EXISTS idx_study_outcomes_outcome ON study_outcomes(outcome_id);
+CREATE INDEX IF NOT EXISTS idx_condition_ancestors_ancestor ON condition_ancestors(ancestor_id);
+CREATE INDEX IF NOT EXISTS idx_study_sources_study ON study_sources(study_key);
+CREATE INDEX IF NOT EXISTS idx_claim_studies_study ON claim_studies(study_key);
+CREATE INDEX IF NOT EXISTS idx_review_includes_study ON review_includes(study_key);
+CREATE INDEX IF NOT EXISTS idx_field_disagreements_study ON field_disagreements(study_key);
+"""
+
+# One row per study for browsing, kept as a table (refreshed by each load) so that facets and sorting on a
+# million studies use indexes instead of computing every card's JSON arrays on each request.
+STUDY_CARDS = """
+CREATE TABLE IF NOT EXISTS study_cards (
+    rowid INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    title TEXT,
+    authors TEXT,
+    year INTEGER,
+    journal TEXT,
+    design TEXT,
+    evidence_level INTEGER,
+    conditions TEXT,
+    condition_groups TEXT,
+    outcomes TEXT,
+    comparators TEXT,
+    directions TEXT,
+    reviewed_in TEXT,
+    population TEXT,
+    participants INTEGER,
+    included_studies INTEGER,
+    finding TEXT,
+    doi TEXT,
+    pmid TEXT,
+    pmcid TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_study_cards_design ON study_cards(design);
+CREATE INDEX IF NOT EXISTS idx_study_cards_evidence_level ON study_cards(evidence_level);
+CREATE INDEX IF NOT EXISTS idx_study_cards_year ON study_cards(year);
+CREATE INDEX IF NOT EXISTS idx_study_cards_journal ON study_cards(journal);
+CREATE INDEX IF NOT EXISTS idx_study_cards_conditions ON study_cards(conditions);
+-- the rowid alone: a search counts its matches (rowid IN the full-text matches) in this narrow index instead of
+-- looking each one up among the table's wide rows, two to three times faster
+CREATE INDEX IF NOT EXISTS idx_study_cards_rowid ON study_cards(rowid);
+"""
+
+STUDY_CARDS_ROWS = """
+SELECT
+    s.rowid AS rowid,
+    s.key,
+    s.title,
+    s.author_list AS authors,
+    s.year,
+    s.journal,
+    d.label AS design,
+    d.evidence_level,
+    (SELECT json_group_array(label) FROM (
+        SELECT c.label FROM study_conditions sc JOIN conditions c ON c.id = sc.condition_id
+        WHERE sc.study_key = s.key ORDER BY c.label)) AS conditions,
+    (SELECT json_group_array(label) FROM (
+        SELECT DISTINCT c.label FROM study_conditions sc
+        JOIN condition_ancestors ca ON ca.condition_id = sc.condition_id
+        JOIN conditions c ON c.id = ca.ancestor_id
+        WHERE sc.study_key = s.key ORDER BY c.label)) AS condition_groups,
+    (SELECT json_group_array(label) FROM (
+        SELECT DISTINCT o.label FROM study_outcomes so JOIN outcomes o ON o.id = so.outcome_id
+        WHERE so.study_key = s.key ORDER BY o.label)) AS outcomes,
+    (SELECT json_group_array(label) FROM (
+        SELECT DISTINCT k.label FROM study_outcomes so JOIN comparators k ON k.id = so.comparator
+        WHERE so.study_key = s.key ORDER BY k.label)) AS comparators,
+    (SELECT json_group_array(direction) FROM (
+        SELECT DISTINCT direction FROM study_outcomes so
+        WHERE so.study_key = s.key ORDER BY direction)) AS directions,
+    (SELECT json_group_array(review_key) FROM (
+        SELECT review_key FROM review_includes ri WHERE ri.study_key = s.key ORDER BY review_key)) AS reviewed_in,
+    s.population,
+    s.participants,
+    s.included_studies,
+    s.finding,
+    s.doi,
+    s.pmid,
+    s.pmcid
+FROM studies s LEFT JOIN designs d ON d.id = s.design
+ORDER BY s.rowid
+"""
+
+# Studies per condition (counting narrower conditions) and design, for the evidence map; refreshed by each load.
+EVIDENCE_MAP_CELLS = """
+CREATE TABLE IF NOT EXISTS evidence_map_cells (
+    condition_id TEXT NOT NULL,
+    design TEXT,
+    studies INTEGER NOT NULL
+);
+"""
+
+# How many study cards have each value of each default facet of the study cards page (an array column counts
+# the cards whose array holds the value), so that the page without filters reads them instead of counting a
+# million cards on each request; refreshed by each load. `value` has no type, so years stay integers.
+CARD_FACETS = {"conditions": "array", "design": "column", "evidence_level": "column", "year": "column",
+               "journal": "column"}
+STUDY_CARD_FACETS = """
+CREATE TABLE IF NOT EXISTS study_card_facets (
+    facet TEXT NOT NULL,
+    value,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (facet, value)
+);
+"""
+
+
+def array_value_counts(column: str, rows_sql: str) -> str:
+    """SQL of (value, count): for each value in the JSON arrays of ``column`` of the rows of ``rows_sql``, how
+    many rows hold it. Counted over the distinct arrays, not every row: on a million study cards, whose
+    conditions come in a few hundred combinations, that reads an index instead of unpacking a million arrays."""
+    return f"""
+        WITH arrays AS (SELECT "{column}" AS array, count(*) AS rows FROM ({rows_sql}) GROUP BY "{column}")
+        SELECT value, sum(rows) AS count FROM (SELECT DISTINCT arrays.array, arrays.rows, j.value
+                                               FROM arrays JOIN json_each(arrays.array) j)
+        GROUP BY value"""
+
+
+# Every study under each condition (tagged with it or a narrower one), in the order "studies for a condition"
+# lists them, so that the query reads one index range instead of joining and sorting on each request.
+CONDITION_STUDIES = """
+CREATE TABLE IF NOT EXISTS condition_studies (
+    condition_id TEXT NOT NULL,
+    study_key TEXT NOT NULL,
+    tagged_conditions TEXT NOT NULL,
+    evidence_order INTEGER NOT NULL,
+    design_rank INTEGER NOT NULL,
+    year INTEGER,
+    PRIMARY KEY (condition_id, study_key)
+);
+CREATE INDEX IF NOT EXISTS idx_condition_studies_order
+    ON condition_studies(condition_id, evidence_order, design_rank, year DESC, study_key);
+"""
+
+CONDITION_STUDY_ROWS = """
+SELECT ancestor_id, study_key, group_concat(label, '; '), evidence_order, design_rank, year FROM (
+    SELECT ca.ancestor_id, sc.study_key, c.label, coalesce(d.evidence_level, 9) AS evidence_order,
+           coalesce(d.rank, 99) AS design_rank, s.year
+    FROM study_conditions sc
+    JOIN condition_ancestors ca ON ca.condition_id = sc.condition_id
+    JOIN conditions c ON c.id = sc.condition_id
+    JOIN studies s ON s.key = sc.study_key
+    LEFT JOIN designs d ON d.id = s.design
+    ORDER BY ca.ancestor_id, sc.study_key, c.label)
+GROUP BY ancestor_id, study_key
+"""
+
+EVIDENCE_MAP_CELL_ROWS = """
+SELECT ca.ancestor_id, s.design, count(DISTINCT s.key)
+FROM condition_ancestors ca
+JOIN study_conditions sc ON sc.condition_id = ca.condition_id
+JOIN studies s ON s.key = sc.study_key
+GROUP BY ca.ancestor_id, s.design
+"""
+
+
+CLAIM_CARDS_VIEW = """
+CREATE VIEW claim_cards AS
+SELECT
+    c.id,
+    src.name AS article,
+    c.locator,
+    c.claim,
+    c.verdict,
+    c.reason,
+    (SELECT json_group_array(study_key) FROM (
+        SELECT study_key FROM claim_studies cs WHERE cs.claim_id = c.id ORDER BY study_key)) AS studies,
+    (SELECT json_group_array(title) FROM (
+        SELECT title FROM claim_documents cd WHERE cd.claim_id = c.id ORDER BY position)) AS documents,
+    (SELECT json_group_array(label) FROM (
+        SELECT k.label FROM claim_conditions cc JOIN conditions k ON k.id = cc.condition_id
+        WHERE cc.claim_id = c.id ORDER BY k.label)) AS conditions,
+    (SELECT json_group_array(detail) FROM (
+        SELECT ch.field || ': stated ' || ch.stated || ', recorded ' || ch.recorded || ' (' || ch.study_key || ')'
+            AS detail
+        FROM claim_checks ch WHERE ch.claim_id = c.id AND NOT ch.agrees ORDER BY ch.study_key, ch.field)) AS mismatches,
+    c.source_id
+FROM claims c JOIN sources src ON src.id = c.source_id
+"""
+
+VIEWS = {"claim_cards": CLAIM_CARDS_VIEW}
+
+FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
+
+
+def ensure_schema(db: Database) -> None:
+    """Create every table, index, view and the full-text index; safe to run on an existing database."""
+    db.executescript(SCHEMA + STUDY_CARDS + STUDY_CARD_FACETS + CONDITION_STUDIES + EVIDENCE_MAP_CELLS)
+    for name, sql in VIEWS.items():
+        view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", [name]).fetchone()
+        if view is None or view[0] != sql.strip():
+            db.execute(f"DROP VIEW IF EXISTS {name}")
+            db.execute(sql.strip())
+    if not db["studies"].detect_fts():
+        db["studies"].enable_fts(FTS_COLUMNS, tokenize="porter", create_triggers=True)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def schema_problem(conn: sqlite3.Connection) -> str | None:
+    """Why the database behind ``conn`` cannot be read as an evidence database, or None if it can."""
+    try:
+        has_studies = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'studies'").fetchone()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return f"not an SQLite database ({exc})"
+    if not has_studies:
+        return "not an evidence database (it has no studies table); build one with `evidence load`"
+    if version != SCHEMA_VERSION:
+        return "built by another version of evidence; rebuild it with `evidence load`"
+    return None
