@@ -42,7 +42,7 @@ class LoadSummary:
     errors: list[LoadError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    keys: set[str] = field(default_factory=set)  # of the studies saved
+    keys: set[str] = field(default_factory=set, repr=False)  # of the studies saved
 
     @property
     def error_count(self) -> int:
