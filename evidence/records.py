@@ -7,8 +7,10 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from functools import lru_cache
+
+from .fields import FIELDS, LIST_FIELDS
 
 
 @dataclass(frozen=True, slots=True)  # slots: a large load holds millions of these
@@ -67,43 +69,25 @@ class OutcomeTag:
     condition: str | None = None  # the condition the result is for, where the study covers several
 
 
-@dataclass(slots=True)
-class StudyRecord:
-    """One study as read from any input format, before tagging."""
-
-    key: str
-    source_file: str
-    source_line: int  # 1-based line of the entry's first line
-    key_made: bool = False  # the key was made up (make_key): it may change to avoid another study's key
-    source_format: str = "bibtex"  # the reader that made it; "reference-list" means every field was parsed from free text
-    entry_type: str = "article"
-    title: str | None = None
-    title_nocase: list[tuple[int, int]] = field(default_factory=list)  # title spans whose capitals must stay
-    authors: list[Person] = field(default_factory=list)
-    more_authors: bool = False  # the list is known to be incomplete ("and others", "et al.")
-    journal: str | None = None
-    journal_abbrev: str | None = None
-    year: int | None = None
-    month: str | None = None
-    volume: str | None = None
-    issue: str | None = None
-    pages: str | None = None
-    doi: str | None = None
-    pmid: str | None = None
-    pmcid: str | None = None
-    issn: str | None = None
-    url: str | None = None
-    abstract: str | None = None
-    keywords: list[str] = field(default_factory=list)
-    publication_types: list[str] = field(default_factory=list)  # as indexed, e.g. MEDLINE PT "Randomized Controlled Trial"
-    mesh_headings: list[str] = field(default_factory=list)  # MeSH descriptor names, without qualifiers or stars
-    population: str | None = None
-    participants: int | None = None
-    included_studies: int | None = None
-    finding: str | None = None
-    note: str | None = None
-    tags: list[Tag] = field(default_factory=list)
-    extra: dict[str, str] = field(default_factory=dict)  # fields no column holds, raw
+# One study as read from any input format, before tagging: what every record has, then an attribute for each
+# field of the field table (evidence.fields), then its lists, tags and the fields no column holds.
+StudyRecord = make_dataclass("StudyRecord", [
+    ("key", str),
+    ("source_file", str),
+    ("source_line", int),  # 1-based line of the entry's first line
+    ("key_made", bool, False),  # the key was made up (make_key): it may change to avoid another study's key
+    ("source_format", str, "bibtex"),  # the reader that made it; "reference-list": parsed from free text
+    ("entry_type", str, "article"),
+    ("title", "str | None", None),
+    ("title_nocase", "list[tuple[int, int]]", field(default_factory=list)),  # spans whose capitals must stay
+    ("authors", "list[Person]", field(default_factory=list)),
+    ("more_authors", bool, False),  # the list is known to be incomplete ("and others", "et al.")
+    *((f.attribute, "int | None" if f.sql_type == "INTEGER" else "str | None", None) for f in FIELDS),
+    *((f.attribute, "list[str]", field(default_factory=list)) for f in LIST_FIELDS),
+    ("tags", "list[Tag]", field(default_factory=list)),
+    ("extra", "dict[str, str]", field(default_factory=dict)),  # fields no column holds, raw
+], slots=True, namespace={"__module__": __name__, "__doc__": "One study as read from any input format, before "
+                          "tagging (an attribute for each field of evidence.fields)."})
 
 
 @dataclass

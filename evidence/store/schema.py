@@ -4,6 +4,7 @@ the full-text index (``ensure_schema`` applies them all). The evidence map, cann
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from typing import TYPE_CHECKING
 
 from ..evidence_layer.claims import VERDICTS
@@ -13,8 +14,6 @@ from ..tagging.vocabulary import DIRECTIONS
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-# Raise when a table changes shape: a database of another version is rebuilt rather than patched.
-SCHEMA_VERSION = 13
 
 # The field table's columns of `studies`.
 _FIELD_COLUMNS = "\n".join(f"    {f.attribute} {f.sql_type}," for f in FIELDS)
@@ -391,11 +390,16 @@ FROM claims c JOIN sources src ON src.id = c.source_id
 VIEWS = {"claim_cards": CLAIM_CARDS_VIEW}
 
 FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
+TABLES = SCHEMA + STUDY_CARDS + STUDY_CARD_FACETS + CONDITION_STUDIES + EVIDENCE_MAP_CELLS
+
+# Kept in the database's user_version: a digest of everything above, so that a database of another shape (a
+# field added to the field table, a table changed) is rebuilt rather than patched, with nothing to remember.
+SCHEMA_VERSION = zlib.crc32((TABLES + "".join(VIEWS.values()) + " ".join(FTS_COLUMNS)).encode()) & 0x7FFFFFFF
 
 
 def ensure_schema(db: Database) -> None:
     """Create every table, index, view and the full-text index; safe to run on an existing database."""
-    db.executescript(SCHEMA + STUDY_CARDS + STUDY_CARD_FACETS + CONDITION_STUDIES + EVIDENCE_MAP_CELLS)
+    db.executescript(TABLES)
     for name, sql in VIEWS.items():
         view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", [name]).fetchone()
         if view is None or view[0] != sql.strip():
