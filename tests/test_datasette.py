@@ -284,15 +284,14 @@ async def test_a_bulk_query_is_stopped_when_it_has_used_its_cpu_time(ds):
 def test_a_bulk_query_is_stopped_when_it_has_waited_too_long(ds):
     """Past its wall-clock deadline a query stops, however little CPU it used; one whose deadline passed
     while it waited for a thread does not start. A failed query is an error, not an interruption."""
-    db = ds.get_database("evidence")
     started = time.monotonic()
     with pytest.raises(QueryInterrupted):
-        background._query(db, ENDLESS, {}, 60_000, started + 0.05)
+        background._query(ds, "evidence", ENDLESS, {}, 60_000, started + 0.05)
     assert time.monotonic() - started < 5
     with pytest.raises(QueryInterrupted):
-        background._query(db, "select count(*) from studies", {}, 60_000, started)
+        background._query(ds, "evidence", "select count(*) from studies", {}, 60_000, started)
     with pytest.raises(sqlite3.OperationalError, match="no such column: interrupted"):
-        background._query(db, "select interrupted from studies", {}, 60_000, time.monotonic() + 60)
+        background._query(ds, "evidence", "select interrupted from studies", {}, 60_000, time.monotonic() + 60)
 
 
 @pytest.mark.asyncio
