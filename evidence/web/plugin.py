@@ -11,13 +11,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
-from importlib.resources import files
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils.asgi import Response
+from jinja2 import ChoiceLoader, PackageLoader
 
 from .. import exporting, store
 from ..fast import background, parallel
@@ -188,6 +188,13 @@ async def _selection_keys(datasette, request, database, table, view_name, column
 
 
 @hookimpl
+def prepare_jinja2_environment(env):
+    """Datasette's templates find the plugin's (evidence/web/templates) after their own, so that a
+    --template-dir can still override them."""
+    env.loader = ChoiceLoader([env.loader, PackageLoader("evidence.web", "templates")])
+
+
+@hookimpl
 def register_routes():
     return [(r"^/-/evidence-map$", _evidence_map_page)]
 
@@ -220,10 +227,8 @@ async def _evidence_map_page(datasette, request):
             cells.append({"count": cell.count, "findings": cell.findings, "size": the_map.diameter(cell.count),
                           "column": column.label, "href": f"{table}?{query}"})
         rows.append({"label": row.label, "depth": row.depth, "total": row.total, "cells": cells})
-    template = datasette.jinja_env.from_string(
-        files("evidence.web").joinpath("templates/evidence_map.html").read_text(encoding="utf-8"))
     page = datasette.urls.path("/-/evidence-map")
     context = {"database": database, "map": the_map, "rows": rows, "findings": evidence_map.FINDINGS,
                "by_design_url": f"{page}?{urlencode({'database': database})}",
                "by_level_url": f"{page}?{urlencode({'database': database, 'by': 'level'})}"}
-    return Response.html(await datasette.render_template(template, context, request=request))
+    return Response.html(await datasette.render_template("evidence_map.html", context, request=request))
