@@ -59,7 +59,7 @@ class CountedFacet(Facet):
         return []
 
     def kind(self, column: str) -> str:
-        """"column" or "array": how ``column`` is counted and filtered on."""
+        """How ``column`` is counted and filtered on: "column" or "array"."""
         raise NotImplementedError
 
     def result(self, column: str, source: str, rows: list, size: int) -> dict:
@@ -112,9 +112,10 @@ class GroupedArrayFacet(CountedFacet):
 
 
 class CardFacet(CountedFacet):
-    """The study cards' default facets (store.CARD_FACETS; other columns count as Datasette's column facet),
-    counted together, in one query for the page: read from study_card_facets (counted at load time) when the
-    page shows every card, else in one pass over the page's rows, in a bulk thread of lower priority."""
+    """The study cards' default facets (store.CARD_FACETS; other columns count as Datasette's column facet, with
+    no labels for foreign keys), counted together, in one query for the page: read from study_card_facets
+    (counted at load time) when the page shows every card, else in one pass over the page's rows, in a bulk
+    thread of lower priority."""
 
     type = "card"
 
