@@ -10,7 +10,8 @@ clients request, in turn, for ``--seconds``: the study cards page with its defau
 search (the JSON of the first page of matches, as a search box asks for it), the search results page
 with its facets, the "studies for a condition" canned query, the evidence map, and a BibTeX export of
 ``--export`` studies. Prints p50 / p95 / max latency, the errors and the pages whose facets ran out of
-time, of each; then stops the server.
+time, of each; then stops the server. The server runs the `evidence` package this script imports: to
+measure other code on the same database, put that code first on PYTHONPATH (the header names the package).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import evidence
 from evidence import store
 
 BIN = Path(sys.executable).parent
@@ -161,7 +163,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"{db} ({args.studies} studies), {args.clients} clients for {args.seconds:.0f} s:")
+    print(f"{db} ({args.studies} studies), {args.clients} clients for {args.seconds:.0f} s, "
+          f"served by {Path(evidence.__file__).parent}:")
     print(f"  {'request':<34} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'errors':>6} {'facets timed out':>16}")
     for kind, result in results.items():
         times = result["times"]

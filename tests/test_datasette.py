@@ -13,8 +13,10 @@ from urllib.parse import unquote_plus
 import bibtexparser
 import pytest
 import rispy
+from datasette import hookimpl
 from datasette.app import Datasette
 from datasette.database import QueryInterrupted
+from datasette.plugins import pm
 from sqlite_utils import Database
 
 from conftest import VOCAB
@@ -255,6 +257,76 @@ async def test_study_card_facets_counted_at_load_time_give_what_datasettes_facet
         assert ours["truncated"] == datasettes["truncated"]
 
 
+def facet_counts(data: dict, column: str) -> dict:
+    return {f["value"]: f["count"] for f in data["facet_results"][column]["results"]}
+
+
+@pytest.mark.asyncio
+async def test_the_page_of_every_card_reads_its_facets_from_study_card_facets(corpus_db, tmp_path):
+    """With a count changed in study_card_facets, the page showing every card (whatever arguments it has that
+    choose no rows) shows the changed count; a page whose arguments choose rows counts its rows."""
+    shutil.copy(corpus_db, tmp_path / "evidence.db")
+    with sqlite3.connect(tmp_path / "evidence.db") as conn:
+        conn.execute("update study_card_facets set count = 99 where facet = 'design' and value = 'Randomised controlled trial'")
+        conn.execute("update study_card_facets set count = 98 where facet = 'conditions' and value = 'Low back pain'")
+    ds = Datasette(immutables=[str(tmp_path / "evidence.db")])
+    for every_card in ("", "?_sort=year&_size=3", "?_facet_size=20&_col=title", "?_searchmode=escaped"):
+        data = await get_json(ds, f"/evidence/study_cards.json{every_card}")
+        assert facet_counts(data, "design")["Randomised controlled trial"] == 99, every_card
+        assert facet_counts(data, "conditions")["Low back pain"] == 98, every_card
+    first_page = await get_json(ds, "/evidence/study_cards.json?_size=2")
+    for chosen, where in (("year__gte=0", "year >= 0"), ("_where=rowid+>+1", "rowid > 1"),
+                          ("_search=acupuncture", "rowid in (select rowid from studies_fts where studies_fts match 'acupuncture')"),
+                          (f"_size=2&_next={first_page['next']}", f"rowid > {first_page['next']}")):
+        data = await get_json(ds, f"/evidence/study_cards.json?{chosen}")
+        with sqlite3.connect(tmp_path / "evidence.db") as conn:
+            trials, low_back_pain = conn.execute(
+                "select count(*) filter (where design = 'Randomised controlled trial'), count(*) filter (where "
+                f"exists (select 1 from json_each(conditions) where value = 'Low back pain')) from study_cards where {where}").fetchone()
+        assert facet_counts(data, "design")["Randomised controlled trial"] == trials <= 5, chosen
+        assert facet_counts(data, "conditions")["Low back pain"] == low_back_pain <= 2, chosen
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query, where", [
+    ("year__gte=2009", "year >= 2009"),
+    ("evidence_level=2", "evidence_level = 2"),
+    ("_search=pain", "rowid in (select rowid from studies_fts where studies_fts match 'pain')"),
+    ("conditions__arraycontains=Low+back+pain", "exists (select 1 from json_each(conditions) where value = 'Low back pain')"),
+])
+async def test_facets_of_a_filtered_page_count_its_rows(ds, corpus_db, query, where):
+    """Each default facet of a filtered page counts the rows a plain SQL query finds (an array facet counts
+    the rows whose array holds the value)."""
+    data = await get_json(ds, f"/evidence/study_cards.json?{query}&_facet_size=max")
+    with sqlite3.connect(corpus_db) as conn:
+        assert data["filtered_table_rows_count"] == conn.execute(f"select count(*) from study_cards where {where}").fetchone()[0]
+        for column, kind in store.CARD_FACETS.items():
+            values = f"json_each(study_cards.{column}) j" if kind == "array" else "(select 1)"
+            value = "j.value" if kind == "array" else column
+            expected = dict(conn.execute(f"select {value}, count(*) from study_cards, {values} where {where} "
+                                         f"and {value} is not null group by {value}"))
+            assert expected and facet_counts(data, column) == expected, column
+
+
+@pytest.mark.asyncio
+async def test_bulk_connections_have_the_sql_functions_of_plugins(ds):
+    """A bulk thread's connection is prepared through the prepare_connection hook, as Datasette's own."""
+    class Plugin:
+        __name__ = "test-prepare-connection"
+
+        @hookimpl
+        def prepare_connection(self, conn, database, datasette):
+            conn.create_function("plugin_function", 1, lambda value: f"{database}:{value}")
+
+    pm.register(Plugin(), name="test-prepare-connection")
+    try:
+        other = Datasette(immutables=[str(ds.get_database("evidence").path)])  # connections opened after registering
+        rows = await background.query(other, "evidence", "select plugin_function(escape_fts('a b')) as f", {}, 50)
+        assert rows[0]["f"] == 'evidence:"a" "b"'
+    finally:
+        pm.unregister(name="test-prepare-connection")
+
+
 def lowered(niceness: int) -> int:
     """The niceness of a process or thread ``background.NICENESS`` lower than one of ``niceness`` (19 at most)."""
     return min(niceness + background.NICENESS, 19)
@@ -284,15 +356,14 @@ async def test_a_bulk_query_is_stopped_when_it_has_used_its_cpu_time(ds):
 def test_a_bulk_query_is_stopped_when_it_has_waited_too_long(ds):
     """Past its wall-clock deadline a query stops, however little CPU it used; one whose deadline passed
     while it waited for a thread does not start. A failed query is an error, not an interruption."""
-    db = ds.get_database("evidence")
     started = time.monotonic()
     with pytest.raises(QueryInterrupted):
-        background._query(db, ENDLESS, {}, 60_000, started + 0.05)
+        background._query(ds, "evidence", ENDLESS, {}, 60_000, started + 0.05)
     assert time.monotonic() - started < 5
     with pytest.raises(QueryInterrupted):
-        background._query(db, "select count(*) from studies", {}, 60_000, started)
+        background._query(ds, "evidence", "select count(*) from studies", {}, 60_000, started)
     with pytest.raises(sqlite3.OperationalError, match="no such column: interrupted"):
-        background._query(db, "select interrupted from studies", {}, 60_000, time.monotonic() + 60)
+        background._query(ds, "evidence", "select interrupted from studies", {}, 60_000, time.monotonic() + 60)
 
 
 @pytest.mark.asyncio

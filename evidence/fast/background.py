@@ -16,6 +16,8 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from datasette.database import QueryInterrupted
+from datasette.plugins import pm
+from datasette.utils import escape_fts
 from datasette.utils.sqlite import sqlite3  # the SQLite module Datasette uses (pysqlite3, if installed)
 
 # How much lower the bulk threads run than the threads answering pages (the export process runs as low).
@@ -57,14 +59,15 @@ async def query(datasette, database: str, sql: str, params: dict | list, time_li
     if time_limit_ms and time_limit_ms < limit:
         limit = time_limit_ms
     wall_deadline = time.monotonic() + WAIT_LIMIT * limit / 1000  # from now: waiting for a bulk thread counts
-    return await asyncio.get_running_loop().run_in_executor(executor(), _query, db, sql, params, limit,
-                                                            wall_deadline)
+    return await asyncio.get_running_loop().run_in_executor(
+        executor(), _query, datasette, database, sql, params, limit, wall_deadline)
 
 
-def _query(db, sql: str, params: dict | list, cpu_limit_ms: int, wall_deadline: float) -> list:
+def _query(datasette, database: str, sql: str, params: dict | list, cpu_limit_ms: int,
+           wall_deadline: float) -> list:
     if time.monotonic() >= wall_deadline:
         raise QueryInterrupted(sqlite3.OperationalError("interrupted"), sql, params)
-    conn = _connection(db)
+    conn = _connection(datasette, database)
     cpu_deadline = time.thread_time() + cpu_limit_ms / 1000
     conn.set_progress_handler(lambda: time.thread_time() >= cpu_deadline or time.monotonic() >= wall_deadline,
                               CHECK_EVERY)
@@ -78,14 +81,26 @@ def _query(db, sql: str, params: dict | list, cpu_limit_ms: int, wall_deadline: 
         conn.set_progress_handler(None, CHECK_EVERY)
 
 
-def _connection(db) -> sqlite3.Connection:
-    """This thread's connection to ``db`` (a Datasette Database), opened at its first query."""
+def _connection(datasette, database: str) -> sqlite3.Connection:
+    """This thread's connection to the database named ``database`` of ``datasette``, opened at its first query."""
+    db = datasette.get_database(database)
     connections = _local.__dict__.setdefault("connections", weakref.WeakKeyDictionary())
     conn = connections.get(db)
     if conn is None:
         conn = db.connect()
-        # rows by name, and the SQL functions of Datasette (escape_fts, which a search in escaped mode calls)
-        # and of its plugins
-        db.ds._prepare_connection(conn, db.name)
+        prepare(conn, datasette, database)
         connections[db] = conn
     return conn
+
+
+def prepare(conn: sqlite3.Connection, datasette, database: str) -> None:
+    """Prepare ``conn`` for the SQL Datasette runs, by public means: rows by name, text decoded as Datasette
+    decodes it, its cache size setting, escape_fts (which a search in escaped mode calls), and the SQL
+    functions of every plugin, through the documented prepare_connection hook (Datasette registers its own
+    escape_fts there too; registered here first, the bulk reads do not depend on that)."""
+    conn.row_factory = sqlite3.Row
+    conn.text_factory = lambda data: str(data, "utf-8", "replace")
+    if datasette.setting("cache_size_kb"):
+        conn.execute(f"PRAGMA cache_size=-{datasette.setting('cache_size_kb')}")
+    conn.create_function("escape_fts", 1, escape_fts)
+    pm.hook.prepare_connection(conn=conn, database=database, datasette=datasette)

@@ -138,9 +138,8 @@ def database_metadata() -> dict:
                 "description": "One row per study with its conditions, outcomes and comparators as JSON arrays "
                                "(rebuilt by each load). Start here: facet on condition, design, evidence level, "
                                "year or journal, or search.",
-                # facet types of the plugin (publish.py) that read the counts made at load time when they can
-                "facets": [{"grouped_array" if kind == "array" else "counted_column": column}
-                           for column, kind in CARD_FACETS.items()],
+                # the plugin's facet type (facets.CardFacet) that reads the counts made at load time when it can
+                "facets": [{"card": column} for column in CARD_FACETS],
                 "fts_table": "studies_fts",
                 "fts_pk": "rowid",
                 "searchmode": "raw",

@@ -8,24 +8,22 @@ import os
 import re
 import threading
 import time
-import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
-from importlib.resources import files
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.facets import Facet, load_facet_configs
-from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from datasette.utils.asgi import Response
+from jinja2 import ChoiceLoader, PackageLoader
 
 from .. import exporting, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
 from . import evidence_map
+from .facets import CardFacet, GroupedArrayFacet
 from .metadata import evidence_map_sql, instance_metadata
 
 # URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default text).
@@ -63,154 +61,9 @@ def canned_queries(datasette, database, actor):
     return inner
 
 
-class _CardFacet(Facet):
-    """A facet counted as Datasette counts it, except for the study cards' default facets (store.CARD_FACETS),
-    which are counted together, once for the page: read from study_card_facets (counted at load time) when the
-    page has no filter, else in one pass over the page's rows instead of one pass for each. Subclasses say
-    how a value is counted and how it filters."""
-
-    kind = None  # "column" or "array", as in store.CARD_FACETS
-
-    @staticmethod
-    def counting_sql(column: str, rows_sql: str) -> str:
-        """SQL of (value, count) over the rows of ``rows_sql``, unordered."""
-        raise NotImplementedError
-
-    def filter_argument(self, column: str) -> str:
-        raise NotImplementedError
-
-    async def labels(self, column: str, values: list) -> dict:
-        return {}
-
-    def _card_columns(self) -> list[str]:
-        """The card facets this page asks for, of any facet class: all are counted together."""
-        if self.table != "study_cards":
-            return []
-        configs = load_facet_configs(self.request, self.metadata)
-        return list(dict.fromkeys(column for kind, facet_type in _CARD_FACET_TYPES.items()
-                                  for config in configs.get(facet_type, [])
-                                  for column in [config["config"].get("column") or config["config"]["simple"]]
-                                  if store.CARD_FACETS.get(column) == kind))
-
-    async def _card_counts(self, columns: list[str], limit: int) -> dict[str, list]:
-        """Counts of ``columns`` (each as ``limit`` rows at most), one query for them and for the page."""
-        if self.request not in _card_counts_of:
-            _card_counts_of[self.request] = asyncio.ensure_future(self._count_cards(columns, limit))
-        return await _card_counts_of[self.request]
-
-    async def _count_cards(self, columns: list[str], limit: int) -> dict[str, list]:
-        # one query doing the work of len(columns) facet queries has the time they would have had together
-        time_limit = self.ds.setting("facet_time_limit_ms") * len(columns)
-        if (self.sql.endswith(" from study_cards ")  # no filter, search or _next
-                and await self.ds.get_database(self.database).table_exists("study_card_facets")):
-            counts = {column: f"select value, count from study_card_facets where facet = '{column}'"
-                      for column in columns}
-            rows = (await self.ds.execute(self.database, self._union(counts, limit), {}, truncate=False,
-                                          custom_time_limit=time_limit)).rows
-        else:  # the page's rows are read once, for every facet: bulk work, done at lower priority
-            page = "with page as materialized (select {} from ({})) ".format(
-                ", ".join(escape_sqlite(column) for column in columns), self.sql)
-            counts = {column: _CARD_FACET_CLASSES[store.CARD_FACETS[column]].counting_sql(column, "select * from page")
-                      for column in columns}
-            rows = await background.query(self.ds, self.database, page + self._union(counts, limit), self.params,
-                                          time_limit)
-        by_column = {column: [] for column in columns}
-        for row in rows:
-            by_column[row["facet"]].append(row)
-        return by_column
-
-    @staticmethod
-    def _union(counts: dict[str, str], limit: int) -> str:
-        """One query for the (facet, value, count) rows of every column of ``counts`` (column -> counting SQL),
-        the ``limit`` largest counts of each."""
-        return " union all ".join(f"select * from (select '{column}' as facet, value, count from ({sql}) "
-                                  f"order by count desc, value limit {limit})" for column, sql in counts.items())
-
-    async def facet_results(self):
-        results, timed_out = [], []
-        size = self.get_facet_size()
-        pairs = self.get_querystring_pairs()
-        card_columns = self._card_columns()
-        for config in self.get_configs():
-            column = config["config"].get("column") or config["config"]["simple"]
-            try:
-                if column in card_columns:
-                    rows = (await self._card_counts(card_columns, size + 1))[column]
-                else:
-                    rows = (await self.ds.execute(
-                        self.database, f"select value, count from ({self.counting_sql(column, self.sql)}) "
-                                       f"order by count desc, value limit {size + 1}",
-                        self.params, truncate=False, custom_time_limit=self.ds.setting("facet_time_limit_ms"))).rows
-            except QueryInterrupted:
-                timed_out.append(column)
-                continue
-            argument = self.filter_argument(column)
-            labels = await self.labels(column, [row["value"] for row in rows[:size]])
-            values = []
-            for row in rows[:size]:
-                value = row["value"] if self.kind == "column" else str(row["value"])
-                selected = (argument, str(value)) in pairs
-                toggle = (path_with_removed_args(self.request, {argument: str(value)}) if selected
-                          else path_with_added_args(self.request, {argument: value}))
-                values.append({"value": value, "label": labels.get((column, value), value), "count": row["count"],
-                               "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(toggle)),
-                               "selected": selected})
-            results.append({"name": column, "type": self.type, "results": values,
-                            "hideable": config["source"] != "metadata",
-                            "toggle_url": self.ds.urls.path(path_with_removed_args(
-                                self.request, {f"_facet_{self.type}": column})),
-                            "truncated": len(rows) > size})
-        return results, timed_out
-
-    async def suggest(self):
-        return []
-
-
-class CountedColumnFacet(_CardFacet):
-    """Datasette's column facet (rows per value of a column, filtering with ``column=value``), with the
-    study cards' default facets counted together."""
-
-    type = "counted_column"
-    kind = "column"
-
-    @staticmethod
-    def counting_sql(column, rows_sql):
-        column = escape_sqlite(column)
-        return f"select {column} as value, count(*) as count from ({rows_sql}) where {column} is not null " \
-               f"group by {column}"
-
-    def filter_argument(self, column):
-        return f"{column}__exact" if column.startswith("_") else column
-
-    async def labels(self, column, values):
-        return await self.ds.expand_foreign_keys(self.database, self.table, column, values) if self.table else {}
-
-
-class GroupedArrayFacet(_CardFacet):
-    """Datasette's array facet (rows counted per value of a JSON array column, filtering with
-    ``column__arraycontains``), counted over the distinct arrays rather than over every row, with the study
-    cards' default facets counted together."""
-
-    type = "grouped_array"
-    kind = "array"
-
-    @staticmethod
-    def counting_sql(column, rows_sql):
-        return store.array_value_counts(column, rows_sql)
-
-    def filter_argument(self, column):
-        return f"{column}__arraycontains"
-
-
-_CARD_FACET_CLASSES = {"column": CountedColumnFacet, "array": GroupedArrayFacet}
-_CARD_FACET_TYPES = {kind: facet_class.type for kind, facet_class in _CARD_FACET_CLASSES.items()}
-# the counts of the card facets of each page being served, shared by its facet classes
-_card_counts_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 @hookimpl
 def register_facet_classes():
-    return [CountedColumnFacet, GroupedArrayFacet]
+    return [CardFacet, GroupedArrayFacet]
 
 
 @hookimpl
@@ -335,6 +188,13 @@ async def _selection_keys(datasette, request, database, table, view_name, column
 
 
 @hookimpl
+def prepare_jinja2_environment(env):
+    """Datasette's templates find the plugin's (evidence/web/templates) after their own, so that a
+    --template-dir can still override them."""
+    env.loader = ChoiceLoader([env.loader, PackageLoader("evidence.web", "templates")])
+
+
+@hookimpl
 def register_routes():
     return [(r"^/-/evidence-map$", _evidence_map_page)]
 
@@ -367,10 +227,8 @@ async def _evidence_map_page(datasette, request):
             cells.append({"count": cell.count, "findings": cell.findings, "size": the_map.diameter(cell.count),
                           "column": column.label, "href": f"{table}?{query}"})
         rows.append({"label": row.label, "depth": row.depth, "total": row.total, "cells": cells})
-    template = datasette.jinja_env.from_string(
-        files("evidence.web").joinpath("templates/evidence_map.html").read_text(encoding="utf-8"))
     page = datasette.urls.path("/-/evidence-map")
     context = {"database": database, "map": the_map, "rows": rows, "findings": evidence_map.FINDINGS,
                "by_design_url": f"{page}?{urlencode({'database': database})}",
                "by_level_url": f"{page}?{urlencode({'database': database, 'by': 'level'})}"}
-    return Response.html(await datasette.render_template(template, context, request=request))
+    return Response.html(await datasette.render_template("evidence_map.html", context, request=request))
