@@ -10,12 +10,13 @@ from typing import NamedTuple
 
 from .. import fast
 from ..fast import prefilter
-from ..fast.prefilter import CASE_FOLDS, compiled as _compiled, prepared as _prepared  # noqa: F401 (read by tests)
+from ..fast.prefilter import CASE_FOLDS, compiled as _compiled, prepared as _prepared  # noqa: F401 (tests read these)
 from ..records import LoadError, OutcomeTag, StudyRecord, Tag, TaggedStudy, split_source
 from .vocabulary import DIRECTIONS, RULE_COMPARATOR, RULE_DIRECTION, Vocabulary
 
 
-def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vocabulary) -> tuple[TaggedStudy, list[LoadError]]:
+def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag],
+              vocab: Vocabulary) -> tuple[TaggedStudy, list[LoadError]]:
     """Check curated tags against the vocabulary; where a kind has none, let the rules tag it."""
     errors: list[LoadError] = []
     tagged = TaggedStudy(record)
@@ -38,7 +39,8 @@ def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vo
 
     for outcome in curated_outcomes:
         problems = [vocab.unknown_message(kind, value) for kind, value in
-                    (("outcomes", outcome.outcome), ("comparators", outcome.comparator)) if not vocab.known(kind, value)]
+                    (("outcomes", outcome.outcome), ("comparators", outcome.comparator))
+                    if not vocab.known(kind, value)]
         if outcome.direction not in DIRECTIONS:
             problems.append(f"unknown direction '{outcome.direction}' (one of: {', '.join(DIRECTIONS)})")
         if outcome.condition and not vocab.known("conditions", outcome.condition):
@@ -257,7 +259,6 @@ class _Reading:
     @cached_property
     def abstract(self) -> list[_Text]:
         return [_Text("abstract", self.record.abstract or "", self.rules.abstract_clues)]
-
 
 
 class _Text:
