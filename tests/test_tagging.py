@@ -346,7 +346,7 @@ def test_the_clue_index_never_passes_over_a_pattern_that_matches(vocab):
     rules = tagger._rules(vocab)
     read_where = {rules.front_clues: (rules.designs_named, rules.condition_names, rules.measures),
                   rules.abstract_clues: (rules.designs_described, rules.condition_names, rules.measures)}
-    patterns = {clues: {pattern for rule_set in rule_sets for pattern in rule_set.patterns}
+    patterns = {clues: {pattern for rule_set in rule_sets for pattern in rule_set.fast.patterns}
                 for clues, rule_sets in read_where.items()}
     pieces = [piece for p in patterns[rules.front_clues] for route in p.routes for piece, _ in route.pieces]
     pieces += ["IPD", "RCTs", "Low-Back Pain", "\u017fystematic review", "\u0130nsomnia", "\u212a", "sf36", "é", "–",
@@ -361,7 +361,7 @@ def test_the_clue_index_never_passes_over_a_pattern_that_matches(vocab):
     texts += [made_up() for _ in range(3000)]
     for clues, searched in patterns.items():
         for text in texts:
-            read = tagger._Read.of("text", text, clues)
+            read = clues.read("text", text)
             for pattern in searched:
                 match = re.compile(pattern.regex.pattern, re.IGNORECASE).search(text)
                 routes = read.candidates.get(pattern)
