@@ -45,8 +45,7 @@ def select_keys(conn: sqlite3.Connection, selection: Selection) -> list[str]:
         params.append(json.dumps(values))
 
     if selection.conditions:
-        among("s.key IN (SELECT sc.study_key FROM study_conditions sc JOIN condition_ancestors ca "
-              "ON ca.condition_id = sc.condition_id WHERE ca.ancestor_id IN {values})",
+        among("s.key IN (SELECT study_key FROM condition_studies WHERE condition_id IN {values})",
               _term_ids(conn, "conditions", selection.conditions))
     if selection.designs:
         among("s.design IN {values}", _term_ids(conn, "designs", selection.designs))

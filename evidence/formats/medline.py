@@ -32,6 +32,7 @@ import re
 
 from ..fields import FIELDS, named_in
 from ..records import (
+    MONTHS,
     Person,
     StudyRecord,
     normalise_doi,
@@ -40,11 +41,10 @@ from ..records import (
     normalise_pmid,
     normalise_year,
 )
-from .reading import Draft, Format, PieceRule, ReadResult, add_keywords, finish
+from .reading import Draft, Format, PieceRule, ReadResult, add_keywords, finish, split_particle
 
 _LINE = re.compile(r"(?=[A-Z][A-Z0-9 ]{3}-)([A-Z][A-Z0-9]{1,3}) *-(?: (.*))?")  # the tag fills four columns
 _CONTINUATION = re.compile(r"\s+(\S.*)")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 # MEDLINE tag -> the field table's row, for the fields read by their shape (the list fields are read below).
 TABLE_TAGS = named_in("medline", FIELDS)
 READ_SHAPES = {"text": lambda value: value or None, "pmid": normalise_pmid, "pmcid": normalise_pmcid,
@@ -159,11 +159,8 @@ def _title(value: str) -> str | None:
 def _full_name(value: str) -> Person:
     """``FAU`` "van Tulder, Maurits W" -> family "Tulder", particle "van", given "Maurits W"."""
     family, _, given = value.partition(",")
-    words = family.split()
-    lower = 0
-    while lower < len(words) - 1 and words[lower].islower():
-        lower += 1
-    return Person(family=" ".join(words[lower:]), given=given.strip(), particle=" ".join(words[:lower]))
+    particle, family = split_particle(family)
+    return Person(family=family, given=given.strip(), particle=particle)
 
 
 def _short_name(value: str) -> Person:
@@ -178,7 +175,7 @@ def _date(value: str) -> tuple[int | None, str | None]:
     """``DP`` "2009 May 11" -> (2009, "may"); ValueError if it does not start with a year."""
     year, _, rest = value.partition(" ")
     month = rest[:3].lower()
-    return normalise_year(year), month if month in _MONTHS else None
+    return normalise_year(year), month if month in MONTHS else None
 
 
 def _issn(values: list[str]) -> str | None:

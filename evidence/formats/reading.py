@@ -9,12 +9,14 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ..records import MONTHS, LoadError, StudyRecord, Tag, TaggedStudy, free_key, key_stem, normalise_month
 
 if TYPE_CHECKING:
     from ..fast.spool import Spool
+
+R = TypeVar("R")  # a record, or what a spool gives back for one
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,11 @@ class Format:
 
 
 @dataclass
-class ReadResult:
-    """What a reader got out of one file: the records it could read, and what it could not."""
+class ReadResult(Generic[R]):
+    """What a reader got out of one file: the records it could read (or, where they were given to a spool as
+    they were read, what it gave back for each), and what it could not."""
 
-    records: list[StudyRecord] = field(default_factory=list)
+    records: list[R] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
 
 

@@ -264,10 +264,8 @@ SELECT
         SELECT c.label FROM study_conditions sc JOIN conditions c ON c.id = sc.condition_id
         WHERE sc.study_key = s.key ORDER BY c.label)) AS conditions,
     (SELECT json_group_array(label) FROM (
-        SELECT DISTINCT c.label FROM study_conditions sc
-        JOIN condition_ancestors ca ON ca.condition_id = sc.condition_id
-        JOIN conditions c ON c.id = ca.ancestor_id
-        WHERE sc.study_key = s.key ORDER BY c.label)) AS condition_groups,
+        SELECT c.label FROM condition_studies cs JOIN conditions c ON c.id = cs.condition_id
+        WHERE cs.study_key = s.key ORDER BY c.label)) AS condition_groups,
     (SELECT json_group_array(label) FROM (
         SELECT DISTINCT o.label FROM study_outcomes so JOIN outcomes o ON o.id = so.outcome_id
         WHERE so.study_key = s.key ORDER BY o.label)) AS outcomes,
@@ -290,14 +288,6 @@ FROM studies s LEFT JOIN designs d ON d.id = s.design
 ORDER BY s.rowid
 """
 
-# Studies per condition (counting narrower conditions) and design, for the evidence map; refreshed by each load.
-EVIDENCE_MAP_CELLS = """
-CREATE TABLE IF NOT EXISTS evidence_map_cells (
-    condition_id TEXT NOT NULL,
-    design TEXT,
-    studies INTEGER NOT NULL
-);
-"""
 
 # How many study cards have each value of each default facet of the study cards page (an array column counts
 # the cards whose array holds the value), so that the page without filters reads them instead of counting a
@@ -325,8 +315,9 @@ def array_value_counts(column: str, rows_sql: str) -> str:
         GROUP BY value"""
 
 
-# Every study under each condition (tagged with it or a narrower one), in the order "studies for a condition"
-# lists them, so that the query reads one index range instead of joining and sorting on each request.
+# The condition hierarchy, joined here and only here: every study under each condition (tagged with it or a
+# narrower one), with what "studies for a condition" orders them by and what the evidence map counts them by; the
+# study cards, the evidence map, the canned queries and selections read it. Refreshed by each load.
 CONDITION_STUDIES = """
 CREATE TABLE IF NOT EXISTS condition_studies (
     condition_id TEXT NOT NULL,
@@ -335,16 +326,20 @@ CREATE TABLE IF NOT EXISTS condition_studies (
     evidence_order INTEGER NOT NULL,
     design_rank INTEGER NOT NULL,
     year INTEGER,
+    design TEXT,
+    evidence_level INTEGER,
     PRIMARY KEY (condition_id, study_key)
 );
 CREATE INDEX IF NOT EXISTS idx_condition_studies_order
     ON condition_studies(condition_id, evidence_order, design_rank, year DESC, study_key);
+CREATE INDEX IF NOT EXISTS idx_condition_studies_study ON condition_studies(study_key);
 """
 
 CONDITION_STUDY_ROWS = """
-SELECT ancestor_id, study_key, group_concat(label, '; '), evidence_order, design_rank, year FROM (
+SELECT ancestor_id, study_key, group_concat(label, '; '), evidence_order, design_rank, year, design, evidence_level
+FROM (
     SELECT ca.ancestor_id, sc.study_key, c.label, coalesce(d.evidence_level, 9) AS evidence_order,
-           coalesce(d.rank, 99) AS design_rank, s.year
+           coalesce(d.rank, 99) AS design_rank, s.year, s.design, d.evidence_level
     FROM study_conditions sc
     JOIN condition_ancestors ca ON ca.condition_id = sc.condition_id
     JOIN conditions c ON c.id = sc.condition_id
@@ -354,13 +349,44 @@ SELECT ancestor_id, study_key, group_concat(label, '; '), evidence_order, design
 GROUP BY ancestor_id, study_key
 """
 
-EVIDENCE_MAP_CELL_ROWS = """
-SELECT ca.ancestor_id, s.design, count(DISTINCT s.key)
-FROM condition_ancestors ca
-JOIN study_conditions sc ON sc.condition_id = ca.condition_id
-JOIN studies s ON s.key = sc.study_key
-GROUP BY ca.ancestor_id, s.design
+# Which way each study's results went for each condition it is under: a result for one condition speaks for that
+# condition, the broader ones and the narrower ones, not for others a study (a review) also covers; a result for
+# no condition in particular speaks for all of them. Refreshed by each load.
+CONDITION_FINDINGS = """
+CREATE TABLE IF NOT EXISTS condition_findings (
+    condition_id TEXT NOT NULL,
+    study_key TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    PRIMARY KEY (condition_id, study_key, direction)
+);
 """
+
+CONDITION_FINDING_ROWS = """
+SELECT DISTINCT cs.condition_id, cs.study_key, so.direction
+FROM condition_studies cs JOIN study_outcomes so ON so.study_key = cs.study_key
+WHERE so.condition_id IS NULL
+   OR so.condition_id IN (SELECT ancestor_id FROM condition_ancestors WHERE condition_id = cs.condition_id)
+   OR so.condition_id IN (SELECT condition_id FROM condition_ancestors WHERE ancestor_id = cs.condition_id)
+"""
+
+# Studies per condition (counting narrower conditions) and design, for the evidence map; refreshed by each load.
+EVIDENCE_MAP_CELLS = """
+CREATE TABLE IF NOT EXISTS evidence_map_cells (
+    condition_id TEXT NOT NULL,
+    design TEXT,
+    studies INTEGER NOT NULL
+);
+"""
+
+EVIDENCE_MAP_CELL_ROWS = "SELECT condition_id, design, count(*) FROM condition_studies GROUP BY condition_id, design"
+
+# The summary tables, in the order a load refreshes them (each reads those before it), with the rows of each.
+SUMMARIES = {
+    "condition_studies": CONDITION_STUDY_ROWS,
+    "condition_findings": CONDITION_FINDING_ROWS,
+    "study_cards": STUDY_CARDS_ROWS,
+    "evidence_map_cells": EVIDENCE_MAP_CELL_ROWS,
+}
 
 
 CLAIM_CARDS_VIEW = """
@@ -390,7 +416,7 @@ FROM claims c JOIN sources src ON src.id = c.source_id
 VIEWS = {"claim_cards": CLAIM_CARDS_VIEW}
 
 FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
-TABLES = SCHEMA + STUDY_CARDS + STUDY_CARD_FACETS + CONDITION_STUDIES + EVIDENCE_MAP_CELLS
+TABLES = SCHEMA + STUDY_CARDS + STUDY_CARD_FACETS + CONDITION_STUDIES + CONDITION_FINDINGS + EVIDENCE_MAP_CELLS
 
 # Kept in the database's user_version: a digest of everything above, so that a database of another shape (a
 # field added to the field table, a table changed) is rebuilt rather than patched, with nothing to remember.

@@ -22,14 +22,7 @@ from ..merge import MergedStudy
 from ..records import LoadError, StudyRecord, TaggedStudy, shallow_dict
 from ..tagging.vocabulary import Vocabulary
 from .read import is_current
-from .schema import (
-    CARD_FACETS,
-    CONDITION_STUDY_ROWS,
-    EVIDENCE_MAP_CELL_ROWS,
-    STUDY_CARDS_ROWS,
-    array_value_counts,
-    ensure_schema,
-)
+from .schema import CARD_FACETS, SUMMARIES, array_value_counts, ensure_schema
 
 if TYPE_CHECKING:  # sqlite-utils is imported where a database is built: exports read with sqlite3 alone
     from sqlite_utils import Database
@@ -112,15 +105,12 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
 
 
 def refresh_summaries(db: Database) -> None:
-    """Rebuild what is computed from the studies and their tags: the study cards and their facet counts, the
-    studies under each condition and the evidence map's counts."""
-    db.execute("DELETE FROM study_cards")
-    db.execute(f"INSERT INTO study_cards {STUDY_CARDS_ROWS}")
+    """Rebuild what is computed from the studies and their tags (schema.SUMMARIES, in order): the studies under
+    each condition and their findings, the study cards and their facet counts, the evidence map's counts."""
+    for table, rows in SUMMARIES.items():
+        db.execute(f"DELETE FROM {table}")
+        db.execute(f"INSERT INTO {table} {rows}")
     refresh_card_facets(db.conn)
-    db.execute("DELETE FROM condition_studies")
-    db.execute(f"INSERT INTO condition_studies {CONDITION_STUDY_ROWS}")
-    db.execute("DELETE FROM evidence_map_cells")
-    db.execute(f"INSERT INTO evidence_map_cells {EVIDENCE_MAP_CELL_ROWS}")
 
 
 def refresh_card_facets(conn: sqlite3.Connection) -> None:

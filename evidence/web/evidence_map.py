@@ -78,25 +78,17 @@ def build(conn: sqlite3.Connection, by: str = "design") -> EvidenceMap:
         columns = [Column(design_id, label) for design_id, label in
                    conn.execute("SELECT id, label FROM designs ORDER BY rank")] + [Column(None, "No design")]
     position = {column.value: i for i, column in enumerate(columns)}
-    related: dict[str, set[str]] = {}  # a condition and every broader and narrower one
-    for condition, ancestor in conn.execute("SELECT condition_id, ancestor_id FROM condition_ancestors"):
-        related.setdefault(condition, set()).add(ancestor)
-        related.setdefault(ancestor, set()).add(condition)
-    findings: dict[str, list[tuple[str | None, str]]] = {}  # study -> (condition the result is for, direction)
-    for key, condition, direction in conn.execute(
-            f"SELECT study_key, condition_id, direction FROM study_outcomes "
-            f"WHERE direction IN ({', '.join('?' * len(READ_DIRECTIONS))})", READ_DIRECTIONS):
-        findings.setdefault(key, []).append((condition, direction))
     cells: dict[str, list[Cell]] = {}
+    cell_of: dict[tuple[str, str], Cell] = {}  # (condition, study) -> the cell the study is counted in
     for condition_id, key, design, level in conn.execute(
-            "SELECT ca.ancestor_id, s.key, s.design, d.evidence_level FROM condition_ancestors ca "
-            "JOIN study_conditions sc ON sc.condition_id = ca.condition_id JOIN studies s ON s.key = sc.study_key "
-            "LEFT JOIN designs d ON d.id = s.design"):
+            "SELECT condition_id, study_key, design, evidence_level FROM condition_studies"):
         cell = cells.setdefault(condition_id, [Cell() for _ in columns])[position[level if by == "level" else design]]
         cell.studies.add(key)
-        # a result for one condition of a review (chronic low back pain) does not speak for another (acute)
-        cell.directions |= {direction for for_condition, direction in findings.get(key, [])
-                            if for_condition is None or for_condition in related.get(condition_id, ())}
+        cell_of[condition_id, key] = cell
+    for condition_id, key, direction in conn.execute(  # the findings for that condition (store.schema)
+            f"SELECT condition_id, study_key, direction FROM condition_findings "
+            f"WHERE direction IN ({', '.join('?' * len(READ_DIRECTIONS))})", READ_DIRECTIONS):
+        cell_of[condition_id, key].directions.add(direction)
     rows = []
     for condition_id, label, tree_path in conn.execute(
             "SELECT id, label, tree_path FROM conditions ORDER BY replace(tree_path, '/', char(1))"):

@@ -60,9 +60,7 @@ with named as (
 )
 select c.id as condition_id, c.label as condition, group_concat(distinct n.named_by) as named_by
 from named n join conditions c on c.id = n.condition_id
-where not exists (
-  select 1 from condition_ancestors ca join study_conditions sc on sc.condition_id = ca.condition_id
-  where ca.ancestor_id = c.id)
+where not exists (select 1 from condition_studies cs where cs.condition_id = c.id)
 group by c.id
 order by c.label
 """
@@ -71,12 +69,9 @@ STRONGEST_EVIDENCE = """
 -- For each condition with studies (narrower conditions included): the best evidence level, the studies
 -- at that level, and which way their findings went.
 with tagged as (
-  select ca.ancestor_id as condition_id, s.key, d.label as design, d.evidence_level
-  from condition_ancestors ca
-  join study_conditions sc on sc.condition_id = ca.condition_id
-  join studies s on s.key = sc.study_key
-  join designs d on d.id = s.design
-  where d.evidence_level is not null
+  select cs.condition_id, cs.study_key as key, d.label as design, cs.evidence_level
+  from condition_studies cs join designs d on d.id = cs.design
+  where cs.evidence_level is not null
 ),
 best as (select condition_id, min(evidence_level) as level from tagged group by condition_id)
 select
@@ -86,12 +81,9 @@ select
   count(distinct t.key) as studies_at_that_level,
   group_concat(distinct t.design) as designs,
   group_concat(distinct t.key) as study_keys,
-  (select group_concat(distinct so.direction) from study_outcomes so
-     where so.study_key in (select key from tagged t2 where t2.condition_id = b.condition_id and t2.evidence_level = b.level)
-       and so.direction != 'unknown'
-       and (so.condition_id is null
-            or so.condition_id in (select ancestor_id from condition_ancestors where condition_id = b.condition_id)
-            or so.condition_id in (select condition_id from condition_ancestors where ancestor_id = b.condition_id))
+  (select group_concat(distinct cf.direction) from condition_findings cf
+     where cf.condition_id = b.condition_id and cf.direction != 'unknown'
+       and cf.study_key in (select key from tagged t2 where t2.condition_id = b.condition_id and t2.evidence_level = b.level)
   ) as directions
 from best b
 join conditions c on c.id = b.condition_id
@@ -194,7 +186,11 @@ def database_metadata() -> dict:
                                                   "counted at load time for the evidence map."},
             "condition_studies": {"description": "Every study under each condition (tagged with it or a narrower "
                                                  "one, listed alphabetically in tagged_conditions), made at load "
-                                                 "time for the studies-for-a-condition query."},
+                                                 "time: the one place the condition hierarchy is joined, read by "
+                                                 "the study cards, the evidence map, the queries and exports."},
+            "condition_findings": {"description": "Which way each study's results went for each condition it is "
+                                                  "under: a result for one condition speaks for it, the broader and "
+                                                  "the narrower ones, not for other conditions the study covers."},
             "designs": {
                 "description": "Study designs with their MeSH publication type and OCEBM 2011 evidence level "
                                "(1 systematic review of randomised trials ... 5 mechanism-based reasoning).",
