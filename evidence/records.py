@@ -279,3 +279,20 @@ def normalise_count(value: str | None) -> int | None:
     if not digits.isdigit():
         raise ValueError(f"not a whole number: {value!r}")
     return int(digits)
+
+
+def _text(value: str | None) -> str | None:
+    return value.strip() or None if value else None
+
+
+def _items(value: str | None) -> list[str]:
+    return [item.strip() for item in value.split(";") if item.strip()] if value else []
+
+
+# How a value of each shape of the field table (evidence.fields.Field) is read from text: ValueError if it is
+# not of that shape. Readers give it the text their format holds (BibTeX: with its LaTeX decoded).
+NORMALISERS = {
+    "text": _text, "verbatim": _text, "year": normalise_year, "count": normalise_count, "doi": normalise_doi,
+    "pmid": normalise_pmid, "pmcid": normalise_pmcid, "month": normalise_month, "pages": normalise_pages,
+    "list": _items,
+}

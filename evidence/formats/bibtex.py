@@ -7,38 +7,28 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
 from functools import lru_cache
 from operator import attrgetter
-from pathlib import Path
 
 import bibtexparser
+from bibtexparser.library import Library
 from bibtexparser.middlewares.names import (
     InvalidNameError,
     parse_single_name_into_parts,
     split_multiple_persons_names,
 )
-from bibtexparser.library import Library
 from bibtexparser.model import Block, DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
 
-from ..records import (
-    MONTHS,
-    LoadError,
-    Person,
-    StudyRecord,
-    Tag,
-    TaggedStudy,
-    normalise_count,
-    normalise_doi,
-    normalise_month,
-    normalise_pages,
-    normalise_pmcid,
-    normalise_pmid,
-    normalise_year,
-)
 from .. import fast
 from ..fast import bibtex_split
 from ..fields import FIELDS, LIST_FIELDS, named_in
+from ..records import (
+    MONTHS,
+    NORMALISERS,
+    Person,
+    StudyRecord,
+    TaggedStudy,
+)
 from .latex import decode_latex, decode_title, encode, encode_title
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, finish
 
@@ -47,19 +37,9 @@ logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 
 # BibTeX field -> the field table's row (keywords, read as tags too, are read on their own).
 NAMED = named_in("bibtex", FIELDS + tuple(f for f in LIST_FIELDS if f.attribute != "keywords"))
-# How a value of each shape (fields.Field) is read: ValueError if it is not of that shape.
-READ_SHAPES = {
-    "text": lambda value: decode_latex(value).strip() or None,
-    "verbatim": lambda value: value.strip() or None,  # as BibTeX styles print it: "~" and "%" are part of a URL
-    "year": normalise_year,
-    "count": normalise_count,
-    "doi": normalise_doi,
-    "pmid": normalise_pmid,
-    "pmcid": normalise_pmcid,
-    "month": lambda value: normalise_month(decode_latex(value)),
-    "pages": lambda value: normalise_pages(decode_latex(value)),
-    "list": lambda value: [item.strip() for item in decode_latex(value).split(";") if item.strip()],
-}
+# Shapes whose values are text to decode from LaTeX; the others (identifiers, numbers, addresses) are read as
+# written, as BibTeX styles print them ("~" and "%" are part of a URL).
+DECODED = {"text", "month", "pages", "list"}
 
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
 _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
@@ -269,7 +249,8 @@ def _draft(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[st
         elif name in NAMED:
             field = NAMED[name]
             try:
-                setattr(record, field.attribute, READ_SHAPES[field.shape](value))
+                decoded = decode_latex(value) if field.shape in DECODED else value
+                setattr(record, field.attribute, NORMALISERS[field.shape](decoded))
             except ValueError as exc:
                 problem(field_line, f"field '{name}': {exc}; left empty")
         else:

@@ -11,7 +11,6 @@ import html
 import re
 from functools import lru_cache
 from types import SimpleNamespace
-
 from typing import TYPE_CHECKING
 
 from ..records import TaggedStudy

@@ -16,16 +16,12 @@ import re
 
 from ..fields import FIELDS, named_in
 from ..records import (
-    TaggedStudy,
-    month_number,
+    NORMALISERS,
     LoadError,
     Person,
     StudyRecord,
-    normalise_doi,
-    normalise_pages,
-    normalise_pmcid,
-    normalise_pmid,
-    normalise_count,
+    TaggedStudy,
+    month_number,
     normalise_year,
 )
 from .latex import extra_text
@@ -55,9 +51,6 @@ ENTRY_TYPES = entry_types(CSL_TYPES)  # CSL type -> BibTeX type
 # CSL variable -> the field table's row (``issued`` and ``keyword`` are read on their own); the first variable
 # present wins.
 VARIABLES = named_in("csl", FIELDS)
-READ_SHAPES = {"text": lambda value: value, "verbatim": lambda value: value, "pages": normalise_pages,
-               "doi": normalise_doi, "pmid": normalise_pmid, "pmcid": normalise_pmcid, "year": normalise_year,
-               "count": normalise_count}
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _INLINE_TAG = re.compile(r"<(/?)(i|b|sup|sub|span)\b([^<>]*)>", re.IGNORECASE)
@@ -137,8 +130,8 @@ def _draft(item: dict, text: str, start: int, end: int, line_at, label: str) -> 
         record.year, record.month = checked("issued", _issued) or (None, None)
     for variable, field in VARIABLES.items():
         if variable in item and not getattr(record, field.attribute):
-            read = READ_SHAPES[field.shape]
-            setattr(record, field.attribute, checked(variable, lambda value: read(_text(value))))
+            normalise = NORMALISERS[field.shape]
+            setattr(record, field.attribute, checked(variable, lambda value: normalise(_text(value))))
     keywords = checked("keyword", _text)
     if keywords:
         add_keywords(record, re.split(r"[,;]", keywords), f"{label}:{line_of('keyword')}")

@@ -7,7 +7,11 @@ import logging
 import re
 from functools import lru_cache
 
-from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+from pylatexenc.latex2text import (
+    LatexNodes2Text,
+    MacroTextSpec,
+    get_default_latex_context_db,
+)
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
 from ..records import StudyRecord

@@ -33,22 +33,26 @@ import re
 from ..fields import FIELDS, named_in
 from ..records import (
     MONTHS,
+    NORMALISERS,
     Person,
     StudyRecord,
     normalise_doi,
-    normalise_pages,
-    normalise_pmcid,
-    normalise_pmid,
     normalise_year,
 )
-from .reading import Draft, Format, PieceRule, ReadResult, add_keywords, finish, split_particle
+from .reading import (
+    Draft,
+    Format,
+    PieceRule,
+    ReadResult,
+    add_keywords,
+    finish,
+    split_particle,
+)
 
 _LINE = re.compile(r"(?=[A-Z][A-Z0-9 ]{3}-)([A-Z][A-Z0-9]{1,3}) *-(?: (.*))?")  # the tag fills four columns
 _CONTINUATION = re.compile(r"\s+(\S.*)")
 # MEDLINE tag -> the field table's row, for the fields read by their shape (the list fields are read below).
 TABLE_TAGS = named_in("medline", FIELDS)
-READ_SHAPES = {"text": lambda value: value or None, "pmid": normalise_pmid, "pmcid": normalise_pmcid,
-               "pages": normalise_pages, "doi": normalise_doi, "year": normalise_year}
 ISSN_PREFERENCE = ("Linking", "Print")
 
 
@@ -141,7 +145,7 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
             add_keywords(record, [value], f"{label}:{field_line}")
         elif tag in TABLE_TAGS:
             field = TABLE_TAGS[tag]
-            setattr(record, field.attribute, parsed(READ_SHAPES[field.shape], tag, field_line, value))
+            setattr(record, field.attribute, parsed(NORMALISERS[field.shape], tag, field_line, value))
     record.authors = full_names if any(tag == "FAU" for tag, _, _ in fields) else short_names
     record.issn = _issn(issns)
     if not record.title:

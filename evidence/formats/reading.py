@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from ..records import MONTHS, LoadError, StudyRecord, Tag, TaggedStudy, free_key, key_stem, normalise_month
+from ..records import (
+    MONTHS,
+    LoadError,
+    StudyRecord,
+    Tag,
+    TaggedStudy,
+    free_key,
+    key_stem,
+    normalise_month,
+)
 
 if TYPE_CHECKING:
     from ..fast.spool import Spool

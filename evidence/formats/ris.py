@@ -31,17 +31,15 @@ import rispy
 
 from ..fields import FIELDS, named_in
 from ..records import (
+    NORMALISERS,
     LoadError,
     Person,
     StudyRecord,
     TaggedStudy,
     month_number,
-    normalise_count,
-    normalise_doi,
     normalise_pages,
     normalise_pmcid,
     normalise_pmid,
-    normalise_year,
 )
 from .latex import extra_text
 from .reading import (
@@ -75,9 +73,6 @@ RIS_VARIANTS = {"CONF": "CPAPER", "EJOUR": "JOUR", "JFULL": "JOUR", "ECHAP": "CH
 # RIS tags are read and written by their shape.
 OWN_TAGS = {"T2", "J2", "PY", "AN", "SN", "UR", "AB", "N1", "KW"}
 TABLE_TAGS = {tag: field for tag, field in named_in("ris").items() if tag not in OWN_TAGS}
-READ_SHAPES = {"text": lambda value: value or None, "verbatim": lambda value: value or None, "doi": normalise_doi,
-               "pmid": normalise_pmid, "pmcid": normalise_pmcid, "year": normalise_year, "count": normalise_count,
-               "pages": normalise_pages, "month": lambda value: value or None}
 
 # A tag line: two characters, two spaces (or one, as Zotero accepts), a dash, a space and the value.
 _TAG_LINE = re.compile(r"([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
@@ -201,7 +196,7 @@ def _draft(chunk: list[str], first: int, label: str) -> Draft:
     record.pages = _pages(ref.get("SP", ""), ref.get("EP", ""))
     for tag, field in TABLE_TAGS.items():
         if ref.get(tag):
-            setattr(record, field.attribute, checked(tag, lambda: READ_SHAPES[field.shape](ref[tag])))
+            setattr(record, field.attribute, checked(tag, lambda: NORMALISERS[field.shape](ref[tag])))
     record.pmid = checked("AN", lambda: _pmid(ref))
     notes = []
     for note in ref.get("N1", []):
