@@ -78,13 +78,13 @@ def test_help_runs(arguments):
     assert [p.opts[0] for p in command.params if isinstance(p, click.Option) and p.opts[0] not in result.output] == []
 
 
-def schema_objects(db: Path) -> dict[str, str]:
-    """Name -> type of each table and view of the database, without the FTS5 index's own shadow tables."""
+def schema_objects(db: Path) -> set[str]:
+    """The names of the database's tables and views, without the FTS5 index's own shadow tables."""
     with sqlite3.connect(db) as conn:
-        objects = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
+        names = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
         virtual = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL%'")]
     conn.close()
-    return {name: kind for name, kind in objects.items() if not any(name.startswith(f"{table}_") for table in virtual)}
+    return {name for name in names if not any(name.startswith(f"{table}_") for table in virtual)}
 
 
 def schema_names() -> set[str]:
@@ -96,12 +96,14 @@ def schema_names() -> set[str]:
 
 
 def test_every_table_and_view_the_schema_section_names_exists(corpus_db):
-    assert sorted(schema_names() - set(schema_objects(corpus_db))) == []
+    named = schema_names()
+    assert {"studies", "claim_cards"} <= named  # the table is read, and a view marked as one
+    assert sorted(named - schema_objects(corpus_db)) == []
 
 
 def test_every_table_and_view_is_in_the_schema_section(corpus_db):
     mentioned = set(BACKTICKED.findall(section("Schema")))
-    assert sorted(set(schema_objects(corpus_db)) - mentioned) == []
+    assert sorted(schema_objects(corpus_db) - mentioned) == []
 
 
 @pytest.mark.xfail(
