@@ -1,4 +1,4 @@
-"""Command line: parses arguments and hands over to the loader and Datasette."""
+"""Command line: parses arguments and hands over to the loader, the exporters and Datasette."""
 
 from __future__ import annotations
 
@@ -9,15 +9,55 @@ import click
 from rich.console import Console
 
 from . import exporting, formats, loader, store
+from .errors import EvidenceError
 from .fast import parallel
+from .files import write_outcomes_beside, write_whole
+from .selection import Selection, select_keys
 from .tagging import curation
-from .selection import Selection, SelectionError, select_keys
-from .tagging.vocabulary import VocabularyError
 
 stderr = Console(stderr=True, soft_wrap=True)
 
 
-@click.group()
+class EvidenceGroup(click.Group):
+    """The command group: a named error (``errors.EvidenceError``) raised by any command ends it with one line,
+    ``Error: ...``, and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except EvidenceError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+# Arguments and options that several commands share.
+existing_db_argument = click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+vocab_option = click.option(
+    "--vocab",
+    "vocab_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=loader.DATA_DIR / "vocabularies",
+    show_default="data/vocabularies",
+    help=(
+        "Folder with the vocabularies that tags are checked against: conditions.yaml, designs.yaml, "
+        "outcomes.yaml and comparators.yaml."
+    ),
+)
+input_format_option = click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(formats.FORMATS),
+    help="Read every file as this format (default: from each file's extension).",
+)
+encoding_option = click.option(
+    "--encoding",
+    help=(
+        "Text encoding of the files (default: UTF-8; a file that is not UTF-8 is read as cp1252 "
+        "with a warning showing the characters that gave)."
+    ),
+)
+
+
+@click.group(cls=EvidenceGroup)
 @click.version_option()
 def cli():
     """evidence: a tagged SQLite database of research citations, published with Datasette."""
@@ -27,16 +67,18 @@ def cli():
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any entry had an error.")
-@click.option("--vocab", "vocab_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=loader.DATA_DIR / "vocabularies", show_default="data/vocabularies",
-              help="Folder with conditions.yaml, designs.yaml, outcomes.yaml and comparators.yaml.")
-@click.option("--format", "format_name", type=click.Choice(formats.FORMATS),
-              help="Read every file as this format (default: from each file's extension).")
-@click.option("--encoding", help="Text encoding of the files (default: UTF-8; a file that is not UTF-8 is read "
-                                 "as cp1252 with a warning showing the characters that gave).")
-@click.option("--claims", "claims_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Folder with sources.yaml, claims.yaml and review_includes.yaml (default: data/ when no FILES "
-                   "are given, else none: the claims in the database stay as they are).")
+@vocab_option
+@input_format_option
+@encoding_option
+@click.option(
+    "--claims",
+    "claims_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help=(
+        "Folder with sources.yaml, claims.yaml and review_includes.yaml (default: data/ when no FILES "
+        "are given, else none: the claims in the database stay as they are)."
+    ),
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
 def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet):
     """Load FILES (BibTeX, RIS, PubMed MEDLINE, CSL-JSON or printed reference lists) into the SQLite
@@ -57,20 +99,31 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet)
     files = list(files) or loader.default_inputs()
     if not files:
         raise click.ClickException(f"no FILES given and no .bib files in {loader.DATA_DIR}")
-    with Progress(TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=stderr, transient=True, disable=quiet) as progress:
+    with Progress(
+        TextColumn("loading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=quiet or not stderr.is_terminal,  # on a terminal only: elsewhere it would leave an empty line
+    ) as progress:
         task = progress.add_task("load", total=None)
-        try:
-            summary = loader.load(db, files, vocab_dir,
-                                  progress=lambda done, total: progress.update(task, completed=done, total=total),
-                                  format=format_name, encoding=encoding, claims_dir=claims_dir)
-        except VocabularyError as exc:
-            raise click.ClickException(str(exc)) from exc
+        summary = loader.load(
+            db,
+            files,
+            vocab_dir,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            format=format_name,
+            encoding=encoding,
+            claims_dir=claims_dir,
+        )
     for note in summary.notes:
         stderr.print(note, markup=False, style="yellow", highlight=False)
     for error in summary.errors:
         if error.severity == "error" or not quiet:
-            stderr.print(str(error), markup=False, style="red" if error.severity == "error" else "yellow", highlight=False)
+            style = "red" if error.severity == "error" else "yellow"
+            stderr.print(str(error), markup=False, style=style, highlight=False)
     click.echo(f"{db}: {summary.line()}")
     if strict and summary.error_count:
         raise SystemExit(1)
@@ -78,12 +131,9 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet)
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--vocab", "vocab_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=loader.DATA_DIR / "vocabularies", show_default="data/vocabularies",
-              help="Folder with the vocabularies that tags are checked against.")
-@click.option("--format", "format_name", type=click.Choice(formats.FORMATS),
-              help="Read every file as this format (default: from each file's extension).")
-@click.option("--encoding", help="Text encoding of the files (default: UTF-8, else cp1252 with a warning).")
+@vocab_option
+@input_format_option
+@encoding_option
 def check(files, vocab_dir, format_name, encoding):
     """Check FILES without loading them: parse errors with file and line, entries that are the same
     study (within a file or across files), fields those entries disagree on, missing DOI and PMID,
@@ -93,10 +143,7 @@ def check(files, vocab_dir, format_name, encoding):
     Example:
       evidence check data/studies.bib my-zotero-export.ris pubmed.nbib
     """
-    try:
-        report = loader.check(list(files), vocab_dir, format_name, encoding)
-    except VocabularyError as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = loader.check(list(files), vocab_dir, format_name, encoding)
     for problem in report.problems:
         click.echo(str(problem))
     stderr.print(report.line(), markup=False, highlight=False)
@@ -108,23 +155,40 @@ SUFFIX_MARKUP = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("-f", "--format", "format_name", type=click.Choice(list(exporting.FORMATS)), default="bibtex",
-              show_default=True, help="Bibliography format; apa and vancouver are formatted reference lists.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
-              help="File to write (default, or -: standard output).")
-@click.option("--markup", type=click.Choice(list(exporting.MARKUPS)),
-              help="For apa and vancouver: text, markdown or html (default: from the --output suffix, else text).")
+@existing_db_argument
+@click.option(
+    "-f",
+    "--format",
+    "format_name",
+    type=click.Choice(list(exporting.FORMATS)),
+    default="bibtex",
+    show_default=True,
+    help="Bibliography format; apa and vancouver are formatted reference lists.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
+    help="File to write (default, or -: standard output).",
+)
+@click.option(
+    "--markup",
+    type=click.Choice(list(exporting.MARKUPS)),
+    help="For apa and vancouver: text, markdown or html (default: from the --output suffix, else text).",
+)
 @click.option("--condition", multiple=True, help="Condition id or label; narrower conditions are included. Repeatable.")
 @click.option("--design", multiple=True, help="Design id or label (e.g. rct). Repeatable.")
 @click.option("--outcome", multiple=True, help="Outcome id or label (e.g. pain-intensity). Repeatable.")
 @click.option("--since", type=int, help="Published in or after this year.")
 @click.option("--until", type=int, help="Published in or before this year.")
 @click.option("--key", "keys", multiple=True, help="Citation key. Repeatable.")
-@click.option("--search", help="Full-text search of title, abstract, keywords, finding and authors (SQLite FTS5 syntax).")
+@click.option("--search", help="Full-text search of title, abstract, keywords, finding and authors (FTS5 syntax).")
 @click.option("--sql", help="Any SQL query returning a key or study_key column.")
-@click.option("--no-outcomes", is_flag=True,
-              help="With -f bibtex -o NAME.bib, do not write the curated outcomes to NAME.outcomes.yaml.")
+@click.option(
+    "--no-outcomes",
+    is_flag=True,
+    help="With -f bibtex -o NAME.bib, do not write the curated outcomes to NAME.outcomes.yaml.",
+)
 def export(db, format_name, output, markup, condition, design, outcome, since, until, keys, search, sql, no_outcomes):
     """Export a bibliography of the studies in DB that match every option given (all of them by default).
 
@@ -145,68 +209,71 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
         raise click.UsageError("--markup applies to -f apa and -f vancouver only")
     if markup is None:
         markup = SUFFIX_MARKUP.get(output.suffix.lower(), "text") if output else "text"
-    selection = Selection(conditions=condition, designs=design, outcomes=outcome, since=since, until=until,
-                          keys=keys, search=search, sql=sql)
-    try:
-        conn = store.connect_readonly(db)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    selection = Selection(
+        conditions=condition,
+        designs=design,
+        outcomes=outcome,
+        since=since,
+        until=until,
+        keys=keys,
+        search=search,
+        sql=sql,
+    )
+    conn = store.connect_readonly(db)
     try:
         keys = select_keys(conn, selection)
-    except SelectionError as exc:
-        raise click.ClickException(str(exc)) from exc
     finally:
         conn.close()  # the workers read with connections of their own
     exported: dict[str, list] = {}  # key -> curated outcomes of each study written, for the sidecar
     with parallel.workers():
         chunks = exporting.export(db, keys, format_name, markup, exported)
-        files = [output] if output else []
-        try:
-            if output:
-                write_whole(output, chunks)
-            else:
-                for chunk in chunks:
-                    click.echo(chunk, nl=False)
-            if format_name == "bibtex" and output:
-                sidecar = curation.sidecar_path(output)
-                curated = any(exported.values())
-                if no_outcomes and sidecar.exists():
-                    stderr.print(f"{sidecar} is beside {output} and will be loaded with it; remove it if it is not "
-                                 "for this export", markup=False, highlight=False, style="yellow")
-                elif not no_outcomes and (curated or sidecar.exists()):  # never leave a stale one beside the export
-                    sidecar.write_text(curation.format_outcomes(exported), encoding="utf-8")
-                    files.append(sidecar)
-        except OSError as exc:
-            raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
+        if output is None:
+            for chunk in chunks:
+                click.echo(chunk, nl=False)
+            written = []
+        else:
+            written = write_export(output, chunks, exported, with_outcomes=format_name == "bibtex" and not no_outcomes)
+    sidecar = curation.sidecar_path(output) if output else None
+    if format_name == "bibtex" and no_outcomes and sidecar and sidecar.exists():
+        stderr.print(
+            f"{sidecar} is beside {output} and will be loaded with it; remove it if it is not for this export",
+            markup=False,
+            highlight=False,
+            style="yellow",
+        )
     label = exporting.FORMATS[format_name].label
     if not exported:
         stderr.print("no studies matched the selection", markup=False, highlight=False, style="yellow")
     else:
         count = f"{len(exported)} {'study' if len(exported) == 1 else 'studies'}"
-        stderr.print(f"{count} exported as {label}" + "".join(f"; wrote {p}" for p in files),
-                     markup=False, highlight=False)
+        stderr.print(
+            f"{count} exported as {label}" + "".join(f"; wrote {p}" for p in written), markup=False, highlight=False
+        )
 
 
-def write_whole(path: Path, chunks: Iterable[str]) -> None:
-    """Write the chunks to a file beside ``path``, moved into place once all are written: an export that
-    fails leaves no part of a file (and an earlier one as it was). Errors name ``path``."""
-    partial = path.with_name(path.name + ".part")
+def write_export(output: Path, chunks: Iterable[str], exported: dict[str, list], with_outcomes: bool) -> list[Path]:
+    """Write the export to ``output`` (and, ``with_outcomes``, the curated outcomes beside it); the files
+    written. A file that cannot be written is a one-line error naming it."""
     try:
-        with partial.open("w", encoding="utf-8") as out:
-            out.writelines(chunks)
-        partial.replace(path)
+        write_whole(output, chunks)
+        sidecar = write_outcomes_beside(output, exported) if with_outcomes else None
     except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
-    finally:
-        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
+    return [output] if sidecar is None else [output, sidecar]
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@existing_db_argument
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
-@click.option("-w", "--workers", default=parallel.cores(), show_default="the machine's cores, at most 4",
-              type=click.IntRange(min=1), help="Server processes answering requests.")
+@click.option(
+    "-w",
+    "--workers",
+    default=parallel.cores(),
+    show_default="the machine's cores, at most 4",
+    type=click.IntRange(min=1),
+    help="Server processes answering requests.",
+)
 def serve(db, host, port, workers):
     """Serve the database DB read-only in Datasette, with the project's metadata, facets and queries.
 
@@ -220,9 +287,11 @@ def serve(db, host, port, workers):
 
     from .web import server  # Datasette: imported only to serve
 
+    store.connect_readonly(db).close()  # a file that is not an evidence database is refused before serving
     server.configure(db.resolve(), inspect_file(db).resolve())
-    uvicorn.run("evidence.web.server:app", factory=True, host=host, port=port, workers=workers, log_level="info",
-                lifespan="on")
+    uvicorn.run(
+        "evidence.web.server:app", factory=True, host=host, port=port, workers=workers, log_level="info", lifespan="on"
+    )
 
 
 def inspect_file(db: Path) -> Path:
