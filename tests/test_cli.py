@@ -72,11 +72,6 @@ def test_check_with_a_broken_vocabulary(broken_vocab):
     assert line.endswith("is its own ancestor (parent cycle)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evidence/store: is_current() runs PRAGMA user_version on the file and lets sqlite3.DatabaseError "
-    "('file is not a database') escape as a traceback; it should raise NotAnEvidenceDatabase",
-)
 def test_load_into_a_file_that_is_not_a_database(text_file):
     line = run("load", str(text_file), STUDIES)
     assert "not an SQLite database" in line

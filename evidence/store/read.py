@@ -32,12 +32,15 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
 
 
 def is_current(path: Path) -> bool:
-    """Whether the database at ``path`` exists and has this version's schema."""
+    """Whether the database at ``path`` exists and has this version's schema; NotAnEvidenceDatabase if the file
+    is not SQLite at all (it is never written over)."""
     if not path.exists():
         return False
     conn = sqlite3.connect(path)
     try:
         return conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    except sqlite3.DatabaseError as exc:
+        raise NotAnEvidenceDatabase(f"{path}: not an SQLite database ({exc}); nothing was written to it") from exc
     finally:
         conn.close()
 
