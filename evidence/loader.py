@@ -1,4 +1,5 @@
-"""Load input files into the database: read, tag, store; report what could not be loaded."""
+"""Load input files into the database: read → plan (merge) → build (tag, rows) → save → refresh; report what
+could not be loaded."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from .evidence_layer.saving import save_evidence_layer
 from .fast import parallel, pieces
 from .fast.pieces import read_file
 from .fast.spool import Kept, Spool, keeper
-from .formats.bibtex import entry as bibtex_entry
 from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
 from .records import LoadError, StudyRecord, make_key, split_source
 from .tagging.curation import read_outcomes, sidecar_path
@@ -166,7 +166,7 @@ def _build_batch(work: tuple[Vocabulary, list[Planned], bool, Callable]) -> list
     for study in batch:
         merged = combine([next(records) for _ in study.entries], study)
         tagged, errors = tag_study(merged.record, merged.outcomes, vocab)
-        results.append((store.study_rows(tagged, merged, bibtex_entry(tagged)) if rows else None, errors,
+        results.append((store.study_rows(tagged, merged) if rows else None, errors,
                         warnings(merged) if len(merged.sources) > 1 else []))
     return results
 

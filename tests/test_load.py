@@ -137,6 +137,27 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     assert "keywords = {condition:low-back-pain, design:rct" in entries["shin2013"]
 
 
+def test_stored_bibtex_is_a_cache_outside_the_content_hash(tmp_path, corpus_copy, monkeypatch):
+    """A change to the BibTeX writer changes no study (the entries are not in the content hash), and the next load
+    writes every stored entry again: they are stamped with the writer that wrote them."""
+    from evidence.formats import bibtex
+
+    db_path = tmp_path / "e.db"
+    loader.load(db_path, [corpus_copy])
+    written = bibtex.entry
+    monkeypatch.setattr(bibtex, "entry", lambda study: written(study) + "% a newer writer\n")
+    monkeypatch.setattr(store.write, "bibtex_writer", lambda: "newer")
+    summary = loader.load(db_path, [corpus_copy])
+    assert (summary.unchanged, summary.updated, summary.added) == (11, 0, 0)
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute("select entry, writer from study_bibtex").fetchall()
+    assert len(rows) == 11 and all(entry.endswith("% a newer writer\n") and writer == "newer" for entry, writer in rows)
+    monkeypatch.undo()
+    assert loader.load(db_path, [corpus_copy]).unchanged == 11
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("select count(*) from study_bibtex where entry like '%newer writer%'").fetchone()[0] == 0
+
+
 def write_bib(path: Path, body: str) -> Path:
     path.write_text(body, encoding="utf-8")
     return path

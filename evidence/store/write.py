@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import fields
+from ..formats import bibtex, latex
 from ..fields import PLAIN
 from ..merge import MergedStudy
 from ..records import LoadError, StudyRecord, TaggedStudy, shallow_dict
@@ -188,9 +189,9 @@ class StudyRows:
 STUDY_COLUMNS = tuple(study_row(TaggedStudy(StudyRecord("", "", 0)))) + ("content_hash",)
 
 
-def study_rows(tagged: TaggedStudy, study: MergedStudy, bibtex: str) -> StudyRows:
-    """The rows of a tagged study, with its entry as BibTeX exports write it, and of the sources it was merged
-    from."""
+def study_rows(tagged: TaggedStudy, study: MergedStudy) -> StudyRows:
+    """The rows of a tagged study and of the sources it was merged from, with its entry as BibTeX exports write
+    it (the cache of study_bibtex)."""
     row = study_row(tagged)
     key = row["key"]
     authors = [(p.family, p.given, p.particle, p.suffix, p.display) for p in tagged.record.authors]
@@ -199,7 +200,7 @@ def study_rows(tagged: TaggedStudy, study: MergedStudy, bibtex: str) -> StudyRow
                  o.source) for i, o in enumerate(tagged.outcomes, start=1)]
     hashed = content_hash(tuple(row.values()), authors, conditions, outcomes)
     return StudyRows(
-        key, hashed, (*row.values(), hashed), bibtex, authors, conditions, outcomes,
+        key, hashed, (*row.values(), hashed), bibtex.entry(tagged), authors, conditions, outcomes,
         [(key, source.record.source_file, source.record.source_line, source.record.source_format, source.record.key,
           position == 0, how, source.order,
           json.dumps({"record": _as_dict(source.record), "outcomes": [shallow_dict(o) for o in source.outcomes]},
@@ -213,8 +214,6 @@ def study_rows(tagged: TaggedStudy, study: MergedStudy, bibtex: str) -> StudyRow
 def bibtex_writer() -> str:
     """What wrote the stored BibTeX entries: a digest of the writer's code (the BibTeX format, its LaTeX and the
     field table), so that a load after the writer changed writes every entry again."""
-    from ..formats import bibtex, latex
-
     digest = hashlib.sha256()
     for module in (bibtex, latex, fields):
         digest.update(Path(module.__file__).read_bytes())
