@@ -226,7 +226,7 @@ class _RuleSet:
         term says where, the first of its patterns that matches there what. The fast path (``evidence.fast``)
         finds the same, searching only what the pre-filter says may match."""
         if fast.ENABLED:
-            return [_Match(*found) for found in self.fast.matches([text.read for text in texts], terms)]
+            return self.fast.matches([text.read for text in texts], terms, _Match)
         matches = []
         for term, patterns in self.entries:
             if terms is None or term in terms:
@@ -265,11 +265,16 @@ class _Text:
     """A text of a record the rules read, and where it was (title, keywords, abstract); for the fast path, read
     once by the clue index of the rules that read it there."""
 
+    __slots__ = ("where", "text", "clues", "_read")
+
     def __init__(self, where: str, text: str, clues: prefilter.Clues):
         self.where = where
         self.text = text
         self.clues = clues
+        self._read: prefilter.Read | None = None
 
-    @cached_property
+    @property
     def read(self) -> prefilter.Read:
-        return self.clues.read(self.where, self.text)
+        if self._read is None:
+            self._read = self.clues.read(self.where, self.text)
+        return self._read
