@@ -265,16 +265,11 @@ class _Text:
     """A text of a record the rules read, and where it was (title, keywords, abstract); for the fast path, read
     once by the clue index of the rules that read it there."""
 
-    __slots__ = ("where", "text", "clues", "_read")
-
     def __init__(self, where: str, text: str, clues: prefilter.Clues):
         self.where = where
         self.text = text
         self.clues = clues
-        self._read: prefilter.Read | None = None
 
-    @property
+    @cached_property
     def read(self) -> prefilter.Read:
-        if self._read is None:
-            self._read = self.clues.read(self.where, self.text)
-        return self._read
+        return self.clues.read(self.where, self.text)
