@@ -10,17 +10,18 @@ regular expression itself (``re``) always decides: ``evidence.tagging.tagger`` s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from .regex_subset import Anchor, CharSet, Group, Literal, Look, Node, Repeat, Unsupported, is_word, parse, widest
 
 # The non-ASCII characters that re.IGNORECASE matches with ASCII letters (İ ı ſ K), as those letters.
 CASE_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 _WORD = re.compile(r"\w+")
+T = TypeVar("T")
 
 
 def fold(text: str) -> str:
@@ -311,9 +312,10 @@ class RuleSet:
         self.positions = {pattern: sorted(found) for pattern, found in positions.items()}
         self.patterns = list(self.positions)
 
-    def matches(self, reads: list[Read], terms: set[str] | None = None) -> list[tuple[str, str, str]]:
-        """(term, where, matched text) of the terms (all, or those of ``terms``) whose patterns match one of the
-        texts; the first text that names a term says where. Only terms with a pattern that may match are looked at."""
+    def matches(self, reads: list[Read], terms: set[str] | None, found: Callable[[str, str, str], T]) -> list[T]:
+        """``found(term, where, matched text)`` of the terms (all, or those of ``terms``) whose patterns match one
+        of the texts; the first text that names a term says where. Only terms with a pattern that may match are
+        looked at."""
         if terms is not None and not terms:
             return []
         live: set[int] = set()
@@ -323,9 +325,9 @@ class RuleSet:
         matches = []
         for term, patterns in map(self.entries.__getitem__, sorted(live)):
             if terms is None or term in terms:
-                found = _first_match(patterns, reads)
-                if found:
-                    matches.append((term, *found))
+                match = _first_match(patterns, reads)
+                if match:
+                    matches.append(found(term, *match))
         return matches
 
 

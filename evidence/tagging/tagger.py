@@ -226,7 +226,7 @@ class _RuleSet:
         term says where, the first of its patterns that matches there what. The fast path (``evidence.fast``)
         finds the same, searching only what the pre-filter says may match."""
         if fast.ENABLED:
-            return [_Match(*found) for found in self.fast.matches([text.read for text in texts], terms)]
+            return self.fast.matches([text.read for text in texts], terms, _Match)
         matches = []
         for term, patterns in self.entries:
             if terms is None or term in terms:
