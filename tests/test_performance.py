@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from evidence import exporting as exporters, loader, store
-from evidence.fast import parallel
+from evidence.fast import parallel, prefilter
 from evidence.tagging import curation, tagger
 from evidence.cli import cli
 from evidence.formats import citeproc as formatted
@@ -121,7 +121,7 @@ def test_a_load_in_worker_processes_gives_the_same_database(corpus, tmp_path, mo
 def test_case_folds_are_every_non_ascii_character_ignorecase_takes_for_ascii():
     letter = re.compile("[a-z]", re.IGNORECASE)
     found = {c for c in map(chr, range(0x80, 0x110000)) if letter.match(c)}
-    assert found == {chr(c) for c in tagger.CASE_FOLDS}
+    assert found == {chr(c) for c in prefilter.CASE_FOLDS}
     assert all(not re.search("[a-z]", c.lower()) for c in map(chr, range(0x80, 0x30000)) if c not in found)
 
 
@@ -141,7 +141,7 @@ def test_prefiltered_rule_patterns_match_what_plain_regular_expressions_match():
         plain = re.compile(pattern, re.IGNORECASE)
         for text in texts:
             match = plain.search(text)
-            assert tagger._compiled(pattern).first(tagger._prepared(text)) == (match.group(0) if match else None), \
+            assert prefilter.compiled(pattern).first(prefilter.prepared(text)) == (match.group(0) if match else None), \
                 (pattern, text)
 
 

@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 from .. import fast
 from ..fast import prefilter
-from ..fast.prefilter import CASE_FOLDS, compiled as _compiled, prepared as _prepared  # noqa: F401 (tests read these)
 from ..records import LoadError, OutcomeTag, StudyRecord, Tag, TaggedStudy, split_source
 from .vocabulary import DIRECTIONS, RULE_COMPARATOR, RULE_DIRECTION, Vocabulary
 
