@@ -12,7 +12,6 @@ from .formats import FORMATS as ALL_FORMATS
 from .formats import WRITABLE
 from .records import TaggedStudy
 
-
 # Formatted references (apa, vancouver) come as text, Markdown or HTML: markup -> (extension, media type).
 MARKUPS = {"text": ("txt", "text/plain"), "markdown": ("md", "text/markdown"), "html": ("html", "text/html")}
 FORMATS = {name: ALL_FORMATS[name] for name in WRITABLE}  # the formats studies are exported in
@@ -39,8 +38,9 @@ def render(studies: Iterable[TaggedStudy], name: str, markup: str = "text") -> s
     return layout.start + layout.between.join(texts) + layout.end if texts else layout.empty
 
 
-def export(path: Path, keys: list[str], name: str, markup: str = "text",
-           written: dict[str, list] | None = None) -> Iterator[str]:
+def export(
+    path: Path, keys: list[str], name: str, markup: str = "text", written: dict[str, list] | None = None
+) -> Iterator[str]:
     """``render``'s text for the studies of ``keys`` in the database file at ``path``, in chunks to be written as
     they come: data formats are read and written a batch at a time, in the worker processes within
     ``parallel.workers()``, so that a large export is never held whole; formatted styles (which sort and number
@@ -53,7 +53,7 @@ def export(path: Path, keys: list[str], name: str, markup: str = "text",
         yield render(studies, name, markup)
         return
     layout = FORMATS[name].layout
-    batches = ((path, keys[start:start + BATCH], name) for start in range(0, len(keys), BATCH))
+    batches = ((path, keys[start : start + BATCH], name) for start in range(0, len(keys), BATCH))
     empty = True
     for text, outcomes in parallel.map_batches(_write_batch, batches):
         if outcomes:

@@ -55,9 +55,11 @@ class LoadSummary:
     def line(self) -> str:
         merged = f"; {self.merged} duplicate entries merged" if self.merged else ""
         claims = f", {self.claims} claims" if self.claims else ""
-        return (f"{self.studies} studies ({self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed{merged}), {self.tags} tags{claims}, {self.error_count} errors, "
-                f"{self.warning_count} warnings in {self.seconds:.2f}s")
+        return (
+            f"{self.studies} studies ({self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.removed} removed{merged}), {self.tags} tags{claims}, {self.error_count} errors, "
+            f"{self.warning_count} warnings in {self.seconds:.2f}s"
+        )
 
 
 def default_inputs(data_dir: Path = DATA_DIR) -> list[Path]:
@@ -88,8 +90,9 @@ class Inputs:
 
     def unreadable(self, label: str) -> bool:
         """Whether the file could not be read at all (so what it loaded before stays)."""
-        return any(e.file == label and e.severity == "error" and e.line is None and e.entry_key is None
-                   for e in self.errors)
+        return any(
+            e.file == label and e.severity == "error" and e.line is None and e.entry_key is None for e in self.errors
+        )
 
     def keeps_earlier(self, label: str, key: str) -> bool:
         """Whether an entry the file held before keeps its earlier version: it was not read this time and
@@ -100,8 +103,9 @@ class Inputs:
         return any(e.entry_key == key or e.entry_key is None for e in failed)
 
 
-def read_inputs(files: list[Path], base: Path, spool: Spool | Kept, format: str | None = None,
-                encoding: str | None = None) -> Inputs:
+def read_inputs(
+    files: list[Path], base: Path, spool: Spool | Kept, format: str | None = None, encoding: str | None = None
+) -> Inputs:
     """Read every file (once, whatever the spelling of its path) and the outcomes sidecar beside it,
     writing the records to ``spool``."""
     inputs = Inputs()
@@ -125,8 +129,9 @@ def read_inputs(files: list[Path], base: Path, spool: Spool | Kept, format: str 
             known = {entry.key for entry in result.records}
             for key in sorted(set(outcomes) - known):
                 _, line = split_source(outcomes[key][0].source)
-                inputs.errors.append(LoadError(sidecar_label, line, key,
-                                               f"outcomes given for '{key}', which {label} does not load"))
+                inputs.errors.append(
+                    LoadError(sidecar_label, line, key, f"outcomes given for '{key}', which {label} does not load")
+                )
         for entry in result.records:
             if entry.key in outcomes:
                 entry.outcomes = outcomes[entry.key]
@@ -148,7 +153,7 @@ def build(studies: list[Planned], vocab: Vocabulary, read_back: Callable, rows: 
 
     def batches() -> Iterator[tuple]:
         for start in range(0, len(studies), TAG_BATCH):
-            batch = studies[start:start + TAG_BATCH]
+            batch = studies[start : start + TAG_BATCH]
             for study in batch:  # rare: a made-up key gives way to another study's (in order, as keys are taken)
                 if study.rename:
                     study.key = make_key(combine(_records(study.entries, read_back), study).record, taken)
@@ -166,8 +171,13 @@ def _build_batch(work: tuple[Vocabulary, list[Planned], bool, Callable]) -> list
     for study in batch:
         merged = combine([next(records) for _ in study.entries], study)
         tagged, errors = tag_study(merged.record, merged.outcomes, vocab)
-        results.append((store.study_rows(tagged, merged) if rows else None, errors,
-                        warnings(merged) if len(merged.sources) > 1 else []))
+        results.append(
+            (
+                store.study_rows(tagged, merged) if rows else None,
+                errors,
+                warnings(merged) if len(merged.sources) > 1 else [],
+            )
+        )
     return results
 
 
@@ -180,9 +190,15 @@ def _records(entries: list[Entry], read_back: Callable) -> list[StudyRecord]:
     return records
 
 
-def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies",
-         progress: Callable[[int, int], None] | None = None, format: str | None = None,
-         encoding: str | None = None, claims_dir: Path | None = None) -> LoadSummary:
+def load(
+    db_path: Path,
+    files: list[Path],
+    vocab_dir: Path = DATA_DIR / "vocabularies",
+    progress: Callable[[int, int], None] | None = None,
+    format: str | None = None,
+    encoding: str | None = None,
+    claims_dir: Path | None = None,
+) -> LoadSummary:
     """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails.
     Entries of one study in several files (or twice in one) become one study. ``format`` and
     ``encoding`` override what each file's extension and bytes say. With ``claims_dir``, the articles,
@@ -198,7 +214,9 @@ def load(db_path: Path, files: list[Path], vocab_dir: Path = DATA_DIR / "vocabul
         inputs = read_inputs(files, db_path.parent, kept, format, encoding)
         summary.errors = inputs.errors
         if db_path.exists() and not store.is_current(db_path):
-            summary.notes.append(f"{db_path} was built by another version of evidence: rebuilt from the given files only")
+            summary.notes.append(
+                f"{db_path} was built by another version of evidence: rebuilt from the given files only"
+            )
         with store.building(db_path) as db, store.indexes_after(db):
             store.save_vocabulary(db, vocab)
             studies, errors = plan(_with_stored(db, inputs, kept))
@@ -223,8 +241,9 @@ def _rows_of(built: Iterator[tuple], summary: LoadSummary) -> Iterator[store.Stu
         yield rows
 
 
-def _refresh(db, db_path: Path, vocab: Vocabulary, inputs: Inputs, summary: LoadSummary,
-             claims_dir: Path | None) -> None:
+def _refresh(
+    db, db_path: Path, vocab: Vocabulary, inputs: Inputs, summary: LoadSummary, claims_dir: Path | None
+) -> None:
     """After the studies are saved: remove those no input holds, prune unused terms and authors, save the
     evidence layer, refresh the summary tables and record the load's errors."""
     summary.removed = store.remove_studies_except(db, summary.keys)
@@ -273,13 +292,19 @@ class CheckReport:
     def line(self) -> str:
         errors = sum(p.severity == "error" for p in self.problems)
         duplicates = self.entries - self.studies
-        return (f"{self.files} files, {self.entries} entries, {self.studies} studies "
-                f"({duplicates} duplicate {'entry' if duplicates == 1 else 'entries'}): {errors} errors, "
-                f"{len(self.problems) - errors} warnings")
+        return (
+            f"{self.files} files, {self.entries} entries, {self.studies} studies "
+            f"({duplicates} duplicate {'entry' if duplicates == 1 else 'entries'}): {errors} errors, "
+            f"{len(self.problems) - errors} warnings"
+        )
 
 
-def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format: str | None = None,
-          encoding: str | None = None) -> CheckReport:
+def check(
+    files: list[Path],
+    vocab_dir: Path = DATA_DIR / "vocabularies",
+    format: str | None = None,
+    encoding: str | None = None,
+) -> CheckReport:
     """Everything a load would report for ``files``, plus duplicate entries and fields their sources
     disagree on, without touching a database."""
     vocab = load_vocabulary(vocab_dir)
@@ -295,8 +320,12 @@ def check(files: list[Path], vocab_dir: Path = DATA_DIR / "vocabularies", format
             merged += notes
     problems += merged
     problems.sort(key=lambda p: (p.file, p.line or 0))
-    return CheckReport(len(inputs.labels) - sum(label.endswith(".outcomes.yaml") for label in inputs.labels),
-                       len(inputs.entries), len(studies), problems)
+    return CheckReport(
+        len(inputs.labels) - sum(label.endswith(".outcomes.yaml") for label in inputs.labels),
+        len(inputs.entries),
+        len(studies),
+        problems,
+    )
 
 
 def _keep(file: str, key: str, inputs: Inputs) -> bool:

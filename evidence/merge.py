@@ -91,8 +91,17 @@ def describe(record: StudyRecord, place: object) -> Entry:
     """The Entry of a record spooled at ``place``."""
     identity = identity_title(record)
     digest = hashlib.blake2b(repr(identity).encode(), digest_size=12).digest() if identity else None
-    return Entry(record.key, record.source_file, record.source_line, record.key_made, record.doi, record.pmid,
-                 digest, bool(record.tags), place)
+    return Entry(
+        record.key,
+        record.source_file,
+        record.source_line,
+        record.key_made,
+        record.doi,
+        record.pmid,
+        digest,
+        bool(record.tags),
+        place,
+    )
 
 
 @dataclass(slots=True)  # one for each study of a large load
@@ -124,9 +133,16 @@ def plan(entries: list[Entry]) -> tuple[list[Planned], list[LoadError]]:
             study.rename = True
         elif name.key in owner:
             for entry in study.entries:
-                errors.append(LoadError(entry.file, entry.line, entry.key, f"duplicate key: {owner[name.key].file}:"
-                                        f"{owner[name.key].line} holds this key for a different study; this entry "
-                                        "was not loaded"))
+                errors.append(
+                    LoadError(
+                        entry.file,
+                        entry.line,
+                        entry.key,
+                        f"duplicate key: {owner[name.key].file}:"
+                        f"{owner[name.key].line} holds this key for a different study; this entry "
+                        "was not loaded",
+                    )
+                )
             continue
         owner[name.key] = name
         kept.append(index)
@@ -191,8 +207,11 @@ def _clusters(entries: list[Entry]) -> list[list[tuple[Entry, str]]]:
     for i in range(len(entries)):
         if root(i) != i:
             others.setdefault(root(i), []).append(i)
-    return [[(entries[i], "first")] + [(entries[j], _matched_on(entries[j], entries[i])) for j in others.get(i, ())]
-            for i in range(len(entries)) if parent[i] == i]
+    return [
+        [(entries[i], "first")] + [(entries[j], _matched_on(entries[j], entries[i])) for j in others.get(i, ())]
+        for i in range(len(entries))
+        if parent[i] == i
+    ]
 
 
 def _matched_on(entry: Entry, first: Entry) -> str:
@@ -218,14 +237,17 @@ def _combine(cluster: list[tuple[Source, str]]) -> MergedStudy:
     ranked = [item for _, item in sorted(enumerate(cluster), key=_rank)]
     sources = [source for source, _ in ranked]
     named_by = _named_by([source for source, _ in cluster])  # its key, and where the study is said to come from
-    values = {name: next((getattr(s.record, name) for s in sources if getattr(s.record, name)), None)
-              for name in TEXT_FIELDS}
+    values = {
+        name: next((getattr(s.record, name) for s in sources if getattr(s.record, name)), None) for name in TEXT_FIELDS
+    }
     longest = max(sources, key=lambda s: len(s.record.authors))  # first of the longest lists: rank breaks ties
     authors_source = next(s for s in sources if len(s.record.authors) == len(longest.record.authors))
     record = replace(
-        named_by.record, **values,
+        named_by.record,
+        **values,
         title_nocase=next((s.record.title_nocase for s in sources if s.record.title == values["title"]), []),
-        authors=list(authors_source.record.authors), more_authors=authors_source.record.more_authors,
+        authors=list(authors_source.record.authors),
+        more_authors=authors_source.record.more_authors,
         tags=_union(s.record.tags for s in sources),
         extra={k: v for s in reversed(sources) for k, v in s.record.extra.items()},
         **{name: _union(getattr(s.record, name) for s in sources) for name in LIST_FIELDS},
@@ -243,8 +265,11 @@ def _union(lists) -> list:
 def _disagreements(study: MergedStudy, authors_source: Source) -> list[Disagreement]:
     """Every field where a source gives a value that differs from the kept one (beyond case and punctuation)."""
     found = []
-    kept_from = {name: next(s for s in study.sources if getattr(s.record, name) == getattr(study.record, name))
-                 for name in TEXT_FIELDS if getattr(study.record, name)}
+    kept_from = {
+        name: next(s for s in study.sources if getattr(s.record, name) == getattr(study.record, name))
+        for name in TEXT_FIELDS
+        if getattr(study.record, name)
+    }
     for source in study.sources:
         for name, kept in kept_from.items():
             value = getattr(source.record, name)
@@ -252,11 +277,13 @@ def _disagreements(study: MergedStudy, authors_source: Source) -> list[Disagreem
                 found.append(Disagreement(name, str(getattr(study.record, name)), kept.where, str(value), source.where))
         families = [p.family for p in source.record.authors]
         kept_families = [p.family for p in study.record.authors]
-        if families and [fold(f) for f in families] != [fold(f) for f in kept_families[:len(families)]]:
-            found.append(Disagreement("authors", "; ".join(kept_families), authors_source.where,
-                                      "; ".join(families), source.where))
+        if families and [fold(f) for f in families] != [fold(f) for f in kept_families[: len(families)]]:
+            found.append(
+                Disagreement(
+                    "authors", "; ".join(kept_families), authors_source.where, "; ".join(families), source.where
+                )
+            )
     return found
-
 
 
 def warnings(study: MergedStudy) -> list[LoadError]:
@@ -267,12 +294,25 @@ def warnings(study: MergedStudy) -> list[LoadError]:
     for source, how in zip(study.sources, study.matched_on):
         r = source.record
         if source is not study.named_by:
-            found.append(LoadError(r.source_file, r.source_line, r.key,
-                                   f"same study as {key_source} (matched on {how}); they load as one", severity="warning"))
+            found.append(
+                LoadError(
+                    r.source_file,
+                    r.source_line,
+                    r.key,
+                    f"same study as {key_source} (matched on {how}); they load as one",
+                    severity="warning",
+                )
+            )
     key_at = {s.where: s.record.key for s in study.sources}  # a place names one entry (or the first of a line)
     for d in study.disagreements:
         file, line = split_source(d.other_source)
-        found.append(LoadError(file, line, key_at[d.other_source],
-                               f"{d.field} differs: {d.other_value!r} here, {d.kept_value!r} at {d.kept_source} "
-                               "(kept)", severity="warning"))
+        found.append(
+            LoadError(
+                file,
+                line,
+                key_at[d.other_source],
+                f"{d.field} differs: {d.other_value!r} here, {d.kept_value!r} at {d.kept_source} (kept)",
+                severity="warning",
+            )
+        )
     return found

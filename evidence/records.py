@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, make_dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from .fields import FIELDS, LIST_FIELDS
 
@@ -71,23 +71,31 @@ class OutcomeTag:
 
 # One study as read from any input format, before tagging: what every record has, then an attribute for each
 # field of the field table (evidence.fields), then its lists, tags and the fields no column holds.
-StudyRecord = make_dataclass("StudyRecord", [
-    ("key", str),
-    ("source_file", str),
-    ("source_line", int),  # 1-based line of the entry's first line
-    ("key_made", bool, False),  # the key was made up (make_key): it may change to avoid another study's key
-    ("source_format", str, "bibtex"),  # the reader that made it; "reference-list": parsed from free text
-    ("entry_type", str, "article"),
-    ("title", "str | None", None),
-    ("title_nocase", "list[tuple[int, int]]", field(default_factory=list)),  # spans whose capitals must stay
-    ("authors", "list[Person]", field(default_factory=list)),
-    ("more_authors", bool, False),  # the list is known to be incomplete ("and others", "et al.")
-    *((f.attribute, "int | None" if f.sql_type == "INTEGER" else "str | None", None) for f in FIELDS),
-    *((f.attribute, "list[str]", field(default_factory=list)) for f in LIST_FIELDS),
-    ("tags", "list[Tag]", field(default_factory=list)),
-    ("extra", "dict[str, str]", field(default_factory=dict)),  # fields no column holds, raw
-], slots=True, namespace={"__module__": __name__, "__doc__": "One study as read from any input format, before "
-                          "tagging (an attribute for each field of evidence.fields)."})
+StudyRecord = make_dataclass(
+    "StudyRecord",
+    [
+        ("key", str),
+        ("source_file", str),
+        ("source_line", int),  # 1-based line of the entry's first line
+        ("key_made", bool, False),  # the key was made up (make_key): it may change to avoid another study's key
+        ("source_format", str, "bibtex"),  # the reader that made it; "reference-list": parsed from free text
+        ("entry_type", str, "article"),
+        ("title", "str | None", None),
+        ("title_nocase", "list[tuple[int, int]]", field(default_factory=list)),  # spans whose capitals must stay
+        ("authors", "list[Person]", field(default_factory=list)),
+        ("more_authors", bool, False),  # the list is known to be incomplete ("and others", "et al.")
+        *((f.attribute, "int | None" if f.sql_type == "INTEGER" else "str | None", None) for f in FIELDS),
+        *((f.attribute, "list[str]", field(default_factory=list)) for f in LIST_FIELDS),
+        ("tags", "list[Tag]", field(default_factory=list)),
+        ("extra", "dict[str, str]", field(default_factory=dict)),  # fields no column holds, raw
+    ],
+    slots=True,
+    namespace={
+        "__module__": __name__,
+        "__doc__": "One study as read from any input format, before "
+        "tagging (an attribute for each field of evidence.fields).",
+    },
+)
 
 
 @dataclass
@@ -124,7 +132,7 @@ def shallow_dict(item) -> dict:
     return {name: getattr(item, name) for name in _field_names(type(item))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
@@ -252,8 +260,20 @@ def normalise_month(value: str | None) -> str | None:
     return str(value).strip()
 
 
-_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-                "october", "november", "december")
+_MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 
 
 def month_number(month: str | None) -> int | None:
@@ -292,7 +312,14 @@ def _items(value: str | None) -> list[str]:
 # How a value of each shape of the field table (evidence.fields.Field) is read from text: ValueError if it is
 # not of that shape. Readers give it the text their format holds (BibTeX: with its LaTeX decoded).
 NORMALISERS = {
-    "text": _text, "verbatim": _text, "year": normalise_year, "count": normalise_count, "doi": normalise_doi,
-    "pmid": normalise_pmid, "pmcid": normalise_pmcid, "month": normalise_month, "pages": normalise_pages,
+    "text": _text,
+    "verbatim": _text,
+    "year": normalise_year,
+    "count": normalise_count,
+    "doi": normalise_doi,
+    "pmid": normalise_pmid,
+    "pmcid": normalise_pmcid,
+    "month": normalise_month,
+    "pages": normalise_pages,
     "list": _items,
 }

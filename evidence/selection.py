@@ -45,13 +45,17 @@ def select_keys(conn: sqlite3.Connection, selection: Selection) -> list[str]:
         params.append(json.dumps(values))
 
     if selection.conditions:
-        among("s.key IN (SELECT study_key FROM condition_studies WHERE condition_id IN {values})",
-              _term_ids(conn, "conditions", selection.conditions))
+        among(
+            "s.key IN (SELECT study_key FROM condition_studies WHERE condition_id IN {values})",
+            _term_ids(conn, "conditions", selection.conditions),
+        )
     if selection.designs:
         among("s.design IN {values}", _term_ids(conn, "designs", selection.designs))
     if selection.outcomes:
-        among("s.key IN (SELECT study_key FROM study_outcomes WHERE outcome_id IN {values})",
-              _term_ids(conn, "outcomes", selection.outcomes))
+        among(
+            "s.key IN (SELECT study_key FROM study_outcomes WHERE outcome_id IN {values})",
+            _term_ids(conn, "outcomes", selection.outcomes),
+        )
     if selection.since is not None:
         where.append("s.year >= ?")
         params.append(selection.since)
@@ -94,15 +98,21 @@ def keys_from_query(conn: sqlite3.Connection, sql: str) -> list[str]:
     names = [d[0] for d in cursor.description or []]
     column = next((names.index(n) for n in KEY_COLUMNS if n in names), None)
     if column is None:
-        raise SelectionError(f"the query must return a column named {' or '.join(KEY_COLUMNS)} "
-                             f"(it returned: {', '.join(names) or 'nothing'})")
+        raise SelectionError(
+            f"the query must return a column named {' or '.join(KEY_COLUMNS)} "
+            f"(it returned: {', '.join(names) or 'nothing'})"
+        )
     return list(dict.fromkeys(row[column] for row in cursor if row[column] is not None))
 
 
 def _known_keys(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[str]:
     """The keys, each checked to be in the database; an unknown key is an error with a hint."""
-    known = {key for (key,) in conn.execute("SELECT key FROM studies WHERE key IN (SELECT value FROM json_each(?))",
-                                            [json.dumps(keys)])}
+    known = {
+        key
+        for (key,) in conn.execute(
+            "SELECT key FROM studies WHERE key IN (SELECT value FROM json_each(?))", [json.dumps(keys)]
+        )
+    }
     for key in keys:
         if key not in known:
             all_keys = [k for (k,) in conn.execute("SELECT key FROM studies")]

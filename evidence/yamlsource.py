@@ -39,4 +39,4 @@ def _to_python(node: yaml.Node) -> Any:
         return mapping
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item) for item in node.value]
-    return yaml.SafeLoader(str()).construct_object(node)  # scalars: ints, strings, nulls
+    return yaml.SafeLoader("").construct_object(node)  # scalars: ints, strings, nulls

@@ -45,8 +45,10 @@ class Tally:
         return 2 * self.precision * self.recall / total if total else 0.0
 
     def line(self, name: str) -> str:
-        return (f"{name:<24} precision {self.precision:.2f} ({self.found_right}/{self.found})  "
-                f"recall {self.recall:.2f} ({self.labels_found}/{self.labels})  F1 {self.f1:.2f}")
+        return (
+            f"{name:<24} precision {self.precision:.2f} ({self.found_right}/{self.found})  "
+            f"recall {self.recall:.2f} ({self.labels_found}/{self.labels})  F1 {self.f1:.2f}"
+        )
 
 
 @dataclass
@@ -59,8 +61,12 @@ class Report:
     misses: list[str] = field(default_factory=list)
 
     def text(self) -> str:
-        lines = [self.design.line("design (exact)"), self.conditions.line("conditions (exact id)"),
-                 self.conditions_same_branch.line("conditions (same branch)"), f"misses ({len(self.misses)}):"]
+        lines = [
+            self.design.line("design (exact)"),
+            self.conditions.line("conditions (exact id)"),
+            self.conditions_same_branch.line("conditions (same branch)"),
+            f"misses ({len(self.misses)}):",
+        ]
         return "\n".join(lines + [f"  {miss}" for miss in self.misses])
 
 
@@ -104,8 +110,10 @@ def _score_conditions(report: Report, record: StudyRecord, labels: list[str], vo
     extra = [f"{t.value} ({t.source})" for t in tags.values() if t.value not in labels]
     missed = [label for label in labels if label not in tags]
     if extra or missed:
-        report.misses.append(f"{record.key}: conditions by rule not labelled: {', '.join(extra) or 'none'}; "
-                             f"labelled, not found: {', '.join(missed) or 'none'}")
+        report.misses.append(
+            f"{record.key}: conditions by rule not labelled: {', '.join(extra) or 'none'}; "
+            f"labelled, not found: {', '.join(missed) or 'none'}"
+        )
 
 
 def labelled_by_curation(paths: list[Path]) -> list[Labelled]:
@@ -142,9 +150,12 @@ def labelled_by_file(path: Path, vocab: Vocabulary) -> list[Labelled]:
     labelled = []
     for pmid, entry in labels.items():
         design, conditions = entry.get("design"), entry.get("conditions")
-        problems += [vocab.unknown_message(kind, term) for kind, terms in (("designs", [design] if design else []),
-                                                                          ("conditions", conditions or []))
-                     for term in terms if not vocab.known(kind, term)]
+        problems += [
+            vocab.unknown_message(kind, term)
+            for kind, terms in (("designs", [design] if design else []), ("conditions", conditions or []))
+            for term in terms
+            if not vocab.known(kind, term)
+        ]
         if pmid in by_pmid:
             labelled.append(Labelled(by_pmid[pmid], design, conditions))
     if problems:

@@ -66,7 +66,11 @@ def measure(command: list[str]) -> Run:
     """Run a command to completion; its wall time and the peak resident memory of its process tree."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, )
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         peak = 0
         while process.poll() is None:  # reading /proc costs CPU the measured process needs: not too often
             peak = max(peak, _tree_memory_kb(process.pid))
@@ -77,7 +81,6 @@ def measure(command: list[str]) -> Run:
     if process.returncode not in (0, 1):  # evidence load exits 1 only with --strict
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{output}")
     return Run(seconds, peak / 1024, output)
-
 
 
 def task(name: str, *args: str) -> list[str]:
@@ -103,8 +106,10 @@ def run_task(name: str, args: list[str]) -> None:
         library = bibtexparser.parse_file(args[0])
         started = time.perf_counter()
         text = bibtexparser.write_string(library)
-        print(f"{len(library.entries)} entries, {len(text)} characters; parse excluded: "
-              f"write took {time.perf_counter() - started:.2f}s")
+        print(
+            f"{len(library.entries)} entries, {len(text)} characters; parse excluded: "
+            f"write took {time.perf_counter() - started:.2f}s"
+        )
 
 
 def naive_pipeline(bib: Path, db_path: Path, limit: int) -> None:
@@ -115,8 +120,9 @@ def naive_pipeline(bib: Path, db_path: Path, limit: int) -> None:
 
     text = bib.read_text(encoding="utf-8")
     cut = _entry_boundary(text, limit)
-    library = bibtexparser.parse_string(text[:cut], append_middleware=[
-        LatexDecodingMiddleware(), SeparateCoAuthors(), SplitNameParts()])
+    library = bibtexparser.parse_string(
+        text[:cut], append_middleware=[LatexDecodingMiddleware(), SeparateCoAuthors(), SplitNameParts()]
+    )
     db = Database(db_path)
     for entry in library.entries:
         row = {"key": entry.key, "entry_type": entry.entry_type}
@@ -128,10 +134,19 @@ def naive_pipeline(bib: Path, db_path: Path, limit: int) -> None:
                 row[field.key] = str(field.value)
         db["entries"].insert(row, pk="key", alter=True, replace=True)
         for position, name in enumerate(authors, start=1):
-            author_id = db["authors"].lookup({"family": " ".join(name.last), "given": " ".join(name.first),
-                                              "von": " ".join(name.von), "jr": " ".join(name.jr)})
-            db["entry_authors"].insert({"entry_key": entry.key, "position": position, "author_id": author_id},
-                                       pk=("entry_key", "position"), replace=True)
+            author_id = db["authors"].lookup(
+                {
+                    "family": " ".join(name.last),
+                    "given": " ".join(name.first),
+                    "von": " ".join(name.von),
+                    "jr": " ".join(name.jr),
+                }
+            )
+            db["entry_authors"].insert(
+                {"entry_key": entry.key, "position": position, "author_id": author_id},
+                pk=("entry_key", "position"),
+                replace=True,
+            )
     db["entries"].enable_fts(["title", "abstract", "keywords"], tokenize="porter")
     print(f"{db['entries'].count} entries")
 
@@ -157,8 +172,9 @@ def entries_in(bib: Path) -> int:
 
 
 def report(label: str, run: Run, entries: int, file_mb: float | None = None) -> None:
-    memory = f"peak {run.peak_mb:7.0f} MB" + (f" (limit 1.5 x {file_mb:.0f} + 100 = {1.5 * file_mb + 100:.0f})"
-                                               if file_mb else "")
+    memory = f"peak {run.peak_mb:7.0f} MB" + (
+        f" (limit 1.5 x {file_mb:.0f} + 100 = {1.5 * file_mb + 100:.0f})" if file_mb else ""
+    )
     print(f"  {label:<46} {run.seconds:8.2f} s {entries / run.seconds:10.0f} entries/s   {memory}", flush=True)
 
 
@@ -167,8 +183,12 @@ def main() -> None:
     parser.add_argument("corpus", type=Path, nargs="?", help="folder with corpus.bib, corpus.ris, corpus.nbib")
     parser.add_argument("--naive", type=int, default=10000, help="entries for the naive pipeline (default 10000)")
     parser.add_argument("--apa", type=int, default=10000, help="studies for the APA export (default 10000)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to leave out: naive, ris, medline, export "
-                                                   "((a) and (c) always run: the exports read (c)'s database)")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated parts to leave out: naive, ris, medline, export "
+        "((a) and (c) always run: the exports read (c)'s database)",
+    )
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -211,19 +231,27 @@ def main() -> None:
                 print(f"  load / rispy.load = {loaded.seconds / bare.seconds:.2f}")
         if "export" in skip:
             return
-        print(f"Exports of the database loaded in (c), to files:")
+        print("Exports of the database loaded in (c), to files:")
         writer = measure(task("bibtex-writer", str(bib)))
         write_seconds = float(writer.output.rsplit("took ", 1)[1].rstrip("s\n"))
-        print(f"  {'bibtexparser.write_string (parse excluded)':<46} {write_seconds:8.2f} s {entries / write_seconds:10.0f} entries/s")
+        print(
+            f"  {'bibtexparser.write_string (parse excluded)':<46} {write_seconds:8.2f} s {entries / write_seconds:10.0f} entries/s"
+        )
         exports = {}
-        for name, extra in (("bibtex", []), ("ris", []), ("csl-json", []),
-                            ("apa", ["--sql", f"select key from studies order by rowid limit {args.apa}"])):
+        for name, extra in (
+            ("bibtex", []),
+            ("ris", []),
+            ("csl-json", []),
+            ("apa", ["--sql", f"select key from studies order by rowid limit {args.apa}"]),
+        ):
             run = measure([*EVIDENCE, "export", str(db), "-f", name, "-o", str(work / f"export.{name}"), *extra])
             exports[name] = run
             count = int(run.output.split()[0])
             report(f"evidence export -f {name} ({count} studies)", run, count)
-        print(f"  bibtexparser writer / evidence BibTeX export = {write_seconds / exports['bibtex'].seconds:.1f} "
-              "(target >= 3)")
+        print(
+            f"  bibtexparser writer / evidence BibTeX export = {write_seconds / exports['bibtex'].seconds:.1f} "
+            "(target >= 3)"
+        )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ def requests(export: int) -> dict[str, list[str]]:
         "studies for a condition": [f"/evidence/studies_for_condition?condition={c}" for c in CONDITIONS],
         "evidence map": ["/evidence/evidence_map"],
         f"BibTeX export of {export} studies": [
-            "/evidence.bib?sql=" + quote(f"select key from studies where rowid <= {export}")],
+            "/evidence.bib?sql=" + quote(f"select key from studies where rowid <= {export}")
+        ],
     }
 
 
@@ -62,11 +63,26 @@ def build(studies: int, work: Path) -> Path:
                 return db
     corpus = work / f"corpus-{studies}"
     files = max(1, studies // 100_000)  # files of 100,000 entries: one file's parse stays small in memory
-    subprocess.run([sys.executable, str(SCRIPTS / "make_corpus.py"), str(studies), "--out", str(corpus),
-                    "--formats", "bib", "--split", str(files)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPTS / "make_corpus.py"),
+            str(studies),
+            "--out",
+            str(corpus),
+            "--formats",
+            "bib",
+            "--split",
+            str(files),
+        ],
+        check=True,
+    )
     started = time.perf_counter()
-    subprocess.run([str(BIN / "evidence"), "load", "-q", str(db), *sorted(map(str, corpus.glob("corpus*.bib")))],
-                   check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(BIN / "evidence"), "load", "-q", str(db), *sorted(map(str, corpus.glob("corpus*.bib")))],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
     print(f"loaded {db} in {time.perf_counter() - started:.0f} s")
     return db
 
@@ -109,8 +125,10 @@ def drive(port: int, kinds: dict[str, list[str]], clients: int, seconds: float) 
     names = list(kinds)
 
     def client(number: int) -> None:
-        paths = {kind: itertools.cycle(kinds[kind][number % len(kinds[kind]):] + kinds[kind][:number % len(kinds[kind])])
-                 for kind in kinds}
+        paths = {
+            kind: itertools.cycle(kinds[kind][number % len(kinds[kind]) :] + kinds[kind][: number % len(kinds[kind])])
+            for kind in kinds
+        }
         for turn in itertools.count(number):
             if time.monotonic() >= deadline:
                 return
@@ -151,8 +169,11 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     db = build(args.studies, args.work)
     port = free_port()
-    server = subprocess.Popen([str(BIN / "evidence"), "serve", str(db), "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(BIN / "evidence"), "serve", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until_up(port, server)
         kinds = requests(args.export)
@@ -163,13 +184,19 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"{db} ({args.studies} studies), {args.clients} clients for {args.seconds:.0f} s, "
-          f"served by {Path(evidence.__file__).parent}:")
-    print(f"  {'request':<34} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'errors':>6} {'facets timed out':>16}")
+    print(
+        f"{db} ({args.studies} studies), {args.clients} clients for {args.seconds:.0f} s, "
+        f"served by {Path(evidence.__file__).parent}:"
+    )
+    print(
+        f"  {'request':<34} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'errors':>6} {'facets timed out':>16}"
+    )
     for kind, result in results.items():
         times = result["times"]
-        print(f"  {kind:<34} {len(times):>6} {1000 * percentile(times, 0.5):>8.0f} {1000 * percentile(times, 0.95):>8.0f} "
-              f"{1000 * max(times, default=float('nan')):>8.0f} {result['errors']:>6} {result['timed out']:>16}")
+        print(
+            f"  {kind:<34} {len(times):>6} {1000 * percentile(times, 0.5):>8.0f} {1000 * percentile(times, 0.95):>8.0f} "
+            f"{1000 * max(times, default=float('nan')):>8.0f} {result['errors']:>6} {result['timed out']:>16}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,15 +48,21 @@ print(json.dumps([best, [[t.record.key, t.design and t.design.source, [c.source 
                           [o.source for o in t.outcomes]] for t in tagged]]))
 """
 # Where each checkout keeps its reader, tagger and vocabulary.
-MODULES = {"new": {"reader": "formats", "tagger": "tagging.tagger", "vocabulary": "tagging.vocabulary"},
-           "old": {"reader": "readers", "tagger": "tagger", "vocabulary": "vocabulary"}}
+MODULES = {
+    "new": {"reader": "formats", "tagger": "tagging.tagger", "vocabulary": "tagging.vocabulary"},
+    "old": {"reader": "readers", "tagger": "tagger", "vocabulary": "vocabulary"},
+}
 
 
 def fast_path_alone(checkout: Path, layout: str, corpus: Path, repeat: int) -> tuple[float, list]:
     """Best seconds, and tags, of a checkout's fast path tagging the corpus in a process of its own."""
-    done = subprocess.run([sys.executable, "-c", FAST_PATH.format(**MODULES[layout]), str(corpus.resolve()),
-                           str(VOCAB), str(repeat)], cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)},
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", FAST_PATH.format(**MODULES[layout]), str(corpus.resolve()), str(VOCAB), str(repeat)],
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout)},
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         sys.exit(f"tagging in {checkout} failed:\n{done.stderr}")
     seconds, tags = json.loads(done.stdout)
@@ -76,8 +82,10 @@ def tagged_once(records: list, vocab) -> tuple[float, list]:
     start = time.perf_counter()
     tagged = [tag_study(record, [], vocab)[0] for record in records]
     seconds = time.perf_counter() - start
-    return seconds, [[t.record.key, t.design and t.design.source, [c.source for c in t.conditions],
-                      [o.source for o in t.outcomes]] for t in tagged]
+    return seconds, [
+        [t.record.key, t.design and t.design.source, [c.source for c in t.conditions], [o.source for o in t.outcomes]]
+        for t in tagged
+    ]
 
 
 def main() -> None:
@@ -106,18 +114,23 @@ def main() -> None:
         plain = min(plain, seconds)
     fast.ENABLED = True
     print(f"plain rules                  {plain:7.2f} s")
-    print(f"fast path                    {quick:7.2f} s  {quick / plain:.3f} of plain  ({plain / quick:.1f} times as "
-          f"fast)  tags {'the same' if fast_tags == plain_tags else 'DIFFERENT'}")
+    print(
+        f"fast path                    {quick:7.2f} s  {quick / plain:.3f} of plain  ({plain / quick:.1f} times as "
+        f"fast)  tags {'the same' if fast_tags == plain_tags else 'DIFFERENT'}"
+    )
     if args.before:
         old = new = float("inf")
         for _ in range(2):  # in turn
             seconds, old_tags = fast_path_alone(args.before, "old", args.corpus, args.repeat)
             old = min(old, seconds)
             new = min(new, fast_path_alone(PROJECT, "new", args.corpus, args.repeat)[0])
-        print(f"old fast path, own process   {old:7.2f} s  {old / plain:.3f} of plain  tags "
-              f"{'the same' if old_tags == fast_tags else 'DIFFERENT'} ({digest(old_tags)}, {digest(fast_tags)})")
+        print(
+            f"old fast path, own process   {old:7.2f} s  {old / plain:.3f} of plain  tags "
+            f"{'the same' if old_tags == fast_tags else 'DIFFERENT'} ({digest(old_tags)}, {digest(fast_tags)})"
+        )
         print(f"new fast path, own process   {new:7.2f} s  {new / plain:.3f} of plain")
         print(f"new fast / old fast (own processes): {new / old:.3f}")
+
 
 if __name__ == "__main__":
     main()

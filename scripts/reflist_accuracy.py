@@ -112,14 +112,19 @@ def _ratio(part: int, whole: int) -> str:
 
 def report(evaluation: Evaluation) -> str:
     """The table, the overall accuracy and the failed references, as printed."""
-    lines = [f"Reference-list reader on {evaluation.references} labelled references ({evaluation.files} files)",
-             f"{'field':<8} {'expected':>8} {'found':>6} {'correct':>7} {'precision':>9} {'recall':>7} {'accuracy':>8}"]
+    lines = [
+        f"Reference-list reader on {evaluation.references} labelled references ({evaluation.files} files)",
+        f"{'field':<8} {'expected':>8} {'found':>6} {'correct':>7} {'precision':>9} {'recall':>7} {'accuracy':>8}",
+    ]
     for name, t in evaluation.tallies.items():
-        lines.append(f"{name:<8} {t.expected:>8} {t.found:>6} {t.correct:>7} {_ratio(t.correct, t.found):>9} "
-                     f"{_ratio(t.correct, t.expected):>7} {_ratio(t.equal, evaluation.references):>8}")
+        lines.append(
+            f"{name:<8} {t.expected:>8} {t.found:>6} {t.correct:>7} {_ratio(t.correct, t.found):>9} "
+            f"{_ratio(t.correct, t.expected):>7} {_ratio(t.equal, evaluation.references):>8}"
+        )
     equal = sum(t.equal for t in evaluation.tallies.values())
-    lines.append(f"overall field accuracy: {evaluation.accuracy:.3f} "
-                 f"({equal}/{evaluation.references * len(FIELDS)} fields)")
+    lines.append(
+        f"overall field accuracy: {evaluation.accuracy:.3f} ({equal}/{evaluation.references * len(FIELDS)} fields)"
+    )
     lines.append(f"failed references: {len(evaluation.failures)}")
     lines.extend(f"  {failure}" for failure in evaluation.failures)
     return "\n".join(lines)
@@ -127,8 +132,9 @@ def report(evaluation: Evaluation) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--min-accuracy", type=float, default=0.0,
-                        help="exit with status 1 if the overall field accuracy is below this")
+    parser.add_argument(
+        "--min-accuracy", type=float, default=0.0, help="exit with status 1 if the overall field accuracy is below this"
+    )
     args = parser.parse_args(argv)
     try:
         evaluation = evaluate()

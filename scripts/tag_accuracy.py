@@ -16,14 +16,19 @@ import sys
 from pathlib import Path
 
 from accuracy import labelled_by_curation, labelled_by_file, score
+
 from evidence.loader import DATA_DIR, default_inputs
 from evidence.tagging.vocabulary import load_vocabulary
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("bib", nargs="*", type=Path, help="BibTeX files whose curated tags are the answers (default: data/*.bib)")
-    parser.add_argument("--labelled", type=Path, metavar="FILE", help="records to tag, answered by FILE.labels.yaml beside it")
+    parser.add_argument(
+        "bib", nargs="*", type=Path, help="BibTeX files whose curated tags are the answers (default: data/*.bib)"
+    )
+    parser.add_argument(
+        "--labelled", type=Path, metavar="FILE", help="records to tag, answered by FILE.labels.yaml beside it"
+    )
     parser.add_argument("--vocab", type=Path, default=DATA_DIR / "vocabularies", help="vocabulary folder")
     args = parser.parse_args(argv)
     vocab = load_vocabulary(args.vocab)

@@ -45,13 +45,18 @@ def test_latex_is_decoded_and_names_are_split(tmp_path):
     assert good1.title == "Needling in Britain: 50% better & cheaper–a Trial of a_b"
     assert good1.journal == "The Journal of Pain"  # @string macro resolved
     assert [(p.family, p.given, p.particle) for p in good1.authors] == [
-        ("Müller", "Jörg", ""), ("Berg", "Anna", "van der"), ("Acupuncture Trialists' Collaboration", "", "")]
+        ("Müller", "Jörg", ""),
+        ("Berg", "Anna", "van der"),
+        ("Acupuncture Trialists' Collaboration", "", ""),
+    ]
     assert good1.pages == "455-474"
     assert good1.doi == "10.1016/j.jpain.2017.11.005"
     assert good1.year == 2018
     assert good1.keywords == ["needling"]
     assert [(t.kind, t.value, t.source) for t in good1.tags] == [
-        ("condition", "low-back-pain", "input.bib:10"), ("design", "rct", "input.bib:10")]
+        ("condition", "low-back-pain", "input.bib:10"),
+        ("design", "rct", "input.bib:10"),
+    ]
 
 
 def test_malformed_and_duplicate_entries_are_reported_and_others_load(tmp_path):
@@ -70,12 +75,16 @@ def test_malformed_and_duplicate_entries_are_reported_and_others_load(tmp_path):
 
 def test_file_that_is_not_utf8_is_read_as_cp1252_or_as_given_and_says_what_it_got(tmp_path):
     path = tmp_path / "latin1.bib"
-    path.write_bytes("@article{a,\n  title={Åkeson and Ørsted on Müller's needling technique},\n  doi={10.1000/a}}".encode("latin-1"))
+    path.write_bytes(
+        "@article{a,\n  title={Åkeson and Ørsted on Müller's needling technique},\n  doi={10.1000/a}}".encode("latin-1")
+    )
     result = read_file(path, "latin1.bib")
     assert result.records[0].title == "Åkeson and Ørsted on Müller's needling technique"
     warning = result.errors[0]
     assert warning.severity == "warning" and warning.line == 2
-    assert warning.message.startswith("not UTF-8 text (invalid continuation byte at byte 21): read as cp1252, which gives Å Ø ü;")
+    assert warning.message.startswith(
+        "not UTF-8 text (invalid continuation byte at byte 21): read as cp1252, which gives Å Ø ü;"
+    )
     (tmp_path / "cp1250.bib").write_bytes("@article{a, title={Łódź}, doi={10.1000/a}}".encode("cp1250"))
     mangled = read_file(tmp_path / "cp1250.bib", "cp1250.bib")
     assert "which gives £ ó Ÿ;" in mangled.errors[0].message  # what a reader can see is wrong
@@ -87,8 +96,10 @@ def test_file_that_is_not_utf8_is_read_as_cp1252_or_as_given_and_says_what_it_go
 
 
 def test_byte_order_marks_are_honoured(tmp_path):
-    for name, data in (("utf8bom.bib", "\ufeff@article{a, title={Åkeson}, doi={10.1000/a}}".encode("utf-8")),
-                       ("utf16.bib", "@article{a, title={Åkeson}, doi={10.1000/a}}".encode("utf-16"))):
+    for name, data in (
+        ("utf8bom.bib", "\ufeff@article{a, title={Åkeson}, doi={10.1000/a}}".encode("utf-8")),
+        ("utf16.bib", "@article{a, title={Åkeson}, doi={10.1000/a}}".encode("utf-16")),
+    ):
         (tmp_path / name).write_bytes(data)
         result = read_file(tmp_path / name, name)
         assert result.errors == [] and result.records[0].title == "Åkeson"
@@ -118,7 +129,10 @@ def test_title_keeps_the_spans_braces_protect_from_case_changes():
 
 
 def test_fields_written_over_several_lines_are_read_as_one_line(tmp_path):
-    result = read(tmp_path, "@article{k,\n  title = {A long title\n           continued},\n  doi = {10.1/x},\n"
-                            "  abstract = {First line\n\n  second \\emph{line}},\n}\n")
+    result = read(
+        tmp_path,
+        "@article{k,\n  title = {A long title\n           continued},\n  doi = {10.1/x},\n"
+        "  abstract = {First line\n\n  second \\emph{line}},\n}\n",
+    )
     assert result.records[0].title == "A long title continued"
     assert result.records[0].abstract == "First line second line"

@@ -11,12 +11,10 @@ from pathlib import Path
 import bibtexparser
 import pytest
 from bibtexparser.middlewares.names import split_multiple_persons_names
-
-from evidence import loader
-from evidence import fast
-from evidence.formats import bibtex
-
 from conftest import FIXTURES
+
+from evidence import fast, loader
+from evidence.formats import bibtex
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -89,15 +87,20 @@ def assert_reads_the_same(text: str) -> None:
     assert read.errors == whole.errors
 
 
-@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.bib")) + [loader.DATA_DIR / "studies.bib"],
-                         ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", sorted(FIXTURES.glob("*.bib")) + [loader.DATA_DIR / "studies.bib"], ids=lambda path: path.name
+)
 def test_every_bibtex_file_reads_as_bibtexparser_reads_it(path):
     assert_reads_the_same(path.read_text(encoding="utf-8"))
 
 
 def test_a_generated_corpus_reads_as_bibtexparser_reads_it(tmp_path):
-    done = subprocess.run([sys.executable, str(SCRIPTS / "make_corpus.py"), "400", "--out", str(tmp_path),
-                           "--formats", "bib"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / "make_corpus.py"), "400", "--out", str(tmp_path), "--formats", "bib"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert_reads_the_same((tmp_path / "corpus.bib").read_text(encoding="utf-8"))
 
@@ -142,9 +145,27 @@ def test_pieces_with_strings_given_read_as_bibtexparser_reads_them():
 def test_names_split_as_bibtexparser_splits_them():
     corpus = (FIXTURES / "tricky.bib").read_text(encoding="utf-8") + EDGES
     lists = re.findall(r"author = \{(.*)\}", corpus) + [
-        "a and b", " a  AND\tb ", "a and and b", "and b", "a and", "a and {B}", "x {y}and z", "a \\and b", "a\\ and b",
-        "{a\\} and b} and c", "a and }b", "a and {b", "", "  ", "a\\", "{a}and{b}", "a  an and y", "a and\nb",
-        "a \u00a0and b", "{{{{deep}}}} and b"]
+        "a and b",
+        " a  AND\tb ",
+        "a and and b",
+        "and b",
+        "a and",
+        "a and {B}",
+        "x {y}and z",
+        "a \\and b",
+        "a\\ and b",
+        "{a\\} and b} and c",
+        "a and }b",
+        "a and {b",
+        "",
+        "  ",
+        "a\\",
+        "{a}and{b}",
+        "a  an and y",
+        "a and\nb",
+        "a \u00a0and b",
+        "{{{{deep}}}} and b",
+    ]
     rng = random.Random(7)
     alphabet = ["a", "n", "d", " ", "{", "}", "\\", "x", "A", "N", "D", "\t", "\n"]
     lists += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16))) for _ in range(20000)]

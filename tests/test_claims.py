@@ -24,27 +24,51 @@ def claims_db(tmp_path) -> Path:
 def test_claims_load_with_their_links_and_bad_items_are_reported(claims_db):
     db = Database(claims_db)
     assert {r["id"]: r["verdict"] for r in db.query("select id, verdict from claims")} == {
-        "ipd-year": "detail-wrong", "medicare": "unverified", "migraine-helps": "not-in-database"}
-    assert [tuple(r) for r in db.execute("select claim_id, study_key from claim_studies")] == [("ipd-year", "vickers2018")]
+        "ipd-year": "detail-wrong",
+        "medicare": "unverified",
+        "migraine-helps": "not-in-database",
+    }
+    assert [tuple(r) for r in db.execute("select claim_id, study_key from claim_studies")] == [
+        ("ipd-year", "vickers2018")
+    ]
     assert [tuple(r) for r in db.execute("select title, year from claim_documents")] == [("A coverage decision", 2020)]
-    errors = {(r["file"].rsplit("/", 1)[-1], r["line"], r["entry_key"]): r["message"] for r in db.query("select * from load_errors")}
+    errors = {
+        (r["file"].rsplit("/", 1)[-1], r["line"], r["entry_key"]): r["message"]
+        for r in db.query("select * from load_errors")
+    }
     assert errors[("claims.yaml", 30, "broken")].startswith("verdict 'probably' is not one of supported, ")
-    assert errors[("claims.yaml", 22, "migraine-helps")] == "cites study 'nosuchstudy', which is not in the database; that link was left out"
-    assert errors[("review_includes.yaml", 5, "berg2020")] == "'nosuchstudy' is not in the database; the inclusion was left out"
+    assert (
+        errors[("claims.yaml", 22, "migraine-helps")]
+        == "cites study 'nosuchstudy', which is not in the database; that link was left out"
+    )
+    assert (
+        errors[("review_includes.yaml", 5, "berg2020")]
+        == "'nosuchstudy' is not in the database; the inclusion was left out"
+    )
 
 
 def test_stated_details_are_checked_against_the_cited_study(claims_db):
     db = Database(claims_db)
-    checks = {r["field"]: (r["stated"], r["recorded"], r["agrees"]) for r in db.query(
-        "select * from claim_checks where claim_id = 'ipd-year'")}
-    assert checks == {"year": ("2019", "2018", 0), "journal": ("Journal of Pain", "The Journal of Pain", 1),
-                      "participants": ("20827", "20827", 1)}
-    assert tuple(db.execute("select details_checked, details_wrong from claims where id = 'ipd-year'").fetchone()) == (3, 1)
+    checks = {
+        r["field"]: (r["stated"], r["recorded"], r["agrees"])
+        for r in db.query("select * from claim_checks where claim_id = 'ipd-year'")
+    }
+    assert checks == {
+        "year": ("2019", "2018", 0),
+        "journal": ("Journal of Pain", "The Journal of Pain", 1),
+        "participants": ("20827", "20827", 1),
+    }
+    assert tuple(db.execute("select details_checked, details_wrong from claims where id = 'ipd-year'").fetchone()) == (
+        3,
+        1,
+    )
 
 
 def test_reviews_link_to_the_studies_they_include(claims_db):
     db = Database(claims_db)
-    assert [tuple(r) for r in db.execute("select review_key, study_key from review_includes")] == [("berg2020", "roe2020")]
+    assert [tuple(r) for r in db.execute("select review_key, study_key from review_includes")] == [
+        ("berg2020", "roe2020")
+    ]
     card = next(db.query("select reviewed_in from study_cards where key = 'roe2020'"))
     assert json.loads(card["reviewed_in"]) == ["berg2020"]
 
@@ -78,7 +102,9 @@ async def test_datasette_shows_claims_gaps_and_strongest_evidence(claims_db):
     assert unsupported[0]["wrong_details"] == "year: stated 2019, recorded 2018"
     gaps = await rows("conditions_without_studies.json?_shape=objects")
     assert {r["condition_id"]: set(r["named_by"].split(",")) for r in gaps} == {
-        "migraine": {"claim migraine-helps", "article test-article"}, "insomnia": {"article second-article"}}
+        "migraine": {"claim migraine-helps", "article test-article"},
+        "insomnia": {"article second-article"},
+    }
     strongest = {r["condition_id"]: r for r in await rows("strongest_evidence_per_condition.json?_shape=objects")}
     assert strongest["low-back-pain"]["best_evidence_level"] == 1
     assert set(strongest["low-back-pain"]["study_keys"].split(",")) == {"lee2013", "manheimer2005"}
@@ -109,7 +135,10 @@ def test_a_review_finding_for_one_condition_does_not_colour_another(claims_db):
     cells = {row.condition_id: row.cells[column] for row in the_map.rows}
     # manheimer2005: benefit for chronic low back pain, inconclusive for acute low back pain, and
     # inconclusive against other therapies (for both)
-    assert (cells["chronic-low-back-pain"].count, cells["chronic-low-back-pain"].directions) == (1, {"benefit", "inconclusive"})
+    assert (cells["chronic-low-back-pain"].count, cells["chronic-low-back-pain"].directions) == (
+        1,
+        {"benefit", "inconclusive"},
+    )
     assert (cells["acute-low-back-pain"].count, cells["acute-low-back-pain"].findings) == (1, "inconclusive")
     assert cells["low-back-pain"].directions == {"benefit", "inconclusive"}  # both belong to the broader condition
 
@@ -119,4 +148,7 @@ async def test_unsupported_claims_name_their_article_and_documents(claims_db):
     ds = Datasette(immutables=[str(claims_db)])
     response = await ds.client.get(f"/{claims_db.stem}/claims_not_fully_supported.json?_shape=objects")
     by_id = {r["id"]: r for r in response.json()["rows"]}
-    assert by_id["medicare"]["article"] == "Test article <b>one</b>" and by_id["medicare"]["documents"] == "A coverage decision"
+    assert (
+        by_id["medicare"]["article"] == "Test article <b>one</b>"
+        and by_id["medicare"]["documents"] == "A coverage decision"
+    )

@@ -1,25 +1,24 @@
-
 import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import sys
 import time
-import shutil
 from urllib.parse import unquote_plus
 
 import bibtexparser
 import pytest
 import rispy
+from conftest import VOCAB
 from datasette import hookimpl
 from datasette.app import Datasette
 from datasette.database import QueryInterrupted
 from datasette.plugins import pm
 from sqlite_utils import Database
 
-from conftest import VOCAB
 from evidence import loader, store
 from evidence.fast import background
 from evidence.web import plugin as publish
@@ -79,8 +78,16 @@ async def test_studies_for_a_condition_include_narrower_ones_strongest_first(ds)
     data = await get_json(ds, "/evidence/studies_for_condition.json?condition=Back+pain&_shape=objects")
     keys = [r["key"] for r in data["rows"]]
     assert keys[:2] == ["manheimer2005", "lee2013"]  # level 1, meta-analysis ranks before systematic review
-    assert set(keys) == {"manheimer2005", "lee2013", "shin2013", "cherkin2009", "inoue2009", "inoue2006",
-                         "kvorning2004", "guerreirodasilva2004"}
+    assert set(keys) == {
+        "manheimer2005",
+        "lee2013",
+        "shin2013",
+        "cherkin2009",
+        "inoue2009",
+        "inoue2006",
+        "kvorning2004",
+        "guerreirodasilva2004",
+    }
     assert keys[-1] == "guerreirodasilva2004"  # quasi-randomised: level 3
     data = await get_json(ds, "/evidence/studies_for_condition.json?condition=pregnancy-complications&_shape=objects")
     assert {r["key"] for r in data["rows"]} == {"kvorning2004", "guerreirodasilva2004"}
@@ -116,11 +123,18 @@ def export_links(html: str) -> set[str]:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("path", [
-    "/evidence/study_cards", "/evidence/studies", "/evidence/study_outcomes", "/evidence/study_conditions",
-    "/evidence/studies_for_condition?condition=back-pain", "/evidence?sql=select+key,+title+from+studies",
-    "/evidence/studies/cherkin2009",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/evidence/study_cards",
+        "/evidence/studies",
+        "/evidence/study_outcomes",
+        "/evidence/study_conditions",
+        "/evidence/studies_for_condition?condition=back-pain",
+        "/evidence?sql=select+key,+title+from+studies",
+        "/evidence/studies/cherkin2009",
+    ],
+)
 async def test_pages_with_study_keys_offer_every_export_format(ds, path):
     page = await ds.client.get(path)
     assert page.status_code == 200
@@ -128,8 +142,16 @@ async def test_pages_with_study_keys_offer_every_export_format(ds, path):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("path", ["/evidence/conditions", "/evidence/designs", "/evidence/evidence_map",
-                                  "/evidence/load_errors", "/evidence?sql=select+title+from+studies"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/evidence/conditions",
+        "/evidence/designs",
+        "/evidence/evidence_map",
+        "/evidence/load_errors",
+        "/evidence?sql=select+title+from+studies",
+    ],
+)
 async def test_pages_without_study_keys_offer_no_export(ds, path):
     page = await ds.client.get(path)
     assert page.status_code == 200 and export_links(page.text) == set()
@@ -144,7 +166,9 @@ async def test_export_covers_the_whole_selection_not_only_the_page(ds):
     assert len(bibtexparser.parse_string(response.text).entries) == 11
     # the link on page 2 of a filtered, sorted table still exports every matching row, in the page's order
     first_page = await get_json(ds, "/evidence/studies.json?year__gte=2005&_sort_desc=year&_size=2")
-    page_two = await ds.client.get(f"/evidence/studies.ris?year__gte=2005&_sort_desc=year&_size=2&_next={first_page['next']}")
+    page_two = await ds.client.get(
+        f"/evidence/studies.ris?year__gte=2005&_sort_desc=year&_size=2&_next={first_page['next']}"
+    )
     all_rows = await get_json(ds, "/evidence/studies.json?year__gte=2005&_sort_desc=year&_shape=objects")
     assert [r["id"] for r in rispy.loads(page_two.text)] == [r["key"] for r in all_rows["rows"]]
 
@@ -159,11 +183,16 @@ async def test_export_of_search_facets_canned_query_sql_and_row(ds):
     rows = await get_json(ds, "/evidence/study_outcomes.json?outcome_id=pain-intensity&_shape=objects&_size=max")
     assert keys == list(dict.fromkeys(r["study_key"] for r in rows["rows"]))  # one entry per study
     canned = await ds.client.get("/evidence/studies_for_condition.vancouver?condition=pregnancy-complications")
-    assert canned.headers["content-disposition"] == 'attachment; filename="evidence-studies_for_condition-vancouver.txt"'
+    assert (
+        canned.headers["content-disposition"] == 'attachment; filename="evidence-studies_for_condition-vancouver.txt"'
+    )
     assert [line.split(". ")[1].split(" ")[0] for line in canned.text.splitlines()] == ["Kvorning", "Guerreiro"]
     sql = await ds.client.get("/evidence.apa?sql=select+key+from+studies+where+year+%3C+:before&before=2005")
     assert sql.status_code == 200 and [line.split(",")[0] for line in sql.text.splitlines()] == [
-        "Chung", "Guerreiro da Silva", "Kvorning"]
+        "Chung",
+        "Guerreiro da Silva",
+        "Kvorning",
+    ]
     row = await ds.client.get("/evidence/studies/takano2012.apa?_markup=html")
     assert row.headers["content-type"] == "text/html; charset=utf-8"
     assert row.headers["content-disposition"].startswith("inline;")
@@ -186,8 +215,10 @@ async def test_no_export_links_outside_current_evidence_databases(tmp_path, corp
     shutil.copy(corpus_db, old)
     Database(old).execute("PRAGMA user_version = 1")
     ds = Datasette([str(other), str(old)])
-    for database, table, reason in (("other", "kv", "not an evidence database (it has no studies table)"),
-                                    ("old", "studies", "built by another version of evidence; rebuild it")):
+    for database, table, reason in (
+        ("other", "kv", "not an evidence database (it has no studies table)"),
+        ("old", "studies", "built by another version of evidence; rebuild it"),
+    ):
         page = await ds.client.get(f"/{database}/{table}")
         assert page.status_code == 200 and export_links(page.text) == set()
         export = await ds.client.get(f"/{database}/{table}.bib")
@@ -203,16 +234,22 @@ async def test_evidence_map_page_draws_conditions_against_designs_from_the_live_
     html = page.text
     assert not re.search(r'(src="|<link[^>]+href=")(https?:)?//', html)  # no outside script or style: works offline
     # low back pain: 5 randomised trials, all of whose findings point the same way or not
-    row = re.search(r'<tr>\s*<th scope="row" class="condition" style="padding-left: 42px">Low back pain</th>(.*?)</tr>', html, re.S)
+    row = re.search(
+        r'<tr>\s*<th scope="row" class="condition" style="padding-left: 42px">Low back pain</th>(.*?)</tr>', html, re.S
+    )
     assert row, "row for Low back pain"
     bubbles = re.findall(r'class="bubble findings-([\w-]+)" href="([^"]+)"[^>]*>(\d+)</a>', row.group(1))
-    counts = {unquote_plus(re.search(r"design=([^&]+)", href).group(1)): int(n) for _, href, n in bubbles if "design=" in href}
+    counts = {
+        unquote_plus(re.search(r"design=([^&]+)", href).group(1)): int(n) for _, href, n in bubbles if "design=" in href
+    }
     assert counts["Randomised controlled trial"] == 5 and counts["Meta-analysis"] == 1
     # a gap row has no bubble, and each bubble links to exactly the studies it counts
     assert re.search(r'<tr class="gap">\s*<th scope="row" class="condition"[^>]*>Migraine</th>', html)
     href = next(href for _, href, _ in bubbles if "Randomised" in href).replace("&amp;", "&")
     listed = await get_json(ds, href.replace("/study_cards?", "/study_cards.json?_shape=objects&"))
-    assert len(listed["rows"]) == 5 and all("Low back pain" in json.loads(r["condition_groups"]) for r in listed["rows"])
+    assert len(listed["rows"]) == 5 and all(
+        "Low back pain" in json.loads(r["condition_groups"]) for r in listed["rows"]
+    )
     by_level = await ds.client.get("/-/evidence-map?by=level")
     assert "Level 2: randomised trials" in by_level.text
 
@@ -222,13 +259,17 @@ async def test_evidence_map_escapes_labels_and_refuses_unknown_databases(tmp_pat
     vocab = tmp_path / "vocab"
     shutil.copytree(VOCAB, vocab)
     conditions = vocab / "conditions.yaml"
-    conditions.write_text(conditions.read_text(encoding="utf-8").replace(
-        "label: Insomnia", "label: Insomnia <script>alert(1)</script>"), encoding="utf-8")
+    conditions.write_text(
+        conditions.read_text(encoding="utf-8").replace("label: Insomnia", "label: Insomnia <script>alert(1)</script>"),
+        encoding="utf-8",
+    )
     db_path = tmp_path / "escape.db"
     loader.load(db_path, loader.default_inputs(), vocab)
     ds = Datasette(immutables=[str(db_path)])
     page = await ds.client.get("/-/evidence-map")
-    assert "<script>alert(1)</script>" not in page.text and "Insomnia &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert (
+        "<script>alert(1)</script>" not in page.text and "Insomnia &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    )
     missing = await ds.client.get("/-/evidence-map?database=nope")
     assert missing.status_code == 404 and "evidence databases: escape" in missing.text
 
@@ -244,12 +285,24 @@ async def test_grouped_array_facet_counts_what_the_array_facet_counts(ds, query)
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("query", ["", "&_facet_size=3", "&year__gte=2009", "&_search=pain",
-                                   "&_search=pain&_searchmode=escaped", "&design=Systematic+review"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "&_facet_size=3",
+        "&year__gte=2009",
+        "&_search=pain",
+        "&_search=pain&_searchmode=escaped",
+        "&design=Systematic+review",
+    ],
+)
 async def test_study_card_facets_counted_at_load_time_give_what_datasettes_facets_give(ds, query):
     """Without filters the default facets read study_card_facets; Datasette's own facets count the rows."""
-    data = await get_json(ds, "/evidence/study_cards.json?_facet=design&_facet=evidence_level&_facet=year"
-                              f"&_facet=journal&_facet_array=conditions{query}")
+    data = await get_json(
+        ds,
+        "/evidence/study_cards.json?_facet=design&_facet=evidence_level&_facet=year"
+        f"&_facet=journal&_facet_array=conditions{query}",
+    )
     facets = data["facet_results"]
     for column in store.CARD_FACETS:
         ours, datasettes = facets[column], facets[f"{column}_2"]
@@ -267,7 +320,9 @@ async def test_the_page_of_every_card_reads_its_facets_from_study_card_facets(co
     choose no rows) shows the changed count; a page whose arguments choose rows counts its rows."""
     shutil.copy(corpus_db, tmp_path / "evidence.db")
     with sqlite3.connect(tmp_path / "evidence.db") as conn:
-        conn.execute("update study_card_facets set count = 99 where facet = 'design' and value = 'Randomised controlled trial'")
+        conn.execute(
+            "update study_card_facets set count = 99 where facet = 'design' and value = 'Randomised controlled trial'"
+        )
         conn.execute("update study_card_facets set count = 98 where facet = 'conditions' and value = 'Low back pain'")
     ds = Datasette(immutables=[str(tmp_path / "evidence.db")])
     for every_card in ("", "?_sort=year&_size=3", "?_facet_size=20&_col=title", "?_searchmode=escaped"):
@@ -275,42 +330,60 @@ async def test_the_page_of_every_card_reads_its_facets_from_study_card_facets(co
         assert facet_counts(data, "design")["Randomised controlled trial"] == 99, every_card
         assert facet_counts(data, "conditions")["Low back pain"] == 98, every_card
     first_page = await get_json(ds, "/evidence/study_cards.json?_size=2")
-    for chosen, where in (("year__gte=0", "year >= 0"), ("_where=rowid+>+1", "rowid > 1"),
-                          ("_search=acupuncture", "rowid in (select rowid from studies_fts where studies_fts match 'acupuncture')"),
-                          (f"_size=2&_next={first_page['next']}", f"rowid > {first_page['next']}")):
+    for chosen, where in (
+        ("year__gte=0", "year >= 0"),
+        ("_where=rowid+>+1", "rowid > 1"),
+        ("_search=acupuncture", "rowid in (select rowid from studies_fts where studies_fts match 'acupuncture')"),
+        (f"_size=2&_next={first_page['next']}", f"rowid > {first_page['next']}"),
+    ):
         data = await get_json(ds, f"/evidence/study_cards.json?{chosen}")
         with sqlite3.connect(tmp_path / "evidence.db") as conn:
             trials, low_back_pain = conn.execute(
                 "select count(*) filter (where design = 'Randomised controlled trial'), count(*) filter (where "
-                f"exists (select 1 from json_each(conditions) where value = 'Low back pain')) from study_cards where {where}").fetchone()
+                f"exists (select 1 from json_each(conditions) where value = 'Low back pain')) from study_cards where {where}"
+            ).fetchone()
         assert facet_counts(data, "design")["Randomised controlled trial"] == trials <= 5, chosen
         assert facet_counts(data, "conditions")["Low back pain"] == low_back_pain <= 2, chosen
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("query, where", [
-    ("year__gte=2009", "year >= 2009"),
-    ("evidence_level=2", "evidence_level = 2"),
-    ("_search=pain", "rowid in (select rowid from studies_fts where studies_fts match 'pain')"),
-    ("conditions__arraycontains=Low+back+pain", "exists (select 1 from json_each(conditions) where value = 'Low back pain')"),
-])
+@pytest.mark.parametrize(
+    "query, where",
+    [
+        ("year__gte=2009", "year >= 2009"),
+        ("evidence_level=2", "evidence_level = 2"),
+        ("_search=pain", "rowid in (select rowid from studies_fts where studies_fts match 'pain')"),
+        (
+            "conditions__arraycontains=Low+back+pain",
+            "exists (select 1 from json_each(conditions) where value = 'Low back pain')",
+        ),
+    ],
+)
 async def test_facets_of_a_filtered_page_count_its_rows(ds, corpus_db, query, where):
     """Each default facet of a filtered page counts the rows a plain SQL query finds (an array facet counts
     the rows whose array holds the value)."""
     data = await get_json(ds, f"/evidence/study_cards.json?{query}&_facet_size=max")
     with sqlite3.connect(corpus_db) as conn:
-        assert data["filtered_table_rows_count"] == conn.execute(f"select count(*) from study_cards where {where}").fetchone()[0]
+        assert (
+            data["filtered_table_rows_count"]
+            == conn.execute(f"select count(*) from study_cards where {where}").fetchone()[0]
+        )
         for column, kind in store.CARD_FACETS.items():
             values = f"json_each(study_cards.{column}) j" if kind == "array" else "(select 1)"
             value = "j.value" if kind == "array" else column
-            expected = dict(conn.execute(f"select {value}, count(*) from study_cards, {values} where {where} "
-                                         f"and {value} is not null group by {value}"))
+            expected = dict(
+                conn.execute(
+                    f"select {value}, count(*) from study_cards, {values} where {where} "
+                    f"and {value} is not null group by {value}"
+                )
+            )
             assert expected and facet_counts(data, column) == expected, column
 
 
 @pytest.mark.asyncio
 async def test_bulk_connections_have_the_sql_functions_of_plugins(ds):
     """A bulk thread's connection is prepared through the prepare_connection hook, as Datasette's own."""
+
     class Plugin:
         __name__ = "test-prepare-connection"
 
@@ -338,8 +411,9 @@ def test_exports_are_formatted_in_a_process_of_lower_priority():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread has a niceness of its own on Linux only")
 def test_bulk_reads_run_in_threads_of_lower_priority():
-    assert (background.executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result()
-            == lowered(os.getpriority(os.PRIO_PROCESS, 0)))
+    assert background.executor().submit(os.getpriority, os.PRIO_PROCESS, 0).result() == lowered(
+        os.getpriority(os.PRIO_PROCESS, 0)
+    )
 
 
 ENDLESS = "with recursive n(i) as (select 1 union all select i + 1 from n) select max(i) from n"
@@ -387,8 +461,10 @@ async def test_facets_of_a_filter_that_run_out_of_time_are_reported_not_failed(c
     shutil.copy(corpus_db, tmp_path / "evidence.db")
     columns = "title, year, journal, design, evidence_level, conditions, condition_groups, outcomes, directions"
     with sqlite3.connect(tmp_path / "evidence.db") as conn:
-        conn.execute(f"insert into study_cards (key, {columns}) select key || '-' || n.i, {columns} from study_cards, "
-                     "(with recursive n(i) as (select 1 union all select i + 1 from n where i < 10000) select i from n) n")
+        conn.execute(
+            f"insert into study_cards (key, {columns}) select key || '-' || n.i, {columns} from study_cards, "
+            "(with recursive n(i) as (select 1 union all select i + 1 from n where i < 10000) select i from n) n"
+        )
     ds = Datasette(immutables=[str(tmp_path / "evidence.db")], settings={"facet_time_limit_ms": 1})
     response = await ds.client.get("/evidence/study_cards?year__gte=0")
     assert response.status_code == 200

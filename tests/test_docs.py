@@ -110,8 +110,14 @@ def test_code_the_schema_section_names_exists():
     prose = "\n".join(line for line in section("Schema").splitlines() if not line.startswith("|"))
     names = BACKTICKED.findall(prose)
     missing = [name for name in names if "/" in name and not (ROOT / name).exists()]
-    missing += [name for name in names if IDENTIFIER.fullmatch(name) and name.isupper() 
-                and not hasattr(store, name) and not hasattr(store.schema, name)]
+    missing += [
+        name
+        for name in names
+        if IDENTIFIER.fullmatch(name)
+        and name.isupper()
+        and not hasattr(store, name)
+        and not hasattr(store.schema, name)
+    ]
     assert missing == []
 
 

@@ -26,7 +26,8 @@ needs_pandoc = pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc
 needs_biber = pytest.mark.skipif(shutil.which("biber") is None, reason="biber is not installed")
 
 
-def studies_of(db_path, selection=Selection()):
+def studies_of(db_path, selection=None):
+    selection = selection or Selection()
     with sqlite3.connect(db_path) as conn:
         return store.read_studies(conn, select_keys(conn, selection))
 
@@ -42,10 +43,14 @@ def rows_by_key(db_path):
         conn.row_factory = sqlite3.Row
         rows = {r["key"]: dict(r) for r in conn.execute("SELECT * FROM studies")}
         tags = conn.execute("SELECT study_key, condition_id, provenance FROM study_conditions ORDER BY 1, 2").fetchall()
-        outcomes = conn.execute("SELECT study_key, position, outcome_id, measure, comparator, direction, finding "
-                                "FROM study_outcomes ORDER BY 1, 2").fetchall()
-        authors = conn.execute("SELECT sa.study_key, sa.position, a.family, a.given, a.particle, a.suffix "
-                               "FROM study_authors sa JOIN authors a ON a.id = sa.author_id ORDER BY 1, 2").fetchall()
+        outcomes = conn.execute(
+            "SELECT study_key, position, outcome_id, measure, comparator, direction, finding "
+            "FROM study_outcomes ORDER BY 1, 2"
+        ).fetchall()
+        authors = conn.execute(
+            "SELECT sa.study_key, sa.position, a.family, a.given, a.particle, a.suffix "
+            "FROM study_authors sa JOIN authors a ON a.id = sa.author_id ORDER BY 1, 2"
+        ).fetchall()
     for row in rows.values():
         for column in ("source_file", "source_line", "design_source", "content_hash"):
             del row[column]
@@ -66,7 +71,12 @@ def test_selection_includes_narrower_conditions_and_combines_criteria(corpus_db)
     assert keys_of(corpus_db, keys=("vickers2018", "cherkin2009")) == ["cherkin2009", "vickers2018"]
     assert keys_of(corpus_db, search="pregnan*") == ["guerreirodasilva2004", "kvorning2004"]
     with sqlite3.connect(corpus_db) as conn:
-        expected = sorted(k for (k,) in conn.execute("SELECT DISTINCT study_key FROM study_outcomes WHERE outcome_id = 'pain-intensity'"))
+        expected = sorted(
+            k
+            for (k,) in conn.execute(
+                "SELECT DISTINCT study_key FROM study_outcomes WHERE outcome_id = 'pain-intensity'"
+            )
+        )
     assert sorted(keys_of(corpus_db, outcomes=("pain-intensity",))) == expected
     harm = keys_of(corpus_db, sql="select study_key from study_outcomes where direction = 'no-difference'")
     assert harm and set(harm) <= set(keys_of(corpus_db))
@@ -74,8 +84,12 @@ def test_selection_includes_narrower_conditions_and_combines_criteria(corpus_db)
 
 def test_selection_is_in_bibliography_order(corpus_db):
     with sqlite3.connect(corpus_db) as conn:
-        first = dict(conn.execute("SELECT sa.study_key, a.family FROM study_authors sa JOIN authors a "
-                                  "ON a.id = sa.author_id WHERE sa.position = 1"))
+        first = dict(
+            conn.execute(
+                "SELECT sa.study_key, a.family FROM study_authors sa JOIN authors a "
+                "ON a.id = sa.author_id WHERE sa.position = 1"
+            )
+        )
         years = dict(conn.execute("SELECT key, year FROM studies"))
     keys = keys_of(corpus_db)
     assert keys == sorted(keys, key=lambda k: (first[k].lower(), years[k]))
@@ -85,21 +99,27 @@ def test_selection_is_in_bibliography_order(corpus_db):
 def test_bibliography_order_ignores_accents_case_and_particles(tricky_db, tmp_path):
     assert keys_of(tricky_db) == ["anon2021", "berg2020", "doe2010", "lee2015", "okeefe2019", "roe2020", "zhang2018"]
     bib = tmp_path / "accents.bib"
-    bib.write_text("@article{z, author={Zeller, A}, title={Z}, year={2001}, doi={10.1000/z}}\n"
-                   "@article{a, author={{\\AA}keson, J}, title={A}, year={2001}, doi={10.1000/a}}\n"
-                   "@article{e, author={{\\'E}mile, B}, title={E}, doi={10.1000/e}}\n", encoding="utf-8")
+    bib.write_text(
+        "@article{z, author={Zeller, A}, title={Z}, year={2001}, doi={10.1000/z}}\n"
+        "@article{a, author={{\\AA}keson, J}, title={A}, year={2001}, doi={10.1000/a}}\n"
+        "@article{e, author={{\\'E}mile, B}, title={E}, doi={10.1000/e}}\n",
+        encoding="utf-8",
+    )
     loader.load(tmp_path / "a.db", [bib])
     assert keys_of(tmp_path / "a.db") == ["a", "e", "z"]
 
 
-@pytest.mark.parametrize("criteria, message", [
-    ({"conditions": ("back-pian",)}, "unknown condition 'back-pian'; did you mean 'back-pain'?"),
-    ({"designs": ("RCTs",)}, "unknown design 'RCTs'; did you mean 'rct'?"),
-    ({"keys": ("cherkin2008",)}, "no study has the key 'cherkin2008'; did you mean 'cherkin2009'?"),
-    ({"search": '"unbalanced'}, "search '\"unbalanced'"),
-    ({"sql": "select 1 as n"}, "the query must return a column named key or study_key (it returned: n)"),
-    ({"sql": "select nonsense from studies"}, "query failed: no such column: nonsense"),
-])
+@pytest.mark.parametrize(
+    "criteria, message",
+    [
+        ({"conditions": ("back-pian",)}, "unknown condition 'back-pian'; did you mean 'back-pain'?"),
+        ({"designs": ("RCTs",)}, "unknown design 'RCTs'; did you mean 'rct'?"),
+        ({"keys": ("cherkin2008",)}, "no study has the key 'cherkin2008'; did you mean 'cherkin2009'?"),
+        ({"search": '"unbalanced'}, "search '\"unbalanced'"),
+        ({"sql": "select 1 as n"}, "the query must return a column named key or study_key (it returned: n)"),
+        ({"sql": "select nonsense from studies"}, "query failed: no such column: nonsense"),
+    ],
+)
 def test_selection_errors_say_what_is_wrong(corpus_db, criteria, message):
     with pytest.raises(SelectionError) as raised:
         keys_of(corpus_db, **criteria)
@@ -114,6 +134,7 @@ def test_bibtex_export_loads_back_to_the_same_database_and_text(corpus_db, tmp_p
     first.write_text(render(studies_of(corpus_db), "bibtex"), encoding="utf-8")
     outcomes = tmp_path / "export.outcomes.yaml"
     from evidence.tagging.curation import format_outcomes
+
     outcomes.write_text(format_outcomes({s.record.key: s.outcomes for s in studies_of(corpus_db)}), encoding="utf-8")
     again_db = tmp_path / "again.db"
     summary = loader.load(again_db, [first])
@@ -124,8 +145,14 @@ def test_bibtex_export_loads_back_to_the_same_database_and_text(corpus_db, tmp_p
 
 def test_bibtex_round_trip_keeps_latex_braces_and_unknown_fields(tricky_db, tmp_path):
     text = render(studies_of(tricky_db), "bibtex")
-    assert r"title = {{MRI} and {\"U}ber-needling in {Parkinson}'s disease: 50\% better \& cheaper--a {T}rial of a\_b}" in text
-    assert r"author = {van der Berg, Anna and {\O}stergaard, S{\o}ren and M{\"u}ller-L{\"u}denscheidt, J{\"o}rg and Kulay, Jr, Luiz and {World Health Organization}}" in text
+    assert (
+        r"title = {{MRI} and {\"U}ber-needling in {Parkinson}'s disease: 50\% better \& cheaper--a {T}rial of a\_b}"
+        in text
+    )
+    assert (
+        r"author = {van der Berg, Anna and {\O}stergaard, S{\o}ren and M{\"u}ller-L{\"u}denscheidt, J{\"o}rg and Kulay, Jr, Luiz and {World Health Organization}}"
+        in text
+    )
     assert "publisher = {Caf{\\'e} \\& Sons}" in text and "langid = {english}" in text
     assert "keywords = {condition:chronic-low-back-pain, design:rct, needling \\& MRI, 100\\% tested}" in text
     assert "month = mar," in text and "pages = {e101--e109}" in text and "doi = {10.5555/tricky.2020_01}" in text
@@ -167,7 +194,7 @@ def test_bibtex_export_parsed_by_bibtexparser_matches_the_database(tricky_db):
         assert [latex.latex_to_text(" ".join(n.last)) for n in names] == [p.family for p in record.authors]
         assert [latex.latex_to_text(" ".join(n.von)) for n in names] == [p.particle for p in record.authors]
         assert (entry["doi"] if "doi" in entry.fields_dict else None) == record.doi
-    assert entries["berg2020"]["title"].startswith("{MRI} and {\\\"U}ber-needling")
+    assert entries["berg2020"]["title"].startswith('{MRI} and {\\"U}ber-needling')
 
 
 # RIS
@@ -185,11 +212,15 @@ def parsed_back(dbs, name, parse):
 def test_ris_export_parsed_by_rispy_matches_the_database(corpus_db, tricky_db):
     for ref, study in parsed_back([corpus_db, tricky_db], "ris", rispy.loads):
         r = study.record
-        assert ref["type_of_reference"] == {"article": "JOUR", "book": "BOOK", "inproceedings": "CPAPER",
-                                            "incollection": "CHAP"}[r.entry_type]
+        assert (
+            ref["type_of_reference"]
+            == {"article": "JOUR", "book": "BOOK", "inproceedings": "CPAPER", "incollection": "CHAP"}[r.entry_type]
+        )
         assert ref["title"] == r.title
-        assert ref.get("authors", []) == [", ".join(x for x in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if x)
-                                  for p in r.authors]
+        assert ref.get("authors", []) == [
+            ", ".join(x for x in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if x)
+            for p in r.authors
+        ]
         assert ref.get("doi") == r.doi and ref.get("accession_number") == r.pmid
         assert ref.get("year") == (str(r.year) if r.year else None)
         assert ref.get("secondary_title") == (r.journal or extra_text(r, "booktitle"))
@@ -208,7 +239,10 @@ def test_ris_export_reads_with_a_byte_order_mark_and_crlf(tricky_db, tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + render(studies_of(tricky_db), "ris").replace("\n", "\r\n").encode())
     with open(path, encoding="utf-8-sig") as handle:
         references = {r["id"]: r for r in rispy.load(handle)}
-    assert references["berg2020"]["title"] == "MRI and Über-needling in Parkinson's disease: 50% better & cheaper–a Trial of a_b"
+    assert (
+        references["berg2020"]["title"]
+        == "MRI and Über-needling in Parkinson's disease: 50% better & cheaper–a Trial of a_b"
+    )
 
 
 # CSL-JSON
@@ -221,13 +255,21 @@ def test_csl_json_export_matches_the_database(corpus_db, tricky_db):
         assert [a.get("family", a.get("literal")) for a in csl.get("author", [])] == [p.family for p in r.authors]
         assert [a.get("given", "") for a in csl.get("author", [])] == [p.given for p in r.authors]
         assert csl["issued"]["date-parts"][0][0] == r.year
-        for variable, attribute in (("DOI", "doi"), ("PMID", "pmid"), ("PMCID", "pmcid"), ("page", "pages"),
-                                    ("volume", "volume"), ("issue", "issue")):
+        for variable, attribute in (
+            ("DOI", "doi"),
+            ("PMID", "pmid"),
+            ("PMCID", "pmcid"),
+            ("page", "pages"),
+            ("volume", "volume"),
+            ("issue", "issue"),
+        ):
             assert csl.get(variable) == getattr(r, attribute)
         assert csl.get("container-title") == (r.journal or extra_text(r, "booktitle"))
     berg = json.loads(render(studies_of(tricky_db, Selection(keys=("berg2020",))), "csl-json"))[0]
     assert berg["type"] == "article-journal" and berg["issued"] == {"date-parts": [[2020, 3]]}
-    assert berg["title"].startswith('<span class="nocase">MRI</span> and Über-needling in <span class="nocase">Parkinson</span>')
+    assert berg["title"].startswith(
+        '<span class="nocase">MRI</span> and Über-needling in <span class="nocase">Parkinson</span>'
+    )
     assert berg["author"][0] == {"family": "Berg", "given": "Anna", "non-dropping-particle": "van der"}
     assert berg["author"][3] == {"family": "Kulay", "given": "Luiz", "suffix": "Jr"}
     assert berg["author"][4] == {"literal": "World Health Organization"}
@@ -265,8 +307,9 @@ def test_pandoc_cites_every_exported_study_without_warnings(corpus_db, tricky_db
         assert result.stderr == ""  # pandoc reports missing citations and bad entries as [WARNING]s
         assert "???" not in result.stdout
         for study in studies:
-            assert (study.record.authors[0].family if study.record.authors else study.record.title) in \
-                result.stdout.replace("’", "'")
+            assert (
+                study.record.authors[0].family if study.record.authors else study.record.title
+            ) in result.stdout.replace("’", "'")
     tricky = result.stdout
     assert "MRI and Über-needling in Parkinson’s disease: 50% better & cheaper–a Trial of a_b" in tricky
     assert "Sham-controlled trial of needling: " in tricky and "NEEDLE study" in tricky
@@ -278,7 +321,9 @@ def test_biber_reads_the_bibtex_export_without_errors(corpus_db, tricky_db, tmp_
     for db in (corpus_db, tricky_db):
         path = tmp_path / f"{db.stem}.bib"
         path.write_text(render(studies_of(db), "bibtex"), encoding="utf-8")
-        result = subprocess.run(["biber", "--tool", path.name], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            ["biber", "--tool", path.name], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
         log = result.stdout + result.stderr
         assert result.returncode == 0, log
         assert "ERROR" not in log and "WARN" not in log, log
@@ -294,21 +339,21 @@ def test_biber_reads_the_bibtex_export_without_errors(corpus_db, tricky_db, tmp_
 # journal and volume in italics, DOI as a URL); then compared character by character.
 APA_BY_HAND = {
     "cherkin2009": "Cherkin, D. C., Sherman, K. J., Avins, A. L., Erro, J. H., Ichikawa, L., Barlow, W. E., Delaney, K., "
-                   "Hawkes, R., Hamilton, L., Pressman, A., Khalsa, P. S., & Deyo, R. A. (2009). A randomized trial "
-                   "comparing acupuncture, simulated acupuncture, and usual care for chronic low back pain. Archives of "
-                   "Internal Medicine, 169(9), 858–866. https://doi.org/10.1001/archinternmed.2009.65",
+    "Hawkes, R., Hamilton, L., Pressman, A., Khalsa, P. S., & Deyo, R. A. (2009). A randomized trial "
+    "comparing acupuncture, simulated acupuncture, and usual care for chronic low back pain. Archives of "
+    "Internal Medicine, 169(9), 858–866. https://doi.org/10.1001/archinternmed.2009.65",
     "chung2003": "Chung, A., Bui, L., & Mills, E. (2003). Adverse effects of acupuncture. Which are clinically "
-                 "significant? Canadian Family Physician.",
+    "significant? Canadian Family Physician.",
     "kvorning2004": "Kvorning, N., Holmberg, C., Grennert, L., Åberg, A., & Åkeson, J. (2004). Acupuncture relieves "
-                    "pelvic and low-back pain in late pregnancy. Acta Obstetricia et Gynecologica Scandinavica, 83(3), "
-                    "246–250. https://doi.org/10.1111/j.0001-6349.2004.0215.x",
+    "pelvic and low-back pain in late pregnancy. Acta Obstetricia et Gynecologica Scandinavica, 83(3), "
+    "246–250. https://doi.org/10.1111/j.0001-6349.2004.0215.x",
     "manheimer2005": "Manheimer, E., White, A., Berman, B., Forys, K., & Ernst, E. (2005). Meta-analysis: Acupuncture "
-                     "for low back pain. Annals of Internal Medicine, 142(8), 651–663. "
-                     "https://doi.org/10.7326/0003-4819-142-8-200504190-00014",
+    "for low back pain. Annals of Internal Medicine, 142(8), 651–663. "
+    "https://doi.org/10.7326/0003-4819-142-8-200504190-00014",
     "shin2013": "Shin, J.-S., Ha, I.-H., Lee, J., Choi, Y., Kim, M.-R., Park, B.-Y., Shin, B.-C., & Lee, M. S. (2013). "
-                "Effects of motion style acupuncture treatment in acute low back pain patients with severe disability: "
-                "A multicenter, randomized, controlled, comparative effectiveness trial. Pain, 154(7), 1030–1037. "
-                "https://doi.org/10.1016/j.pain.2013.03.013",
+    "Effects of motion style acupuncture treatment in acute low back pain patients with severe disability: "
+    "A multicenter, randomized, controlled, comparative effectiveness trial. Pain, 154(7), 1030–1037. "
+    "https://doi.org/10.1016/j.pain.2013.03.013",
 }
 
 
@@ -316,19 +361,29 @@ def test_apa_list_matches_references_written_by_hand(corpus_db):
     lines = render(studies_of(corpus_db), "apa").splitlines()
     assert len(lines) == 11
     for key, expected in APA_BY_HAND.items():
-        assert expected in lines, f"{key}: no line equals\n{expected}\nclosest: {[l for l in lines if l[:12] == expected[:12]]}"
+        assert expected in lines, (
+            f"{key}: no line equals\n{expected}\nclosest: {[line for line in lines if line[:12] == expected[:12]]}"
+        )
     assert lines == sorted(lines, key=str.lower)  # APA orders by author
-    assert lines[-1].startswith("Vickers, A. J., Vertosick, E. A.") and "Linde, K., & Acupuncture Trialists' Collaboration. (2018)." in lines[-1]
+    assert (
+        lines[-1].startswith("Vickers, A. J., Vertosick, E. A.")
+        and "Linde, K., & Acupuncture Trialists' Collaboration. (2018)." in lines[-1]
+    )
 
 
 def test_apa_html_and_markdown_carry_the_same_references(corpus_db, tricky_db, tmp_path):
     studies = studies_of(corpus_db, Selection(keys=("cherkin2009",)))
     page = render(studies, "apa", "html")
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
-    assert ("Low Back Pain. <i>Archives of Internal Medicine</i>, <i>169</i>(9), 858–866. "
-            '<a href="https://doi.org/10.1001/archinternmed.2009.65">') in page.replace("low back pain.", "Low Back Pain.")
+    assert (
+        "Low Back Pain. <i>Archives of Internal Medicine</i>, <i>169</i>(9), 858–866. "
+        '<a href="https://doi.org/10.1001/archinternmed.2009.65">'
+    ) in page.replace("low back pain.", "Low Back Pain.")
     markdown = render(studies, "apa", "markdown")
-    assert "*Archives of Internal Medicine*, *169*(9), 858–866. <https://doi.org/10.1001/archinternmed.2009.65>" in markdown
+    assert (
+        "*Archives of Internal Medicine*, *169*(9), 858–866. <https://doi.org/10.1001/archinternmed.2009.65>"
+        in markdown
+    )
     tricky = studies_of(tricky_db)
     html_page = render(tricky, "apa", "html")
     assert "50% better &amp; cheaper–a Trial of a_b" in html_page and "&amp; World Health Organization" in html_page
@@ -344,8 +399,13 @@ def test_markdown_and_html_read_by_pandoc_give_the_plain_text_list(corpus_db, tr
         for markup, reader in (("markdown", "markdown"), ("html", "html")):
             source = tmp_path / f"refs.{markup}"
             source.write_text(render(studies, style, markup), encoding="utf-8")
-            result = subprocess.run(["pandoc", "-f", reader, "-t", "plain", "--wrap=none", str(source)],
-                                    capture_output=True, text=True, timeout=60, check=True)
+            result = subprocess.run(
+                ["pandoc", "-f", reader, "-t", "plain", "--wrap=none", str(source)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
             text = " ".join(result.stdout.replace("’", "'").replace("%3C", "<").replace("%3E", ">").split())
             for line in plain:
                 assert line in text, f"{markup}: {line}"
@@ -354,7 +414,10 @@ def test_markdown_and_html_read_by_pandoc_give_the_plain_text_list(corpus_db, tr
 def test_formatted_lists_correct_what_citeproc_py_gets_wrong(tricky_db):
     studies = studies_of(tricky_db)
     apa = render(studies, "apa").splitlines()
-    assert "Anonymous report on needling–and nothing else. (2021). Journal of Tests, 123. https://doi.org/10.5555/anon.2021" in apa
+    assert (
+        "Anonymous report on needling–and nothing else. (2021). Journal of Tests, 123. https://doi.org/10.5555/anon.2021"
+        in apa
+    )
     assert "Doe, J. (2010). Why does it hurt? (p. xii–xv). https://doi.org/10.5555/why" in apa
     assert any(line.startswith("Roe, R. (2020). Vaccines: mRNA platforms") for line in apa)  # {mRNA} keeps its case
     assert "Zhang, W., & de la Cruz, M. (2018). Sham-controlled trial of needling: The NEEDLE study. 33–41." in apa
@@ -367,11 +430,17 @@ def test_formatted_lists_correct_what_citeproc_py_gets_wrong(tricky_db):
 
 def test_chapters_name_their_book_and_publisher(tricky_db):
     chapter = studies_of(tricky_db, Selection(keys=("lee2015",)))
-    assert render(chapter, "apa") == ("Lee, A. (2015). Needling in practice. In Handbook of Acupuncture & Related "
-                                      "Techniques (pp. 101–120). Café Press. https://doi.org/10.5555/chapter.2015\n")
+    assert render(chapter, "apa") == (
+        "Lee, A. (2015). Needling in practice. In Handbook of Acupuncture & Related "
+        "Techniques (pp. 101–120). Café Press. https://doi.org/10.5555/chapter.2015\n"
+    )
     ref = rispy.loads(render(chapter, "ris"))[0]
     assert (ref["type_of_reference"], ref["secondary_title"], ref["publisher"], ref["place_published"]) == (
-        "CHAP", "Handbook of Acupuncture & Related Techniques", "Café Press", "London")
+        "CHAP",
+        "Handbook of Acupuncture & Related Techniques",
+        "Café Press",
+        "London",
+    )
 
 
 def test_vancouver_numbers_in_the_given_order_with_nlm_punctuation(corpus_db):
@@ -381,7 +450,9 @@ def test_vancouver_numbers_in_the_given_order_with_nlm_punctuation(corpus_db):
     for line, study in zip(lines, studies):
         assert line.split(". ", 1)[1].startswith(study.record.authors[0].family + " ")
     cherkin = lines[0]
-    assert cherkin.startswith("1. Cherkin DC, Sherman KJ, Avins AL, Erro JH, Ichikawa L, Barlow WE, et al. A randomized trial")
+    assert cherkin.startswith(
+        "1. Cherkin DC, Sherman KJ, Avins AL, Erro JH, Ichikawa L, Barlow WE, et al. A randomized trial"
+    )
     assert "2009 May;169(9):858–66. doi:10.1001/archinternmed.2009.65" in cherkin
     assert "PubMed PMID: 19433697; PubMed Central PMCID: PMC2832641." in cherkin
     assert "Which are clinically significant? " in lines[1] and "?." not in "".join(lines)
@@ -393,12 +464,16 @@ def test_vancouver_numbers_in_the_given_order_with_nlm_punctuation(corpus_db):
 def test_cli_export_selects_writes_and_counts(corpus_db, tmp_path):
     runner = CliRunner()
     out = tmp_path / "trials.bib"
-    result = runner.invoke(cli, ["export", str(corpus_db), "--condition", "back-pain", "--design", "rct", "-o", str(out)])
+    result = runner.invoke(
+        cli, ["export", str(corpus_db), "--condition", "back-pain", "--design", "rct", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     written = bibtexparser.parse_string(out.read_text(encoding="utf-8"))
     expected = keys_of(corpus_db, conditions=("back-pain",), designs=("rct",))
     assert [e.key for e in written.entries] == expected
-    assert result.stderr.startswith(f"{len(expected)} studies exported as BibTeX; wrote {out}; wrote {tmp_path / 'trials.outcomes.yaml'}")
+    assert result.stderr.startswith(
+        f"{len(expected)} studies exported as BibTeX; wrote {out}; wrote {tmp_path / 'trials.outcomes.yaml'}"
+    )
     assert result.stdout == ""
     html_out = tmp_path / "refs.html"
     result = runner.invoke(cli, ["export", str(corpus_db), "-f", "apa", "--since", "2013", "-o", str(html_out)])
@@ -408,12 +483,18 @@ def test_cli_export_selects_writes_and_counts(corpus_db, tmp_path):
     assert [r["id"] for r in rispy.loads(result.stdout)] == ["guerreirodasilva2004", "kvorning2004"]
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--condition", "back-pian"], "Error: unknown condition 'back-pian'; did you mean 'back-pain'?"),
-    (["--sql", "select title from studies"], "Error: the query must return a column named key or study_key"),
-    (["-f", "word"], "Invalid value for '-f' / '--format'"),
-    (["-o", "/nonexistent-folder/x.bib"], "Error: cannot write /nonexistent-folder/x.bib: No such file or directory"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--condition", "back-pian"], "Error: unknown condition 'back-pian'; did you mean 'back-pain'?"),
+        (["--sql", "select title from studies"], "Error: the query must return a column named key or study_key"),
+        (["-f", "word"], "Invalid value for '-f' / '--format'"),
+        (
+            ["-o", "/nonexistent-folder/x.bib"],
+            "Error: cannot write /nonexistent-folder/x.bib: No such file or directory",
+        ),
+    ],
+)
 def test_cli_export_errors_are_one_clear_line(corpus_db, arguments, message):
     result = CliRunner().invoke(cli, ["export", str(corpus_db), *arguments])
     assert result.exit_code != 0 and message in result.stderr
@@ -429,4 +510,7 @@ def test_cli_export_refuses_a_file_that_is_not_a_current_evidence_database(tmp_p
     shutil.copy(corpus_db, old)
     sqlite3.connect(old).execute("PRAGMA user_version = 1").connection.close()
     result = CliRunner().invoke(cli, ["export", str(old)])
-    assert result.exit_code == 1 and "built by another version of evidence; rebuild it with `evidence load`" in result.stderr
+    assert (
+        result.exit_code == 1
+        and "built by another version of evidence; rebuild it with `evidence load`" in result.stderr
+    )

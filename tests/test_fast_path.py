@@ -8,27 +8,49 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from evidence import fast, loader
 from evidence.fast import parallel, pieces
 
-from conftest import FIXTURES
-
 PROJECT = Path(__file__).resolve().parent.parent
-TABLES = ("studies", "study_bibtex", "authors", "study_authors", "study_conditions", "study_outcomes",
-          "study_sources", "field_disagreements", "load_errors", "study_cards", "study_card_facets",
-          "condition_studies", "evidence_map_cells", "claims", "claim_studies", "claim_checks")
+TABLES = (
+    "studies",
+    "study_bibtex",
+    "authors",
+    "study_authors",
+    "study_conditions",
+    "study_outcomes",
+    "study_sources",
+    "field_disagreements",
+    "load_errors",
+    "study_cards",
+    "study_card_facets",
+    "condition_studies",
+    "evidence_map_cells",
+    "claims",
+    "claim_studies",
+    "claim_checks",
+)
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> list[Path]:
     """Every kind of input: a generated corpus in three formats, the bundled corpus and the test fixtures."""
     folder = tmp_path_factory.mktemp("inputs")
-    subprocess.run([sys.executable, "scripts/make_corpus.py", "400", "--out", str(folder)], cwd=PROJECT, check=True,
-                   capture_output=True)
-    return ([folder / "corpus.bib", folder / "corpus.ris", folder / "corpus.nbib", loader.DATA_DIR / "studies.bib"]
-            + sorted(FIXTURES.glob("*.bib")) + sorted(FIXTURES.glob("*.ris")) + [FIXTURES / "zotero.json",
-            FIXTURES / "pubmed_labelled.nbib"] + sorted((FIXTURES / "reference_lists").glob("*.txt")))
+    subprocess.run(
+        [sys.executable, "scripts/make_corpus.py", "400", "--out", str(folder)],
+        cwd=PROJECT,
+        check=True,
+        capture_output=True,
+    )
+    return (
+        [folder / "corpus.bib", folder / "corpus.ris", folder / "corpus.nbib", loader.DATA_DIR / "studies.bib"]
+        + sorted(FIXTURES.glob("*.bib"))
+        + sorted(FIXTURES.glob("*.ris"))
+        + [FIXTURES / "zotero.json", FIXTURES / "pubmed_labelled.nbib"]
+        + sorted((FIXTURES / "reference_lists").glob("*.txt"))
+    )
 
 
 def rows(db: Path) -> dict[str, list[tuple]]:

@@ -45,8 +45,14 @@ def test_one_row_adds_a_field_to_every_format_the_merge_and_the_schema(tmp_path)
     for name, content in INPUTS.items():
         (tmp_path / name).write_text(content, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "code"), "EVIDENCE_DATA": str(PROJECT / "data")}
-    run = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert sorted(out["column"].values()) == ["English", "French", "German", "eng"]
@@ -64,3 +70,14 @@ def test_every_part_takes_its_fields_from_the_table():
     assert {field.attribute for field in ris.TABLE_TAGS.values()} <= set(plain)
     assert {field.attribute for field in medline.TABLE_TAGS.values()} <= set(plain)
     assert {field.attribute for field in csljson.VARIABLES.values()} <= set(plain)
+
+
+def test_a_format_module_loads_neither_the_store_nor_the_tagger():
+    """The data flows one way: formats know records and the field table, not what comes after them."""
+    code = (
+        "import sys, evidence.formats.ris; print(' '.join(sorted(m for m in sys.modules if m.startswith('evidence'))))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    loaded = run.stdout.split()
+    assert "evidence.formats.ris" in loaded
+    assert not [m for m in loaded if m.split(".")[1:2] in (["store"], ["tagging"], ["loader"], ["merge"], ["web"])]

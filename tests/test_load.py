@@ -28,8 +28,9 @@ VERIFIED = {
 
 def test_every_cited_study_is_loaded_with_its_verified_identifiers(corpus_db):
     db = Database(corpus_db)
-    rows = {r["key"]: (r["doi"], r["pmid"], r["pmcid"], r["year"], r["pages"])
-            for r in db.query("select * from studies")}
+    rows = {
+        r["key"]: (r["doi"], r["pmid"], r["pmcid"], r["year"], r["pages"]) for r in db.query("select * from studies")
+    }
     assert rows == VERIFIED
     unverified = [r["key"] for r in db.query("select key from studies where doi is null and pmid is null")]
     notes = {r["key"]: r["note"] for r in db.query("select key, note from studies")}
@@ -38,14 +39,20 @@ def test_every_cited_study_is_loaded_with_its_verified_identifiers(corpus_db):
 
 def test_authors_are_kept_in_order_with_diacritics(corpus_db):
     db = Database(corpus_db)
-    authors = [r["display"] for r in db.query(
-        "select a.display from study_authors sa join authors a on a.id = sa.author_id "
-        "where sa.study_key = 'kvorning2004' order by sa.position")]
+    authors = [
+        r["display"]
+        for r in db.query(
+            "select a.display from study_authors sa join authors a on a.id = sa.author_id "
+            "where sa.study_key = 'kvorning2004' order by sa.position"
+        )
+    ]
     assert authors == ["Kvorning N", "Holmberg C", "Grennert L", "Åberg A", "Åkeson J"]
     cherkin = db.execute("select count(*) from study_authors where study_key = 'cherkin2009'").fetchone()[0]
     assert cherkin == 12
-    guerreiro = db.execute("select family, given from authors a join study_authors sa on sa.author_id = a.id "
-                           "where sa.study_key = 'guerreirodasilva2004' and sa.position = 1").fetchone()
+    guerreiro = db.execute(
+        "select family, given from authors a join study_authors sa on sa.author_id = a.id "
+        "where sa.study_key = 'guerreirodasilva2004' and sa.position = 1"
+    ).fetchone()
     assert guerreiro == ("Guerreiro da Silva", "João Bosco")
 
 
@@ -57,12 +64,16 @@ def test_tags_record_their_provenance(corpus_db):
         file, _, line = row["source"].rpartition(":")
         assert file.endswith("data/studies.bib")
         assert f"condition:{row['condition_id']}" in bib_lines[int(line) - 1]
-    design = db.execute("select design, design_provenance, design_source from studies where key = 'vickers2018'").fetchone()
+    design = db.execute(
+        "select design, design_provenance, design_source from studies where key = 'vickers2018'"
+    ).fetchone()
     assert design[:2] == ("ipd-meta-analysis", "curated")
     outcome_lines = (loader.DATA_DIR / "studies.outcomes.yaml").read_text(encoding="utf-8").splitlines()
     rows = list(db.query("select * from study_outcomes where study_key = 'cherkin2009' order by position"))
     assert [(r["outcome_id"], r["comparator"], r["direction"]) for r in rows[:2]] == [
-        ("back-function", "usual-care", "benefit"), ("back-function", "sham-acupuncture", "no-difference")]
+        ("back-function", "usual-care", "benefit"),
+        ("back-function", "sham-acupuncture", "no-difference"),
+    ]
     for row in rows:
         line = int(row["source"].rpartition(":")[2])
         assert "outcome:" in outcome_lines[line - 1]
@@ -70,19 +81,35 @@ def test_tags_record_their_provenance(corpus_db):
 
 def test_condition_hierarchy_rolls_up(corpus_db):
     db = Database(corpus_db)
-    ancestors = {r["ancestor_id"] for r in db.query(
-        "select ancestor_id from condition_ancestors where condition_id = 'pelvic-girdle-pain'")}
+    ancestors = {
+        r["ancestor_id"]
+        for r in db.query("select ancestor_id from condition_ancestors where condition_id = 'pelvic-girdle-pain'")
+    }
     assert {"pregnancy-complications", "pain", "musculoskeletal-pain"} <= ancestors
-    under_back_pain = {r["study_key"] for r in db.query(
-        "select distinct sc.study_key from study_conditions sc join condition_ancestors ca "
-        "on ca.condition_id = sc.condition_id where ca.ancestor_id = 'back-pain'")}
-    assert under_back_pain == {"cherkin2009", "guerreirodasilva2004", "inoue2006", "inoue2009",
-                               "kvorning2004", "lee2013", "manheimer2005", "shin2013"}
+    under_back_pain = {
+        r["study_key"]
+        for r in db.query(
+            "select distinct sc.study_key from study_conditions sc join condition_ancestors ca "
+            "on ca.condition_id = sc.condition_id where ca.ancestor_id = 'back-pain'"
+        )
+    }
+    assert under_back_pain == {
+        "cherkin2009",
+        "guerreirodasilva2004",
+        "inoue2006",
+        "inoue2009",
+        "kvorning2004",
+        "lee2013",
+        "manheimer2005",
+        "shin2013",
+    }
 
 
 def test_missing_identifiers_are_warned_about(corpus_db):
     db = Database(corpus_db)
-    warned = {r["entry_key"] for r in db.query("select entry_key from load_errors where message like 'no DOI or PMID%'")}
+    warned = {
+        r["entry_key"] for r in db.query("select entry_key from load_errors where message like 'no DOI or PMID%'")
+    }
     assert warned == {"chung2003", "inoue2009"}
 
 
@@ -105,11 +132,20 @@ def test_content_hash_depends_on_values_only():
     """Equal rows hash alike however their strings were made: one object in two places or two equal objects,
     interned or not. Any changed value, or text moved from one field to the next, changes the hash."""
     key = "".join(["cherkin", "2009"])  # made at run time: not interned
-    once = ((key, "Acupuncture for back pain", 2009, None), "@article{...}", [("Cherkin", "Daniel C.")],
-            [(key, "low-back-pain", "curated", "")], [(key, 1, "pain", "", "usual-care", "better")])
-    twice = ((sys.intern("cherkin2009"), "".join(["Acupuncture ", "for back pain"]), 2009, None), "@article{...}",
-             [("Cherkin", "Daniel C.")], [("".join(["cherkin", "2009"]), "low-back-pain", "curated", "")],
-             [("cherkin" + str(2009), 1, "pain", "", "usual-care", "better")])
+    once = (
+        (key, "Acupuncture for back pain", 2009, None),
+        "@article{...}",
+        [("Cherkin", "Daniel C.")],
+        [(key, "low-back-pain", "curated", "")],
+        [(key, 1, "pain", "", "usual-care", "better")],
+    )
+    twice = (
+        (sys.intern("cherkin2009"), "".join(["Acupuncture ", "for back pain"]), 2009, None),
+        "@article{...}",
+        [("Cherkin", "Daniel C.")],
+        [("".join(["cherkin", "2009"]), "low-back-pain", "curated", "")],
+        [("cherkin" + str(2009), 1, "pain", "", "usual-care", "better")],
+    )
     assert once == twice and store.write.content_hash(*once) == store.write.content_hash(*twice)
     changed = once[:3] + ([(key, "back-pain", "curated", "")],) + once[4:]
     assert store.write.content_hash(*once) != store.write.content_hash(*changed)
@@ -123,14 +159,16 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     text = corpus_copy.read_text(encoding="utf-8")
     text = text.replace("condition:acute-low-back-pain, design:rct", "condition:low-back-pain, design:rct")
     start = text.index("@article{chung2003")
-    text = text[:start] + text[text.index("@article{guerreirodasilva2004"):]
+    text = text[:start] + text[text.index("@article{guerreirodasilva2004") :]
     corpus_copy.write_text(text, encoding="utf-8")
     summary = loader.load(db_path, [corpus_copy])
     # shin2013 changed its tag; the 8 others after chung2003 moved up, so their provenance lines changed
     assert (summary.updated, summary.removed, summary.unchanged) == (9, 1, 1)
     db = Database(db_path)
     assert db.execute("select count(*) from studies where key = 'chung2003'").fetchone()[0] == 0
-    assert [r["condition_id"] for r in db.query("select condition_id from study_conditions where study_key = 'shin2013'")] == ["low-back-pain"]
+    assert [
+        r["condition_id"] for r in db.query("select condition_id from study_conditions where study_key = 'shin2013'")
+    ] == ["low-back-pain"]
     # the BibTeX entries kept for exports follow: chung2003's is gone, shin2013's carries its new tag
     entries = dict(db.execute("select study_key, entry from study_bibtex").fetchall())
     assert len(entries) == 10 and "chung2003" not in entries
@@ -164,7 +202,9 @@ def write_bib(path: Path, body: str) -> Path:
 
 
 def test_malformed_entry_and_unknown_tag_beside_good_entries(tmp_path):
-    bib = write_bib(tmp_path / "mixed.bib", """
+    bib = write_bib(
+        tmp_path / "mixed.bib",
+        """
 @article{ok1,
   title = {A good study},
   doi = {10.1000/ok1},
@@ -180,7 +220,8 @@ def test_malformed_entry_and_unknown_tag_beside_good_entries(tmp_path):
   title = {Another good study of chronic low back pain},
   pmid = {1000002},
 }
-""")
+""",
+    )
     db_path = tmp_path / "e.db"
     summary = loader.load(db_path, [bib])
     db = Database(db_path)
@@ -192,26 +233,38 @@ def test_malformed_entry_and_unknown_tag_beside_good_entries(tmp_path):
     assert "unknown condition 'low-back-pains'" in unknown and "nearest known: low-back-pain" in unknown
     assert summary.error_count == 2
     # ok1 keeps its valid curated design; ok2 has no curated tags, so the rules tag it, saying why
-    assert db.execute("select design, design_provenance from studies where key = 'ok1'").fetchone() == ("rct", "curated")
-    rule = db.execute("select condition_id, provenance, source from study_conditions where study_key = 'ok2'").fetchone()
+    assert db.execute("select design, design_provenance from studies where key = 'ok1'").fetchone() == (
+        "rct",
+        "curated",
+    )
+    rule = db.execute(
+        "select condition_id, provenance, source from study_conditions where study_key = 'ok2'"
+    ).fetchone()
     assert rule == ("chronic-low-back-pain", "rule", "rule:condition-title matched 'chronic low back pain'")
 
 
 def test_one_study_in_two_files_becomes_one_row_with_both_sources(tmp_path):
     first = write_bib(tmp_path / "one.bib", "@article{a, title={First}, doi={10.1000/same}}\n")
-    second = write_bib(tmp_path / "two.bib", "@article{b, title={Second}, doi={10.1000/SAME}, year={2001}}\n"
-                                             "@article{a, title={Clash}, pmid={5}}\n")
+    second = write_bib(
+        tmp_path / "two.bib",
+        "@article{b, title={Second}, doi={10.1000/SAME}, year={2001}}\n@article{a, title={Clash}, pmid={5}}\n",
+    )
     db_path = tmp_path / "e.db"
     summary = loader.load(db_path, [first, second])
     db = Database(db_path)
     # the first file names the study; the more complete entry gives its fields
     assert [tuple(r) for r in db.execute("select key, title, year from studies")] == [("a", "Second", 2001)]
     assert summary.merged == 1 and summary.studies == 1
-    assert [tuple(r) for r in db.execute("select file, line, entry_key, format, is_primary, matched_on "
-                                         "from study_sources order by file")] == [
-        ("one.bib", 1, "a", "bibtex", 0, "first"), ("two.bib", 1, "b", "bibtex", 1, "doi")]
-    assert [tuple(r) for r in db.execute("select field, kept_value, kept_source, other_value, other_source "
-                                         "from field_disagreements")] == [("title", "Second", "two.bib:1", "First", "one.bib:1")]
+    assert [
+        tuple(r)
+        for r in db.execute(
+            "select file, line, entry_key, format, is_primary, matched_on from study_sources order by file"
+        )
+    ] == [("one.bib", 1, "a", "bibtex", 0, "first"), ("two.bib", 1, "b", "bibtex", 1, "doi")]
+    assert [
+        tuple(r)
+        for r in db.execute("select field, kept_value, kept_source, other_value, other_source from field_disagreements")
+    ] == [("title", "Second", "two.bib:1", "First", "one.bib:1")]
     clash = [e for e in summary.errors if e.message.startswith("duplicate key")]
     assert [(e.file, e.line, e.entry_key) for e in clash] == [("two.bib", 2, "a")]
     assert "one.bib:1 holds this key for a different study" in clash[0].message
@@ -220,7 +273,9 @@ def test_one_study_in_two_files_becomes_one_row_with_both_sources(tmp_path):
 
 
 def test_cli_load_reports_and_strict_fails(tmp_path):
-    bib = write_bib(tmp_path / "bad.bib", "@article{x, title={Fine}, doi={10.1000/x}}\n@article{y,\n title={Broken\n}\n")
+    bib = write_bib(
+        tmp_path / "bad.bib", "@article{x, title={Fine}, doi={10.1000/x}}\n@article{y,\n title={Broken\n}\n"
+    )
     runner = CliRunner()
     db_path = str(tmp_path / "e.db")
     result = runner.invoke(cli, ["load", db_path, str(bib)])
@@ -258,8 +313,9 @@ def test_unreadable_file_or_broken_entry_keeps_what_was_loaded_before(tmp_path, 
     db_path = tmp_path / "e.db"
     loader.load(db_path, [corpus_copy])
     text = corpus_copy.read_text(encoding="utf-8")
-    corpus_copy.write_text(text.replace("@article{chung2003,\n  author = {Chung", "@article{chung2003,\n  author {Chung"),
-                           encoding="utf-8")
+    corpus_copy.write_text(
+        text.replace("@article{chung2003,\n  author = {Chung", "@article{chung2003,\n  author {Chung"), encoding="utf-8"
+    )
     summary = loader.load(db_path, [corpus_copy])
     assert summary.removed == 0 and any(e.entry_key == "chung2003" for e in summary.errors)
     assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 11
@@ -275,10 +331,12 @@ def test_outcomes_file_with_a_key_twice_is_an_error(tmp_path):
     bib = write_bib(tmp_path / "s.bib", "@article{k1, title={T}, doi={10.1000/k1}}\n")
     (tmp_path / "s.outcomes.yaml").write_text(
         "k1:\n  - {outcome: pain-intensity, measure: VAS, comparator: none, direction: benefit, finding: F}\n"
-        "k1:\n  - {outcome: adverse-events, measure: AE, comparator: none, direction: harm, finding: G}\n")
+        "k1:\n  - {outcome: adverse-events, measure: AE, comparator: none, direction: harm, finding: G}\n"
+    )
     summary = loader.load(tmp_path / "e.db", [bib])
     assert [(e.file, e.line, e.message) for e in summary.errors if e.severity == "error"] == [
-        ("s.outcomes.yaml", 3, "key 'k1' appears twice")]
+        ("s.outcomes.yaml", 3, "key 'k1' appears twice")
+    ]
 
 
 def test_a_database_of_another_schema_version_is_rebuilt(tmp_path):
@@ -297,16 +355,23 @@ def test_a_database_of_another_schema_version_is_rebuilt(tmp_path):
 def test_check_reports_duplicates_disagreements_and_unknown_terms_without_a_database(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(loader.DATA_DIR / "studies.bib", tmp_path / "studies.bib")
-    write_bib(tmp_path / "other.bib",
-              "@article{dup1, title={Acupuncture relieves pelvic and low-back pain in late pregnancy},\n"
-              "  author={Kvorning, N.}, year={2004}, journal={Acta Obstet Gynecol Scand}, doi={10.1111/J.0001-6349.2004.0215.X}}\n"
-              "@article{bad, title={Needling}, keywords={condition:back-pian}, doi={10.1000/x}}\n")
+    write_bib(
+        tmp_path / "other.bib",
+        "@article{dup1, title={Acupuncture relieves pelvic and low-back pain in late pregnancy},\n"
+        "  author={Kvorning, N.}, year={2004}, journal={Acta Obstet Gynecol Scand}, doi={10.1111/J.0001-6349.2004.0215.X}}\n"
+        "@article{bad, title={Needling}, keywords={condition:back-pian}, doi={10.1000/x}}\n",
+    )
     result = CliRunner().invoke(cli, ["check", "studies.bib", "other.bib"])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert "other.bib:1 [dup1]: warning: same study as studies.bib:81 [kvorning2004] (matched on doi); they load as one" in lines
-    assert ("other.bib:1 [dup1]: warning: journal differs: 'Acta Obstet Gynecol Scand' here, "
-            "'Acta Obstetricia et Gynecologica Scandinavica' at studies.bib:81 (kept)") in lines
+    assert (
+        "other.bib:1 [dup1]: warning: same study as studies.bib:81 [kvorning2004] (matched on doi); they load as one"
+        in lines
+    )
+    assert (
+        "other.bib:1 [dup1]: warning: journal differs: 'Acta Obstet Gynecol Scand' here, "
+        "'Acta Obstetricia et Gynecologica Scandinavica' at studies.bib:81 (kept)"
+    ) in lines
     assert any(line.startswith("other.bib:3 [bad]: error: unknown condition 'back-pian'") for line in lines)
     assert "studies.bib:27 [chung2003]: warning: no DOI or PMID" in result.stdout
     assert result.stderr.strip() == "2 files, 13 entries, 12 studies (1 duplicate entry): 1 errors, 4 warnings"
@@ -317,16 +382,25 @@ def test_check_reports_duplicates_disagreements_and_unknown_terms_without_a_data
 
 def test_a_made_up_key_gives_way_to_a_study_that_holds_it(tmp_path):
     other = tmp_path / "refs.txt"
-    other.write_text("1. Cherkin DC, Eisenberg D, Sherman KJ. Randomized trial comparing traditional Chinese medical "
-                     "acupuncture, therapeutic massage, and self-care education for chronic low back pain. "
-                     "Arch Intern Med. 2001;161(8):1081-8. doi:10.1001/archinte.161.8.1081\n", encoding="utf-8")
+    other.write_text(
+        "1. Cherkin DC, Eisenberg D, Sherman KJ. Randomized trial comparing traditional Chinese medical "
+        "acupuncture, therapeutic massage, and self-care education for chronic low back pain. "
+        "Arch Intern Med. 2001;161(8):1081-8. doi:10.1001/archinte.161.8.1081\n",
+        encoding="utf-8",
+    )
     summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
     assert summary.error_count == 0 and summary.studies == 12
     db = Database(tmp_path / "e.db")
-    assert db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2001"
+    assert (
+        db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2001"
+    )
     other.write_text(other.read_text().replace("2001;161(8)", "2009;161(8)"))  # same family name and year now
     summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
     assert summary.error_count == 0 and summary.studies == 12
     db = Database(tmp_path / "e.db")  # the load swapped in a new file
-    assert db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2009a"
-    assert db.execute("select doi from studies where key = 'cherkin2009'").fetchone()[0] == "10.1001/archinternmed.2009.65"
+    assert (
+        db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2009a"
+    )
+    assert (
+        db.execute("select doi from studies where key = 'cherkin2009'").fetchone()[0] == "10.1001/archinternmed.2009.65"
+    )

@@ -86,16 +86,26 @@ def test_labelled_pubmed_records_all_parse_and_every_label_names_one():
 def test_fields_are_mapped_with_continuations_qualifiers_and_identifiers():
     good = read(SNIPPET, "s.nbib").records[0]
     assert (good.key, good.source_line, good.source_format, good.entry_type) == ("cherkin2009", 1, "medline", "article")
-    assert good.title == ("A randomized trial comparing acupuncture, simulated acupuncture, and usual care "
-                          "for chronic low back pain")
+    assert good.title == (
+        "A randomized trial comparing acupuncture, simulated acupuncture, and usual care for chronic low back pain"
+    )
     assert [(p.family, p.given, p.particle) for p in good.authors] == [
-        ("Cherkin", "Daniel C", ""), ("Tulder", "Maurits W", "van")]
+        ("Cherkin", "Daniel C", ""),
+        ("Tulder", "Maurits W", "van"),
+    ]
     assert (good.journal, good.journal_abbrev, good.year, good.month) == (
-        "Archives of internal medicine", "Arch Intern Med", 2009, "may")
+        "Archives of internal medicine",
+        "Arch Intern Med",
+        2009,
+        "may",
+    )
     assert (good.volume, good.issue, good.pages, good.issn) == ("169", "9", "858-866", "0003-9926")
     assert (good.doi, good.pmid, good.pmcid) == ("10.1001/archinternmed.2009.65", "19433697", "PMC2832641")
-    assert good.publication_types == ["Journal Article", "Randomized Controlled Trial",
-                                      "Research Support, N.I.H., Extramural"]
+    assert good.publication_types == [
+        "Journal Article",
+        "Randomized Controlled Trial",
+        "Research Support, N.I.H., Extramural",
+    ]
     assert good.mesh_headings == ["Acupuncture Therapy", "Chronic Disease", "Low Back Pain"]
     assert good.keywords == ["sham needling"]
     assert [(t.kind, t.value, t.source) for t in good.tags] == [("condition", "chronic-low-back-pain", "s.nbib:25")]
@@ -147,10 +157,20 @@ def test_labelled_set_loads_into_sqlite_with_authors_in_order_and_identifiers(tm
     assert db["studies"].count == 40
     row = next(db.query("select * from studies where pmid = '19433697'"))
     assert (row["key"], row["doi"], row["pmcid"], row["pages"], row["source_file"], row["source_line"]) == (
-        "cherkin2009", "10.1001/archinternmed.2009.65", "PMC2832641", "858-866", "pubmed_labelled.nbib", 19)
-    authors = [r["display"] for r in db.query(
-        "select a.display from study_authors sa join authors a on a.id = sa.author_id "
-        "where sa.study_key = 'cherkin2009' order by sa.position")]
+        "cherkin2009",
+        "10.1001/archinternmed.2009.65",
+        "PMC2832641",
+        "858-866",
+        "pubmed_labelled.nbib",
+        19,
+    )
+    authors = [
+        r["display"]
+        for r in db.query(
+            "select a.display from study_authors sa join authors a on a.id = sa.author_id "
+            "where sa.study_key = 'cherkin2009' order by sa.position"
+        )
+    ]
     assert authors == ["Cherkin DC", "Sherman KJ", "Avins AL", "Erro JH"]
     assert next(db.query("select key from studies where pmid = '17443503'"))["key"] == "interventions2007"
     assert loader.load(db_path, [nbib]).unchanged == 40  # made keys are the same on every load

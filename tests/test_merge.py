@@ -18,10 +18,16 @@ def studies(db_path: Path) -> dict[str, tuple]:
 
 
 def test_reloading_one_unchanged_file_changes_nothing(tmp_path):
-    a = write(tmp_path / "a.bib", "@article{vickers2012, title={Acupuncture for chronic pain}, journal={Arch Intern Med},"
-                                  " year={2012}, doi={10.1000/ipd}}\n")
-    b = write(tmp_path / "b.bib", "@article{vickers2012ipd, title={Acupuncture for chronic pain},"
-                                  " journal={Archives of Internal Medicine}, year={2012}, doi={10.1000/IPD}}\n")
+    a = write(
+        tmp_path / "a.bib",
+        "@article{vickers2012, title={Acupuncture for chronic pain}, journal={Arch Intern Med},"
+        " year={2012}, doi={10.1000/ipd}}\n",
+    )
+    b = write(
+        tmp_path / "b.bib",
+        "@article{vickers2012ipd, title={Acupuncture for chronic pain},"
+        " journal={Archives of Internal Medicine}, year={2012}, doi={10.1000/IPD}}\n",
+    )
     db = tmp_path / "e.db"
     loader.load(db, [a, b])
     before = studies(db)
@@ -33,10 +39,15 @@ def test_reloading_one_unchanged_file_changes_nothing(tmp_path):
 
 
 def test_made_up_keys_stay_with_their_studies_when_one_file_is_reloaded(tmp_path):
-    refs = write(tmp_path / "r.txt", "1. Cherkin DC, Sherman KJ. Acupuncture for low back pain: a trial. "
-                                     "Spine J. 2009;9(1):1-10. doi:10.1000/lbp\n")
-    pubmed = write(tmp_path / "p.nbib", "PMID- 99999990\nTI  - Acupuncture for neck pain.\nFAU - Cherkin, Daniel C\n"
-                                        "DP  - 2009 Jan\nJT  - Pain\nLID - 10.1000/neck [doi]\n")
+    refs = write(
+        tmp_path / "r.txt",
+        "1. Cherkin DC, Sherman KJ. Acupuncture for low back pain: a trial. Spine J. 2009;9(1):1-10. doi:10.1000/lbp\n",
+    )
+    pubmed = write(
+        tmp_path / "p.nbib",
+        "PMID- 99999990\nTI  - Acupuncture for neck pain.\nFAU - Cherkin, Daniel C\n"
+        "DP  - 2009 Jan\nJT  - Pain\nLID - 10.1000/neck [doi]\n",
+    )
     db = tmp_path / "e.db"
     loader.load(db, [refs, pubmed])
     before = {k: v[1] for k, v in studies(db).items()}
@@ -48,19 +59,25 @@ def test_made_up_keys_stay_with_their_studies_when_one_file_is_reloaded(tmp_path
 
 def test_a_made_up_key_gives_way_to_a_given_key_loaded_later(tmp_path):
     pubmed = write(tmp_path / "a.nbib", "PMID- 99999991\nTI  - A trial of needling.\nFAU - Smith, Ann\nDP  - 2009\n")
-    bib = write(tmp_path / "b.bib", "@article{smith2009, title={Another study}, author={Smith, Bob}, year={2009},"
-                                    " doi={10.1000/other}}\n")
+    bib = write(
+        tmp_path / "b.bib",
+        "@article{smith2009, title={Another study}, author={Smith, Bob}, year={2009}, doi={10.1000/other}}\n",
+    )
     db = tmp_path / "e.db"
     summary = loader.load(db, [pubmed, bib])
     assert summary.error_count == 0
-    assert {k: v[1:] for k, v in studies(db).items()} == {"smith2009": ("10.1000/other", None),
-                                                           "smith2009a": (None, "99999991")}
+    assert {k: v[1:] for k, v in studies(db).items()} == {
+        "smith2009": ("10.1000/other", None),
+        "smith2009a": (None, "99999991"),
+    }
 
 
 def test_matching_is_transitive_and_does_not_depend_on_file_order(tmp_path):
-    files = [write(tmp_path / "doi.bib", "@article{x, title={One study}, doi={10.1000/one}}\n"),
-             write(tmp_path / "pmid.bib", "@article{y, title={One study, again}, pmid={99999992}}\n"),
-             write(tmp_path / "both.bib", "@article{z, title={One study}, doi={10.1000/one}, pmid={99999992}}\n")]
+    files = [
+        write(tmp_path / "doi.bib", "@article{x, title={One study}, doi={10.1000/one}}\n"),
+        write(tmp_path / "pmid.bib", "@article{y, title={One study, again}, pmid={99999992}}\n"),
+        write(tmp_path / "both.bib", "@article{z, title={One study}, doi={10.1000/one}, pmid={99999992}}\n"),
+    ]
     for order in itertools.permutations(files):
         db = tmp_path / f"{'-'.join(p.stem for p in order)}.db"
         summary = loader.load(db, list(order))
@@ -71,8 +88,11 @@ def test_matching_is_transitive_and_does_not_depend_on_file_order(tmp_path):
 
 
 def test_entries_on_one_line_load_and_check_tells_them_apart(tmp_path):
-    data = write(tmp_path / "one-line.json", '[{"id": "a", "type": "article-journal", "title": "First", "DOI": "10.1000/a"},'
-                                             ' {"id": "b", "type": "article-journal", "title": "Second", "DOI": "10.1000/a"}]')
+    data = write(
+        tmp_path / "one-line.json",
+        '[{"id": "a", "type": "article-journal", "title": "First", "DOI": "10.1000/a"},'
+        ' {"id": "b", "type": "article-journal", "title": "Second", "DOI": "10.1000/a"}]',
+    )
     summary = loader.load(tmp_path / "e.db", [data])
     assert summary.studies == 1 and summary.merged == 1
     report = loader.check([data])
@@ -80,11 +100,16 @@ def test_entries_on_one_line_load_and_check_tells_them_apart(tmp_path):
 
 
 def test_a_file_that_fails_on_reload_keeps_what_it_loaded(tmp_path):
-    refs = write(tmp_path / "refs.txt", "1. Doe J, Roe R. Needling for pain. Pain. 2010;1(1):1-2. doi:10.1000/a\n\n"
-                                        "2. Poe P. Needling for sleep. Sleep. 2011;2(2):3-4. doi:10.1000/b\n")
+    refs = write(
+        tmp_path / "refs.txt",
+        "1. Doe J, Roe R. Needling for pain. Pain. 2010;1(1):1-2. doi:10.1000/a\n\n"
+        "2. Poe P. Needling for sleep. Sleep. 2011;2(2):3-4. doi:10.1000/b\n",
+    )
     db = tmp_path / "e.db"
     assert loader.load(db, [refs]).studies == 2
-    write(refs, "1. Doe J, Roe R. Needling for pain. Pain. 2010;1(1):1-2. doi:10.1000/a\n\n2. This line is no reference\n")
+    write(
+        refs, "1. Doe J, Roe R. Needling for pain. Pain. 2010;1(1):1-2. doi:10.1000/a\n\n2. This line is no reference\n"
+    )
     summary = loader.load(db, [refs])
     assert summary.error_count == 1 and summary.studies == 2  # the entry that no longer parses keeps its version
     write(refs, "TY  - JOUR\nTI  - RIS text in a .txt file\nER  - \n")

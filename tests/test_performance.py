@@ -12,19 +12,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from evidence import exporting as exporters, loader, store
-from evidence.fast import parallel, prefilter
-from evidence.tagging import curation, tagger
-from evidence.cli import cli
-from evidence.formats import citeproc as formatted
-from evidence.fast import pieces
-from evidence.formats import FORMATS, bibtex, latex, read_file
-from evidence.selection import Selection, select_keys
-from evidence.fast.spool import Spool
-from evidence.tagging.vocabulary import load_vocabulary
-
 from conftest import FIXTURES, VOCAB
+
+from evidence import exporting as exporters
+from evidence import loader, store
+from evidence.cli import cli
+from evidence.fast import parallel, pieces, prefilter
+from evidence.fast.spool import Spool
+from evidence.formats import FORMATS, bibtex, latex, read_file
+from evidence.formats import citeproc as formatted
+from evidence.selection import Selection, select_keys
+from evidence.tagging import curation, tagger
+from evidence.tagging.vocabulary import load_vocabulary
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -59,12 +58,33 @@ def test_load_benchmark_counts(corpus):
 
 
 def test_serve_benchmark_counts(tmp_path):
-    output = run_script("bench_serve.py", "--studies", "2000", "--work", str(tmp_path), "--seconds", "3",
-                        "--clients", "2", "--export", "500")
-    rows = {line.split("  ")[1].strip(): line.split() for line in output.splitlines() if line.startswith("  ") and "ms" not in line}
-    assert set(rows) == {"faceted page", "full-text search", "search page with facets", "studies for a condition",
-                         "evidence map", "BibTeX export of 500 studies"}
-    for *_, count, p50, p95, most, errors, timed_out in rows.values():
+    output = run_script(
+        "bench_serve.py",
+        "--studies",
+        "2000",
+        "--work",
+        str(tmp_path),
+        "--seconds",
+        "3",
+        "--clients",
+        "2",
+        "--export",
+        "500",
+    )
+    rows = {
+        line.split("  ")[1].strip(): line.split()
+        for line in output.splitlines()
+        if line.startswith("  ") and "ms" not in line
+    }
+    assert set(rows) == {
+        "faceted page",
+        "full-text search",
+        "search page with facets",
+        "studies for a condition",
+        "evidence map",
+        "BibTeX export of 500 studies",
+    }
+    for *_, count, _p50, _p95, _most, errors, timed_out in rows.values():
         assert int(count) > 0 and int(errors) == 0 and int(timed_out) == 0
 
 
@@ -73,7 +93,8 @@ def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeyp
         "\n@article{accents, title = {Étude sur la lombalgie}, author = {Müller, Jürgen and Ø, Åse}}\n"
         "@artïcle{odd, title = {A block start bibtexparser reads, but not as an entry}}\n"
         "% Ünïcode in a comment line that is longer than the scan window of the test\n"
-        "@article{last, title = {Last one}, journal = late}\n")
+        "@article{last, title = {Last one}, journal = late}\n"
+    )
     path = tmp_path / "pieces.bib"
     path.write_text(text, encoding="utf-8")
     whole = bibtex.read(text, "pieces.bib")
@@ -81,7 +102,9 @@ def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeyp
     for piece, scan in ((1, 7), (60, 50), (400, 1000), (10**6, 10**6)):
         monkeypatch.setattr(pieces, "PIECE", piece)
         monkeypatch.setattr(pieces, "SCAN", scan)
-        from_disk, has_text = pieces.read_in_pieces(path, "pieces.bib", FORMATS["bibtex"], Spool(tmp_path, lambda record, place: record))
+        from_disk, has_text = pieces.read_in_pieces(
+            path, "pieces.bib", FORMATS["bibtex"], Spool(tmp_path, lambda record, place: record)
+        )
         assert has_text
         assert [(str(e), e.raw) for e in from_disk.errors] == [(str(e), e.raw) for e in whole.errors]
         assert from_disk.records == whole.records
@@ -90,8 +113,10 @@ def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeyp
 
 def test_a_file_that_is_not_plain_utf8_is_read_as_text_whatever_its_size(monkeypatch, tmp_path):
     monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
-    for name, data in (("latin.bib", "@article{a, title = {Caf\u00e9}}\n".encode("cp1252")),
-                       ("bom.bib", codecs.BOM_UTF8 + "@article{a, title = {Caf\u00e9}}\n".encode())):
+    for name, data in (
+        ("latin.bib", "@article{a, title = {Caf\u00e9}}\n".encode("cp1252")),
+        ("bom.bib", codecs.BOM_UTF8 + "@article{a, title = {Caf\u00e9}}\n".encode()),
+    ):
         path = tmp_path / name
         path.write_bytes(data)
         spool = Spool(tmp_path, lambda record, place: record)
@@ -111,8 +136,17 @@ def test_a_load_in_worker_processes_gives_the_same_database(corpus, tmp_path, mo
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     spread = tmp_path / "spread.db"
     loader.load(spread, [corpus / "corpus.bib"])
-    for table in ("studies", "authors", "study_authors", "study_conditions", "study_outcomes", "study_sources",
-                  "load_errors", "study_cards", "evidence_map_cells"):
+    for table in (
+        "studies",
+        "authors",
+        "study_authors",
+        "study_conditions",
+        "study_outcomes",
+        "study_sources",
+        "load_errors",
+        "study_cards",
+        "evidence_map_cells",
+    ):
         query = f"select * from {table} order by rowid"
         with sqlite3.connect(serial) as one, sqlite3.connect(spread) as other:
             assert one.execute(query).fetchall() == other.execute(query).fetchall(), table
@@ -127,22 +161,59 @@ def test_case_folds_are_every_non_ascii_character_ignorecase_takes_for_ascii():
 
 def test_prefiltered_rule_patterns_match_what_plain_regular_expressions_match():
     vocab = load_vocabulary(VOCAB)
-    patterns = {p for kind in ("designs", "outcomes") for term in vocab.terms[kind].values()
-                for p in term.get("patterns", []) + term.get("title_patterns", [])}
+    patterns = {
+        p
+        for kind in ("designs", "outcomes")
+        for term in vocab.terms[kind].values()
+        for p in term.get("patterns", []) + term.get("title_patterns", [])
+    }
     patterns |= {p for term in vocab.terms["conditions"].values() for p in tagger._name_patterns(term)}
-    words = ["randomised", "randomly assigned", "Quasi-random", "cohort study", "IPD", "meta-analysis", "RCTs",
-             "low back pain", "Low-Back Pain", "LBP", "ſystematic review", "İnsomnia", "K", "SF-36", "sf36",
-             "EQ-5D", "adverse events", "side-effects", "migraine_headache", "chronic pain", "rats", "Oswestry",
-             "Schober", "placebo-controlled", "case series", "12-year-old woman", "–", "é", "Protocol: a", ",", " "]
+    words = [
+        "randomised",
+        "randomly assigned",
+        "Quasi-random",
+        "cohort study",
+        "IPD",
+        "meta-analysis",
+        "RCTs",
+        "low back pain",
+        "Low-Back Pain",
+        "LBP",
+        "ſystematic review",
+        "İnsomnia",
+        "K",
+        "SF-36",
+        "sf36",
+        "EQ-5D",
+        "adverse events",
+        "side-effects",
+        "migraine_headache",
+        "chronic pain",
+        "rats",
+        "Oswestry",
+        "Schober",
+        "placebo-controlled",
+        "case series",
+        "12-year-old woman",
+        "–",
+        "é",
+        "Protocol: a",
+        ",",
+        " ",
+    ]
     rng = random.Random(3)
-    texts = ["".join(rng.choice(words) + rng.choice([" ", "", "-", ". ", "_"]) for _ in range(rng.randint(1, 8)))
-             for _ in range(600)]
+    texts = [
+        "".join(rng.choice(words) + rng.choice([" ", "", "-", ". ", "_"]) for _ in range(rng.randint(1, 8)))
+        for _ in range(600)
+    ]
     for pattern in patterns:
         plain = re.compile(pattern, re.IGNORECASE)
         for text in texts:
             match = plain.search(text)
-            assert prefilter.compiled(pattern).first(prefilter.prepared(text)) == (match.group(0) if match else None), \
-                (pattern, text)
+            assert prefilter.compiled(pattern).first(prefilter.prepared(text)) == (match.group(0) if match else None), (
+                pattern,
+                text,
+            )
 
 
 def test_braces_and_dashes_decode_as_pylatexenc_decodes_them():
@@ -195,17 +266,18 @@ def test_exports_of_studies_read_for_export_are_those_of_studies_read_whole(corp
         for name in ("bibtex", "ris", "csl-json", "apa"):
             studies = whole[:40] if name == "apa" else whole
             written: dict[str, list] = {}
-            chunks = list(exporters.export(db, keys[:len(studies)], name, written=written))
+            chunks = list(exporters.export(db, keys[: len(studies)], name, written=written))
             assert "".join(chunks) == exporters.render(studies, name), name
             assert len(chunks) == (1 if name == "apa" else 8), name  # 7 batches of 50 and the end
-            assert written == {s.record.key: [o for o in s.outcomes if o.provenance == "curated"]
-                               for s in studies}, name
+            assert written == {s.record.key: [o for o in s.outcomes if o.provenance == "curated"] for s in studies}, (
+                name
+            )
     to_stdout = CliRunner().invoke(cli, ["export", str(db), "-f", "csl-json"])
     assert to_stdout.exit_code == 0 and to_stdout.stdout == exporters.render(whole, "csl-json")
     assert CliRunner().invoke(cli, ["export", str(db), "-o", str(tmp_path / "all.bib")]).exit_code == 0
     assert (tmp_path / "all.bib").read_text(encoding="utf-8") == exporters.render(whole, "bibtex")
     assert (tmp_path / "all.outcomes.yaml").read_text(encoding="utf-8") == curation.format_outcomes(
-        {s.record.key: s.outcomes for s in whole})
+        {s.record.key: s.outcomes for s in whole}
+    )
     assert exporters.render([], "csl-json") == "[]\n" and exporters.render([], "bibtex") == ""
     assert {name for name, f in exporters.FORMATS.items() if f.formatted} == set(formatted.STYLES)
-

@@ -9,30 +9,57 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import DATA, FIXTURES, VOCAB
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evidence import fast
 from evidence.fast import prefilter
-from evidence.fast.regex_subset import (Anchor, CharSet, Group, Literal, Look, Node, Repeat, Unsupported, parse,
-                                        widest)
+from evidence.fast.regex_subset import Anchor, CharSet, Group, Literal, Look, Node, Repeat, Unsupported, parse, widest
 from evidence.formats import read_file
 from evidence.records import StudyRecord
 from evidence.tagging import tagger
 from evidence.tagging.tagger import conditions_by_rule, design_by_rule, outcomes_by_rule
 from evidence.tagging.vocabulary import load_vocabulary
 
-from conftest import DATA, FIXTURES, VOCAB
-
 PROJECT = Path(__file__).resolve().parent.parent
 VOCABULARY = load_vocabulary(VOCAB)
-PATTERNS = sorted({p for kind in ("designs", "outcomes") for term in VOCABULARY.terms[kind].values()
-                   for p in term.get("patterns", []) + term.get("title_patterns", [])}
-                  | {p for term in VOCABULARY.terms["conditions"].values() for p in tagger._name_patterns(term)})
+PATTERNS = sorted(
+    {
+        p
+        for kind in ("designs", "outcomes")
+        for term in VOCABULARY.terms[kind].values()
+        for p in term.get("patterns", []) + term.get("title_patterns", [])
+    }
+    | {p for term in VOCABULARY.terms["conditions"].values() for p in tagger._name_patterns(term)}
+)
 # Patterns of the subset the vocabularies do not use (yet), to try the parser and clues on.
-SUBSET = [r"\bfoo[\w-]bar\b", r"\bfoo[-,]bar\b", r"a\Bcd\b", r"end\.$", r"\Aab\b", r"\bab\Z", r"(?<=pre)fix\b",
-          r"(?<=\w)tab\b", r"\bta(?=\w)", r"(?<!\w)tab(?!\w)", r"[^a]bc\b", r"\b\d+-year\b", r"\bcolou?r\b",
-          r"\sword\s", r"[ -/]x\b", r"\bcaf[ée]\b", r"\b(one|two)(,? (one|two)){1,2} three\b", r"x.y\b",
-          r"\bk\w*?s\b", r"\Wis\W", r"(?P<n>ab)\b", r"\bab|cd\b", r"\b(?:ski|sky)\b", r"\bi[^\W\d]{2}s\b"]
+SUBSET = [
+    r"\bfoo[\w-]bar\b",
+    r"\bfoo[-,]bar\b",
+    r"a\Bcd\b",
+    r"end\.$",
+    r"\Aab\b",
+    r"\bab\Z",
+    r"(?<=pre)fix\b",
+    r"(?<=\w)tab\b",
+    r"\bta(?=\w)",
+    r"(?<!\w)tab(?!\w)",
+    r"[^a]bc\b",
+    r"\b\d+-year\b",
+    r"\bcolou?r\b",
+    r"\sword\s",
+    r"[ -/]x\b",
+    r"\bcaf[ée]\b",
+    r"\b(one|two)(,? (one|two)){1,2} three\b",
+    r"x.y\b",
+    r"\bk\w*?s\b",
+    r"\Wis\W",
+    r"(?P<n>ab)\b",
+    r"\bab|cd\b",
+    r"\b(?:ski|sky)\b",
+    r"\bi[^\W\d]{2}s\b",
+]
 # The letters re.IGNORECASE takes for ASCII ones, and characters near the patterns' edges (dashes, accents).
 FOLDS = {"i": "\u0130\u0131", "s": "\u017f", "k": "\u212a"}
 ODD = ["\u0130", "\u0131", "\u017f", "\u212a", "é", "ß", "–", "\u00a0", "_", "\n"]
@@ -40,8 +67,9 @@ SEPARATORS = ["", " ", "  ", "-", ", ", ". ", "; ", ": ", "_", "s ", "(", ") ", 
 
 
 def record(title="", abstract=None, keywords=(), key="k"):
-    return StudyRecord(key=key, source_file="t.bib", source_line=1, title=title, abstract=abstract,
-                       keywords=list(keywords))
+    return StudyRecord(
+        key=key, source_file="t.bib", source_line=1, title=title, abstract=abstract, keywords=list(keywords)
+    )
 
 
 def rule_tags(study: StudyRecord, enabled: bool) -> tuple:
@@ -49,8 +77,11 @@ def rule_tags(study: StudyRecord, enabled: bool) -> tuple:
     saved = fast.ENABLED
     fast.ENABLED = enabled
     try:
-        return (design_by_rule(study, VOCABULARY), conditions_by_rule(study, VOCABULARY),
-                outcomes_by_rule(study, VOCABULARY))
+        return (
+            design_by_rule(study, VOCABULARY),
+            conditions_by_rule(study, VOCABULARY),
+            outcomes_by_rule(study, VOCABULARY),
+        )
     finally:
         fast.ENABLED = saved
 
@@ -75,8 +106,10 @@ def sample(node: Node, rng: random.Random) -> str:
         if node.negated:
             return rng.choice("xZ9é ")
         choices = [chr(rng.randint(low, high)) for low, high in node.ranges]
-        choices += [rng.choice({"d": "07", "w": "aQ_é", "s": " \t", "D": "a-", "W": "- ,", "S": "a-"}[name])
-                    for name in node.classes]
+        choices += [
+            rng.choice({"d": "07", "w": "aQ_é", "s": " \t", "D": "a-", "W": "- ,", "S": "a-"}[name])
+            for name in node.classes
+        ]
         return rng.choice(choices)
     if isinstance(node, Group):
         return "".join(sample(item, rng) for item in rng.choice(node.alternatives))
@@ -94,8 +127,9 @@ def generated_texts(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     trees = [parse(p) for p in PATTERNS + SUBSET]
     parts = [lambda: sample(rng.choice(trees), rng), lambda: rng.choice(ODD), lambda: rng.choice(["a", "non", "quasi"])]
-    texts = ["".join(rng.choice(parts)() + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 6)))
-             for _ in range(count)]
+    texts = [
+        "".join(rng.choice(parts)() + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 6))) for _ in range(count)
+    ]
     for tree in trees:
         texts += [sample(tree, rng) for _ in range(2)]
         texts += [rng.choice(parts)() + rng.choice(SEPARATORS) + sample(tree, rng), sample(tree, rng) + rng.choice(ODD)]
@@ -114,8 +148,19 @@ def test_the_fast_path_tags_the_bundled_corpus_and_the_labelled_pubmed_set_as_th
 
 
 def test_the_fast_path_tags_a_generated_corpus_as_the_plain_rules_do(tmp_path):
-    subprocess.run([sys.executable, str(PROJECT / "scripts" / "make_corpus.py"), "300", "--out", str(tmp_path),
-                    "--formats", "bib"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT / "scripts" / "make_corpus.py"),
+            "300",
+            "--out",
+            str(tmp_path),
+            "--formats",
+            "bib",
+        ],
+        check=True,
+        capture_output=True,
+    )
     studies = read_file(tmp_path / "corpus.bib", "corpus.bib").records
     assert len(studies) > 250
     assert assert_both_ways_alike(studies) > 1000
@@ -165,8 +210,11 @@ def test_every_match_begins_where_the_clues_allow():
                 continue
             matched += len(starts)
             ready = prefilter.prepared(text, clues.wanted)
-            earliest = [at for route in clues.candidates(ready).get(pattern, [])
-                        if (at := route.earliest_start(ready)) is not None]
+            earliest = [
+                at
+                for route in clues.candidates(ready).get(pattern, [])
+                if (at := route.earliest_start(ready)) is not None
+            ]
             assert earliest and min(earliest) <= starts[0], (source, text)
             for start in starts:
                 alone = prefilter.prepared(pattern.regex.match(text, start).group(0))
@@ -184,31 +232,99 @@ def test_the_parser_reads_every_vocabulary_pattern():
 W = CharSet(False, (), frozenset("w"))
 
 
-@pytest.mark.parametrize("pattern, tree", [
-    (r"ab", Group(((Literal("a"), Literal("b")),))),
-    (r"a|", Group(((Literal("a"),), ()))),
-    (r"\bx\.\ \-", Group(((Anchor("b"), Literal("x"), Literal("."), Literal(" "), Literal("-")),))),
-    (r"[^]a-c\d]", Group(((CharSet(True, ((93, 93), (97, 99)), frozenset("d")),),))),
-    (r"[-\w][s][\b\n-]", Group(((CharSet(False, ((45, 45),), frozenset("w")), Literal("s"),
-                                 CharSet(False, ((8, 8), (10, 10), (45, 45)), frozenset())),))),
-    (r"(?:a|bc)?(x)+?", Group(((Repeat(0, 1, Group(((Literal("a"),), (Literal("b"), Literal("c"))))),
-                                Repeat(1, None, Group(((Literal("x"),),)))),))),
-    (r"(?P<n>y){2}z{1,}\d{0,8}?.", Group(((Repeat(2, 2, Group(((Literal("y"),),))), Repeat(1, None, Literal("z")),
-                                          Repeat(0, 8, CharSet(False, (), frozenset("d"))),
-                                          CharSet(True, ((10, 10),), frozenset())),))),
-    (r"^(?<![-\w])(?!\w)(?<=a)(?=b)$", Group(((Anchor("^"), Look(True, True, Group(((CharSet(
-        False, ((45, 45),), frozenset("w")),),))), Look(False, True, Group(((W,),))),
-        Look(True, False, Group(((Literal("a"),),))), Look(False, False, Group(((Literal("b"),),))), Anchor("$")),))),
-])
+@pytest.mark.parametrize(
+    "pattern, tree",
+    [
+        (r"ab", Group(((Literal("a"), Literal("b")),))),
+        (r"a|", Group(((Literal("a"),), ()))),
+        (r"\bx\.\ \-", Group(((Anchor("b"), Literal("x"), Literal("."), Literal(" "), Literal("-")),))),
+        (r"[^]a-c\d]", Group(((CharSet(True, ((93, 93), (97, 99)), frozenset("d")),),))),
+        (
+            r"[-\w][s][\b\n-]",
+            Group(
+                (
+                    (
+                        CharSet(False, ((45, 45),), frozenset("w")),
+                        Literal("s"),
+                        CharSet(False, ((8, 8), (10, 10), (45, 45)), frozenset()),
+                    ),
+                )
+            ),
+        ),
+        (
+            r"(?:a|bc)?(x)+?",
+            Group(
+                (
+                    (
+                        Repeat(0, 1, Group(((Literal("a"),), (Literal("b"), Literal("c"))))),
+                        Repeat(1, None, Group(((Literal("x"),),))),
+                    ),
+                )
+            ),
+        ),
+        (
+            r"(?P<n>y){2}z{1,}\d{0,8}?.",
+            Group(
+                (
+                    (
+                        Repeat(2, 2, Group(((Literal("y"),),))),
+                        Repeat(1, None, Literal("z")),
+                        Repeat(0, 8, CharSet(False, (), frozenset("d"))),
+                        CharSet(True, ((10, 10),), frozenset()),
+                    ),
+                )
+            ),
+        ),
+        (
+            r"^(?<![-\w])(?!\w)(?<=a)(?=b)$",
+            Group(
+                (
+                    (
+                        Anchor("^"),
+                        Look(True, True, Group(((CharSet(False, ((45, 45),), frozenset("w")),),))),
+                        Look(False, True, Group(((W,),))),
+                        Look(True, False, Group(((Literal("a"),),))),
+                        Look(False, False, Group(((Literal("b"),),))),
+                        Anchor("$"),
+                    ),
+                )
+            ),
+        ),
+    ],
+)
 def test_the_parser_gives_the_tree_of_the_subset(pattern, tree):
     assert parse(pattern) == tree
     re.compile(pattern)
 
 
-@pytest.mark.parametrize("pattern", [
-    "(?i)ab", "(?x) a b", "(a)\\1", "a*+", "a++", "(?>ab)", "(?P=n)", "(?#note)a", "\\x41", "\\u0041", "\\N{DASH}",
-    "a{,3}", "a{x}", "{", "a{", "x{2", "(?(1)a|b)", "a)", "(ab", "[ab", "[z-a]", "*a", "\\",
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(?i)ab",
+        "(?x) a b",
+        "(a)\\1",
+        "a*+",
+        "a++",
+        "(?>ab)",
+        "(?P=n)",
+        "(?#note)a",
+        "\\x41",
+        "\\u0041",
+        "\\N{DASH}",
+        "a{,3}",
+        "a{x}",
+        "{",
+        "a{",
+        "x{2",
+        "(?(1)a|b)",
+        "a)",
+        "(ab",
+        "[ab",
+        "[z-a]",
+        "*a",
+        "\\",
+    ],
+)
 def test_syntax_outside_the_subset_is_not_read_and_its_pattern_searched_in_every_text(pattern):
     with pytest.raises(Unsupported):
         parse(pattern)
@@ -226,25 +342,43 @@ def test_syntax_outside_the_subset_is_not_read_and_its_pattern_searched_in_every
         assert compiled.first(ready) == (match and match.group(0)), (pattern, text)
 
 
-@pytest.mark.parametrize("pattern, most", [
-    ("ab?c{2,3}", 5), ("a+", None), ("(?=xyz)", 0), ("(ab|c)*", None), ("(?:\\b)*", 0), ("x|[yz]{4}", 4),
-    ("(?<!abc)d", 1), ("", 0),
-])
+@pytest.mark.parametrize(
+    "pattern, most",
+    [
+        ("ab?c{2,3}", 5),
+        ("a+", None),
+        ("(?=xyz)", 0),
+        ("(ab|c)*", None),
+        ("(?:\\b)*", 0),
+        ("x|[yz]{4}", 4),
+        ("(?<!abc)d", 1),
+        ("", 0),
+    ],
+)
 def test_the_widest_a_pattern_can_take(pattern, most):
     assert widest(parse(pattern)) == most
 
 
-@pytest.mark.parametrize("pattern, routes", [
-    (r"(?<!\w)tab(?!\w)", [({b"tab"}, (("tab", 0),))]),
-    (r"\bcase[- ]control", [({b"case"}, (("case", 0), ("control", 5)))]),
-    (r"\bcohort stud(y|ies)\b", [({b"cohort", b"study"}, (("cohort study", 0),)),
-                                 ({b"cohort", b"studies"}, (("cohort studies", 0),))]),
-    (r"^Protocol\b", [({b"protocol"}, (("protocol", 0),))]),
-    (r"\bseries of \d+ (patients|cases)\b",
-     [({b"series", b"of", b"patients"}, (("series of ", 0), (" patients", None))),
-      ({b"series", b"of", b"cases"}, (("series of ", 0), (" cases", None)))]),
-    (r"tab\b(?=x)|(?<=\w)tab\b", [(set(), (("tab", 0),))]),
-])
+@pytest.mark.parametrize(
+    "pattern, routes",
+    [
+        (r"(?<!\w)tab(?!\w)", [({b"tab"}, (("tab", 0),))]),
+        (r"\bcase[- ]control", [({b"case"}, (("case", 0), ("control", 5)))]),
+        (
+            r"\bcohort stud(y|ies)\b",
+            [({b"cohort", b"study"}, (("cohort study", 0),)), ({b"cohort", b"studies"}, (("cohort studies", 0),))],
+        ),
+        (r"^Protocol\b", [({b"protocol"}, (("protocol", 0),))]),
+        (
+            r"\bseries of \d+ (patients|cases)\b",
+            [
+                ({b"series", b"of", b"patients"}, (("series of ", 0), (" patients", None))),
+                ({b"series", b"of", b"cases"}, (("series of ", 0), (" cases", None))),
+            ],
+        ),
+        (r"tab\b(?=x)|(?<=\w)tab\b", [(set(), (("tab", 0),))]),
+    ],
+)
 def test_the_clues_a_pattern_leaves(pattern, routes):
     """The words (bounded on both sides by the pattern) and the pieces, each with the most characters a match
     holds before it, of each route; of routes that give the same clues, one."""
@@ -262,8 +396,15 @@ def test_the_switch_is_read_at_call_time(monkeypatch):
     assert rule_tags(study, True) == plain and len(calls) == 5
 
 
-WORDS = sorted({word for source in PATTERNS for route in prefilter.compiled(source).routes
-                for piece, _ in route.pieces for word in [piece, *re.findall(r"\w+", piece)]})
+WORDS = sorted(
+    {
+        word
+        for source in PATTERNS
+        for route in prefilter.compiled(source).routes
+        for piece, _ in route.pieces
+        for word in [piece, *re.findall(r"\w+", piece)]
+    }
+)
 
 
 def cased(text: str, how: str) -> str:
@@ -275,7 +416,8 @@ def cased(text: str, how: str) -> str:
 
 pieces = st.builds(cased, st.sampled_from(WORDS + ODD), st.sampled_from(["as is", "upper", "title", "fold"]))
 texts = st.lists(st.tuples(pieces, st.sampled_from(SEPARATORS)), max_size=10).map(
-    lambda parts: "".join(piece + separator for piece, separator in parts))
+    lambda parts: "".join(piece + separator for piece, separator in parts)
+)
 
 
 @settings(derandomize=True, max_examples=400, deadline=None)

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES
-from evidence.fast import parallel
+
 from evidence.cli import cli
-from evidence.fast import pieces
-from evidence.formats import FORMATS, read_file
+from evidence.fast import parallel, pieces
 from evidence.fast.spool import Spool
+from evidence.formats import FORMATS, read_file
 
 EXTENSIONS = {"bibtex": "bib", "ris": "ris", "medline": "nbib"}
 RECORD_STARTS = {name: FORMATS[name].pieces.record_start for name in ("bibtex", "ris", "medline")}
@@ -79,29 +78,44 @@ def odd_text(format: str) -> str:
     """Real exports (tests/fixtures) with the odd entries among them, twice over, and text before the first
     entry, as one file of ``format``."""
     if format == "ris":
-        parts = [(FIXTURES / name).read_text(encoding="utf-8-sig").replace("\r\n", "\n")
-                 for name in ("databases.ris", "zotero.ris", "endnote.ris")]
+        parts = [
+            (FIXTURES / name).read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+            for name in ("databases.ris", "zotero.ris", "endnote.ris")
+        ]
         once = "\n".join([parts[0], ODD_RIS, parts[1], parts[2]])
         return once + "\n" + once.replace("Provider: evidence test fixtures\n", "")
     if format == "medline":  # with a comment above each record (cut there), then without
         labelled = (FIXTURES / "pubmed_labelled.nbib").read_text(encoding="utf-8")
         uncommented = "".join(line for line in labelled.splitlines(keepends=True) if not line.startswith("#"))
         return "\n".join([labelled, ODD_MEDLINE, uncommented])
-    return "% before the first entry\n" + "\n".join([(FIXTURES / "pieces.bib").read_text(encoding="utf-8"), ODD_BIBTEX,
-                                                     (FIXTURES / "tricky.bib").read_text(encoding="utf-8"),
-                                                     (FIXTURES / "pieces.bib").read_text(encoding="utf-8")])
+    return "% before the first entry\n" + "\n".join(
+        [
+            (FIXTURES / "pieces.bib").read_text(encoding="utf-8"),
+            ODD_BIBTEX,
+            (FIXTURES / "tricky.bib").read_text(encoding="utf-8"),
+            (FIXTURES / "pieces.bib").read_text(encoding="utf-8"),
+        ]
+    )
 
 
 def plain_entries(format: str, count: int) -> str:
     """``count`` entries of ``format`` in ASCII, several by the same author in the same year."""
     if format == "ris":
-        return "".join(f"TY  - JOUR\nAU  - Author{i % 7}, Given\nTI  - Study number {i}\nPY  - {2000 + i % 5}\n"
-                       f"DO  - 10.1000/s.{i}\nER  - \n\n" for i in range(count))
+        return "".join(
+            f"TY  - JOUR\nAU  - Author{i % 7}, Given\nTI  - Study number {i}\nPY  - {2000 + i % 5}\n"
+            f"DO  - 10.1000/s.{i}\nER  - \n\n"
+            for i in range(count)
+        )
     if format == "medline":
-        return "".join(f"PMID- {1000 + i}\nTI  - Study number {i}.\nFAU - Author{i % 7}, Given\nDP  - {2000 + i % 5}\n\n"
-                       for i in range(count))
-    return "".join(f"@article{{s{i},\n  title = {{Study number {i}}},\n  author = {{Author{i % 7}, Given}},\n"
-                   f"  year = {{{2000 + i % 5}}},\n  doi = {{10.1000/s.{i}}}\n}}\n\n" for i in range(count))
+        return "".join(
+            f"PMID- {1000 + i}\nTI  - Study number {i}.\nFAU - Author{i % 7}, Given\nDP  - {2000 + i % 5}\n\n"
+            for i in range(count)
+        )
+    return "".join(
+        f"@article{{s{i},\n  title = {{Study number {i}}},\n  author = {{Author{i % 7}, Given}},\n"
+        f"  year = {{{2000 + i % 5}}},\n  doi = {{10.1000/s.{i}}}\n}}\n\n"
+        for i in range(count)
+    )
 
 
 def keep(record, place):
@@ -117,8 +131,10 @@ def written(tmp_path: Path, format: str, data: bytes) -> Path:
 
 def outcome(result) -> tuple[list[dict], list[tuple]]:
     """A read's records (as dicts) and errors (file, line, key, severity, message, text)."""
-    return ([asdict(record) for record in result.records],
-            [(e.file, e.line, e.entry_key, e.severity, e.message, e.raw) for e in result.errors])
+    return (
+        [asdict(record) for record in result.records],
+        [(e.file, e.line, e.entry_key, e.severity, e.message, e.raw) for e in result.errors],
+    )
 
 
 def read_both_ways(path: Path, format: str, tmp_path: Path, encoding: str | None = None) -> tuple[tuple, tuple]:
@@ -157,8 +173,7 @@ def test_a_file_read_in_pieces_gives_what_its_whole_text_gives(format, newline, 
 
 
 @pytest.mark.parametrize("format", ["bibtex", "ris", "medline"])
-def test_pieces_read_in_worker_processes_give_what_the_whole_text_gives(format, tmp_path, small_pieces,
-                                                                          monkeypatch):
+def test_pieces_read_in_worker_processes_give_what_the_whole_text_gives(format, tmp_path, small_pieces, monkeypatch):
     path = written(tmp_path, format, odd_text(format).encode())
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     with parallel.workers():
@@ -187,7 +202,7 @@ def test_a_file_with_a_byte_that_is_not_utf8_late_in_it_is_read_as_text(format, 
     assert len(records) == 201 and records[-1]["title"] == "Caf\u00e9 study"
     [(_, line, _, severity, message, _)] = [e for e in errors if e[2] is None]
     assert severity == "warning" and message.startswith("not UTF-8 text") and "read as cp1252, which gives é" in message
-    assert line == text[:text.index("Caf\u00e9")].count("\n") + 1  # the line of the byte
+    assert line == text[: text.index("Caf\u00e9")].count("\n") + 1  # the line of the byte
 
 
 @pytest.mark.parametrize("format", ["bibtex", "ris", "medline"])

@@ -22,10 +22,14 @@ VANCOUVER = (
     "acupuncture, simulated acupuncture, and usual care for chronic low back pain. Arch Intern Med. "
     "2009 May 11;169(9):858-66. doi:10.1001/archinternmed.2009.65 PMID: 19433697; PMCID: PMC2832641."
 )
-CONSUMER = ("Kvorning N, Holmberg C, Grennert L, Åberg A, Åkeson J. Acupuncture relieves pelvic and low-back pain "
-            "in late pregnancy. Acta Obstetricia et Gynecologica Scandinavica. 2004;83(3):246–50. "
-            "doi:10.1111/j.0001-6349.2004.0215.x")
-TITLE_JOURNAL_YEAR = "Traditional acupuncture triggers a local increase in adenosine in human subjects. The Journal of Pain 2012"
+CONSUMER = (
+    "Kvorning N, Holmberg C, Grennert L, Åberg A, Åkeson J. Acupuncture relieves pelvic and low-back pain "
+    "in late pregnancy. Acta Obstetricia et Gynecologica Scandinavica. 2004;83(3):246–50. "
+    "doi:10.1111/j.0001-6349.2004.0215.x"
+)
+TITLE_JOURNAL_YEAR = (
+    "Traditional acupuncture triggers a local increase in adenosine in human subjects. The Journal of Pain 2012"
+)
 
 
 def names(record):
@@ -37,21 +41,45 @@ def test_apa_reference():
     assert names(record)[:2] == [("", "Shin", "J.-S."), ("", "Ha", "I.-H.")]
     assert [p.display for p in record.authors][4] == "Kim MR" and len(record.authors) == 8
     assert record.title.startswith("Effects of motion style") and record.title.endswith("effectiveness trial")
-    assert (record.journal, record.year, record.volume, record.issue, record.pages) == ("Pain", 2013, "154", "7", "1030-1037")
+    assert (record.journal, record.year, record.volume, record.issue, record.pages) == (
+        "Pain",
+        2013,
+        "154",
+        "7",
+        "1030-1037",
+    )
     assert record.doi == "10.1016/j.pain.2013.03.013"
-    assert (record.key, record.source_format, record.source_line, record.note) == ("shin2013", "reference-list", 1, None)
+    assert (record.key, record.source_format, record.source_line, record.note) == (
+        "shin2013",
+        "reference-list",
+        1,
+        None,
+    )
     assert errors == []  # every field found: nothing to warn about
 
 
 def test_vancouver_reference_drops_et_al_and_marks_the_list_incomplete():
     (record,) = read(VANCOUVER, "refs.txt").records
-    assert [p.display for p in record.authors] == ["Cherkin DC", "Sherman KJ", "Avins AL", "Erro JH", "Ichikawa L", "Barlow WE"]
+    assert [p.display for p in record.authors] == [
+        "Cherkin DC",
+        "Sherman KJ",
+        "Avins AL",
+        "Erro JH",
+        "Ichikawa L",
+        "Barlow WE",
+    ]
     assert record.authors[0].given == "D. C."
     assert record.more_authors  # the list is known to be incomplete; exports write "and others"
-    assert record.title == ("A randomized trial comparing acupuncture, simulated acupuncture, and usual care for "
-                            "chronic low back pain")
+    assert record.title == (
+        "A randomized trial comparing acupuncture, simulated acupuncture, and usual care for chronic low back pain"
+    )
     assert (record.journal, record.year, record.volume, record.issue, record.pages) == (
-        "Arch Intern Med", 2009, "169", "9", "858-866")
+        "Arch Intern Med",
+        2009,
+        "169",
+        "9",
+        "858-866",
+    )
     assert (record.doi, record.pmid, record.pmcid) == ("10.1001/archinternmed.2009.65", "19433697", "PMC2832641")
 
 
@@ -60,9 +88,16 @@ def test_consumer_styles():
     kvorning, takano = result.records
     assert [p.display for p in kvorning.authors][3:] == ["Åberg A", "Åkeson J"]
     assert (kvorning.journal, kvorning.pages, kvorning.doi) == (
-        "Acta Obstetricia et Gynecologica Scandinavica", "246-250", "10.1111/j.0001-6349.2004.0215.x")
+        "Acta Obstetricia et Gynecologica Scandinavica",
+        "246-250",
+        "10.1111/j.0001-6349.2004.0215.x",
+    )
     assert (takano.authors, takano.title, takano.journal, takano.year) == (
-        [], "Traditional acupuncture triggers a local increase in adenosine in human subjects", "The Journal of Pain", 2012)
+        [],
+        "Traditional acupuncture triggers a local increase in adenosine in human subjects",
+        "The Journal of Pain",
+        2012,
+    )
     assert takano.key == "traditional2012" and takano.source_line == 3
     (warning,) = result.errors
     assert (warning.line, warning.severity, warning.entry_key) == (3, "warning", "traditional2012")
@@ -70,32 +105,55 @@ def test_consumer_styles():
 
 
 def test_hard_cases():
-    text = "\n\n".join([
-        "van der Berg A, de la Cruz M, Smith-Jones KL. Needling: does depth matter? J. Invent. Ex. "
-        "2019;(4):e1007. https://dx.doi.org/10.5555/0000-0000(19)00045-X.",
-        "Madsen MV, Gøtzsche PC and Hróbjartsson A. \"Acupuncture treatment for pain: systematic review of randomised "
-        "clinical trials.\" BMJ, 2009, 338:a3115.",
-        "Acupuncture. NIH Consens Statement. 1997 Nov 3-5;15(5):1-34.",
-        "Vickers AJ, Linde K; Acupuncture Trialists' Collaboration. Acupuncture for chronic pain. Arch Intern Med. "
-        "2012;172(19):1444-53.",
-        "Acupuncture. (1997). NIH Consensus Statement, 15(5), 1–34.",
-        "Smith J, Jones K. An acupuncture guideline (2016) revisited. BMJ. 2018;360:k1234.",
-    ])
+    text = "\n\n".join(
+        [
+            "van der Berg A, de la Cruz M, Smith-Jones KL. Needling: does depth matter? J. Invent. Ex. "
+            "2019;(4):e1007. https://dx.doi.org/10.5555/0000-0000(19)00045-X.",
+            'Madsen MV, Gøtzsche PC and Hróbjartsson A. "Acupuncture treatment for pain: systematic review of randomised '
+            'clinical trials." BMJ, 2009, 338:a3115.',
+            "Acupuncture. NIH Consens Statement. 1997 Nov 3-5;15(5):1-34.",
+            "Vickers AJ, Linde K; Acupuncture Trialists' Collaboration. Acupuncture for chronic pain. Arch Intern Med. "
+            "2012;172(19):1444-53.",
+            "Acupuncture. (1997). NIH Consensus Statement, 15(5), 1–34.",
+            "Smith J, Jones K. An acupuncture guideline (2016) revisited. BMJ. 2018;360:k1234.",
+        ]
+    )
     berg, madsen, nih, vickers, apa_untitled, year_in_title = read(text, "refs.txt").records
     assert names(berg) == [("van der", "Berg", "A."), ("de la", "Cruz", "M."), ("", "Smith-Jones", "K. L.")]
     assert (berg.title, berg.journal, berg.volume, berg.issue, berg.pages) == (
-        "Needling: does depth matter?", "J. Invent. Ex", None, "4", "e1007")
+        "Needling: does depth matter?",
+        "J. Invent. Ex",
+        None,
+        "4",
+        "e1007",
+    )
     assert berg.doi == "10.5555/0000-0000(19)00045-x"
     assert [p.display for p in madsen.authors] == ["Madsen MV", "Gøtzsche PC", "Hróbjartsson A"]
     assert (madsen.title, madsen.journal, madsen.volume, madsen.pages) == (
-        "Acupuncture treatment for pain: systematic review of randomised clinical trials", "BMJ", "338", "a3115")
+        "Acupuncture treatment for pain: systematic review of randomised clinical trials",
+        "BMJ",
+        "338",
+        "a3115",
+    )
     assert (nih.authors, nih.title, nih.journal, nih.year, nih.pages) == (
-        [], "Acupuncture", "NIH Consens Statement", 1997, "1-34")
+        [],
+        "Acupuncture",
+        "NIH Consens Statement",
+        1997,
+        "1-34",
+    )
     assert vickers.authors[-1].family == "Acupuncture Trialists' Collaboration" and vickers.authors[-1].given == ""
     assert (apa_untitled.authors, apa_untitled.title, apa_untitled.journal, apa_untitled.issue) == (
-        [], "Acupuncture", "NIH Consensus Statement", "5")
+        [],
+        "Acupuncture",
+        "NIH Consensus Statement",
+        "5",
+    )
     assert (year_in_title.title, year_in_title.year, year_in_title.pages) == (
-        "An acupuncture guideline (2016) revisited", 2018, "k1234")
+        "An acupuncture guideline (2016) revisited",
+        2018,
+        "k1234",
+    )
 
 
 NUMBERED = """References
@@ -114,7 +172,11 @@ def test_numbered_layouts_one_per_line_or_wrapped():
     for style in ("{}. ", "[{}] ", "{}) "):
         text = re.sub(r"^(\d+)\. ", lambda m: style.format(m.group(1)), NUMBERED, flags=re.MULTILINE)
         result = read(text, "refs.txt")
-        assert [(r.key, r.source_line) for r in result.records] == [("cherkin2009", 3), ("manheimer2005", 7), ("kvorning2004", 8)]
+        assert [(r.key, r.source_line) for r in result.records] == [
+            ("cherkin2009", 3),
+            ("manheimer2005", 7),
+            ("kvorning2004", 8),
+        ]
         cherkin = result.records[0]
         assert (cherkin.pages, cherkin.doi) == ("858-866", "10.1001/archinternmed.2009.65")
         assert cherkin.title.endswith("simulated acupuncture, and usual care for chronic low back pain")
@@ -123,7 +185,10 @@ def test_numbered_layouts_one_per_line_or_wrapped():
 def test_paragraph_layouts():
     wrapped = APA.replace("(2013). ", "(2013).\n    ").replace("Pain, 154", "Pain,\n    154")
     result = read(f"{wrapped}\n\n{VANCOUVER}\n", "refs.txt")
-    assert [(r.key, r.source_line, r.pages) for r in result.records] == [("shin2013", 1, "1030-1037"), ("cherkin2009", 5, "858-866")]
+    assert [(r.key, r.source_line, r.pages) for r in result.records] == [
+        ("shin2013", 1, "1030-1037"),
+        ("cherkin2009", 5, "858-866"),
+    ]
     one_per_line = read(f"{CONSUMER}\n{VANCOUVER}\n{APA}\n", "refs.txt").records
     assert [(r.key, r.source_line) for r in one_per_line] == [("kvorning2004", 1), ("cherkin2009", 2), ("shin2013", 3)]
 
@@ -163,20 +228,40 @@ def test_load_into_sqlite(tmp_path):
     db = Database(db_path)
     row = next(db.query("select * from studies where key = 'cherkin2009'"))
     assert (row["source_file"], row["source_line"], row["doi"], row["pmid"], row["pages"]) == (
-        "vancouver.txt", 1, "10.1001/archinternmed.2009.65", "19433697", "858-866")
-    authors = [r["display"] for r in db.query(
-        "select a.display from study_authors sa join authors a on a.id = sa.author_id "
-        "where sa.study_key = 'tulder1999' order by sa.position")]
+        "vancouver.txt",
+        1,
+        "10.1001/archinternmed.2009.65",
+        "19433697",
+        "858-866",
+    )
+    authors = [
+        r["display"]
+        for r in db.query(
+            "select a.display from study_authors sa join authors a on a.id = sa.author_id "
+            "where sa.study_key = 'tulder1999' order by sa.position"
+        )
+    ]
     assert authors == ["van Tulder MW", "Cherkin DC", "Berman B", "Lao L", "Koes BW"]
     errors = list(db.query("select line, severity, message, raw from load_errors where severity = 'error'"))
-    assert errors == [{"line": 17, "severity": "error", "raw": "Not a reference at all",
-                       "message": "reference could not be parsed (no year, DOI or PMID found); it was not loaded"}]
+    assert errors == [
+        {
+            "line": 17,
+            "severity": "error",
+            "raw": "Not a reference at all",
+            "message": "reference could not be parsed (no year, DOI or PMID found); it was not loaded",
+        }
+    ]
     assert loader.load(db_path, [path]).unchanged == 12
 
 
 def test_accuracy_script_on_the_labelled_set():
-    run = subprocess.run([sys.executable, "scripts/reflist_accuracy.py", "--min-accuracy", "0.95"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "scripts/reflist_accuracy.py", "--min-accuracy", "0.95"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "on 38 labelled references (3 files)" in run.stdout
     for field in ("authors", "year", "title", "journal", "volume", "issue", "pages", "doi", "pmid"):

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES, curated_tags, exported_and_read_back
+
 from evidence import loader
 from evidence.cli import cli
-from evidence.formats.ris import RIS_TYPES
-from evidence.formats.latex import extra_text
 from evidence.formats import FORMATS, format_of, read_file
-from evidence.formats.ris import ENTRY_TYPES, read
+from evidence.formats.latex import extra_text
+from evidence.formats.ris import ENTRY_TYPES, RIS_TYPES, read
 from evidence.records import Person
 
 
@@ -39,15 +38,28 @@ def test_zotero_export_crlf_without_ids():
     result = read_fixture("zotero.ris")
     assert result.errors == []
     cherkin, guerreiro, vickers = result.records
-    assert [r.key for r in result.records] == ["cherkin2009", "guerreirodasilva2004", "vickers2018"]  # made: Zotero writes no ID
+    assert [r.key for r in result.records] == [
+        "cherkin2009",
+        "guerreirodasilva2004",
+        "vickers2018",
+    ]  # made: Zotero writes no ID
     for record in result.records:
         assert fixture_line("zotero.ris", record.source_line) == "TY  - JOUR"
         assert record.source_format == "ris" and record.entry_type == "article" and record.pmid is None
     assert cherkin.title.startswith("A randomized trial comparing acupuncture")
     assert len(cherkin.authors) == 12 and cherkin.authors[0] == Person("Cherkin", "Daniel C.")
     assert (cherkin.journal, cherkin.journal_abbrev, cherkin.year, cherkin.month) == (
-        "Archives of Internal Medicine", "Arch Intern Med", 2009, "may")
-    assert (cherkin.volume, cherkin.issue, cherkin.pages, cherkin.doi) == ("169", "9", "858-866", "10.1001/archinternmed.2009.65")
+        "Archives of Internal Medicine",
+        "Arch Intern Med",
+        2009,
+        "may",
+    )
+    assert (cherkin.volume, cherkin.issue, cherkin.pages, cherkin.doi) == (
+        "169",
+        "9",
+        "858-866",
+        "10.1001/archinternmed.2009.65",
+    )
     assert cherkin.keywords == ["acupuncture"]
     for tag in cherkin.tags:
         file, _, line = tag.source.rpartition(":")
@@ -64,7 +76,12 @@ def test_endnote_export_with_bom_crlf_record_numbers_and_broken_entries():
     assert [r.key for r in result.records] == ["cherkin2009", "inoue2006"]  # "ID  - 31" is a record number, not a key
     cherkin = result.records[0]
     assert (cherkin.pmid, cherkin.pmcid, cherkin.pages, cherkin.year, cherkin.month) == (
-        "19433697", "PMC2832641", "858-866", 2009, "may")  # AN with DP NLM, C2, "858-66", PY and DA "May 11"
+        "19433697",
+        "PMC2832641",
+        "858-866",
+        2009,
+        "may",
+    )  # AN with DP NLM, C2, "858-66", PY and DA "May 11"
     assert (cherkin.journal, cherkin.journal_abbrev) == ("Archives of internal medicine", "Arch Intern Med")
     assert cherkin.authors[0] == Person("Cherkin", "D. C.") and cherkin.note is None  # ZZ is passed over
     assert cherkin.keywords == ["Acupuncture Therapy"]
@@ -73,12 +90,23 @@ def test_endnote_export_with_bom_crlf_record_numbers_and_broken_entries():
     assert fixture_line("endnote.ris", lines["rct"]) == "design:rct"  # an unindented continuation line
 
     malformed, untitled = result.errors
-    assert (malformed.file, malformed.line, malformed.entry_key, malformed.severity) == ("endnote.ris", 34, "kvorning2004", "error")
+    assert (malformed.file, malformed.line, malformed.entry_key, malformed.severity) == (
+        "endnote.ris",
+        34,
+        "kvorning2004",
+        "error",
+    )
     assert fixture_line("endnote.ris", 34) == "AN  - 14995919" and "outside any entry" in malformed.message
     assert "Acupuncture relieves pelvic and low-back pain" in malformed.raw  # nothing is lost
-    assert (untitled.line, untitled.entry_key, untitled.message) == (72, "chung2003", "entry has no title; it was not loaded")
+    assert (untitled.line, untitled.entry_key, untitled.message) == (
+        72,
+        "chung2003",
+        "entry has no title; it was not loaded",
+    )
     assert "AU  - Chung, A." in untitled.raw
-    assert str(malformed).startswith("endnote.ris:34 [kvorning2004]: error: lines 34-48 hold RIS tags outside any entry")
+    assert str(malformed).startswith(
+        "endnote.ris:34 [kvorning2004]: error: lines 34-48 hold RIS tags outside any entry"
+    )
 
 
 def test_accession_numbers_are_pmids_only_where_the_record_says_so():
@@ -92,12 +120,19 @@ def test_accession_numbers_are_pmids_only_where_the_record_says_so():
         "cinahl2016": None,  # digits, but DB and DP name CINAHL on EBSCOhost
     }
     assert [str(e) for e in result.errors] == [
-        "databases.ris:49 [wos2018]: warning: no DOI or PMID: the study cannot be verified against a public record"]
+        "databases.ris:49 [wos2018]: warning: no DOI or PMID: the study cannot be verified against a public record"
+    ]
     embase = records["embase2019"]  # Embase's older tags: T1, A1, Y1, N2, JF, JA
     assert (embase.title, embase.authors[1], embase.year) == (
-        "Needling depth and pain after knee surgery: an invented trial", Person("Lindqvist", "Maja"), 2019)
+        "Needling depth and pain after knee surgery: an invented trial",
+        Person("Lindqvist", "Maja"),
+        2019,
+    )
     assert (embase.abstract, embase.journal, embase.journal_abbrev) == (
-        "An invented abstract of one line.", "Journal of Invented Results", "J Invented Results")
+        "An invented abstract of one line.",
+        "Journal of Invented Results",
+        "J Invented Results",
+    )
     assert (embase.pages, embase.issn) == ("e101-e109", "1234-5679")
     assert records["medline2017"].authors[1] == Person("Cruz", "María", "de la")
     assert (records["medline2017"].month, records["wos2018"].month) == ("nov", "may")
@@ -108,42 +143,59 @@ def entry(*tags: str, ris_id: str = "k") -> str:
     return "\n".join(["TY  - JOUR", "TI  - A title", *tags, f"ID  - {ris_id}", "ER  - ", ""])
 
 
-@pytest.mark.parametrize("tags, year, month", [
-    (["PY  - 2009///"], 2009, None),
-    (["Y1  - 2009/05/11/"], 2009, "may"),
-    (["PY  - 2009", "DA  - 2009/07//"], 2009, "jul"),
-    (["PY  - 2009", "DA  - Dec 2"], 2009, "dec"),
-    (["DA  - 2010/02/01/Spring"], 2010, "feb"),
-])
+@pytest.mark.parametrize(
+    "tags, year, month",
+    [
+        (["PY  - 2009///"], 2009, None),
+        (["Y1  - 2009/05/11/"], 2009, "may"),
+        (["PY  - 2009", "DA  - 2009/07//"], 2009, "jul"),
+        (["PY  - 2009", "DA  - Dec 2"], 2009, "dec"),
+        (["DA  - 2010/02/01/Spring"], 2010, "feb"),
+    ],
+)
 def test_dates_as_exports_write_them(tags, year, month):
     record = read(entry(*tags, "DO  - 10.1000/x"), "d.ris").records[0]
     assert (record.year, record.month) == (year, month)
 
 
-@pytest.mark.parametrize("tags, pages", [
-    (["SP  - 858-66"], "858-866"),
-    (["SP  - 858", "EP  - 66"], "858-866"),
-    (["SP  - e101", "EP  - e109"], "e101-e109"),
-    (["SP  - 103"], "103"),
-    (["EP  - 109"], None),
-])
+@pytest.mark.parametrize(
+    "tags, pages",
+    [
+        (["SP  - 858-66"], "858-866"),
+        (["SP  - 858", "EP  - 66"], "858-866"),
+        (["SP  - e101", "EP  - e109"], "e101-e109"),
+        (["SP  - 103"], "103"),
+        (["EP  - 109"], None),
+    ],
+)
 def test_pages_from_start_and_end_or_a_range(tags, pages):
     assert read(entry(*tags, "DO  - 10.1000/x"), "p.ris").records[0].pages == pages
 
 
 def test_names_particles_suffixes_and_groups():
-    text = entry("AU  - van der Berg, Anna", "A1  - ignored, because AU is given", "AU  - Kulay, Luiz, Jr",
-                 "AU  - World Health Organization", "AU  - d'Alembert, Jean", "DO  - 10.1000/x")
+    text = entry(
+        "AU  - van der Berg, Anna",
+        "A1  - ignored, because AU is given",
+        "AU  - Kulay, Luiz, Jr",
+        "AU  - World Health Organization",
+        "AU  - d'Alembert, Jean",
+        "DO  - 10.1000/x",
+    )
     assert read(text, "n.ris").records[0].authors == [
-        Person("Berg", "Anna", "van der"), Person("Kulay", "Luiz", "", "Jr"), Person("World Health Organization"),
-        Person("d'Alembert", "Jean")]
+        Person("Berg", "Anna", "van der"),
+        Person("Kulay", "Luiz", "", "Jr"),
+        Person("World Health Organization"),
+        Person("d'Alembert", "Jean"),
+    ]
 
 
 def test_malformed_entry_between_good_ones_and_an_entry_without_its_end():
-    text = (entry("DO  - 10.1000/a", ris_id="first")
-            + "TY JOUR\nTI  - Its TY line lost its spaces\nID  - broken\nER  - \n"
-            + "TY  - JOUR\nTI  - Cut short\nDO  - 10.1000/b\nID  - short\n\n"
-            + entry("DO  - 10.1000/c", ris_id="last"))
+    text = (
+        entry("DO  - 10.1000/a", ris_id="first")
+        + "TY JOUR\nTI  - Its TY line lost its spaces\nID  - broken\nER  - \n"
+        + "TY  - JOUR\nTI  - Cut short\nDO  - 10.1000/b\nID  - short\n\n"
+        + entry("DO  - 10.1000/c", ris_id="last")
+    )
     result = read(text, "m.ris")
     assert [r.key for r in result.records] == ["first", "short", "last"]
     broken, short = result.errors
@@ -157,7 +209,13 @@ def test_bad_values_are_warnings_naming_the_field_which_is_left_empty():
     text = entry("PY  - In press", "DO  - not a doi", "AN  - PMID: none", "N1  - PMCID: PMCx", "N1  - Kept as a note")
     result = read(text, "b.ris")
     record = result.records[0]
-    assert (record.year, record.doi, record.pmid, record.pmcid, record.note) == (None, None, None, None, "Kept as a note")
+    assert (record.year, record.doi, record.pmid, record.pmcid, record.note) == (
+        None,
+        None,
+        None,
+        None,
+        "Kept as a note",
+    )
     assert [(e.line, e.entry_key, e.severity, e.message) for e in result.errors] == [
         (1, "k", "warning", "no DOI or PMID: the study cannot be verified against a public record"),
         (3, "k", "warning", "field 'PY': no four-digit year in 'In press'; left empty"),
@@ -173,7 +231,8 @@ def test_repeated_ids_and_text_that_is_not_ris():
     assert result.errors[0].message == "duplicate key: already used at line 1; this entry was not loaded"
     not_ris = read("@article{k, title={BibTeX}}\n", "x.ris")
     assert not_ris.records == [] and [(e.line, e.message) for e in not_ris.errors] == [
-        (None, "no RIS entries: no line starts with 'TY  - '")]  # no line: the loader keeps what the file held
+        (None, "no RIS entries: no line starts with 'TY  - '")
+    ]  # no line: the loader keeps what the file held
     assert read("\n\n", "empty.ris").errors == []
 
 
@@ -181,8 +240,25 @@ def test_repeated_ids_and_text_that_is_not_ris():
 def test_our_ris_export_reads_back_to_the_database(db, request):
     for study, record in exported_and_read_back(request.getfixturevalue(db), "ris", read):
         stored = study.record
-        for name in ("entry_type", "title", "authors", "year", "month", "journal_abbrev", "volume", "issue",
-                     "pages", "doi", "pmid", "pmcid", "issn", "url", "abstract", "keywords", "note"):
+        for name in (
+            "entry_type",
+            "title",
+            "authors",
+            "year",
+            "month",
+            "journal_abbrev",
+            "volume",
+            "issue",
+            "pages",
+            "doi",
+            "pmid",
+            "pmcid",
+            "issn",
+            "url",
+            "abstract",
+            "keywords",
+            "note",
+        ):
             assert getattr(record, name) == getattr(stored, name), (stored.key, name)
         assert record.journal == (stored.journal or extra_text(stored, "booktitle"))  # a chapter's book
         assert [(t.kind, t.value) for t in record.tags] == curated_tags(study)
@@ -194,15 +270,24 @@ def test_loading_an_endnote_file_end_to_end(tmp_path):
     summary = loader.load(db_path, [tmp_path / "endnote.ris"])
     assert (summary.studies, summary.error_count) == (2, 3)
     with sqlite3.connect(db_path) as conn:
-        rows = conn.execute("SELECT key, pmid, pmcid, pages, source_file, source_line FROM studies ORDER BY key").fetchall()
-        assert rows == [("cherkin2009", "19433697", "PMC2832641", "858-866", "endnote.ris", 1),
-                        ("inoue2006", "17013356", None, "103", "endnote.ris", 50)]
+        rows = conn.execute(
+            "SELECT key, pmid, pmcid, pages, source_file, source_line FROM studies ORDER BY key"
+        ).fetchall()
+        assert rows == [
+            ("cherkin2009", "19433697", "PMC2832641", "858-866", "endnote.ris", 1),
+            ("inoue2006", "17013356", None, "103", "endnote.ris", 50),
+        ]
         assert conn.execute("SELECT count(*) FROM study_authors WHERE study_key = 'cherkin2009'").fetchone() == (12,)
         conditions = conn.execute("SELECT study_key, condition_id, provenance, source FROM study_conditions").fetchall()
         assert conditions == [("cherkin2009", "chronic-low-back-pain", "curated", "endnote.ris:21")]
-        errors = conn.execute("SELECT line, entry_key, severity, message FROM load_errors "
-                              "WHERE severity = 'error' ORDER BY line").fetchall()
-    assert [e[:3] for e in errors] == [(34, "kvorning2004", "error"), (62, "inoue2006", "error"), (72, "chung2003", "error")]
+        errors = conn.execute(
+            "SELECT line, entry_key, severity, message FROM load_errors WHERE severity = 'error' ORDER BY line"
+        ).fetchall()
+    assert [e[:3] for e in errors] == [
+        (34, "kvorning2004", "error"),
+        (62, "inoue2006", "error"),
+        (72, "chung2003", "error"),
+    ]
     assert errors[1][3].startswith("unknown condition 'lower-back-pain'") and "low-back-pain" in errors[1][3]
     assert fixture_line("endnote.ris", 62) == "KW  - condition:lower-back-pain"
     again = loader.load(db_path, [tmp_path / "endnote.ris"])
@@ -212,13 +297,18 @@ def test_loading_an_endnote_file_end_to_end(tmp_path):
 def test_evidence_load_reads_ris_and_csl_json_together(tmp_path):
     for name in ("endnote.ris", "zotero.json"):
         shutil.copy(FIXTURES / name, tmp_path / name)
-    result = CliRunner().invoke(cli, ["load", str(tmp_path / "e.db"), str(tmp_path / "endnote.ris"),
-                                      str(tmp_path / "zotero.json")])
+    result = CliRunner().invoke(
+        cli, ["load", str(tmp_path / "e.db"), str(tmp_path / "endnote.ris"), str(tmp_path / "zotero.json")]
+    )
     assert result.exit_code == 0, result.output
     # the same study in both exports (same DOI) becomes one, named by the first file, with both sources
     assert "3 studies (3 added, 0 updated, 0 unchanged, 0 removed; 1 duplicate entries merged)" in result.output
     with sqlite3.connect(tmp_path / "e.db") as conn:
         assert conn.execute("SELECT key, source_file FROM studies ORDER BY key").fetchall() == [
-            ("cherkin2009", "endnote.ris"), ("inoue2006", "endnote.ris"), ("vickersAcupunctureChronicPain2018", "zotero.json")]
-        assert conn.execute("SELECT file, format, matched_on FROM study_sources WHERE study_key = 'cherkin2009' "
-                            "ORDER BY file").fetchall() == [("endnote.ris", "ris", "first"), ("zotero.json", "csl-json", "doi")]
+            ("cherkin2009", "endnote.ris"),
+            ("inoue2006", "endnote.ris"),
+            ("vickersAcupunctureChronicPain2018", "zotero.json"),
+        ]
+        assert conn.execute(
+            "SELECT file, format, matched_on FROM study_sources WHERE study_key = 'cherkin2009' ORDER BY file"
+        ).fetchall() == [("endnote.ris", "ris", "first"), ("zotero.json", "csl-json", "doi")]

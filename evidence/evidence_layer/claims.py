@@ -11,11 +11,25 @@ from ..records import LoadError, fold
 from ..yamlsource import YamlProblem, load_with_lines
 
 FILES = ("sources.yaml", "claims.yaml", "review_includes.yaml")
-VERDICTS = ("supported", "supported-with-caveats", "overstated", "detail-wrong", "misrepresented",
-            "not-in-database", "unverified")
+VERDICTS = (
+    "supported",
+    "supported-with-caveats",
+    "overstated",
+    "detail-wrong",
+    "misrepresented",
+    "not-in-database",
+    "unverified",
+)
 # The verdicts from the most to the least serious, for listing problems first.
-BY_SEVERITY = ("misrepresented", "detail-wrong", "overstated", "not-in-database", "unverified",
-               "supported-with-caveats", "supported")
+BY_SEVERITY = (
+    "misrepresented",
+    "detail-wrong",
+    "overstated",
+    "not-in-database",
+    "unverified",
+    "supported-with-caveats",
+    "supported",
+)
 SOURCE_KINDS = ("consumer-article", "patient-leaflet", "clinic-blog")
 # Details a claim may state about a cited study, checked against the study's record.
 CHECKED_FIELDS = ("year", "journal", "included_studies", "participants")
@@ -105,14 +119,26 @@ def read_layer(folder: Path, label_of) -> EvidenceLayer:
 def _articles(document, label: str, layer: EvidenceLayer) -> None:
     for item in _items(document, label, layer, "a list of articles"):
         problem = _missing(item, ("id", "name", "kind", "description")) or (
-            f"kind '{item['kind']}' is not one of {', '.join(SOURCE_KINDS)}" if item["kind"] not in SOURCE_KINDS else None)
+            f"kind '{item['kind']}' is not one of {', '.join(SOURCE_KINDS)}"
+            if item["kind"] not in SOURCE_KINDS
+            else None
+        )
         if problem:
             layer.errors.append(LoadError(label, item["__line__"], item.get("id"), problem))
             continue
         title = _text(item["title"]) if item.get("title") else None
-        layer.articles.append(Article(item["id"], _text(item["name"]), title, item["kind"], _text(item["description"]),
-                                      item.get("publisher"), [str(t) for t in item.get("topics") or []],
-                                      item["__line__"]))
+        layer.articles.append(
+            Article(
+                item["id"],
+                _text(item["name"]),
+                title,
+                item["kind"],
+                _text(item["description"]),
+                item.get("publisher"),
+                [str(t) for t in item.get("topics") or []],
+                item["__line__"],
+            )
+        )
 
 
 def _claims(document, label: str, layer: EvidenceLayer) -> None:
@@ -126,12 +152,27 @@ def _claims(document, label: str, layer: EvidenceLayer) -> None:
         if problem:
             layer.errors.append(LoadError(label, item["__line__"], item.get("id"), problem))
             continue
-        documents = [Document(_text(d["title"]), d.get("publisher"), d.get("year"), d.get("url"))
-                     for d in item.get("documents") or [] if isinstance(d, dict) and d.get("title")]
+        documents = [
+            Document(_text(d["title"]), d.get("publisher"), d.get("year"), d.get("url"))
+            for d in item.get("documents") or []
+            if isinstance(d, dict) and d.get("title")
+        ]
         checks = {k: v for k, v in (item.get("checks") or {}).items() if k != "__line__"}
-        layer.claims.append(Claim(item["id"], item["source"], _text(item["locator"]), _text(item["claim"]),
-                                  item["verdict"], _text(item["reason"]), [str(s) for s in item.get("studies") or []],
-                                  documents, [str(c) for c in item.get("conditions") or []], checks, item["__line__"]))
+        layer.claims.append(
+            Claim(
+                item["id"],
+                item["source"],
+                _text(item["locator"]),
+                _text(item["claim"]),
+                item["verdict"],
+                _text(item["reason"]),
+                [str(s) for s in item.get("studies") or []],
+                documents,
+                [str(c) for c in item.get("conditions") or []],
+                checks,
+                item["__line__"],
+            )
+        )
 
 
 def _inclusions(document, label: str, layer: EvidenceLayer) -> None:
@@ -145,8 +186,14 @@ def _inclusions(document, label: str, layer: EvidenceLayer) -> None:
             continue
         for row in rows if isinstance(rows, list) else []:
             if not (isinstance(row, dict) and row.get("study") and row.get("evidence")):
-                layer.errors.append(LoadError(label, row.get("__line__") if isinstance(row, dict) else None, review,
-                                              "an included study needs `study` and `evidence`"))
+                layer.errors.append(
+                    LoadError(
+                        label,
+                        row.get("__line__") if isinstance(row, dict) else None,
+                        review,
+                        "an included study needs `study` and `evidence`",
+                    )
+                )
                 continue
             layer.inclusions.append(Inclusion(review, str(row["study"]), _text(row["evidence"]), row["__line__"]))
 

@@ -54,23 +54,23 @@ async def query(datasette, database: str, sql: str, params: dict | list, time_li
     Datasette caps a query's custom limit, but counts the CPU time the query uses: time spent waiting for the
     CPU behind pages does not count against it. Waiting has a limit of its own, WAIT_LIMIT times as long. A
     query past either limit is stopped with Datasette's QueryInterrupted."""
-    db = datasette.get_database(database)
     limit = datasette.setting("sql_time_limit_ms")
     if time_limit_ms and time_limit_ms < limit:
         limit = time_limit_ms
     wall_deadline = time.monotonic() + WAIT_LIMIT * limit / 1000  # from now: waiting for a bulk thread counts
     return await asyncio.get_running_loop().run_in_executor(
-        executor(), _query, datasette, database, sql, params, limit, wall_deadline)
+        executor(), _query, datasette, database, sql, params, limit, wall_deadline
+    )
 
 
-def _query(datasette, database: str, sql: str, params: dict | list, cpu_limit_ms: int,
-           wall_deadline: float) -> list:
+def _query(datasette, database: str, sql: str, params: dict | list, cpu_limit_ms: int, wall_deadline: float) -> list:
     if time.monotonic() >= wall_deadline:
         raise QueryInterrupted(sqlite3.OperationalError("interrupted"), sql, params)
     conn = _connection(datasette, database)
     cpu_deadline = time.thread_time() + cpu_limit_ms / 1000
-    conn.set_progress_handler(lambda: time.thread_time() >= cpu_deadline or time.monotonic() >= wall_deadline,
-                              CHECK_EVERY)
+    conn.set_progress_handler(
+        lambda: time.thread_time() >= cpu_deadline or time.monotonic() >= wall_deadline, CHECK_EVERY
+    )
     try:
         return conn.execute(sql, params).fetchall()
     except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:

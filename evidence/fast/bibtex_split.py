@@ -89,20 +89,20 @@ def _entry(text: str, start: int, end: int, line: int) -> Entry | None:
         lines += text.count("\n", counted, m.start(2))
         counted = at = m.end()
         bare = False
-        opening = text[at:at + 1]
+        opening = text[at : at + 1]
         if opening == "{":
             close = text.find("}", at + 1, end)
             if close < 0 or text.find("{", at + 1, close) >= 0 or text[close - 1] == "\\":
                 close = _closing_brace(text, at, end)  # inner or escaped braces
                 if close < 0:
                     return None
-            value = text[at + 1:close]
+            value = text[at + 1 : close]
             at = close + 1
         elif opening == '"':
             close = text.find('"', at + 1, end)
             if close < 0 or text[close - 1] in "\\{":
                 return None  # an escaped quote, or {"}: bibtexparser's rules, left to it
-            value = text[at + 1:close]
+            value = text[at + 1 : close]
             at = close + 1
         else:
             word = _BARE_WORD.match(text, at, end)

@@ -41,8 +41,12 @@ class Piece:
         return text + (start.group(0) if start else "")
 
 
-def scan(path: Path, starts: re.Pattern[bytes], confirm: Callable[[bytes], bool] = lambda start: True,
-         apart: Callable[[bytes], bool] = lambda start: False) -> tuple[list[Piece], bool] | None:
+def scan(
+    path: Path,
+    starts: re.Pattern[bytes],
+    confirm: Callable[[bytes], bool] = lambda start: True,
+    apart: Callable[[bytes], bool] = lambda start: False,
+) -> tuple[list[Piece], bool] | None:
     """A file's pieces and whether it has any text, reading SCAN bytes at a time. ``starts`` finds the record
     starts (at line starts), ``confirm`` says whether a match is one, ``apart`` whether a record (given its
     first bytes) is a piece of its own. None for a file to read as text instead: one that is not UTF-8, starts
@@ -77,7 +81,7 @@ def scan(path: Path, starts: re.Pattern[bytes], confirm: Callable[[bytes], bool]
                 at = match.start()
                 found.append(offset + at - len(before))
                 line_at[found[-1]] = lines
-                if apart(seen[at:at + 16]):
+                if apart(seen[at : at + 16]):
                     alone.add(found[-1])
             lines += seen.count(b"\n", at)
             offset += len(chunk)
@@ -88,8 +92,12 @@ def scan(path: Path, starts: re.Pattern[bytes], confirm: Callable[[bytes], bool]
     return cut_pieces(found, offset, lambda start, end: line_at[end] - line_at[start], alone.__contains__), has_text
 
 
-def cut_pieces(starts: list[int], length: int, lines_between: Callable[[int, int], int],
-               is_apart: Callable[[int], bool] = lambda start: False) -> list[Piece]:
+def cut_pieces(
+    starts: list[int],
+    length: int,
+    lines_between: Callable[[int, int], int],
+    is_apart: Callable[[int], bool] = lambda start: False,
+) -> list[Piece]:
     """Pieces of about PIECE from record starts (and a text's length): cut only where a record starts, each
     record ``is_apart`` a piece of its own; ``lines_between`` two of those offsets (or 0, or the length). What
     comes before the first record start goes with the first piece."""
@@ -114,8 +122,9 @@ def cut_pieces(starts: list[int], length: int, lines_between: Callable[[int, int
     return pieces
 
 
-def read_file(path: Path, label: str, format: str | None = None, encoding: str | None = None,
-              spool: Spool | None = None) -> ReadResult:
+def read_file(
+    path: Path, label: str, format: str | None = None, encoding: str | None = None, spool: Spool | None = None
+) -> ReadResult:
     """``formats.read_file``, each record given to ``spool`` (the result holds what it gives back). With the fast
     path on, a large UTF-8 file of a format that can be cut (formats.PieceRule) is read in pieces straight from
     disk, in the worker processes, and never held whole: the same result as reading its text."""
@@ -146,14 +155,18 @@ def read_in_pieces(path: Path, label: str, fmt: Format, spool: Spool) -> tuple[R
     cut, has_text = scanned
     strings = "".join(piece.read(path) for piece in cut if piece.apart)
     seed = rule.context("") if rule.context else None  # the pieces apart, read here in turn
-    elsewhere = iter(parallel.map_batches(_piece_drafts, (
-        (fmt.name, path, piece, label, strings, spool) for piece in cut if not piece.apart)))
+    elsewhere = iter(
+        parallel.map_batches(
+            _piece_drafts, ((fmt.name, path, piece, label, strings, spool) for piece in cut if not piece.apart)
+        )
+    )
     drafts: list[Draft] = []
     given: set[str] = set()  # the keys of the entries so far
     for piece in cut:
         found = _spooled(_drafts(fmt, path, piece, label, seed), spool) if piece.apart else next(elsewhere)
-        drafts += _with_repeats_text(found, given, lambda: _drafts(fmt, path, piece, label, rule.context(strings)
-                                                                   if rule.context else None))
+        drafts += _with_repeats_text(
+            found, given, lambda: _drafts(fmt, path, piece, label, rule.context(strings) if rule.context else None)
+        )
     return finish(drafts, label), has_text
 
 
@@ -173,8 +186,9 @@ def _piece_drafts(work: tuple[str, Path, Piece, str, str, Spool]) -> list[Draft]
 
     name, path, piece, label, strings, spool = work
     fmt = FORMATS[name]
-    found = _spooled(_drafts(fmt, path, piece, label, fmt.pieces.context(strings) if fmt.pieces.context else None),
-                     spool)
+    found = _spooled(
+        _drafts(fmt, path, piece, label, fmt.pieces.context(strings) if fmt.pieces.context else None), spool
+    )
     spool.close()
     return found
 

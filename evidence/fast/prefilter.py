@@ -66,8 +66,13 @@ class Step(Enum):
     NON_WORD_AFTER = "non-word after"
 
 
-_ANCHOR_STEPS = {"b": Step.BOUNDARY, "^": Step.NON_WORD_BEFORE, "A": Step.NON_WORD_BEFORE,
-                 "$": Step.NON_WORD_AFTER, "Z": Step.NON_WORD_AFTER}
+_ANCHOR_STEPS = {
+    "b": Step.BOUNDARY,
+    "^": Step.NON_WORD_BEFORE,
+    "A": Step.NON_WORD_BEFORE,
+    "$": Step.NON_WORD_AFTER,
+    "Z": Step.NON_WORD_AFTER,
+}
 # Ways through a pattern worth telling apart; beyond, a part counts as unknown text (fewer clues, still true).
 _MOST_WAYS = 32
 
@@ -114,8 +119,13 @@ def _joined(way: tuple, part: tuple) -> tuple:
 
 def _is_word_set(group: Group) -> bool:
     """Whether a group is one character of a set that holds \\w."""
-    return (len(group.alternatives) == 1 and len(group.alternatives[0]) == 1
-            and isinstance(node := group.alternatives[0][0], CharSet) and not node.negated and "w" in node.classes)
+    return (
+        len(group.alternatives) == 1
+        and len(group.alternatives[0]) == 1
+        and isinstance(node := group.alternatives[0][0], CharSet)
+        and not node.negated
+        and "w" in node.classes
+    )
 
 
 @dataclass(frozen=True)
@@ -137,8 +147,11 @@ class Route:
                 pieces.append((step, before))
                 bounded_before = _bounded(steps, index, -1, Step.NON_WORD_BEFORE)
                 bounded_after = _bounded(steps, index, 1, Step.NON_WORD_AFTER)
-                words.update(m.group(0).encode() for m in _WORD.finditer(step)
-                             if (m.start() > 0 or bounded_before) and (m.end() < len(step) or bounded_after))
+                words.update(
+                    m.group(0).encode()
+                    for m in _WORD.finditer(step)
+                    if (m.start() > 0 or bounded_before) and (m.end() < len(step) or bounded_after)
+                )
             most = _most_characters(step)
             before = None if before is None or most is None else before + most
         return Route(frozenset(words), tuple(pieces))
@@ -160,10 +173,13 @@ class Route:
         """Whether a text that holds ``route``'s clues holds these, with a match this way beginning no later: the
         words are among its words, and each piece is in one of its pieces, no nearer the match's beginning."""
         return self.words <= route.words and all(
-            any(piece in other and (before is None or other_before is not None
-                                    and before >= other_before + other.index(piece))
-                for other, other_before in route.pieces)
-            for piece, before in self.pieces)
+            any(
+                piece in other
+                and (before is None or other_before is not None and before >= other_before + other.index(piece))
+                for other, other_before in route.pieces
+            )
+            for piece, before in self.pieces
+        )
 
 
 def _most_characters(step) -> int | None:
@@ -208,9 +224,15 @@ class Pattern:
         except Unsupported:
             tree = None
         routes = list(dict.fromkeys(map(Route.along, ways([tree])))) if tree is not None else [Route(frozenset(), ())]
-        self.routes = [route for index, route in enumerate(routes)  # those no other covers (of equals, the first)
-                       if not any(other.covers(route) and (at < index or not route.covers(other))
-                                  for at, other in enumerate(routes) if at != index)]
+        self.routes = [
+            route
+            for index, route in enumerate(routes)  # those no other covers (of equals, the first)
+            if not any(
+                other.covers(route) and (at < index or not route.covers(other))
+                for at, other in enumerate(routes)
+                if at != index
+            )
+        ]
         self.literal = _whole_word_literal(tree) if tree is not None else None
 
     def first(self, text: Text, routes: list[Route] | None = None) -> str | None:

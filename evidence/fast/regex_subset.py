@@ -8,7 +8,7 @@ pre-filter then searches that pattern in every text, so a pattern it does not re
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 
 def is_word(char: str) -> bool:
@@ -32,8 +32,11 @@ class CharSet(NamedTuple):
 
     def holds_only_non_word(self) -> bool:
         """Whether every character the set holds is outside \\w (ASCII ones, which case folding leaves alone)."""
-        return not self.negated and self.classes <= {"s", "W"} and all(
-            high < 128 and not any(is_word(chr(c)) for c in range(low, high + 1)) for low, high in self.ranges)
+        return (
+            not self.negated
+            and self.classes <= {"s", "W"}
+            and all(high < 128 and not any(is_word(chr(c)) for c in range(low, high + 1)) for low, high in self.ranges)
+        )
 
 
 class Anchor(NamedTuple):
@@ -64,7 +67,7 @@ class Repeat(NamedTuple):
     body: Node
 
 
-Node = Union[Literal, CharSet, Anchor, Look, Group, Repeat]
+Node = Literal | CharSet | Anchor | Look | Group | Repeat
 
 
 class Unsupported(ValueError):
@@ -155,8 +158,12 @@ class _Parser:
 
     def parenthesised(self) -> Node:
         if self.take("?"):
-            for opening, behind, negative in (("=", False, False), ("!", False, True),
-                                              ("<=", True, False), ("<!", True, True)):
+            for opening, behind, negative in (
+                ("=", False, False),
+                ("!", False, True),
+                ("<=", True, False),
+                ("<!", True, True),
+            ):
                 if self.take(opening):
                     node: Node = Look(behind, negative, self.group())
                     break
@@ -232,6 +239,7 @@ def widest(node: Node) -> int | None:
         if body == 0:
             return 0
         return None if body is None or node.most is None else body * node.most
-    sums = [sum(widths) if None not in (widths := [widest(item) for item in items]) else None
-            for items in node.alternatives]
+    sums = [
+        sum(widths) if None not in (widths := [widest(item) for item in items]) else None for items in node.alternatives
+    ]
     return None if None in sums else max(sums)

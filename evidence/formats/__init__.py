@@ -8,8 +8,9 @@ from pathlib import Path
 from . import bibtex, citeproc, csljson, medline, reflist, ris
 from .reading import Format, ReadResult, read_file
 
-FORMATS: dict[str, Format] = {f.name: f for f in (
-    bibtex.FORMAT, ris.FORMAT, medline.FORMAT, csljson.FORMAT, reflist.FORMAT, *citeproc.FORMATS)}
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (bibtex.FORMAT, ris.FORMAT, medline.FORMAT, csljson.FORMAT, reflist.FORMAT, *citeproc.FORMATS)
+}
 READABLE = tuple(name for name, f in FORMATS.items() if f.read is not None)
 WRITABLE = tuple(name for name, f in FORMATS.items() if f.entry is not None or f.formatted)
 

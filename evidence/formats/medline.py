@@ -106,8 +106,12 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
     fields, malformed = _fields(lines)
     line = next((n for tag, n, _ in fields if tag == "PMID"), lines[0][0])
     record = StudyRecord(key="", source_file=label, source_line=line, source_format="medline")
-    draft = Draft(record, None, "\n".join(text for _, text in lines),
-                  [(n, f"line is not 'TAG - value' nor a continuation, ignored: {text.strip()!r}") for n, text in malformed])
+    draft = Draft(
+        record,
+        None,
+        "\n".join(text for _, text in lines),
+        [(n, f"line is not 'TAG - value' nor a continuation, ignored: {text.strip()!r}") for n, text in malformed],
+    )
     full_names: list[Person] = []
     short_names: list[Person] = []
     issns: list[str] = []
@@ -192,6 +196,11 @@ def _issn(values: list[str]) -> str | None:
 
 
 FORMAT = Format(
-    "medline", "PubMed MEDLINE", suffixes=(".nbib", ".medline", ".txt"),
-    looks_like=lambda text: bool(re.match(r"\s*PMID- ", text)), read=read, drafts=drafts, pieces=PIECES,
+    "medline",
+    "PubMed MEDLINE",
+    suffixes=(".nbib", ".medline", ".txt"),
+    looks_like=lambda text: bool(re.match(r"\s*PMID- ", text)),
+    read=read,
+    drafts=drafts,
+    pieces=PIECES,
 )

@@ -104,8 +104,17 @@ def add_keywords(record: StudyRecord, words: Iterable[str], source: str) -> None
 # The BibTeX type a reader gives each type a writer's map names: where several BibTeX types are
 # written as one (RIS "CHAP" for inbook and incollection), the one a reference manager means by it
 # (Zotero's BibTeX export writes a book section as incollection, a thesis as phdthesis).
-CANONICAL_TYPES = ("article", "book", "incollection", "inproceedings", "phdthesis", "techreport", "online",
-                   "unpublished", "misc")
+CANONICAL_TYPES = (
+    "article",
+    "book",
+    "incollection",
+    "inproceedings",
+    "phdthesis",
+    "techreport",
+    "online",
+    "unpublished",
+    "misc",
+)
 
 
 def entry_types(written_as: dict[str, str]) -> dict[str, str]:
@@ -195,22 +204,41 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
         record = draft.record
         line, stem, titled = draft.settling()
         if draft.key in first_line:
-            result.errors.append(LoadError(label, line, draft.key, "duplicate key: already used at "
-                                           f"line {first_line[draft.key]}; this entry was not loaded", raw=draft.raw))
+            result.errors.append(
+                LoadError(
+                    label,
+                    line,
+                    draft.key,
+                    f"duplicate key: already used at line {first_line[draft.key]}; this entry was not loaded",
+                    raw=draft.raw,
+                )
+            )
             continue
         record.key = draft.key or (free_key(stem, taken) if draft.makes_key else None)
         record.key_made = draft.key is None
         if record.key:
             first_line[record.key] = line
-        result.errors += [LoadError(label, problem_line, record.key, message, severity="warning")
-                          for problem_line, message in draft.problems]
+        result.errors += [
+            LoadError(label, problem_line, record.key, message, severity="warning")
+            for problem_line, message in draft.problems
+        ]
         if draft.failure or not titled:
-            result.errors.append(LoadError(label, line, record.key,
-                                           draft.failure or "entry has no title; it was not loaded", raw=draft.raw))
+            result.errors.append(
+                LoadError(
+                    label, line, record.key, draft.failure or "entry has no title; it was not loaded", raw=draft.raw
+                )
+            )
             continue
         if warn_unverifiable and not (record.doi or record.pmid):
-            result.errors.append(LoadError(label, line, record.key, "no DOI or PMID: the study cannot be "
-                                           "verified against a public record", severity="warning"))
+            result.errors.append(
+                LoadError(
+                    label,
+                    line,
+                    record.key,
+                    "no DOI or PMID: the study cannot be verified against a public record",
+                    severity="warning",
+                )
+            )
         result.records.append(record)
     result.errors.sort(key=lambda e: e.line or 0)
     return result
@@ -239,12 +267,21 @@ def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | 
     try:
         text = data.decode(LEGACY_ENCODING)
     except UnicodeDecodeError:
-        return None, [LoadError(label, None, None, f"{problem}, nor {LEGACY_ENCODING}; give its encoding with --encoding")]
+        return None, [
+            LoadError(label, None, None, f"{problem}, nor {LEGACY_ENCODING}; give its encoding with --encoding")
+        ]
     shown = " ".join(dict.fromkeys(c for c in text if not c.isascii()))
     line = data.count(b"\n", 0, bad_byte) + 1
-    return text, [LoadError(label, line, None, f"{problem}: read as {LEGACY_ENCODING}, which gives {shown}; if those "
-                                               "characters are wrong, give the file's encoding with --encoding",
-                            severity="warning")]
+    return text, [
+        LoadError(
+            label,
+            line,
+            None,
+            f"{problem}: read as {LEGACY_ENCODING}, which gives {shown}; if those "
+            "characters are wrong, give the file's encoding with --encoding",
+            severity="warning",
+        )
+    ]
 
 
 def read_text(text: str, label: str, format: Format) -> ReadResult:
@@ -263,8 +300,16 @@ def read_file(path: Path, label: str, format: str | None = None, encoding: str |
         return ReadResult(errors=errors)
     found = FORMATS.get(format) if format else detect(path, text)
     if found is None or found.read is None:
-        return ReadResult(errors=[LoadError(label, None, None, f"no reader for '{path.suffix}' files "
-                                                               f"(known: {reader_suffixes()}); name one with --format")])
+        return ReadResult(
+            errors=[
+                LoadError(
+                    label,
+                    None,
+                    None,
+                    f"no reader for '{path.suffix}' files (known: {reader_suffixes()}); name one with --format",
+                )
+            ]
+        )
     result = read_text(text, label, found)
     result.errors[:0] = errors
     return result
@@ -272,8 +317,17 @@ def read_file(path: Path, label: str, format: str | None = None, encoding: str |
 
 def checked(result: ReadResult, has_text: bool, format: str, label: str) -> ReadResult:
     """The result, with an error if a file with text in it gave no entries and no reason why."""
-    if has_text and not result.records and not any(e.severity == "error" and e.entry_key is None
-                                                   and e.line is None for e in result.errors):
-        result.errors.append(LoadError(label, None, None, f"no {format} entries could be read from it; is it a "
-                                                          f"{format} file? (give --format if not)"))
+    if (
+        has_text
+        and not result.records
+        and not any(e.severity == "error" and e.entry_key is None and e.line is None for e in result.errors)
+    ):
+        result.errors.append(
+            LoadError(
+                label,
+                None,
+                None,
+                f"no {format} entries could be read from it; is it a {format} file? (give --format if not)",
+            )
+        )
     return result

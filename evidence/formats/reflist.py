@@ -37,11 +37,24 @@ def _draft(reference: Reference, label: str) -> Draft:
     if not (parsed.year or parsed.doi or parsed.pmid):
         missing.append("year, DOI or PMID")
     if missing:
-        return Draft(StudyRecord("", label, reference.line), None, reference.raw, makes_key=False,
-                     failure=f"reference could not be parsed (no {' and no '.join(missing)} found); it was not loaded")
-    not_found = [name for name, value in (("authors", parsed.authors), ("year", parsed.year),
-                                          ("journal", parsed.journal), ("volume", parsed.volume),
-                                          ("pages", parsed.pages)) if not value]
+        return Draft(
+            StudyRecord("", label, reference.line),
+            None,
+            reference.raw,
+            makes_key=False,
+            failure=f"reference could not be parsed (no {' and no '.join(missing)} found); it was not loaded",
+        )
+    not_found = [
+        name
+        for name, value in (
+            ("authors", parsed.authors),
+            ("year", parsed.year),
+            ("journal", parsed.journal),
+            ("volume", parsed.volume),
+            ("pages", parsed.pages),
+        )
+        if not value
+    ]
     if not (parsed.doi or parsed.pmid):
         not_found.append("DOI or PMID")
     problems = [(reference.line, f"parsed from free text; not found: {', '.join(not_found)}")] if not_found else []
@@ -70,7 +83,7 @@ def split_references(text: str) -> list[Reference]:
         match = _NUMBER.match(line)
         number = int(match.group(1) or match.group(2)) if match else None
         if number is not None and (current is None or last_number is not None and number == last_number + 1):
-            current, last_number = [(line_number, line[match.end():])], number
+            current, last_number = [(line_number, line[match.end() :])], number
             groups.append((True, current))
         elif current is None:
             current, last_number = [(line_number, line)], None
@@ -83,8 +96,9 @@ def split_references(text: str) -> list[Reference]:
         if not numbered and len(group) > 1 and all(_is_complete(parse_reference(r.text)) for r in one_per_line):
             references.extend(one_per_line)
         else:
-            references.append(Reference(_join([line for _, line in group]), group[0][0],
-                                        "\n".join(line for _, line in group)))
+            references.append(
+                Reference(_join([line for _, line in group]), group[0][0], "\n".join(line for _, line in group))
+            )
     return references
 
 
@@ -104,7 +118,8 @@ def _join(lines: list[str]) -> str:
         line = " ".join(line.split())
         broken_word = re.search(r"\w[-–]$", text) is not None
         broken_link = _LINK_AT_END.search(text) is not None and (
-            text.endswith("/") or text.endswith((".", "-")) and (line[:1].islower() or line[:1].isdigit()))
+            text.endswith("/") or text.endswith((".", "-")) and (line[:1].islower() or line[:1].isdigit())
+        )
         text += ("" if broken_word or broken_link else " ") + line
     return text
 
@@ -145,16 +160,16 @@ def _take_identifiers(text: str, parsed: StudyRecord) -> str:
         except ValueError:
             pass  # "10.1234/" and nothing after: not a DOI, the text stays in the citation
         else:
-            text = text[:match.start()] + " " + text[match.start(1) + len(doi):]
+            text = text[: match.start()] + " " + text[match.start(1) + len(doi) :]
     for pattern, attribute in ((_PMID, "pmid"), (_PMCID, "pmcid")):
         match = pattern.search(text)
         if match:
             setattr(parsed, attribute, match.group(1).upper())
-            text = text[:match.start()] + " " + text[match.end():]
+            text = text[: match.start()] + " " + text[match.end() :]
     match = _URL.search(text)
     if match:
         parsed.url = _trim_identifier(match.group(1))
-        text = text[:match.start()] + " " + text[match.start(1) + len(parsed.url):]
+        text = text[: match.start()] + " " + text[match.start(1) + len(parsed.url) :]
     text = " ".join(_NOISE.sub(" ", text).split())
     text = re.sub(r"([.;,])(?:\s+[.;,])+", r"\1", text)  # "858-866. ." where a DOI was
     return re.sub(r"\s+([.;,])", r"\1", text).strip(" ;,")
@@ -162,8 +177,31 @@ def _take_identifiers(text: str, parsed: StudyRecord) -> str:
 
 # --- names ---------------------------------------------------------------------------------------
 
-_PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "das", "do", "dos", "du", "la", "le",
-              "ten", "ter", "te", "bin", "ibn", "al", "el", "y"}
+_PARTICLES = {
+    "van",
+    "von",
+    "der",
+    "den",
+    "de",
+    "del",
+    "della",
+    "di",
+    "da",
+    "das",
+    "do",
+    "dos",
+    "du",
+    "la",
+    "le",
+    "ten",
+    "ter",
+    "te",
+    "bin",
+    "ibn",
+    "al",
+    "el",
+    "y",
+}
 _SUFFIX = re.compile(r"(?:Jr|Sr|II|III|IV|2nd|3rd)\.?")
 _ET_AL = re.compile(r"(?:and\s+)?et\.?\s*al\.?", re.IGNORECASE)
 _APA_INITIALS = re.compile(r"[A-Z][a-z]?\.(?:\s?-?\s?[A-Z][a-z]?\.)*")
@@ -171,7 +209,8 @@ _BARE_INITIALS = re.compile(r"[A-Z](?:\.?\s?-?\s?[A-Z]){0,3}\.?")
 _GROUP_WORDS = re.compile(
     r"\b(?:Collaboration|Collaborative|Group|Consortium|Committee|Conference|Association|Society|Organi[sz]ation"
     r"|Institute|Council|Network|Investigators|Trialists|Panel|Task Force|Working Party|College|Academy|Agency"
-    r"|Foundation|Cent(?:re|er)|Team|Board|Federation|Department|Ministry|Authority)\b")
+    r"|Foundation|Cent(?:re|er)|Team|Board|Federation|Department|Ministry|Authority)\b"
+)
 _ELLIPSIS = re.compile(r",?\s*(?:…|\.\s?\.\s?\.)\s*")
 
 
@@ -210,7 +249,7 @@ def _vancouver_name(text: str) -> Person | None:
     words = text.split()
     suffix = words.pop().rstrip(".") if len(words) > 2 and _SUFFIX.fullmatch(words[-1]) else ""
     split = len(words) - 1
-    while split > 1 and _BARE_INITIALS.fullmatch(" ".join(words[split - 1:])):
+    while split > 1 and _BARE_INITIALS.fullmatch(" ".join(words[split - 1 :])):
         split -= 1
     if split < 1 or not _BARE_INITIALS.fullmatch(" ".join(words[split:])):
         return None
@@ -257,8 +296,9 @@ def _apa_names(text: str) -> tuple[list[Person], bool] | None:
             suffix = ""
             if position + 2 < len(parts) and _SUFFIX.fullmatch(parts[position + 2]):
                 suffix = parts[position + 2].rstrip(".")
-            people.append(Person(family=family[1], given=_dotted(parts[position + 1]), particle=family[0],
-                                 suffix=suffix))
+            people.append(
+                Person(family=family[1], given=_dotted(parts[position + 1]), particle=family[0], suffix=suffix)
+            )
             position += 3 if suffix else 2
             continue
         group = _group(part)
@@ -282,7 +322,7 @@ def _leading_names(head: str) -> tuple[list[Person], bool, int] | None:
         if names is None:
             break
         found = (*names, rest)
-    if found and all(not p.given for p in found[0]) and not _SENTENCE_END.search(head[found[2]:]):
+    if found and all(not p.given for p in found[0]) and not _SENTENCE_END.search(head[found[2] :]):
         return None  # a lone group name needs a title and a journal after it, or it is a title
     return found
 
@@ -292,12 +332,15 @@ def _leading_names(head: str) -> tuple[list[Person], bool, int] | None:
 _YEAR = r"(?P<year>(?:1[5-9]|20)\d{2})[a-z]?"
 _PAGES = r"(?P<pages>[A-Za-z]{0,3}\d+[A-Za-z]?(?:\s*[-–—]\s*[A-Za-z]{0,3}\d+[A-Za-z]?)?)"
 _APA_DATE = re.compile(r"\(\s*" + _YEAR + r"(?:\s*,\s*[^)]*)?\s*\)\.?\s*")
-_APA_SOURCE = re.compile(r"(?:,\s*|\s+)(?P<volume>\d+[A-Za-z]?)\s*(?:\((?P<issue>[^)]+)\))?"
-                         r"(?:(?:\s*,\s*(?:Article\s+|pp?\.\s*)?|\s*:\s*)" + _PAGES + r")?\s*\.?$")
+_APA_SOURCE = re.compile(
+    r"(?:,\s*|\s+)(?P<volume>\d+[A-Za-z]?)\s*(?:\((?P<issue>[^)]+)\))?"
+    r"(?:(?:\s*,\s*(?:Article\s+|pp?\.\s*)?|\s*:\s*)" + _PAGES + r")?\s*\.?$"
+)
 _AMA_SOURCE = re.compile(
     r"\b" + _YEAR + r"(?:\s+[A-Z][a-z]{2,8}\.?(?:\s+\d{1,2})?(?:\s*[-–]\s*(?:[A-Z][a-z]{2,8}\.?)?\s*\d{0,2})?)?"
     r"(?:\s*;\s*|\s*,\s*(?=\d+(?:\([^)]*\))?\s*:))"
-    r"(?P<volume>\d+[A-Za-z]?)?\s*(?:\((?P<issue>[^)]+)\))?\s*(?::\s*" + _PAGES + r")?")
+    r"(?P<volume>\d+[A-Za-z]?)?\s*(?:\((?P<issue>[^)]+)\))?\s*(?::\s*" + _PAGES + r")?"
+)
 _YEAR_AT_END = re.compile(r"(?:^|[\s,(])" + _YEAR + r"\)?\s*[.,;]?\s*$")
 _ABBREVIATION = re.compile(r"[A-Z][a-z]{0,7}\.")  # "J.", "Invent.", "Gynecol."
 
@@ -310,13 +353,13 @@ def _title_and_journal(text: str) -> tuple[str | None, str | None]:
     if not ends:
         return _title(text), None
     cut = len(ends) - 1
-    while cut > 0 and _ABBREVIATION.fullmatch(text[ends[cut - 1].end():ends[cut].start()].strip()):
+    while cut > 0 and _ABBREVIATION.fullmatch(text[ends[cut - 1].end() : ends[cut].start()].strip()):
         cut -= 1
-    return _title(text[:ends[cut].start()]), text[ends[cut].end():].strip() or None
+    return _title(text[: ends[cut].start()]), text[ends[cut].end() :].strip() or None
 
 
 def _title(text: str) -> str | None:
-    title = text.strip().strip("\"“”‘’").strip()
+    title = text.strip().strip('"“”‘’').strip()
     title = title[:-1].rstrip() if title.endswith(".") else title
     return title or None
 
@@ -337,7 +380,7 @@ def parse_reference(text: str) -> StudyRecord:
 
 def _names_before(body: str, date: re.Match) -> tuple[list[Person], bool] | None:
     """The authors printed before an APA "(Year)", or None."""
-    prefix = body[:date.start()].strip()
+    prefix = body[: date.start()].strip()
     return (_apa_names(prefix) or _vancouver_names(prefix.rstrip("."))) if prefix else None
 
 
@@ -349,7 +392,7 @@ def _ama_sources(body: str) -> list[re.Match]:
 def _parse_apa(body: str, date: re.Match, parsed: StudyRecord) -> None:
     """Authors (Year). Title. Journal, volume(issue), pages. (also "Authors (Year) Title. Journal vol:pages")"""
     parsed.year = int(date.group("year"))
-    prefix, rest = body[:date.start()].strip(), body[date.end():].strip()
+    prefix, rest = body[: date.start()].strip(), body[date.end() :].strip()
     names = _names_before(body, date)
     if names:
         parsed.authors, parsed.more_authors = names
@@ -358,7 +401,7 @@ def _parse_apa(body: str, date: re.Match, parsed: StudyRecord) -> None:
     source = _APA_SOURCE.search(rest)
     if source:
         parsed.volume, parsed.issue, parsed.pages = source.group("volume", "issue", "pages")
-        rest = rest[:source.start()]
+        rest = rest[: source.start()]
     parsed.title, parsed.journal = _title_and_journal(rest)
 
 
@@ -369,7 +412,7 @@ def _parse_vancouver(body: str, parsed: StudyRecord) -> None:
     head = body
     if source:
         parsed.year = int(source.group("year"))
-        head = body[:source.start()]
+        head = body[: source.start()]
         if sources:
             parsed.volume, parsed.issue, parsed.pages = source.group("volume", "issue", "pages")
     names = _leading_names(head)

@@ -58,16 +58,34 @@ from .reading import (
 
 # BibTeX entry type -> RIS reference type.
 RIS_TYPES = {
-    "article": "JOUR", "book": "BOOK", "inbook": "CHAP", "incollection": "CHAP", "inproceedings": "CPAPER",
-    "conference": "CPAPER", "phdthesis": "THES", "mastersthesis": "THES", "thesis": "THES",
-    "techreport": "RPRT", "report": "RPRT", "online": "ELEC", "unpublished": "UNPB", "misc": "GEN",
+    "article": "JOUR",
+    "book": "BOOK",
+    "inbook": "CHAP",
+    "incollection": "CHAP",
+    "inproceedings": "CPAPER",
+    "conference": "CPAPER",
+    "phdthesis": "THES",
+    "mastersthesis": "THES",
+    "thesis": "THES",
+    "techreport": "RPRT",
+    "report": "RPRT",
+    "online": "ELEC",
+    "unpublished": "UNPB",
+    "misc": "GEN",
 }
 # RIS type -> BibTeX type: our writer's map turned round, plus the variants other exports write, read as
 # Zotero's RIS import reads them (Zotero itself writes a conference paper as CONF, EndNote an online
 # article as EJOUR).
 ENTRY_TYPES = entry_types(RIS_TYPES)
-RIS_VARIANTS = {"CONF": "CPAPER", "EJOUR": "JOUR", "JFULL": "JOUR", "ECHAP": "CHAP", "EBOOK": "BOOK",
-                "EDBOOK": "BOOK", "WEB": "ELEC"}
+RIS_VARIANTS = {
+    "CONF": "CPAPER",
+    "EJOUR": "JOUR",
+    "JFULL": "JOUR",
+    "ECHAP": "CHAP",
+    "EBOOK": "BOOK",
+    "EDBOOK": "BOOK",
+    "WEB": "ELEC",
+}
 
 # Tags this module reads and writes with code of its own (see the module's docstring); the field table's other
 # RIS tags are read and written by their shape.
@@ -126,8 +144,14 @@ def drafts(text: str, label: str, lines_before: int = 0) -> list[Draft] | None:
     chunks = list(_chunks(re.split(r"\r\n|\r|\n", text), lines_before))
     if not any(is_entry for is_entry, _, _ in chunks):
         return None
-    return [d for d in (_draft(chunk, first, label) if is_entry else _stray(chunk, first, label)
-                        for is_entry, first, chunk in chunks) if d]
+    return [
+        d
+        for d in (
+            _draft(chunk, first, label) if is_entry else _stray(chunk, first, label)
+            for is_entry, first, chunk in chunks
+        )
+        if d
+    ]
 
 
 def _chunks(lines: list[str], lines_before: int):
@@ -159,8 +183,10 @@ def _stray(chunk: list[str], first: int, label: str) -> Draft | None:
     draft = _draft(["TY  - "] + chunk, first - 1, label)
     draft.record.source_line, draft.problems = tagged[0], []
     draft.raw = "\n".join(chunk).strip()
-    draft.failure = (f"lines {tagged[0]}-{_last_line(chunk, first)} hold RIS tags outside any entry (no 'TY  - ' "
-                     "line starts them); they were not loaded")
+    draft.failure = (
+        f"lines {tagged[0]}-{_last_line(chunk, first)} hold RIS tags outside any entry (no 'TY  - ' "
+        "line starts them); they were not loaded"
+    )
     return draft
 
 
@@ -170,8 +196,13 @@ def _draft(chunk: list[str], first: int, label: str) -> Draft:
     parser = _Parser(first)
     [ref] = parser.parse_lines(iter(chunk if ended else chunk + ["ER  - "]))
     ris_type = ref.get("TY", "").upper()
-    record = StudyRecord(key="", source_file=label, source_line=first, source_format="ris",
-                         entry_type=ENTRY_TYPES.get(RIS_VARIANTS.get(ris_type, ris_type), "misc"))
+    record = StudyRecord(
+        key="",
+        source_file=label,
+        source_line=first,
+        source_format="ris",
+        entry_type=ENTRY_TYPES.get(RIS_VARIANTS.get(ris_type, ris_type), "misc"),
+    )
     draft = Draft(record, given_key(ref.get("ID")), "\n".join(chunk).strip())
 
     def line_of(tag: str) -> int:
@@ -243,7 +274,7 @@ def _read_dates(ref: dict, record: StudyRecord, draft: Draft, line_of) -> None:
 
 
 def _pages(first: str, last: str) -> str | None:
-    """"858-866" from SP 858 and EP 866, or from SP "858-66" alone."""
+    """ "858-866" from SP 858 and EP 866, or from SP "858-66" alone."""
     if not first:
         return None
     return normalise_pages(first if last == "" or _DASH.search(first) else f"{first}-{last}")
@@ -272,8 +303,10 @@ def reference(study: TaggedStudy) -> dict:
     """One study as a rispy reference (keys are rispy's names for RIS tags)."""
     r = study.record
     ref = {"type_of_reference": RIS_TYPES.get(r.entry_type, "GEN"), "id": r.key, "title": r.title}
-    ref["authors"] = [", ".join(part for part in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix)
-                                if part) for p in r.authors]
+    ref["authors"] = [
+        ", ".join(part for part in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if part)
+        for p in r.authors
+    ]
     if r.year:
         ref["year"] = str(r.year)
         month = month_number(r.month)
@@ -281,11 +314,22 @@ def reference(study: TaggedStudy) -> dict:
             ref["date"] = f"{r.year}/{month:02d}//"
     first, _, last = (r.pages or "").partition("-")
     values = {rispy.TAG_KEY_MAPPING[f.ris]: str(getattr(r, f.attribute) or "") for f in FIELDS if f.ris in TABLE_TAGS}
-    values.update({"secondary_title": r.journal or extra_text(r, "booktitle"), "alternate_title1": r.journal_abbrev,
-                   "publisher": extra_text(r, "publisher"), "place_published": extra_text(r, "address"),
-                   "start_page": first, "end_page": last, "accession_number": r.pmid, "issn": r.issn,
-                   "abstract": r.abstract, "urls": [r.url] if r.url else None, "keywords": study.keywords(),
-                   "notes": [n for n in (r.note, f"PMCID: {r.pmcid}" if r.pmcid else None) if n] or None})
+    values.update(
+        {
+            "secondary_title": r.journal or extra_text(r, "booktitle"),
+            "alternate_title1": r.journal_abbrev,
+            "publisher": extra_text(r, "publisher"),
+            "place_published": extra_text(r, "address"),
+            "start_page": first,
+            "end_page": last,
+            "accession_number": r.pmid,
+            "issn": r.issn,
+            "abstract": r.abstract,
+            "urls": [r.url] if r.url else None,
+            "keywords": study.keywords(),
+            "notes": [n for n in (r.note, f"PMCID: {r.pmcid}" if r.pmcid else None) if n] or None,
+        }
+    )
     ref.update((k, v) for k, v in values.items() if v)
     return {k: [_one_line(x) for x in v] if isinstance(v, list) else _one_line(v) for k, v in ref.items()}
 
@@ -304,7 +348,15 @@ def entry(study: TaggedStudy) -> str:
 
 
 FORMAT = Format(
-    "ris", "RIS", suffixes=(".ris",), looks_like=lambda text: bool(re.search(r"^TY {1,2}- ", text, re.MULTILINE)),
-    read=read, drafts=drafts, pieces=PIECES, entry=entry, layout=Layout(), extension="ris",
+    "ris",
+    "RIS",
+    suffixes=(".ris",),
+    looks_like=lambda text: bool(re.search(r"^TY {1,2}- ", text, re.MULTILINE)),
+    read=read,
+    drafts=drafts,
+    pieces=PIECES,
+    entry=entry,
+    layout=Layout(),
+    extension="ris",
     media_type="application/x-research-info-systems",
 )

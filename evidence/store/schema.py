@@ -292,8 +292,13 @@ ORDER BY s.rowid
 # How many study cards have each value of each default facet of the study cards page (an array column counts
 # the cards whose array holds the value), so that the page without filters reads them instead of counting a
 # million cards on each request; refreshed by each load. `value` has no type, so years stay integers.
-CARD_FACETS = {"conditions": "array", "design": "column", "evidence_level": "column", "year": "column",
-               "journal": "column"}
+CARD_FACETS = {
+    "conditions": "array",
+    "design": "column",
+    "evidence_level": "column",
+    "year": "column",
+    "journal": "column",
+}
 STUDY_CARD_FACETS = """
 CREATE TABLE IF NOT EXISTS study_card_facets (
     facet TEXT NOT NULL,
@@ -328,11 +333,10 @@ CREATE TABLE IF NOT EXISTS condition_studies (
     year INTEGER,
     design TEXT,
     evidence_level INTEGER,
-    PRIMARY KEY (condition_id, study_key)
+    PRIMARY KEY (study_key, condition_id)  -- a study's conditions, as its card reads them while a load builds
 );
 CREATE INDEX IF NOT EXISTS idx_condition_studies_order
     ON condition_studies(condition_id, evidence_order, design_rank, year DESC, study_key);
-CREATE INDEX IF NOT EXISTS idx_condition_studies_study ON condition_studies(study_key);
 """
 
 CONDITION_STUDY_ROWS = """
@@ -351,7 +355,8 @@ GROUP BY ancestor_id, study_key
 
 # Which way each study's results went for each condition it is under: a result for one condition speaks for that
 # condition, the broader ones and the narrower ones, not for others a study (a review) also covers; a result for
-# no condition in particular speaks for all of them. Refreshed by each load.
+# no condition in particular speaks for all of them. Rule-made rows, whose direction is unknown, say nothing.
+# Refreshed by each load.
 CONDITION_FINDINGS = """
 CREATE TABLE IF NOT EXISTS condition_findings (
     condition_id TEXT NOT NULL,
@@ -363,10 +368,11 @@ CREATE TABLE IF NOT EXISTS condition_findings (
 
 CONDITION_FINDING_ROWS = """
 SELECT DISTINCT cs.condition_id, cs.study_key, so.direction
-FROM condition_studies cs JOIN study_outcomes so ON so.study_key = cs.study_key
-WHERE so.condition_id IS NULL
-   OR so.condition_id IN (SELECT ancestor_id FROM condition_ancestors WHERE condition_id = cs.condition_id)
-   OR so.condition_id IN (SELECT condition_id FROM condition_ancestors WHERE ancestor_id = cs.condition_id)
+FROM study_outcomes so JOIN condition_studies cs ON cs.study_key = so.study_key
+WHERE so.direction != 'unknown'
+  AND (so.condition_id IS NULL
+       OR so.condition_id IN (SELECT ancestor_id FROM condition_ancestors WHERE condition_id = cs.condition_id)
+       OR so.condition_id IN (SELECT condition_id FROM condition_ancestors WHERE ancestor_id = cs.condition_id))
 """
 
 # Studies per condition (counting narrower conditions) and design, for the evidence map; refreshed by each load.

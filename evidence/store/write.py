@@ -12,13 +12,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import fields
-from ..formats import bibtex, latex
 from ..fields import PLAIN
+from ..formats import bibtex, latex
 from ..merge import MergedStudy
 from ..records import LoadError, StudyRecord, TaggedStudy, shallow_dict
 from ..tagging.vocabulary import Vocabulary
@@ -71,8 +71,10 @@ def indexes_after(db: Database) -> Iterator[None]:
     if db.execute("SELECT 1 FROM studies LIMIT 1").fetchone():
         yield
         return
-    deferred = db.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
-                          "AND sql IS NOT NULL ORDER BY type, name").fetchall()
+    deferred = db.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL ORDER BY type, name"
+    ).fetchall()
     for kind, name, _ in deferred:
         db.execute(f'DROP {kind} "{name}"')
     yield
@@ -85,24 +87,55 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
     """Write the vocabularies (insert new terms, update changed ones)."""
     conditions = vocab.terms["conditions"]
     db["conditions"].upsert_all(
-        ({"id": t["id"], "label": t["label"], "mesh_id": t.get("mesh_id"),
-          "parent": (t["parents"] or [None])[0], "tree_path": vocab.tree_path(t["id"]),
-          "synonyms": json.dumps(t["synonyms"]), "description": t.get("description")}
-         for t in conditions.values()), pk="id")
+        (
+            {
+                "id": t["id"],
+                "label": t["label"],
+                "mesh_id": t.get("mesh_id"),
+                "parent": (t["parents"] or [None])[0],
+                "tree_path": vocab.tree_path(t["id"]),
+                "synonyms": json.dumps(t["synonyms"]),
+                "description": t.get("description"),
+            }
+            for t in conditions.values()
+        ),
+        pk="id",
+    )
     db.execute("DELETE FROM condition_ancestors")
     db["condition_ancestors"].insert_all(
         {"condition_id": c, "ancestor_id": a, "depth": d}
-        for c in conditions for a, d in sorted(vocab.ancestors(c).items()))
+        for c in conditions
+        for a, d in sorted(vocab.ancestors(c).items())
+    )
     db["designs"].upsert_all(
-        ({"id": t["id"], "label": t["label"], "mesh_id": t.get("mesh_id"), "mesh_label": t.get("mesh_label"),
-          "evidence_level": t.get("evidence_level"), "rank": t["rank"], "description": t.get("description")}
-         for t in vocab.terms["designs"].values()), pk="id")
+        (
+            {
+                "id": t["id"],
+                "label": t["label"],
+                "mesh_id": t.get("mesh_id"),
+                "mesh_label": t.get("mesh_label"),
+                "evidence_level": t.get("evidence_level"),
+                "rank": t["rank"],
+                "description": t.get("description"),
+            }
+            for t in vocab.terms["designs"].values()
+        ),
+        pk="id",
+    )
     db["outcomes"].upsert_all(
-        ({"id": t["id"], "label": t["label"], "domain": t["domain"], "description": t.get("description")}
-         for t in vocab.terms["outcomes"].values()), pk="id")
+        (
+            {"id": t["id"], "label": t["label"], "domain": t["domain"], "description": t.get("description")}
+            for t in vocab.terms["outcomes"].values()
+        ),
+        pk="id",
+    )
     db["comparators"].upsert_all(
-        ({"id": t["id"], "label": t["label"], "description": t.get("description")}
-         for t in vocab.terms["comparators"].values()), pk="id")
+        (
+            {"id": t["id"], "label": t["label"], "description": t.get("description")}
+            for t in vocab.terms["comparators"].values()
+        ),
+        pk="id",
+    )
 
 
 def refresh_summaries(db: Database) -> None:
@@ -118,25 +151,32 @@ def refresh_card_facets(conn: sqlite3.Connection) -> None:
     """Count the study cards' default facets (CARD_FACETS) into study_card_facets."""
     conn.execute("DELETE FROM study_card_facets")
     for column, kind in CARD_FACETS.items():
-        counts = (array_value_counts(column, "SELECT * FROM study_cards") if kind == "array" else
-                  f'SELECT "{column}", count(*) FROM study_cards WHERE "{column}" IS NOT NULL GROUP BY "{column}"')
+        counts = (
+            array_value_counts(column, "SELECT * FROM study_cards")
+            if kind == "array"
+            else f'SELECT "{column}", count(*) FROM study_cards WHERE "{column}" IS NOT NULL GROUP BY "{column}"'
+        )
         conn.execute(f"INSERT INTO study_card_facets SELECT ?, * FROM ({counts})", [column])
 
 
 def prune_vocabulary(db: Database, vocab: Vocabulary) -> None:
     """Drop terms that left the vocabularies, unless a study (from a file not reloaded) still uses them."""
-    for kind, column, table in (("conditions", "condition_id", "study_conditions"),
-                                ("conditions", "condition_id", "study_outcomes"),
-                                ("outcomes", "outcome_id", "study_outcomes"),
-                                ("comparators", "comparator", "study_outcomes"),
-                                ("designs", "design", "studies")):
+    for kind, column, table in (
+        ("conditions", "condition_id", "study_conditions"),
+        ("conditions", "condition_id", "study_outcomes"),
+        ("outcomes", "outcome_id", "study_outcomes"),
+        ("comparators", "comparator", "study_outcomes"),
+        ("designs", "design", "studies"),
+    ):
         ids = list(vocab.terms[kind])
-        db.execute(f"DELETE FROM {kind} WHERE id NOT IN ({', '.join('?' * len(ids))}) "
-                   f"AND id NOT IN (SELECT {column} FROM {table} WHERE {column} IS NOT NULL)", ids)
+        db.execute(
+            f"DELETE FROM {kind} WHERE id NOT IN ({', '.join('?' * len(ids))}) "
+            f"AND id NOT IN (SELECT {column} FROM {table} WHERE {column} IS NOT NULL)",
+            ids,
+        )
 
 
 # Columns of ``studies`` that are StudyRecord attributes of the same name and value.
-
 
 
 def study_row(tagged: TaggedStudy) -> dict:
@@ -144,7 +184,9 @@ def study_row(tagged: TaggedStudy) -> dict:
     r = tagged.record
     design = tagged.design
     return {
-        "key": r.key, "entry_type": r.entry_type, "title": r.title,
+        "key": r.key,
+        "entry_type": r.entry_type,
+        "title": r.title,
         "title_nocase": json.dumps(r.title_nocase, ensure_ascii=False),
         "author_list": ", ".join([p.display for p in r.authors] + (["et al."] if r.more_authors else [])) or None,
         "more_authors": int(r.more_authors),
@@ -156,7 +198,8 @@ def study_row(tagged: TaggedStudy) -> dict:
         "design_provenance": design.provenance if design else None,
         "design_source": design.source if design else None,
         "extra": json.dumps(r.extra, sort_keys=True, ensure_ascii=False),
-        "source_file": r.source_file, "source_line": r.source_line,
+        "source_file": r.source_file,
+        "source_line": r.source_line,
     }
 
 
@@ -196,21 +239,42 @@ def study_rows(tagged: TaggedStudy, study: MergedStudy) -> StudyRows:
     key = row["key"]
     authors = [(p.family, p.given, p.particle, p.suffix, p.display) for p in tagged.record.authors]
     conditions = [(key, t.value, t.provenance, t.source) for t in tagged.conditions]
-    outcomes = [(key, i, o.outcome, o.measure, o.comparator, o.direction, o.finding, o.condition, o.provenance,
-                 o.source) for i, o in enumerate(tagged.outcomes, start=1)]
+    outcomes = [
+        (key, i, o.outcome, o.measure, o.comparator, o.direction, o.finding, o.condition, o.provenance, o.source)
+        for i, o in enumerate(tagged.outcomes, start=1)
+    ]
     hashed = content_hash(tuple(row.values()), authors, conditions, outcomes)
     return StudyRows(
-        key, hashed, (*row.values(), hashed), bibtex.entry(tagged), authors, conditions, outcomes,
-        [(key, source.record.source_file, source.record.source_line, source.record.source_format, source.record.key,
-          position == 0, how, source.order,
-          json.dumps({"record": _as_dict(source.record), "outcomes": [shallow_dict(o) for o in source.outcomes]},
-                     ensure_ascii=False))
-         for position, (source, how) in enumerate(zip(study.sources, study.matched_on))],
+        key,
+        hashed,
+        (*row.values(), hashed),
+        bibtex.entry(tagged),
+        authors,
+        conditions,
+        outcomes,
+        [
+            (
+                key,
+                source.record.source_file,
+                source.record.source_line,
+                source.record.source_format,
+                source.record.key,
+                position == 0,
+                how,
+                source.order,
+                json.dumps(
+                    {"record": _as_dict(source.record), "outcomes": [shallow_dict(o) for o in source.outcomes]},
+                    ensure_ascii=False,
+                ),
+            )
+            for position, (source, how) in enumerate(zip(study.sources, study.matched_on))
+        ],
         [(key, d.field, d.kept_value, d.kept_source, d.other_value, d.other_source) for d in study.disagreements],
-        len(tagged.conditions) + len(tagged.outcomes) + (tagged.design is not None))
+        len(tagged.conditions) + len(tagged.outcomes) + (tagged.design is not None),
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def bibtex_writer() -> str:
     """What wrote the stored BibTeX entries: a digest of the writer's code (the BibTeX format, its LaTeX and the
     field table), so that a load after the writer changed writes every entry again."""
@@ -224,8 +288,7 @@ def bibtex_writer() -> str:
 BATCH = 2000
 
 
-def save_studies(db: Database, studies: Iterable[StudyRows],
-                 progress: Callable[[int], None] | None = None) -> Counter:
+def save_studies(db: Database, studies: Iterable[StudyRows], progress: Callable[[int], None] | None = None) -> Counter:
     """Insert or update the studies with their authors and tags, in batches; counts each study as
     added, updated or unchanged (same content hash as stored). Records every source of every study
     (file, line, format, how it was matched, the record as read) and where sources disagree, replacing
@@ -266,8 +329,10 @@ class _AuthorIds:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         # by the name's parts joined in one string: a large load holds many names
-        self.ids = {"\x1f".join(names): author_id for *names, author_id in
-                    conn.execute("SELECT family, given, particle, suffix, id FROM authors")}
+        self.ids = {
+            "\x1f".join(names): author_id
+            for *names, author_id in conn.execute("SELECT family, given, particle, suffix, id FROM authors")
+        }
         self.next = max(self.ids.values(), default=0) + 1
         self.new: list[tuple] = []  # (id, family, given, particle, suffix, display) not yet written
 
@@ -302,39 +367,62 @@ class _Rows:
             self.replaced.append(rows.key)
         self.studies.append(rows.row)
         self.bibtex.append((rows.key, rows.bibtex))
-        self.authors += [(rows.key, position, self.author_ids.of(name)) for position, name in enumerate(rows.authors, start=1)]
+        self.authors += [
+            (rows.key, position, self.author_ids.of(name)) for position, name in enumerate(rows.authors, start=1)
+        ]
         self.conditions += rows.conditions
         self.outcomes += rows.outcomes
 
     def write(self, conn: sqlite3.Connection) -> None:
         _delete_links(conn, self.replaced)
         updates = ", ".join(f"{c} = excluded.{c}" for c in STUDY_COLUMNS if c != "key")
-        conn.executemany(f"INSERT INTO studies ({', '.join(STUDY_COLUMNS)}) VALUES ({', '.join('?' * len(STUDY_COLUMNS))}) "
-                         f"ON CONFLICT (key) DO UPDATE SET {updates}", self.studies)
+        conn.executemany(
+            f"INSERT INTO studies ({', '.join(STUDY_COLUMNS)}) VALUES ({', '.join('?' * len(STUDY_COLUMNS))}) "
+            f"ON CONFLICT (key) DO UPDATE SET {updates}",
+            self.studies,
+        )
         writer = bibtex_writer()
-        conn.executemany("INSERT OR REPLACE INTO study_bibtex (study_key, entry, writer) VALUES (?, ?, ?)",
-                         [(key, entry, writer) for key, entry in self.bibtex + self.stale_bibtex])
-        conn.executemany("INSERT INTO authors (id, family, given, particle, suffix, display) VALUES (?, ?, ?, ?, ?, ?)",
-                         self.author_ids.new)
+        conn.executemany(
+            "INSERT OR REPLACE INTO study_bibtex (study_key, entry, writer) VALUES (?, ?, ?)",
+            [(key, entry, writer) for key, entry in self.bibtex + self.stale_bibtex],
+        )
+        conn.executemany(
+            "INSERT INTO authors (id, family, given, particle, suffix, display) VALUES (?, ?, ?, ?, ?, ?)",
+            self.author_ids.new,
+        )
         self.author_ids.new = []
         conn.executemany("INSERT INTO study_authors (study_key, position, author_id) VALUES (?, ?, ?)", self.authors)
-        conn.executemany("INSERT INTO study_conditions (study_key, condition_id, provenance, source) VALUES (?, ?, ?, ?)",
-                         self.conditions)
-        conn.executemany("INSERT INTO study_outcomes (study_key, position, outcome_id, measure, comparator, direction, "
-                         "finding, condition_id, provenance, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.outcomes)
-        conn.executemany("INSERT INTO study_sources (study_key, file, line, format, entry_key, is_primary, matched_on, "
-                         "load_order, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.sources)
-        conn.executemany("INSERT INTO field_disagreements (study_key, field, kept_value, kept_source, other_value, "
-                         "other_source) VALUES (?, ?, ?, ?, ?, ?)", self.disagreements)
-
+        conn.executemany(
+            "INSERT INTO study_conditions (study_key, condition_id, provenance, source) VALUES (?, ?, ?, ?)",
+            self.conditions,
+        )
+        conn.executemany(
+            "INSERT INTO study_outcomes (study_key, position, outcome_id, measure, comparator, direction, "
+            "finding, condition_id, provenance, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.outcomes,
+        )
+        conn.executemany(
+            "INSERT INTO study_sources (study_key, file, line, format, entry_key, is_primary, matched_on, "
+            "load_order, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.sources,
+        )
+        conn.executemany(
+            "INSERT INTO field_disagreements (study_key, field, kept_value, kept_source, other_value, "
+            "other_source) VALUES (?, ?, ?, ?, ?, ?)",
+            self.disagreements,
+        )
 
 
 def remove_studies_except(db: Database, keys: set[str]) -> int:
     """Delete the studies no input holds any more; returns how many."""
     gone = [k for (k,) in db.execute("SELECT key FROM studies") if k not in keys]
     _delete_links(db.conn, gone)
-    for table, column in (("claim_checks", "study_key"), ("claim_studies", "study_key"),  # claims and reviews
-                          ("review_includes", "study_key"), ("review_includes", "review_key")):  # no longer link to it
+    for table, column in (
+        ("claim_checks", "study_key"),
+        ("claim_studies", "study_key"),  # claims and reviews
+        ("review_includes", "study_key"),
+        ("review_includes", "review_key"),
+    ):  # no longer link to it
         db.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", [(key,) for key in gone])
     db.conn.executemany("DELETE FROM studies WHERE key = ?", [(key,) for key in gone])
     return len(gone)
@@ -342,9 +430,11 @@ def remove_studies_except(db: Database, keys: set[str]) -> int:
 
 def _as_dict(record: StudyRecord) -> dict:
     """``dataclasses.asdict(record)`` without its deep copies (the same JSON, several times faster)."""
-    return {**shallow_dict(record), "authors": [shallow_dict(p) for p in record.authors],
-            "tags": [shallow_dict(t) for t in record.tags]}
-
+    return {
+        **shallow_dict(record),
+        "authors": [shallow_dict(p) for p in record.authors],
+        "tags": [shallow_dict(t) for t in record.tags],
+    }
 
 
 def _delete_links(conn: sqlite3.Connection, keys: list[str]) -> None:
@@ -365,7 +455,15 @@ def replace_errors(db: Database, files: list[str], errors: list[LoadError]) -> N
     rows = []
     for error in errors:
         seq[error.file] = seq.get(error.file, 0) + 1
-        rows.append({"file": error.file, "seq": seq[error.file], "line": error.line,
-                     "entry_key": error.entry_key, "severity": error.severity,
-                     "message": error.message, "raw": error.raw})
+        rows.append(
+            {
+                "file": error.file,
+                "seq": seq[error.file],
+                "line": error.line,
+                "entry_key": error.entry_key,
+                "severity": error.severity,
+                "message": error.message,
+                "raw": error.raw,
+            }
+        )
     db["load_errors"].insert_all(rows)

@@ -47,9 +47,14 @@ def read_outcomes(path: Path, label: str) -> tuple[dict[str, list[OutcomeTag]], 
 
 def format_outcomes(by_key: dict[str, list[OutcomeTag]]) -> str:
     """The sidecar YAML for curated outcome rows (rule-made rows are not curation and are left out)."""
-    rows = {key: [{f: getattr(o, f) for f in REQUIRED} | ({"condition": o.condition} if o.condition else {})
-                  for o in outcomes if o.provenance == "curated"]
-            for key, outcomes in by_key.items()}
+    rows = {
+        key: [
+            {f: getattr(o, f) for f in REQUIRED} | ({"condition": o.condition} if o.condition else {})
+            for o in outcomes
+            if o.provenance == "curated"
+        ]
+        for key, outcomes in by_key.items()
+    }
     rows = {key: value for key, value in rows.items() if value}
     header = "# Curated outcomes, keyed by citation key (written by `evidence export`).\n"
     if not rows:

@@ -14,8 +14,9 @@ from ..records import LoadError, OutcomeTag, StudyRecord, Tag, TaggedStudy, spli
 from .vocabulary import DIRECTIONS, RULE_COMPARATOR, RULE_DIRECTION, Vocabulary
 
 
-def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag],
-              vocab: Vocabulary) -> tuple[TaggedStudy, list[LoadError]]:
+def tag_study(
+    record: StudyRecord, curated_outcomes: list[OutcomeTag], vocab: Vocabulary
+) -> tuple[TaggedStudy, list[LoadError]]:
     """Check curated tags against the vocabulary; where a kind has none, let the rules tag it."""
     errors: list[LoadError] = []
     tagged = TaggedStudy(record)
@@ -37,9 +38,11 @@ def tag_study(record: StudyRecord, curated_outcomes: list[OutcomeTag],
             tagged.conditions.append(tag)
 
     for outcome in curated_outcomes:
-        problems = [vocab.unknown_message(kind, value) for kind, value in
-                    (("outcomes", outcome.outcome), ("comparators", outcome.comparator))
-                    if not vocab.known(kind, value)]
+        problems = [
+            vocab.unknown_message(kind, value)
+            for kind, value in (("outcomes", outcome.outcome), ("comparators", outcome.comparator))
+            if not vocab.known(kind, value)
+        ]
         if outcome.direction not in DIRECTIONS:
             problems.append(f"unknown direction '{outcome.direction}' (one of: {', '.join(DIRECTIONS)})")
         if outcome.condition and not vocab.known("conditions", outcome.condition):
@@ -108,8 +111,11 @@ def _design(reading: _Reading) -> Tag | None:
 def _conditions(reading: _Reading) -> list[Tag]:
     """See ``conditions_by_rule``."""
     rules = reading.rules
-    found = _most_specific(_conditions_in_headings(rules.condition_headings, reading.record.mesh_headings) +
-                           rules.condition_names.matches(reading.front), rules)
+    found = _most_specific(
+        _conditions_in_headings(rules.condition_headings, reading.record.mesh_headings)
+        + rules.condition_names.matches(reading.front),
+        rules,
+    )
     narrower = {term for match in found for term in rules.narrower[match.term]}
     found += rules.condition_names.matches(reading.abstract, narrower if found else None)
     return [match.tag("condition") for match in _most_specific(found, rules)]
@@ -126,16 +132,23 @@ def _most_specific(matches: list[_Match], rules: _Rules) -> list[_Match]:
 
 def _outcomes(reading: _Reading) -> list[OutcomeTag]:
     """See ``outcomes_by_rule``."""
-    return [OutcomeTag(m.term, m.text, RULE_COMPARATOR, RULE_DIRECTION, "", "rule",
-                       f"rule:outcome-{m.where} matched '{m.text}'")
-            for m in reading.rules.measures.matches(reading.front + reading.abstract)]
+    return [
+        OutcomeTag(
+            m.term, m.text, RULE_COMPARATOR, RULE_DIRECTION, "", "rule", f"rule:outcome-{m.where} matched '{m.text}'"
+        )
+        for m in reading.rules.measures.matches(reading.front + reading.abstract)
+    ]
 
 
 def _indexed(indexing: _Indexing, where: str, indexed: list[str]) -> list[_Match]:
     """Terms that list one of the record's indexing terms (publication types or MeSH headings)."""
     given = {name.casefold(): name for name in indexed}
-    return [_Match(term, where, given[name.casefold()])
-            for term, names in indexing.terms_listing(given) for (name,) in names if name.casefold() in given]
+    return [
+        _Match(term, where, given[name.casefold()])
+        for term, names in indexing.terms_listing(given)
+        for (name,) in names
+        if name.casefold() in given
+    ]
 
 
 def _conditions_in_headings(indexing: _Indexing, mesh_headings: list[str]) -> list[_Match]:
@@ -175,10 +188,16 @@ class _Rules:
         self.broader = {term: {a for a, depth in vocab.ancestors(term).items() if depth > 0} for term in conditions}
         self.narrower = {term: {other for other in conditions if term in self.broader[other]} for term in conditions}
         self.measures = _RuleSet([(o["id"], [pattern]) for o in outcomes.values() for pattern in o["patterns"]])
-        self.front_clues = prefilter.Clues(pattern for rules in (self.designs_named, self.condition_names,
-                                                                 self.measures) for pattern in rules.fast.patterns)
-        self.abstract_clues = prefilter.Clues(pattern for rules in (self.designs_described, self.condition_names,
-                                                                    self.measures) for pattern in rules.fast.patterns)
+        self.front_clues = prefilter.Clues(
+            pattern
+            for rules in (self.designs_named, self.condition_names, self.measures)
+            for pattern in rules.fast.patterns
+        )
+        self.abstract_clues = prefilter.Clues(
+            pattern
+            for rules in (self.designs_described, self.condition_names, self.measures)
+            for pattern in rules.fast.patterns
+        )
 
 
 _RULES: dict[int, _Rules] = {}
@@ -198,8 +217,10 @@ class _Indexing:
     several that must all be present, found from a record's names without reading every term."""
 
     def __init__(self, terms: dict[str, dict], field_name: str):
-        self.items = [(term["id"], [[item] if isinstance(item, str) else list(item) for item in term[field_name]])
-                      for term in terms.values()]
+        self.items = [
+            (term["id"], [[item] if isinstance(item, str) else list(item) for item in term[field_name]])
+            for term in terms.values()
+        ]
         positions: dict[str, set[int]] = {}
         for position, (_, items) in enumerate(self.items):
             for name in (name for names in items for name in names):
@@ -209,8 +230,6 @@ class _Indexing:
     def terms_listing(self, names: Iterable[str]) -> list[tuple[str, list[list[str]]]]:
         """(term, its items), in vocabulary order, of the terms that list one of the casefolded ``names``."""
         return [self.items[p] for p in sorted({p for name in names for p in self.positions.get(name, ())})]
-
-
 
 
 class _RuleSet:
@@ -229,8 +248,15 @@ class _RuleSet:
         matches = []
         for term, patterns in self.entries:
             if terms is None or term in terms:
-                found = next(((text.where, match.group(0)) for text in texts for pattern in patterns
-                              if (match := pattern.search(text.text))), None)
+                found = next(
+                    (
+                        (text.where, match.group(0))
+                        for text in texts
+                        for pattern in patterns
+                        if (match := pattern.search(text.text))
+                    ),
+                    None,
+                )
                 if found:
                     matches.append(_Match(term, *found))
         return matches

@@ -39,7 +39,9 @@ class Vocabulary:
         ids = list(self.terms[kind])
         near = difflib.get_close_matches(term, ids, n=3, cutoff=0.5)
         by_label = {t["label"].lower(): i for i, t in self.terms[kind].items()}
-        near += [by_label[m] for m in difflib.get_close_matches(term.lower().replace("-", " "), by_label, n=3, cutoff=0.5)]
+        near += [
+            by_label[m] for m in difflib.get_close_matches(term.lower().replace("-", " "), by_label, n=3, cutoff=0.5)
+        ]
         return list(dict.fromkeys(near))[:3]
 
     def unknown_message(self, kind: str, term: str) -> str:
@@ -93,15 +95,19 @@ def load_vocabulary(directory: Path) -> Vocabulary:
             for name in RULE_FIELDS[kind]:
                 item.setdefault(name, [])
             if kind == "designs" and not isinstance(item.get("precedence"), int):
-                raise VocabularyError(f"{path}:{line}: design '{item['id']}' needs a whole-number precedence "
-                                      "(which design the rules prefer when several match)")
+                raise VocabularyError(
+                    f"{path}:{line}: design '{item['id']}' needs a whole-number precedence "
+                    "(which design the rules prefer when several match)"
+                )
             item["rank"] = rank
             terms[item["id"]] = item
         vocab.terms[kind] = terms
     _check_hierarchy(vocab, directory / "conditions.yaml")
     if RULE_COMPARATOR not in vocab.terms["comparators"]:
-        raise VocabularyError(f"{directory / 'comparators.yaml'}: needs the term '{RULE_COMPARATOR}' "
-                              "(the comparator of rule-made outcome rows)")
+        raise VocabularyError(
+            f"{directory / 'comparators.yaml'}: needs the term '{RULE_COMPARATOR}' "
+            "(the comparator of rule-made outcome rows)"
+        )
     return vocab
 
 

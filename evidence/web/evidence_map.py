@@ -16,9 +16,20 @@ FINDINGS = {
     "inconclusive": "too little evidence to say",
     "none": "no findings recorded",
 }
-READ_DIRECTIONS = ("benefit", "no-difference", "harm", "mixed", "inconclusive")  # "unknown", "not-applicable" say nothing
-LEVELS = {1: "Level 1: systematic reviews", 2: "Level 2: randomised trials", 3: "Level 3: controlled studies",
-          4: "Level 4: case series, case-control", 5: "Level 5: mechanism"}
+READ_DIRECTIONS = (
+    "benefit",
+    "no-difference",
+    "harm",
+    "mixed",
+    "inconclusive",
+)  # "unknown", "not-applicable" say nothing
+LEVELS = {
+    1: "Level 1: systematic reviews",
+    2: "Level 2: randomised trials",
+    3: "Level 3: controlled studies",
+    4: "Level 4: case series, case-control",
+    5: "Level 5: mechanism",
+}
 
 
 @dataclass
@@ -75,23 +86,28 @@ def build(conn: sqlite3.Connection, by: str = "design") -> EvidenceMap:
     if by == "level":
         columns = [Column(level, label) for level, label in LEVELS.items()] + [Column(None, "Not graded")]
     else:
-        columns = [Column(design_id, label) for design_id, label in
-                   conn.execute("SELECT id, label FROM designs ORDER BY rank")] + [Column(None, "No design")]
+        columns = [
+            Column(design_id, label) for design_id, label in conn.execute("SELECT id, label FROM designs ORDER BY rank")
+        ] + [Column(None, "No design")]
     position = {column.value: i for i, column in enumerate(columns)}
     cells: dict[str, list[Cell]] = {}
     cell_of: dict[tuple[str, str], Cell] = {}  # (condition, study) -> the cell the study is counted in
     for condition_id, key, design, level in conn.execute(
-            "SELECT condition_id, study_key, design, evidence_level FROM condition_studies"):
+        "SELECT condition_id, study_key, design, evidence_level FROM condition_studies"
+    ):
         cell = cells.setdefault(condition_id, [Cell() for _ in columns])[position[level if by == "level" else design]]
         cell.studies.add(key)
         cell_of[condition_id, key] = cell
     for condition_id, key, direction in conn.execute(  # the findings for that condition (store.schema)
-            f"SELECT condition_id, study_key, direction FROM condition_findings "
-            f"WHERE direction IN ({', '.join('?' * len(READ_DIRECTIONS))})", READ_DIRECTIONS):
+        f"SELECT condition_id, study_key, direction FROM condition_findings "
+        f"WHERE direction IN ({', '.join('?' * len(READ_DIRECTIONS))})",
+        READ_DIRECTIONS,
+    ):
         cell_of[condition_id, key].directions.add(direction)
     rows = []
     for condition_id, label, tree_path in conn.execute(
-            "SELECT id, label, tree_path FROM conditions ORDER BY replace(tree_path, '/', char(1))"):
+        "SELECT id, label, tree_path FROM conditions ORDER BY replace(tree_path, '/', char(1))"
+    ):
         row_cells = cells.get(condition_id, [Cell() for _ in columns])
         total = len(set().union(*(cell.studies for cell in row_cells)))
         rows.append(Row(condition_id, label, tree_path.count("/"), total, row_cells))

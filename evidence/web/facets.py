@@ -15,9 +15,30 @@ from ..fast import background
 CARD_TABLE = "study_cards"
 # Arguments of a table page that do not choose which rows it shows: a page with no other argument shows every
 # row. Anything else (a column filter, _search, _where, _through, _next...) chooses rows, or might.
-NOT_SELECTING = {"_sort", "_sort_desc", "_size", "_shape", "_json", "_labels", "_nolabels", "_col", "_nocol",
-                 "_nocount", "_nofacet", "_extra", "_trace", "_timelimit", "_ttl", "_format", "_context",
-                 "_nl", "_stream", "_dl", "_searchmode", "_markup"}
+NOT_SELECTING = {
+    "_sort",
+    "_sort_desc",
+    "_size",
+    "_shape",
+    "_json",
+    "_labels",
+    "_nolabels",
+    "_col",
+    "_nocol",
+    "_nocount",
+    "_nofacet",
+    "_extra",
+    "_trace",
+    "_timelimit",
+    "_ttl",
+    "_format",
+    "_context",
+    "_nl",
+    "_stream",
+    "_dl",
+    "_searchmode",
+    "_markup",
+}
 
 
 def shows_every_row(request) -> bool:
@@ -28,8 +49,7 @@ def shows_every_row(request) -> bool:
 def column_value_counts(column: str, rows_sql: str) -> str:
     """SQL of (value, count): how many rows of ``rows_sql`` have each value of ``column``, as Datasette counts."""
     column = escape_sqlite(column)
-    return (f"select {column} as value, count(*) as count from ({rows_sql}) where {column} is not null "
-            f"group by {column}")
+    return f"select {column} as value, count(*) as count from ({rows_sql}) where {column} is not null group by {column}"
 
 
 # How a facet of each kind is counted (SQL of (value, count) over some rows), and which argument filters on it
@@ -71,19 +91,35 @@ class CountedFacet(Facet):
         for row in rows[:size]:
             value = row["value"] if kind == "column" else str(row["value"])
             selected = str(value) in chosen
-            toggle = (path_with_removed_args(self.request, {argument: str(value)}) if selected
-                      else path_with_added_args(self.request, {argument: value}))
-            values.append({"value": value, "label": value, "count": row["count"],
-                           "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(toggle)),
-                           "selected": selected})
-        return {"name": column, "type": self.type, "results": values, "hideable": source != "metadata",
-                "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {f"_facet_{self.type}": column})),
-                "truncated": len(rows) > size}
+            toggle = (
+                path_with_removed_args(self.request, {argument: str(value)})
+                if selected
+                else path_with_added_args(self.request, {argument: value})
+            )
+            values.append(
+                {
+                    "value": value,
+                    "label": value,
+                    "count": row["count"],
+                    "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(toggle)),
+                    "selected": selected,
+                }
+            )
+        return {
+            "name": column,
+            "type": self.type,
+            "results": values,
+            "hideable": source != "metadata",
+            "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {f"_facet_{self.type}": column})),
+            "truncated": len(rows) > size,
+        }
 
     def columns(self) -> list[tuple[str, str]]:
         """(column, source) of each configuration of this facet type on the page."""
-        return [(config["config"].get("column") or config["config"]["simple"], config["source"])
-                for config in self.get_configs()]
+        return [
+            (config["config"].get("column") or config["config"]["simple"], config["source"])
+            for config in self.get_configs()
+        ]
 
 
 class GroupedArrayFacet(CountedFacet):
@@ -101,9 +137,14 @@ class GroupedArrayFacet(CountedFacet):
         db = self.ds.get_database(self.database)
         for column, source in self.columns():
             try:
-                rows = (await db.execute(largest(store.array_value_counts(column, self.sql), size + 1), self.params,
-                                         truncate=False,
-                                         custom_time_limit=self.ds.setting("facet_time_limit_ms"))).rows
+                rows = (
+                    await db.execute(
+                        largest(store.array_value_counts(column, self.sql), size + 1),
+                        self.params,
+                        truncate=False,
+                        custom_time_limit=self.ds.setting("facet_time_limit_ms"),
+                    )
+                ).rows
             except QueryInterrupted:
                 timed_out.append(column)
                 continue
@@ -142,21 +183,31 @@ class CardFacet(CountedFacet):
         # one query doing the work of len(columns) facet queries has the time they would have had together
         time_limit = self.ds.setting("facet_time_limit_ms") * len(columns)
         db = self.ds.get_database(self.database)
-        if (self.table == CARD_TABLE and shows_every_row(self.request) and set(columns) <= set(store.CARD_FACETS)
-                and await db.table_exists("study_card_facets")):
-            counted = {column: f"select value, count from study_card_facets where facet = {sql_string(column)}"
-                       for column in columns}
+        if (
+            self.table == CARD_TABLE
+            and shows_every_row(self.request)
+            and set(columns) <= set(store.CARD_FACETS)
+            and await db.table_exists("study_card_facets")
+        ):
+            counted = {
+                column: f"select value, count from study_card_facets where facet = {sql_string(column)}"
+                for column in columns
+            }
             return (await db.execute(self.union(counted, limit), truncate=False, custom_time_limit=time_limit)).rows
         # the page's rows are read once, for every facet: bulk work, done at lower priority
         page = "with page as materialized (select {} from ({})) ".format(
-            ", ".join(escape_sqlite(column) for column in columns), self.sql)
+            ", ".join(escape_sqlite(column) for column in columns), self.sql
+        )
         counted = {column: VALUE_COUNTS[self.kind(column)](column, "select * from page") for column in columns}
-        return await background.query(self.ds, self.database, page + self.union(counted, limit), self.params,
-                                      time_limit)
+        return await background.query(
+            self.ds, self.database, page + self.union(counted, limit), self.params, time_limit
+        )
 
     @staticmethod
     def union(counted: dict[str, str], limit: int) -> str:
         """One query for the (facet, value, count) rows of every column of ``counted`` (column -> SQL of
         (value, count)), the ``limit`` largest counts of each."""
-        return " union all ".join(f"select * from (select {sql_string(column)} as facet, * from ({largest(sql, limit)}))"
-                                  for column, sql in counted.items())
+        return " union all ".join(
+            f"select * from (select {sql_string(column)} as facet, * from ({largest(sql, limit)}))"
+            for column, sql in counted.items()
+        )

@@ -82,7 +82,7 @@ select
   group_concat(distinct t.design) as designs,
   group_concat(distinct t.key) as study_keys,
   (select group_concat(distinct cf.direction) from condition_findings cf
-     where cf.condition_id = b.condition_id and cf.direction != 'unknown'
+     where cf.condition_id = b.condition_id
        and cf.study_key in (select key from tagged t2 where t2.condition_id = b.condition_id and t2.evidence_level = b.level)
   ) as directions
 from best b
@@ -97,6 +97,7 @@ def evidence_map_sql(designs: list[tuple[str, str]]) -> str:
     """Conditions (in tree order, with their depth) against designs; each cell counts studies
     tagged with the condition or a narrower one (counted at load time in evidence_map_cells).
     Zero rows show where evidence is missing."""
+
     def literal(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
@@ -128,8 +129,8 @@ def database_metadata() -> dict:
         "tables": {
             "study_cards": {
                 "description": "One row per study with its conditions, outcomes and comparators as JSON arrays "
-                               "(rebuilt by each load). Start here: facet on condition, design, evidence level, "
-                               "year or journal, or search.",
+                "(rebuilt by each load). Start here: facet on condition, design, evidence level, "
+                "year or journal, or search.",
                 # the plugin's facet type (facets.CardFacet) that reads the counts made at load time when it can
                 "facets": [{"card": column} for column in CARD_FACETS],
                 "fts_table": "studies_fts",
@@ -148,13 +149,13 @@ def database_metadata() -> dict:
             },
             "studies": {
                 "description": "Every study with its bibliographic record and design. Identifiers were checked "
-                               "against public records; what could not be checked is empty and explained in `note`.",
+                "against public records; what could not be checked is empty and explained in `note`.",
                 "facets": ["design", "design_provenance", "year", "journal"],
                 "sort_desc": "year",
                 "columns": {
                     "key": "Citation key, as in the BibTeX source",
-                    "author_list": "Authors in order, family name and initials; \"et al.\" where the list is incomplete",
-                    "more_authors": "1 if the source's author list is incomplete (\"and others\", \"et al.\")",
+                    "author_list": 'Authors in order, family name and initials; "et al." where the list is incomplete',
+                    "more_authors": '1 if the source\'s author list is incomplete ("and others", "et al.")',
                     "doi": "DOI, lower case, without a URL prefix",
                     "pmid": "PubMed ID",
                     "pmcid": "PubMed Central ID",
@@ -172,32 +173,45 @@ def database_metadata() -> dict:
                     "content_hash": "Changes when the study or its tags change; used to update only changed studies",
                 },
             },
-            "study_bibtex": {"description": "Each study's BibTeX entry as `evidence export` writes it (curated tags as "
-                                            "keywords), made at load time so that BibTeX exports read it "
-                                            "rather than format it."},
+            "study_bibtex": {
+                "description": "Each study's BibTeX entry as `evidence export` writes it (curated tags as "
+                "keywords), made at load time so that BibTeX exports read it "
+                "rather than format it."
+            },
             "conditions": {
                 "description": "Condition vocabulary with MeSH descriptor IDs. `parent` is the broader condition "
-                               "the tree is drawn under; condition_ancestors holds every broader condition.",
+                "the tree is drawn under; condition_ancestors holds every broader condition.",
                 "label_column": "label",
                 "sort": "tree_path",
             },
-            "condition_ancestors": {"description": "Each condition with itself and every broader condition, and how many steps up it is."},
-            "evidence_map_cells": {"description": "Studies per condition (narrower conditions included) and design, "
-                                                  "counted at load time for the evidence map."},
-            "condition_studies": {"description": "Every study under each condition (tagged with it or a narrower "
-                                                 "one, listed alphabetically in tagged_conditions), made at load "
-                                                 "time: the one place the condition hierarchy is joined, read by "
-                                                 "the study cards, the evidence map, the queries and exports."},
-            "condition_findings": {"description": "Which way each study's results went for each condition it is "
-                                                  "under: a result for one condition speaks for it, the broader and "
-                                                  "the narrower ones, not for other conditions the study covers."},
+            "condition_ancestors": {
+                "description": "Each condition with itself and every broader condition, and how many steps up it is."
+            },
+            "evidence_map_cells": {
+                "description": "Studies per condition (narrower conditions included) and design, "
+                "counted at load time for the evidence map."
+            },
+            "condition_studies": {
+                "description": "Every study under each condition (tagged with it or a narrower "
+                "one, listed alphabetically in tagged_conditions), made at load "
+                "time: the one place the condition hierarchy is joined, read by "
+                "the study cards, the evidence map, the queries and exports."
+            },
+            "condition_findings": {
+                "description": "Which way each study's results went for each condition it is "
+                "under: a result for one condition speaks for it, the broader and "
+                "the narrower ones, not for other conditions the study covers."
+            },
             "designs": {
                 "description": "Study designs with their MeSH publication type and OCEBM 2011 evidence level "
-                               "(1 systematic review of randomised trials ... 5 mechanism-based reasoning).",
+                "(1 systematic review of randomised trials ... 5 mechanism-based reasoning).",
                 "label_column": "label",
                 "sort": "rank",
             },
-            "outcomes": {"description": "Outcome vocabulary by IMMPACT domain, plus physiological markers.", "label_column": "label"},
+            "outcomes": {
+                "description": "Outcome vocabulary by IMMPACT domain, plus physiological markers.",
+                "label_column": "label",
+            },
             "comparators": {"description": "What acupuncture was compared with.", "label_column": "label"},
             "authors": {"description": "Authors, one row per distinct name.", "label_column": "display"},
             "study_authors": {"description": "Authors of each study, in order (position 1 is the first author)."},
@@ -207,13 +221,13 @@ def database_metadata() -> dict:
             },
             "study_outcomes": {
                 "description": "What each study measured, against which comparator, which way the result went, and the finding. "
-                               "Rule-made rows (provenance rule) only know the measure named: comparator unspecified, direction unknown.",
+                "Rule-made rows (provenance rule) only know the measure named: comparator unspecified, direction unknown.",
                 "facets": ["outcome_id", "comparator", "direction", "provenance"],
             },
             "study_sources": {
                 "description": "Every entry of every input file and the study it became: entries of one study in "
-                               "several files (or twice in one) are merged, matched on DOI, then PMID, then title, "
-                               "year and first author. `record` is the entry as read.",
+                "several files (or twice in one) are merged, matched on DOI, then PMID, then title, "
+                "year and first author. `record` is the entry as read.",
                 "facets": ["format", "matched_on", "file"],
                 "columns": {
                     "is_primary": "1 for the source whose values the study shows first (curated, then most complete)",
@@ -223,7 +237,7 @@ def database_metadata() -> dict:
             },
             "field_disagreements": {
                 "description": "Fields on which the sources of one study disagree (beyond case and punctuation), "
-                               "with the value kept and the value set aside, and where each came from.",
+                "with the value kept and the value set aside, and where each came from.",
                 "facets": ["field"],
             },
             "sources": {
@@ -233,19 +247,19 @@ def database_metadata() -> dict:
             },
             "claims": {
                 "description": "Each factual claim of the source articles, paraphrased, with where it is in the article, "
-                               "a verdict against the cited evidence and the reason, written from the studies' own records.",
+                "a verdict against the cited evidence and the reason, written from the studies' own records.",
                 "facets": ["verdict", "source_id"],
                 "label_column": "id",
                 "columns": {
                     "verdict": "supported, supported-with-caveats, overstated, detail-wrong, misrepresented, "
-                               "not-in-database (no loaded study bears on it), unverified (an official figure not checked)",
+                    "not-in-database (no loaded study bears on it), unverified (an official figure not checked)",
                     "details_checked": "Details the claim states (year, journal, counts) that were compared with the cited records",
                     "details_wrong": "How many of them disagree with the record, whatever the verdict",
                 },
             },
             "claim_cards": {
                 "description": "One row per claim with its article, cited studies and documents, conditions and "
-                               "any stated detail that disagrees with the record.",
+                "any stated detail that disagrees with the record.",
                 "facets": ["verdict", "article"],
             },
             "claim_studies": {"description": "The studies each claim cites or leans on."},
@@ -253,37 +267,37 @@ def database_metadata() -> dict:
             "claim_conditions": {"description": "The conditions a claim is about."},
             "claim_checks": {
                 "description": "Details a claim states about a cited study, compared automatically with the study's "
-                               "record: agrees = 0 flags a mismatch even where no verdict has been written.",
+                "record: agrees = 0 flags a mismatch even where no verdict has been written.",
                 "facets": ["field", "agrees"],
             },
             "review_includes": {
                 "description": "Which studies of the database a systematic review or meta-analysis includes, and "
-                               "where that was seen. study_cards.reviewed_in shows it for each primary study.",
+                "where that was seen. study_cards.reviewed_in shows it for each primary study.",
                 "facets": ["review_key"],
             },
             "load_errors": {
                 "description": "Everything the last load of each file could not load as written: file, line, entry and reason. "
-                               "Entries with errors keep their raw text here, so nothing is lost.",
+                "Entries with errors keep their raw text here, so nothing is lost.",
                 "facets": ["file", "severity"],
             },
         },
         "queries": {
             "claims_not_fully_supported": {
                 "title": "Claims the cited evidence does not fully support",
-                "description": "Claims of the source articles whose verdict is not \"supported\", or whose stated "
-                               "details (year, journal, counts) disagree with the cited study's record; most serious first.",
+                "description": 'Claims of the source articles whose verdict is not "supported", or whose stated '
+                "details (year, journal, counts) disagree with the cited study's record; most serious first.",
                 "sql": CLAIMS_NOT_FULLY_SUPPORTED,
             },
             "conditions_without_studies": {
                 "title": "Conditions named in the articles with no study",
                 "description": "Conditions an article names, in a claim or as a topic, that no loaded study is tagged "
-                               "with (narrower conditions counted): where the articles go beyond this database's evidence.",
+                "with (narrower conditions counted): where the articles go beyond this database's evidence.",
                 "sql": CONDITIONS_WITHOUT_STUDIES,
             },
             "strongest_evidence_per_condition": {
                 "title": "Strongest evidence per condition",
                 "description": "For each condition with studies (narrower ones included), the best OCEBM level, the "
-                               "studies at that level and the directions of their findings.",
+                "studies at that level and the directions of their findings.",
                 "sql": STRONGEST_EVIDENCE,
             },
             "studies_for_condition": {
@@ -300,11 +314,10 @@ def instance_metadata(database_names: list[str]) -> dict:
     return {
         "title": "evidence: acupuncture research",
         "description_html": "A tagged database of acupuncture studies: condition, study design and outcome, with "
-                            "verified identifiers and the provenance of every tag, and the claims of the articles "
-                            "that cite them checked against the studies. See the <a href=\"/-/evidence-map\">evidence "
-                            "map</a>: conditions against designs, with the gaps.",
+        "verified identifiers and the provenance of every tag, and the claims of the articles "
+        'that cite them checked against the studies. See the <a href="/-/evidence-map">evidence '
+        "map</a>: conditions against designs, with the gaps.",
         "license": LICENSE,
         "source": "Studies cited by consumer articles on acupuncture, checked against PubMed, PMC and publisher records",
         "databases": {name: database_metadata() for name in database_names},
     }
-

@@ -29,8 +29,19 @@ from .metadata import evidence_map_sql, instance_metadata
 # URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default text).
 RENDERERS = {"bib": "bibtex", "ris": "ris", "csljson": "csl-json", "apa": "apa", "vancouver": "vancouver"}
 # Arguments of a table page that do not select rows, dropped when the export re-reads every page.
-_PAGE_ARGUMENTS = {"_next", "_size", "_shape", "_format", "_markup", "_labels", "_facet", "_facet_array",
-                   "_facet_date", "_json", "_extra"}
+_PAGE_ARGUMENTS = {
+    "_next",
+    "_size",
+    "_shape",
+    "_format",
+    "_markup",
+    "_labels",
+    "_facet",
+    "_facet_array",
+    "_facet_date",
+    "_json",
+    "_extra",
+}
 
 
 def _database_names(datasette) -> list[str]:
@@ -53,7 +64,7 @@ def canned_queries(datasette, database, actor):
             "evidence_map": {
                 "title": "Evidence map: studies per condition and design",
                 "description": "Every condition in the vocabulary, indented by its place in the hierarchy, against "
-                               "every design. Counts include narrower conditions; a row of zeros is an evidence gap.",
+                "every design. Counts include narrower conditions; a row of zeros is an evidence gap.",
                 "sql": evidence_map_sql(designs),
             }
         }
@@ -68,8 +79,10 @@ def register_facet_classes():
 
 @hookimpl
 def register_output_renderer(datasette):
-    return [{"extension": extension, "render": _renderer(name), "can_render": _can_export}
-            for extension, name in RENDERERS.items()]
+    return [
+        {"extension": extension, "render": _renderer(name), "can_render": _can_export}
+        for extension, name in RENDERERS.items()
+    ]
 
 
 async def _can_export(datasette, database, columns) -> bool:
@@ -102,7 +115,8 @@ def _renderer(name: str):
         else:  # formatting thousands of references takes seconds: done in a process of lower priority
             try:
                 body, count = await asyncio.get_running_loop().run_in_executor(
-                    _export_process(), _export, path, keys, name, markup, True)
+                    _export_process(), _export, path, keys, name, markup, True
+                )
             except BrokenProcessPool:
                 _stop_export_process()  # the next export starts another
                 raise
@@ -110,9 +124,11 @@ def _renderer(name: str):
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
         disposition = "inline" if markup == "html" and name in ("apa", "vancouver") else "attachment"
-        return Response(body, content_type=media_type,
-                        headers={"content-disposition": f'{disposition}; filename="{filename}"',
-                                 "x-evidence-studies": str(count)})
+        return Response(
+            body,
+            content_type=media_type,
+            headers={"content-disposition": f'{disposition}; filename="{filename}"', "x-evidence-studies": str(count)},
+        )
 
     return render
 
@@ -126,8 +142,9 @@ def _export_process() -> ProcessPoolExecutor:
     serve` runs a server process per core, so exports can use every core when nothing else does."""
     global _export_pool
     if _export_pool is None:
-        _export_pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _start_export_process,
-                                           (background.NICENESS,))
+        _export_pool = ProcessPoolExecutor(
+            1, multiprocessing.get_context("spawn"), _start_export_process, (background.NICENESS,)
+        )
     return _export_pool
 
 
@@ -166,15 +183,15 @@ async def _selection_keys(datasette, request, database, table, view_name, column
     if view_name == "row":
         return [row[column] for row in rows]
     if view_name == "table" and table:  # follow Datasette's pagination, so filters, search and sort all apply
-        args = [(k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True)
-                if k not in _PAGE_ARGUMENTS]
+        args = [(k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True) if k not in _PAGE_ARGUMENTS]
         args += [("_size", "max"), ("_shape", "objects"), ("_nocount", "1"), ("_nofacet", "1")]
         keys, next_token = [], None
         while True:
             page_args = args + ([("_next", next_token)] if next_token else [])
             response = await datasette.client.get(
                 datasette.urls.table(database, table, format="json") + "?" + urlencode(page_args),
-                headers={k: v for k, v in request.headers.items() if k in ("cookie", "authorization")})
+                headers={k: v for k, v in request.headers.items() if k in ("cookie", "authorization")},
+            )
             page = response.json()
             if response.status_code != 200:
                 raise ValueError(page.get("error") or f"re-reading the table failed ({response.status_code})")
@@ -206,12 +223,17 @@ def menu_links(datasette):
 
 async def _evidence_map_page(datasette, request):
     """The evidence map of an evidence database (?database=, default the first), ?by=design or level."""
-    names = [name for name in _database_names(datasette)
-             if await datasette.get_database(name).execute_fn(store.schema_problem) is None]
+    names = [
+        name
+        for name in _database_names(datasette)
+        if await datasette.get_database(name).execute_fn(store.schema_problem) is None
+    ]
     database = request.args.get("database") or (names[0] if names else None)
     if database not in names:
-        return Response.text(f"No evidence database named {database!r} here (evidence databases: "
-                             f"{', '.join(names) or 'none'}).", status=404)
+        return Response.text(
+            f"No evidence database named {database!r} here (evidence databases: {', '.join(names) or 'none'}).",
+            status=404,
+        )
     by = "level" if request.args.get("by") == "level" else "design"
     the_map = await datasette.get_database(database).execute_fn(lambda conn: evidence_map.build(conn, by))
     table = datasette.urls.table(database, "study_cards")
@@ -220,15 +242,29 @@ async def _evidence_map_page(datasette, request):
         cells = []
         for column, cell in zip(the_map.columns, row.cells):
             if by == "level":
-                column_filter = ("evidence_level", str(column.value)) if column.value else ("evidence_level__isnull", "1")
+                column_filter = (
+                    ("evidence_level", str(column.value)) if column.value else ("evidence_level__isnull", "1")
+                )
             else:
                 column_filter = ("design", column.label) if column.value else ("design__isnull", "1")
             query = urlencode([("condition_groups__arraycontains", row.label), column_filter])
-            cells.append({"count": cell.count, "findings": cell.findings, "size": the_map.diameter(cell.count),
-                          "column": column.label, "href": f"{table}?{query}"})
+            cells.append(
+                {
+                    "count": cell.count,
+                    "findings": cell.findings,
+                    "size": the_map.diameter(cell.count),
+                    "column": column.label,
+                    "href": f"{table}?{query}",
+                }
+            )
         rows.append({"label": row.label, "depth": row.depth, "total": row.total, "cells": cells})
     page = datasette.urls.path("/-/evidence-map")
-    context = {"database": database, "map": the_map, "rows": rows, "findings": evidence_map.FINDINGS,
-               "by_design_url": f"{page}?{urlencode({'database': database})}",
-               "by_level_url": f"{page}?{urlencode({'database': database, 'by': 'level'})}"}
+    context = {
+        "database": database,
+        "map": the_map,
+        "rows": rows,
+        "findings": evidence_map.FINDINGS,
+        "by_design_url": f"{page}?{urlencode({'database': database})}",
+        "by_level_url": f"{page}?{urlencode({'database': database, 'by': 'level'})}",
+    }
     return Response.html(await datasette.render_template("evidence_map.html", context, request=request))
