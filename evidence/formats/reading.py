@@ -179,16 +179,19 @@ class Draft:
         """Give the (loadable) record to the spool, keeping its line and its key's stem, but not its text
         (only an entry that repeats an earlier one's key needs it, for the error: see ``_with_repeats_text``)."""
         record = self.record
-        self.line, self.stem = record.source_line, key_stem(record)
+        self.line, self.stem = record.source_line, "" if self.key else key_stem(record)
         self.record = spool(record)
         self.raw = ""
 
-    def settling(self) -> tuple[int, str, bool]:
-        """The record's line, the stem of a key made for it, and whether it has a title."""
+    def settling(self) -> tuple[int, bool]:
+        """The record's line, and whether it has a title."""
         if self.line:  # spooled, having a title
-            return self.line, self.stem, True
-        record = self.record
-        return record.source_line, key_stem(record), bool(record.title)
+            return self.line, True
+        return self.record.source_line, bool(self.record.title)
+
+    def made_key_stem(self) -> str:
+        """The stem of a key made for an entry that gives none (see records.key_stem)."""
+        return self.stem if self.line else key_stem(self.record)
 
 
 def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_unverifiable: bool = True) -> ReadResult:
@@ -202,7 +205,7 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
     first_line: dict[str, int] = {}
     for draft in drafts:
         record = draft.record
-        line, stem, titled = draft.settling()
+        line, titled = draft.settling()
         if draft.key in first_line:
             result.errors.append(
                 LoadError(
@@ -214,7 +217,7 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
                 )
             )
             continue
-        record.key = draft.key or (free_key(stem, taken) if draft.makes_key else None)
+        record.key = draft.key or (free_key(draft.made_key_stem(), taken) if draft.makes_key else None)
         record.key_made = draft.key is None
         if record.key:
             first_line[record.key] = line
