@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, make_dataclass
 from functools import cache, lru_cache
+from operator import attrgetter
 
 from .fields import FIELDS, LIST_FIELDS
 
@@ -96,6 +97,25 @@ StudyRecord = make_dataclass(
         "tagging (an attribute for each field of evidence.fields).",
     },
 )
+
+
+def _pickled_by_slots(cls: type) -> type:
+    """Let instances of a slots dataclass pickle as the tuple of their slots: the dataclass default looks up
+    its fields on every object, which spooling a large load does hundreds of thousands of times."""
+    names = cls.__slots__
+    values = attrgetter(*names)
+    cls.__getstate__ = (lambda self: values(self)) if len(names) > 1 else lambda self: (values(self),)
+
+    def restore(self, state: tuple) -> None:
+        for name, value in zip(names, state):
+            object.__setattr__(self, name, value)
+
+    cls.__setstate__ = restore
+    return cls
+
+
+for _cls in (Person, Tag, OutcomeTag, StudyRecord):
+    _pickled_by_slots(_cls)
 
 
 @dataclass
