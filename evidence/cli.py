@@ -227,14 +227,10 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
         search=search,
         sql=sql,
     )
-    conn = store.connect_readonly(db)
-    try:
-        keys = select_keys(conn, selection)
-    finally:
-        conn.close()  # the workers read with connections of their own
     exported: dict[str, list] = {}  # key -> curated outcomes of each study written, for the sidecar
-    with parallel.workers():
-        chunks = exporting.export(db, keys, format_name, markup, exported)
+    with exporting.snapshot(db) as version, parallel.workers():  # one version, even if a load swaps in another
+        keys = select_keys(version.conn, selection)
+        chunks = exporting.export(version, keys, format_name, markup, exported)
         if output is None:
             for chunk in chunks:
                 click.echo(chunk, nl=False)
