@@ -95,9 +95,7 @@ def test_a_second_load_waits_or_fails_at_once_with_no_wait(tmp_path):
         lock.flush()
         code, _, err = finished(evidence("load", "--no-wait", db, STUDIES))
         assert code == 1
-        assert err.strip() == (
-            f"Error: {db} is being loaded by another process (pid 12345); not waiting (--no-wait)"
-        )
+        assert err.strip() == (f"Error: {db} is being loaded by another process (pid 12345); not waiting (--no-wait)")
         waiting = evidence("load", db, STUDIES)
         time.sleep(3)
         assert waiting.poll() is None and not db.exists()  # still waiting
