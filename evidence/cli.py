@@ -80,7 +80,12 @@ def cli():
     ),
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
-def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet):
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="If another load of DB is running, fail at once instead of waiting for it to finish.",
+)
+def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet, no_wait):
     """Load FILES (BibTeX, RIS, PubMed MEDLINE, CSL-JSON or printed reference lists) into the SQLite
     database DB (created if missing).
 
@@ -90,7 +95,8 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet)
     the rest are printed with file, line and key, and kept in the load_errors table. Loading the same
     files again changes nothing; loading a changed file updates only the studies that changed. The
     database is written to a temporary file and swapped in at the end, so a running Datasette never
-    sees a half-built one.
+    sees a half-built one. One load of DB runs at a time: a second one waits for the first (or, with
+    --no-wait, fails at once).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -117,6 +123,8 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet)
             format=format_name,
             encoding=encoding,
             claims_dir=claims_dir,
+            wait=not no_wait,
+            waiting=lambda message: stderr.print(message, markup=False, highlight=False),
         )
     for note in summary.notes:
         stderr.print(note, markup=False, style="yellow", highlight=False)
@@ -219,14 +227,10 @@ def export(db, format_name, output, markup, condition, design, outcome, since, u
         search=search,
         sql=sql,
     )
-    conn = store.connect_readonly(db)
-    try:
-        keys = select_keys(conn, selection)
-    finally:
-        conn.close()  # the workers read with connections of their own
     exported: dict[str, list] = {}  # key -> curated outcomes of each study written, for the sidecar
-    with parallel.workers():
-        chunks = exporting.export(db, keys, format_name, markup, exported)
+    with exporting.snapshot(db) as version, parallel.workers():  # one version, even if a load swaps in another
+        keys = select_keys(version.conn, selection)
+        chunks = exporting.export(version, keys, format_name, markup, exported)
         if output is None:
             for chunk in chunks:
                 click.echo(chunk, nl=False)

@@ -198,18 +198,25 @@ def load(
     format: str | None = None,
     encoding: str | None = None,
     claims_dir: Path | None = None,
+    wait: bool = True,
+    waiting: Callable[[str], None] | None = None,
 ) -> LoadSummary:
     """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails.
     Entries of one study in several files (or twice in one) become one study. ``format`` and
     ``encoding`` override what each file's extension and bytes say. With ``claims_dir``, the articles,
-    claims and review inclusions there replace those in the database.
+    claims and review inclusions there replace those in the database. One load of a database runs at a
+    time: another waits for it (told so through ``waiting``), or without ``wait`` raises LoadInProgress.
 
     Read the files, plan which entries are one study (with those an earlier load holds from other files),
     build each study (combine, tag, make its rows), save the rows, refresh what is computed from them."""
     started = time.perf_counter()
     summary = LoadSummary()
     vocab = load_vocabulary(vocab_dir)
-    with parallel.workers(), tempfile.TemporaryDirectory(dir=db_path.parent, prefix=".evidence-spool-") as folder:
+    with (
+        store.one_writer(db_path, wait, waiting),
+        parallel.workers(),
+        tempfile.TemporaryDirectory(dir=db_path.parent, prefix=store.spool_prefix(db_path)) as folder,
+    ):
         kept = keeper(Path(folder), describe)
         inputs = read_inputs(files, db_path.parent, kept, format, encoding)
         summary.errors = inputs.errors

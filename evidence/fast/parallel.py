@@ -6,15 +6,19 @@ batches."""
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import itertools
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 MAX_WORKERS = 4
+PR_SET_PDEATHSIG = 1  # prctl's option (linux/prctl.h): a signal sent to this process when its parent ends
 _enabled = False
 _pool: Any = None
 _reserved: Any = None  # a pool forked early, for the map_batches after the next release
@@ -87,6 +91,18 @@ def _new_pool() -> Any:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     gc.freeze()  # forked workers leave this process's objects alone, so their pages stay shared
     try:
-        return multiprocessing.get_context(method).Pool(cores())
+        return multiprocessing.get_context(method).Pool(cores(), _start_worker, (os.getpid(),))
     finally:
         gc.unfreeze()
+
+
+def _start_worker(parent: int) -> None:
+    """In each worker, first: Ctrl-C is for the parent (which stops the workers), SIGTERM ends the worker at once,
+    and on Linux the worker is killed when the parent ends, however it ends (even by SIGKILL): a pool's worker
+    does not notice on its own, and would wait for work forever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the line above took effect
+        os._exit(1)

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import no_space_as_error
 from ..records import StudyRecord
 
 # Where a record was written: (file, offset, length).
@@ -33,18 +34,20 @@ class Spool:
         self.__init__(state["folder"], state["describe"])
 
     def __call__(self, record: StudyRecord):
-        if self._file is None:
-            handle, self._name = tempfile.mkstemp(dir=self.folder, suffix=".records")
-            self._file = os.fdopen(handle, "wb")
-        blob = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-        offset = self._file.tell()
-        self._file.write(blob)
+        with no_space_as_error(f"the load's records in {self.folder}"):
+            if self._file is None:
+                handle, self._name = tempfile.mkstemp(dir=self.folder, suffix=".records")
+                self._file = os.fdopen(handle, "wb")
+            blob = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+            offset = self._file.tell()
+            self._file.write(blob)
         return self.describe(record, (self._name, offset, len(blob)))
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            with no_space_as_error(f"the load's records in {self.folder}"):
+                file.close()
 
     @staticmethod
     def read_back(places: list[Place]) -> list[StudyRecord]:

@@ -1,5 +1,6 @@
-"""The database, split along the data flow: ``schema`` (its shape, declared once), ``write`` (building it) and
-``read`` (what exports and pages read). The names the rest of the package uses are gathered here."""
+"""The database, split along the data flow: ``schema`` (its shape, declared once), ``swap`` (one writer at a time,
+its build in a temporary copy swapped in at the end), ``write`` (the build's rows) and ``read`` (what exports and
+pages read). The names the rest of the package uses are gathered here."""
 
 from .read import (
     bibtex_entries,
@@ -16,9 +17,9 @@ from .schema import (
     ensure_schema,
     schema_problem,
 )
+from .swap import building, one_writer, spool_prefix
 from .write import (
     StudyRows,
-    building,
     indexes_after,
     prune_authors,
     prune_vocabulary,
@@ -41,6 +42,7 @@ __all__ = [
     "ensure_schema",
     "indexes_after",
     "is_current",
+    "one_writer",
     "prune_authors",
     "prune_vocabulary",
     "read_sources",
@@ -51,6 +53,7 @@ __all__ = [
     "save_studies",
     "save_vocabulary",
     "schema_problem",
+    "spool_prefix",
     "studies_for_export",
     "study_rows",
 ]

@@ -1,12 +1,11 @@
-"""Writing the database: a build in a temporary copy swapped in at the end, the vocabularies, each study's rows
-(made in the workers, saved in batches), the summary tables, and what the load could not read."""
+"""Writing the database (in the copy ``swap.building`` makes): the vocabularies, each study's rows (made in the
+workers, saved in batches), the summary tables, and what the load could not read."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import marshal
-import os
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,46 +21,10 @@ from ..formats import bibtex, latex
 from ..merge import MergedStudy
 from ..records import LoadError, StudyRecord, TaggedStudy, shallow_dict
 from ..tagging.vocabulary import Vocabulary
-from .read import is_current
-from .schema import CARD_FACETS, SUMMARIES, array_value_counts, ensure_schema
+from .schema import CARD_FACETS, SUMMARIES, array_value_counts
 
 if TYPE_CHECKING:  # sqlite-utils is imported where a database is built: exports read with sqlite3 alone
     from sqlite_utils import Database
-
-
-@contextmanager
-def building(path: Path) -> Iterator[Database]:
-    """A writable copy of the database at ``path`` (a new one if it is missing or of another schema
-    version), swapped in only if the block succeeds.
-
-    A running Datasette keeps reading the old file until the swap, so it never sees a half-written build.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    if is_current(path):
-        source, target = sqlite3.connect(path), sqlite3.connect(tmp)
-        source.backup(target)
-        source.close()
-        target.close()
-    from sqlite_utils import Database
-
-    db = Database(tmp)
-    try:
-        db.execute("PRAGMA foreign_keys = ON")
-        # a failed build is thrown away whole, so the copy needs no journal on disk, and is synced once at the end
-        db.execute("PRAGMA journal_mode = MEMORY")
-        db.execute("PRAGMA synchronous = OFF")
-        ensure_schema(db)
-        yield db
-        db.conn.commit()
-        db.close()
-        with open(tmp, "rb+") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        db.close()
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @contextmanager
