@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..records import TaggedStudy
 from .csljson import item
+from .latex import citation_key
 from .reading import Format
 
 if TYPE_CHECKING:  # citeproc-py is imported when a list is formatted, not with the formats
@@ -120,9 +121,9 @@ def entries(studies: list[TaggedStudy], style: str, markup: str = "text") -> lis
     source = CiteProcJSON([_citeproc_item(s, style, markup) for s in studies])
     bibliography = CitationStylesBibliography(load_style(style), source, formatter(markup))
     for study in studies:
-        bibliography.register(Citation([CitationItem(study.record.key)]))
+        bibliography.register(Citation([CitationItem(citation_key(study.record.key))]))
     bibliography.sort()
-    by_key = {s.record.key.lower(): s for s in studies}  # citeproc-py lower-cases the ids it is given
+    by_key = {citation_key(s.record.key).lower(): s for s in studies}  # citeproc-py lower-cases the ids it is given
     return [
         _corrected(str(entry), style, by_key[item.key.lower()], markup)
         for item, entry in zip(bibliography.items, bibliography.bibliography())
