@@ -29,7 +29,7 @@ from ..records import (
     StudyRecord,
     TaggedStudy,
 )
-from .latex import decode_latex, decode_title, encode, encode_title
+from .latex import braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, finish
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -301,6 +301,9 @@ _WRITTEN = [(f.attribute, f.bibtex, f.shape) for f in FIELDS if f.bibtex]
 VERBATIM = {"verbatim", "year", "count", "doi", "pmid", "pmcid"}
 _LISTS_WRITTEN = [(f.bibtex, f.attribute) for f in LIST_FIELDS if f.bibtex and f.attribute != "keywords"]
 _field_values = attrgetter(*(attribute for attribute, _, _ in _WRITTEN))  # all at once: faster than one by one
+_AND_WORD = re.compile(r"\sand\s", re.IGNORECASE)
+_ENTRY_TYPE = re.compile(r"[A-Za-z]+")
+_FIELD_NAME = re.compile(r"[A-Za-z][\w:.+-]*")
 _PAGE_RANGE = re.compile(r"^[A-Za-z]?\d+-[A-Za-z]?\d+$")  # as records.normalise_pages leaves a range
 
 
@@ -310,15 +313,22 @@ def encode_name(p: Person) -> str:
     family = encode(p.family)
     if " " in p.family or "," in p.family or (p.family[:1].islower() and not p.particle):
         family = "{" + family + "}"
-    last = f"{encode(p.particle)} {family}" if p.particle else family
-    parts = [last] + ([encode(p.suffix)] if p.suffix else []) + ([encode(p.given)] if p.given else [])
+    last = f"{_name_part(p.particle)} {family}" if p.particle else family
+    parts = [last] + ([_name_part(p.suffix)] if p.suffix else []) + ([_name_part(p.given)] if p.given else [])
     return ", ".join(parts)
+
+
+def _name_part(part: str) -> str:
+    """A part of a name, braced if a comma or "and" in it would split the name or the list of names."""
+    encoded = encode(part)
+    return "{" + encoded + "}" if "," in part or _AND_WORD.search(part) else encoded
 
 
 def entry(study: TaggedStudy) -> str:
     """One study as a BibTeX entry."""
     r: StudyRecord = study.record
-    lines = [f"@{r.entry_type}{{{r.key},\n"]  # then one line per field: name = value as written
+    entry_type = r.entry_type if _ENTRY_TYPE.fullmatch(r.entry_type or "") else "misc"
+    lines = [f"@{entry_type}{{{citation_key(r.key)},\n"]  # then one line per field: name = value as written
     if r.authors:
         written = [encode_name(p) for p in r.authors]
         if r.more_authors:
@@ -329,7 +339,7 @@ def entry(study: TaggedStudy) -> str:
         if value is None or value == "":
             continue
         if shape in VERBATIM:
-            lines.append(f"  {name} = {{{value}}},\n")
+            lines.append(f"  {name} = {{{verbatim(str(value))}}},\n")
         elif shape == "month" and value in MONTHS:
             lines.append(f"  {name} = {value},\n")  # the standard macro, as BibTeX styles expect
         elif shape == "pages" and _PAGE_RANGE.match(value):
@@ -345,11 +355,17 @@ def entry(study: TaggedStudy) -> str:
         lines.append(f"  keywords = {{{', '.join([encode(k) for k in keywords])}}},\n")
     if r.extra:
         lines += [
-            f"  {name} = {value if _is_concatenation(value) else '{' + value + '}'},\n"
-            for name, value in sorted(r.extra.items())
+            f"  {name} = {_raw(value)},\n" for name, value in sorted(r.extra.items()) if _FIELD_NAME.fullmatch(name)
         ]
     lines.append("}\n")
     return "".join(lines)
+
+
+def _raw(value: str) -> str:
+    """A field kept as read (booktitle, publisher, ...), written as read where it reads back as one value."""
+    if not braced_safely(value):
+        return "{" + encode(decode_latex(value)) + "}"
+    return value if _is_concatenation(value) else "{" + value + "}"
 
 
 def _is_concatenation(raw: str) -> bool:

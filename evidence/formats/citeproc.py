@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..records import TaggedStudy
 from .csljson import item
+from .latex import citation_key
 from .reading import Format
 
 if TYPE_CHECKING:  # citeproc-py is imported when a list is formatted, not with the formats
@@ -48,13 +49,13 @@ def formatter(markup: str):
     return {"text": formatter.plain, "markdown": markdown, "html": formatter.html}[markup]
 
 
-# citeproc-py does not escape item data for its output; each markup escapes it here instead.
+# citeproc-py does not escape item data for its output; each markup escapes all of it here instead, so that
+# the only markup in what citeproc-py returns is its own (links are made afterwards, by ``write``).
 ESCAPES = {
     "text": lambda text: text,
     "markdown": lambda text: _MARKDOWN_SPECIALS.sub(r"\\\1", text),
-    "html": lambda text: html.escape(text, quote=False),
+    "html": lambda text: html.escape(text, quote=True),
 }
-VERBATIM = {"DOI", "URL"}  # Markdown shows them as written (as links, or as plain text Markdown leaves alone)
 
 
 @cache
@@ -84,7 +85,7 @@ def _citeproc_item(study: TaggedStudy, style: str, markup: str) -> dict:
             name["given"] = re.sub(r"-(\w)", lambda m: "-" + m.group(1).upper(), name["given"])
         name.update((part, escape(value)) for part, value in name.items())
     for variable, value in csl.items():
-        if isinstance(value, str) and variable != "id" and not (markup == "markdown" and variable in VERBATIM):
+        if isinstance(value, str) and variable != "id":
             csl[variable] = escape(value)
     return csl
 
@@ -120,22 +121,48 @@ def entries(studies: list[TaggedStudy], style: str, markup: str = "text") -> lis
     source = CiteProcJSON([_citeproc_item(s, style, markup) for s in studies])
     bibliography = CitationStylesBibliography(load_style(style), source, formatter(markup))
     for study in studies:
-        bibliography.register(Citation([CitationItem(study.record.key)]))
+        bibliography.register(Citation([CitationItem(citation_key(study.record.key))]))
     bibliography.sort()
-    by_key = {s.record.key.lower(): s for s in studies}  # citeproc-py lower-cases the ids it is given
+    by_key = {citation_key(s.record.key).lower(): s for s in studies}  # citeproc-py lower-cases the ids it is given
     return [
         _corrected(str(entry), style, by_key[item.key.lower()], markup)
         for item, entry in zip(bibliography.items, bibliography.bibliography())
     ]
 
 
-_URL = re.compile(r"https?://[^\s<]+[^\s<.,;)]")
-_MARKDOWN_URL = re.compile(r"https?://\S+[^\s.,;)]")
+_URL = re.compile(r"https?://\S+[^\s.,;)]")
+# In escaped Markdown: a URL is escaped characters ("\\_") and others that are not spaces, emphasis or tags.
+_MARKDOWN_URL = re.compile(r"https?://(?:\\.|[^\s\\*<])*(?:\\.|[^\s\\*<.,;)])")
+# The tags citeproc-py's HTML formatter writes; anything else between < and > is text.
+_CITEPROC_TAG = re.compile(r"(</?(?:i|b|l|u|sup|sub)>|<span style=\"font-variant:small-caps;\">|</span>)")
 
 
-def _autolink(url: str) -> str:
-    """A Markdown autolink; it cannot hold < or > (SICI DOIs), so those are percent-encoded."""
-    return "<" + url.replace("<", "%3C").replace(">", "%3E") + ">"
+def _markdown_links(entry: str) -> str:
+    """The escaped Markdown entry with each web address as an autolink, which holds its text as written
+    (escapes undone; < and >, which it cannot hold, percent-encoded, as in SICI DOIs)."""
+
+    def autolink(match: re.Match) -> str:
+        url = re.sub(r"\\(.)", r"\1", match.group(0))
+        return "<" + url.replace("<", "%3C").replace(">", "%3E") + ">"
+
+    return _MARKDOWN_URL.sub(autolink, entry)
+
+
+def _html_links(entry: str) -> str:
+    """The entry's HTML rebuilt: citeproc-py's own tags kept, each piece of text between them read back to
+    plain text and escaped again, with its web addresses (http and https only) as links."""
+    pieces = []
+    for i, piece in enumerate(_CITEPROC_TAG.split(entry)):
+        if i % 2:
+            pieces.append(piece)
+            continue
+        text, at = html.unescape(piece), 0
+        for match in _URL.finditer(text):
+            url = html.escape(match.group(0), quote=True)
+            pieces += [html.escape(text[at : match.start()], quote=True), f'<a href="{url}">{url}</a>']
+            at = match.end()
+        pieces.append(html.escape(text[at:], quote=True))
+    return "".join(pieces)
 
 
 def write(studies: list[TaggedStudy], style: str, markup: str = "text") -> str:
@@ -144,18 +171,14 @@ def write(studies: list[TaggedStudy], style: str, markup: str = "text") -> str:
     if markup == "text":
         return "".join(f"{e}\n" for e in items)
     if markup == "markdown":
-        return "\n".join(_MARKDOWN_URL.sub(lambda m: _autolink(m.group(0)), e) + "\n" for e in items)
-    body = "\n".join(f'  <div class="csl-entry">{_URL.sub(lambda m: _link(m.group(0)), e)}</div>' for e in items)
+        return "\n".join(_markdown_links(e) + "\n" for e in items)
+    body = "\n".join(f'  <div class="csl-entry">{_html_links(e)}</div>' for e in items)
     title = html.escape(STYLES[style][1])
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
         f"<style>.csl-entry {{ margin: 0 0 0.6em 2em; text-indent: -2em; }}</style>\n</head>\n<body>\n"
         f'<h1>{title}</h1>\n<div class="csl-bib-body">\n{body}\n</div>\n</body>\n</html>\n'
     )
-
-
-def _link(url: str) -> str:
-    return f'<a href="{url}">{url}</a>'
 
 
 FORMATS = [

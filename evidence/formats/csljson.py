@@ -24,7 +24,7 @@ from ..records import (
     month_number,
     normalise_year,
 )
-from .latex import extra_text
+from .latex import citation_key, extra_text
 from .reading import (
     Draft,
     Format,
@@ -259,7 +259,7 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
     """One study as a CSL-JSON item; ``markup=False`` leaves the title as plain text."""
     r = study.record
     csl = {
-        "id": r.key,
+        "id": citation_key(r.key),
         "type": CSL_TYPES.get(r.entry_type, "article"),
         "title": title_markup(r.title or "", r.title_nocase) if markup else r.title,
     }

@@ -3,6 +3,7 @@ case-protected spans of titles, and encoding that BibTeX and biber read back to 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from functools import lru_cache
@@ -20,8 +21,14 @@ from ..records import StudyRecord
 _NEEDS_PYLATEXENC = re.compile(r"[\\$~%&`]")
 _latex_macros = get_default_latex_context_db()
 _latex_macros.add_context_category(
-    "bibtex-specials", prepend=True, macros=[MacroTextSpec("textasciicircum", "^")]
-)  # not the modifier letter ˆ
+    "bibtex-specials",
+    prepend=True,
+    macros=[
+        MacroTextSpec("textasciicircum", "^"),  # not the modifier letter ˆ
+        MacroTextSpec("textbraceleft", "{"),
+        MacroTextSpec("textbraceright", "}"),
+    ],
+)
 _latex = LatexNodes2Text(latex_context=_latex_macros)
 
 
@@ -133,8 +140,8 @@ def _closing_brace(value: str, start: int) -> int:
 
 _ASCII_SPECIALS = {
     "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
+    "{": r"\textbraceleft{}",  # not \{, which BibTeX and biber count as a brace: one alone ends the value
+    "}": r"\textbraceright{}",
     "$": r"\$",
     "&": r"\&",
     "%": r"\%",
@@ -147,6 +154,7 @@ _ASCII_SPECIALS = {
 _OVERRIDES = {"í": r"{\'i}", "ì": r"{\`i}", "î": r"{\^i}", "ï": r"{\"i}", "\u2013": "--", "\u2014": "---"}
 # The characters encode looks at: specials, hyphens (two in a row) and anything not ASCII.
 _TO_ENCODE = re.compile(r"[\\{}$&%#_~^\-]|[^\x00-\x7f]")
+_LINE_BREAK = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _encoder = UnicodeToLatexEncoder(
     non_ascii_only=True, replacement_latex_protection="braces-all", unknown_char_policy="keep"
 )
@@ -156,6 +164,7 @@ logging.getLogger("pylatexenc.latexencode").setLevel(logging.ERROR)  # character
 def encode(text: str) -> str:
     """LaTeX for Unicode text: specials escaped, accents as ``{\\~a}`` (which BibTeX sorts and
     abbreviates correctly), dashes as ``--``; characters with no LaTeX form stay as UTF-8 for biber."""
+    text = _LINE_BREAK.sub(" ", text)  # BibTeX reads a line break as a space; a line starting "@" starts an entry
     if text.isascii() and "--" not in text:  # the usual case, found by substring searches (faster than a regex)
         for char in _ASCII_SPECIALS:
             if char in text:
@@ -199,3 +208,44 @@ def encode_title(title: str, protected: list[tuple[int, int]]) -> str:
         at = end
     parts.append(encode(title[at:]))
     return "".join(parts)
+
+
+# Characters a written citation key keeps; any other run becomes "_" (and the key a digest of the original).
+_UNSAFE_IN_KEY = re.compile(r"[^\w:.+/-]+")
+
+
+@lru_cache(maxsize=65536)
+def citation_key(key: str) -> str:
+    """The key as every writer writes it: itself if it has only letters, digits and ``_:.+/-``, else those
+    characters with a digest of the whole key, so that different keys stay different. The key as read is
+    kept in ``study_sources.entry_key``."""
+    if not _UNSAFE_IN_KEY.search(key):
+        return key
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{_UNSAFE_IN_KEY.sub('_', key)[:60].strip('_') or 'key'}-{digest}"
+
+
+def braced_safely(value: str) -> bool:
+    """Whether ``{value}`` is one BibTeX value to every reader: braces nested and closed whether those after a
+    backslash count (biber) or not (bibtexparser), and no line break (a line starting "@" starts an entry)."""
+    if _LINE_BREAK.search(value) or value.endswith("\\"):
+        return False
+    return _nested(re.sub(r"[^{}]", "", value)) and _nested(re.sub(r"\\.|[^{}]", "", value))
+
+
+def _nested(braces: str) -> bool:
+    depth = 0
+    for char in braces:
+        depth += 1 if char == "{" else -1
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def verbatim(value: str) -> str:
+    """An identifier or address written as it is, on one line; where its braces would not read back as one
+    value, they (and backslashes) are percent-encoded, as an address can hold them."""
+    value = _LINE_BREAK.sub(" ", value)
+    if "{" not in value and "}" not in value and "\\" not in value or braced_safely(value):
+        return value
+    return value.replace("\\", "%5C").replace("{", "%7B").replace("}", "%7D")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import re
@@ -16,8 +17,10 @@ from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Base400, Response
+from datasette.views.base import DatasetteError
 from jinja2 import ChoiceLoader, PackageLoader
+from markupsafe import Markup
 
 from .. import exporting, store
 from ..fast import background, parallel
@@ -202,6 +205,70 @@ async def _selection_keys(datasette, request, database, table, view_name, column
     query = data.get("query") or {}  # a canned query or SQL: run it again without the row limit
     result = await datasette.get_database(database).execute(query["sql"], query.get("params") or {}, truncate=False)
     return list(dict.fromkeys(row[column] for row in result.rows if row[column] is not None))
+
+
+# Every response: nothing from other origins, no framing. Datasette's own pages have inline scripts and styles.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Formatted reference lists (HTML made from the data): no scripts at all.
+EXPORT_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_log = logging.getLogger("evidence.web")
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Security headers on every response the server sends."""
+
+    def wrap(app):
+        async def with_headers(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+
+            async def send_with_headers(message):
+                if message["type"] == "http.response.start":
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-security-policy"]
+                    export = scope["path"].endswith(tuple(f".{extension}" for extension in RENDERERS))
+                    headers += [
+                        (b"content-security-policy", (EXPORT_POLICY if export else PAGE_POLICY).encode()),
+                        (b"x-content-type-options", b"nosniff"),
+                        (b"referrer-policy", b"same-origin"),
+                    ]
+                    message = {**message, "headers": headers}
+                await send(message)
+
+            await app(scope, receive, send_with_headers)
+
+        return with_headers
+
+    return wrap
+
+
+@hookimpl(wrapper=True)
+def handle_exception(datasette, request, exception):
+    """Errors answered with Datasette's error page and logged on one line. Datasette's own handler, whose
+    answer this replaces, prints a traceback with locals for every error, 404s included (and fails on those)."""
+    yield
+    return [lambda: _error_page(datasette, request, exception)]
+
+
+async def _error_page(datasette, request, exception) -> Response:
+    if isinstance(exception, Base400):
+        status, title, message = exception.status, None, str(exception.args[0] if exception.args else "Not found")
+    elif isinstance(exception, DatasetteError):
+        status, title = exception.status, exception.title
+        message = Markup(exception.message) if exception.message_is_html else exception.message
+    else:
+        status, title, message = 500, None, "Internal error"
+    line = f"{status} {request.method} {request.path}: {type(exception).__name__}: {exception}"
+    _log.error(line[:500]) if status >= 500 else _log.info(line[:500])
+    info = {"ok": False, "error": message, "status": status, "title": title}
+    if request.path.endswith(".json"):
+        return Response.json(info, status=status)
+    return Response.html(await datasette.render_template(["error.html"], info, request=request), status=status)
 
 
 @hookimpl
