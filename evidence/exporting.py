@@ -12,6 +12,7 @@ from . import store
 from .fast import parallel
 from .formats import FORMATS as ALL_FORMATS
 from .formats import WRITABLE
+from .formats.latex import citation_key
 from .records import TaggedStudy
 from .store.swap import Identity, identity
 
@@ -74,7 +75,7 @@ def export(
     """``render``'s text for the studies of ``keys`` in ``source`` (a database file, or a snapshot of one), in
     chunks to be written as they come: data formats are read and written a batch at a time, in the worker
     processes within ``parallel.workers()``, so that a large export is never held whole; formatted styles (which
-    sort and number the whole list) come as one chunk. ``written`` is given each study's key and curated outcomes.
+    sort and number the whole list) come as one chunk. ``written`` is given each study's key (as the writers write it) and curated outcomes.
     Every study comes from one version of the file, even if a load swaps in another meanwhile."""
     if isinstance(source, Path):
         with snapshot(source) as pinned:
@@ -83,7 +84,7 @@ def export(
     written = {} if written is None else written
     if FORMATS[name].formatted:
         studies = list(store.studies_for_export(source.conn, keys))
-        written.update((study.record.key, study.outcomes) for study in studies)
+        written.update((citation_key(study.record.key), study.outcomes) for study in studies)
         yield render(studies, name, markup)
         return
     layout = FORMATS[name].layout
@@ -119,4 +120,6 @@ def _write(conn: sqlite3.Connection, keys: list[str], name: str) -> tuple[str, l
         texts = store.bibtex_entries(conn, keys)
     else:
         texts = [(s.record.key, fmt.entry(s), s.outcomes) for s in store.studies_for_export(conn, keys)]
-    return fmt.layout.between.join([text for _, text, _ in texts]), [(key, outcomes) for key, _, outcomes in texts]
+    return fmt.layout.between.join([text for _, text, _ in texts]), [
+        (citation_key(key), outcomes) for key, _, outcomes in texts
+    ]
