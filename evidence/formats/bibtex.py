@@ -106,6 +106,8 @@ PIECES = PieceRule(
     apart=lambda start: start[:7].lower() == b"@string",
     following=BLOCK_START,
     context=lambda strings: bibtexparser.parse_string(strings),  # the @string definitions, for every piece
+    # a @string after other text on its line defines its name for the rest of the text, not for every piece
+    whole_if_inline=re.compile(rb"(?i)@string(?:\w|[\x80-\xff])*[ \t]*[{(]"),
 )
 
 

@@ -51,6 +51,7 @@ class PieceRule:
     apart: Callable[[bytes], bool] = lambda start: False
     following: re.Pattern[str] | None = None
     context: Callable[[str], object] | None = None  # what every piece needs from the text of those apart
+    whole_if_inline: re.Pattern[bytes] | None = None  # found anywhere but at a line start: the file is read whole
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ def _stray(chunk: list[str], first: int, label: str) -> Draft | None:
     tagged = [first + i for i, line in enumerate(chunk) if _tag(line) not in (None, "ER")]
     if not tagged:
         return None
-    draft = _draft(["TY  - "] + chunk, first - 1, label)
+    draft = _draft(["TY  - "] + [line for line in chunk if _tag(line) != "ER"], first - 1, label)  # one entry
     draft.record.source_line, draft.problems = tagged[0], []
     draft.raw = "\n".join(chunk).strip()
     draft.failure = (
