@@ -17,6 +17,7 @@ from ..records import (
     StudyRecord,
     Tag,
     TaggedStudy,
+    TakenKeys,
     free_key,
     key_stem,
     normalise_month,
@@ -199,7 +200,7 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
     of the result are the drafts' records (or what the spool gave for them), their keys set; its errors are
     those and ``errors``, in the order of their lines. Every reader ends here."""
     result = ReadResult(errors=list(errors))
-    taken = {d.key for d in drafts if d.key}
+    taken = TakenKeys(d.key for d in drafts if d.key)
     first_line: dict[str, int] = {}
     for draft in drafts:
         record = draft.record

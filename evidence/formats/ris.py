@@ -109,6 +109,13 @@ class _Parser(rispy.RisParser):
         super().__init__(mapping=_BY_TAG)
         self.line = first_line - 1
         self.lines: dict[str | None, list[int]] = defaultdict(list)
+        self._continued: tuple[dict, str, list[str]] | None = None  # a value's continuation lines, joined once
+
+    def parse_lines(self, lines) -> list[dict]:
+        try:
+            return super().parse_lines(lines)
+        finally:
+            self._join_continued()
 
     def parse_line(self, line: str) -> tuple[str | None, str]:
         self.line += 1
@@ -117,7 +124,28 @@ class _Parser(rispy.RisParser):
 
     def _add_tag(self, record: dict, tag: str | None, content: str, extend_multiline: bool = False) -> None:
         self.lines[tag].append(self.line)
+        if not extend_multiline:
+            self._join_continued()
         super()._add_tag(record, tag, content, extend_multiline)
+
+    def _add_single_value(self, record: dict, name: str, value, is_multi: bool = False) -> None:
+        """rispy's, but a text value's continuation lines are gathered and joined at once (as rispy joins them,
+        with spaces), not one by one, which took time in the square of their number."""
+        if is_multi and isinstance(value, str) and isinstance(record.get(name), str):
+            if self._continued and self._continued[0] is record and self._continued[1] == name:
+                self._continued[2].append(value)
+                return
+            self._join_continued()
+            self._continued = (record, name, [value])
+            return
+        self._join_continued()
+        super()._add_single_value(record, name, value, is_multi)
+
+    def _join_continued(self) -> None:
+        if self._continued:
+            record, name, values = self._continued
+            record[name] = " ".join([record[name], *values])
+            self._continued = None
 
 
 def _tag(line: str) -> str | None:
