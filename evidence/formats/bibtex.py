@@ -29,7 +29,7 @@ from ..records import (
     StudyRecord,
     TaggedStudy,
 )
-from .latex import decode_latex, decode_title, encode, encode_title
+from .latex import UNDECODED, decode_latex, decode_title, encode, encode_title
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, finish
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -265,34 +265,42 @@ def _draft(
         if bare:
             value = words[value]
         name = name.lower()
-        swallowed = "=" in value and _SWALLOWED_FIELD.search(value)
-        if swallowed:
-            problem(
-                field_line,
-                f"field '{name}' contains '{swallowed.group(1)} = ...': "
-                "probably a missing comma before it; the value was kept as written",
-            )
-        if name == "author":
-            try:
-                record.authors = parse_authors(value)
-                record.more_authors = "others" in value and bool(_AND_OTHERS.search(value))
-            except InvalidNameError as exc:
-                problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
-        elif name == "keywords":
-            add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{lines_before + field_line + 1}")
-        elif name == "title":
-            title, record.title_nocase = decode_title(value)
-            record.title = title or None
-        elif name in NAMED:
-            field = NAMED[name]
-            try:
-                decoded = decode_latex(value) if field.shape in DECODED else value
-                setattr(record, field.attribute, NORMALISERS[field.shape](decoded))
-            except ValueError as exc:
-                problem(field_line, f"field '{name}': {exc}; left empty")
-        else:
-            record.extra[name] = value
+        UNDECODED.clear()
+        _read_field(record, name, value, field_line, label, lines_before, problem)
+        if UNDECODED:
+            problem(field_line, f"field '{name}': LaTeX nested too deeply to decode; kept as written")
     return draft
+
+
+def _read_field(record: StudyRecord, name: str, value: str, field_line: int, label: str, lines_before: int, problem):
+    """One field's value read into the record by its shape (a problem reported with ``problem``)."""
+    swallowed = "=" in value and _SWALLOWED_FIELD.search(value)
+    if swallowed:
+        problem(
+            field_line,
+            f"field '{name}' contains '{swallowed.group(1)} = ...': "
+            "probably a missing comma before it; the value was kept as written",
+        )
+    if name == "author":
+        try:
+            record.authors = parse_authors(value)
+            record.more_authors = "others" in value and bool(_AND_OTHERS.search(value))
+        except InvalidNameError as exc:
+            problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
+    elif name == "keywords":
+        add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{lines_before + field_line + 1}")
+    elif name == "title":
+        title, record.title_nocase = decode_title(value)
+        record.title = title or None
+    elif name in NAMED:
+        field = NAMED[name]
+        try:
+            decoded = decode_latex(value) if field.shape in DECODED else value
+            setattr(record, field.attribute, NORMALISERS[field.shape](decoded))
+        except ValueError as exc:
+            problem(field_line, f"field '{name}': {exc}; left empty")
+    else:
+        record.extra[name] = value
 
 
 # Writing
