@@ -193,6 +193,10 @@ class Draft:
         return record.source_line, key_stem(record), bool(record.title)
 
 
+# Citation keys longer than this are not kept (no real one comes near it; a key is made instead).
+LONGEST_KEY = 200
+
+
 def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_unverifiable: bool = True) -> ReadResult:
     """Settle the keys (an entry's own, else one made in the corpus's style that no entry of the file
     uses) and report: a failure, a repeated key or a missing title is an error and the entry is not
@@ -200,6 +204,12 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
     of the result are the drafts' records (or what the spool gave for them), their keys set; its errors are
     those and ``errors``, in the order of their lines. Every reader ends here."""
     result = ReadResult(errors=list(errors))
+    for draft in drafts:
+        if draft.key and len(draft.key) > LONGEST_KEY:
+            draft.problems.append(
+                (draft.settling()[0], f"key of {len(draft.key)} characters ({draft.key[:20]}...): one was made instead")
+            )
+            draft.key = None
     taken = TakenKeys(d.key for d in drafts if d.key)
     first_line: dict[str, int] = {}
     for draft in drafts:
@@ -254,9 +264,13 @@ LEGACY_ENCODING = "cp1252"
 def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | None, list[LoadError]]:
     """A file's text: UTF-8 (with or without a byte-order mark) or UTF-16 with one; otherwise the
     ``encoding`` given, or else cp1252 with a warning that shows which characters that gave."""
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, name in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if data.startswith(bom):  # a byte-order mark says what the file is, whatever --encoding says
-            return _without_nul(*_decode_marked(data, name, label), label)
+            return _without_nul(*_decode_marked(data, len(bom), name, label), label)
     if encoding:
         try:
             return _without_nul(data.decode(encoding), [], label)
@@ -277,21 +291,22 @@ def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | 
     return _without_nul(text, errors, label) if text is not None else (None, errors)
 
 
-def _decode_marked(data: bytes, name: str, label: str) -> tuple[str, list[LoadError]]:
-    """A file with a byte-order mark decoded as it says; bytes that do not fit it are replaced, with a warning."""
+def _decode_marked(data: bytes, mark: int, name: str, label: str) -> tuple[str, list[LoadError]]:
+    """A file with a byte-order mark (of ``mark`` bytes) decoded as it says; bytes that do not fit it are
+    replaced, with a warning."""
     try:
-        return data.decode(name), []
+        return data[mark:].decode(name), []
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        shown = data[exc.start : exc.start + 4].hex(" ")
-        return data.decode(name, "replace"), [
+        at = mark + exc.start
+        line = data.count(b"\n", 0, at) + 1  # in UTF-16 as well: a 0x0a byte of its own is rare there
+        shown, encoding = data[at : at + 4].hex(" "), name.upper()[:6]
+        return data[mark:].decode(name, "replace"), [
             LoadError(
                 label,
                 line,
                 None,
-                f"starts with a {name.upper().removesuffix('-SIG')} byte-order mark, but bytes {shown} at byte "
-                f"{exc.start} are not {name.upper().removesuffix('-SIG')} ({exc.reason}); each such character "
-                "was replaced by \ufffd",
+                f"starts with a {encoding} byte-order mark, but bytes {shown} at byte {at} are not {encoding} "
+                f"({exc.reason}); each such character was replaced by \ufffd",
                 severity="warning",
             )
         ]

@@ -94,6 +94,8 @@ TABLE_TAGS = {tag: field for tag, field in named_in("ris").items() if tag not in
 
 # A tag line: two characters, two spaces (or one, as Zotero accepts), a dash, a space and the value.
 _TAG_LINE = re.compile(r"([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+# A TY line written otherwise ("TY-JOUR", "TY JOUR", "TY - JOUR"), which no RIS reader takes for one.
+_BROKEN_TY = re.compile(r"\s*TY\b(?! {1,2}-(?: |$))")
 _PMID_SOURCE = re.compile(r"pubmed|medline|\bnlm\b|national library of medicine", re.IGNORECASE)
 _PMID_DIGITS = re.compile(r"\d{1,8}")
 _PMCID_NOTE = re.compile(r"PMCID:\s*(\S+)", re.IGNORECASE)
@@ -206,15 +208,19 @@ def _stray(chunk: list[str], first: int, label: str) -> Draft | None:
     by its key, and not loaded. Other text there (a header such as "Provider: ..." that publishers'
     sites write, blank lines, a second ER) is passed over."""
     tagged = [first + i for i, line in enumerate(chunk) if _tag(line) not in (None, "ER")]
-    if not tagged:
+    broken = next((first + i for i, line in enumerate(chunk) if _BROKEN_TY.match(line)), None)
+    if not tagged and broken is None:
         return None
     draft = _draft(["TY  - "] + [line for line in chunk if _tag(line) != "ER"], first - 1, label)  # one entry
-    draft.record.source_line, draft.problems = tagged[0], []
+    start = min(line for line in (*tagged[:1], broken) if line is not None)
+    draft.record.source_line, draft.problems = start, []
     draft.raw = "\n".join(chunk).strip()
     draft.failure = (
-        f"lines {tagged[0]}-{_last_line(chunk, first)} hold RIS tags outside any entry (no 'TY  - ' "
+        f"lines {start}-{_last_line(chunk, first)} hold RIS tags outside any entry (no 'TY  - ' "
         "line starts them); they were not loaded"
     )
+    if broken is not None:
+        draft.failure += f"; line {broken}, '{chunk[broken - first].strip()[:40]}', is not a TY line as RIS writes one"
     return draft
 
 
