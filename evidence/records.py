@@ -179,14 +179,30 @@ def key_stem(record: StudyRecord) -> str:
     return (re.sub(r"[^a-z0-9]", "", ascii_name) or "anon") + (str(record.year) if record.year else "nd")
 
 
+class TakenKeys(set):
+    """Keys in use, which only ever grow: for each stem, ``free_key`` remembers the suffix to try next, so that
+    making many keys of one stem takes time in proportion to their number."""
+
+    def __init__(self, keys=()):
+        super().__init__(keys)
+        self.next_suffix: dict[str, int] = {}
+
+
 def free_key(stem: str, taken: set[str]) -> str:
     """The stem, then with "a", "b", ... until ``taken`` does not hold it; added to ``taken``."""
-    key, suffix = stem, 0
+    suffix = taken.next_suffix.get(stem, 0) if isinstance(taken, TakenKeys) else 0
+    key = _with_suffix(stem, suffix)
     while key in taken:
         suffix += 1
-        key = stem + "".join(chr(ord("a") + int(d)) for d in _base26(suffix))
+        key = _with_suffix(stem, suffix)
+    if isinstance(taken, TakenKeys):
+        taken.next_suffix[stem] = suffix + 1
     taken.add(key)
     return key
+
+
+def _with_suffix(stem: str, suffix: int) -> str:
+    return stem + "".join(chr(ord("a") + int(d)) for d in _base26(suffix))
 
 
 def _base26(n: int) -> list[int]:

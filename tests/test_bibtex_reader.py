@@ -83,7 +83,7 @@ def test_file_that_is_not_utf8_is_read_as_cp1252_or_as_given_and_says_what_it_go
     warning = result.errors[0]
     assert warning.severity == "warning" and warning.line == 2
     assert warning.message.startswith(
-        "not UTF-8 text (invalid continuation byte at byte 21): read as cp1252, which gives Å Ø ü;"
+        "not UTF-8 text (invalid continuation byte at byte 21: c5 6b 65 73): read as cp1252, which gives Å Ø ü;"
     )
     (tmp_path / "cp1250.bib").write_bytes("@article{a, title={Łódź}, doi={10.1000/a}}".encode("cp1250"))
     mangled = read_file(tmp_path / "cp1250.bib", "cp1250.bib")

@@ -257,3 +257,23 @@ def test_reserved_workers_are_forked_when_reserved_and_used_after_the_release(mo
         assert list(parallel.map_batches(seen_by_workers, range(4))) == ["after"] * 4  # new workers, forked now
         parallel.release()
         assert list(parallel.map_batches(seen_by_workers, range(4))) == ["before"] * 4  # the reserved ones
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "a last entry on the final line, without a newline",
+        "a @string line, then every entry on one line",
+        "a @string after an entry on its line",
+    ],
+)
+def test_no_entry_is_lost_in_pieces_whatever_the_lines(shape, tmp_path, small_pieces):
+    entries = plain_entries("bibtex", 40)
+    if shape.startswith("a last entry"):
+        text = entries + "@article{last, title = {The last one}, doi = {10.1000/last}}"
+    elif shape.startswith("a @string line"):
+        text = "@string{jn = {Journal}}\n" + entries.replace("\n", " ").rstrip()
+    else:
+        text = "@article{a, title = {A}} @string{jn = {Journal}}\n" + entries + "@misc{b, title = {B}, journal = jn}\n"
+    whole, in_pieces = read_both_ways(written(tmp_path, "bibtex", text.encode()), "bibtex", tmp_path)
+    assert len(whole[0]) >= 40 and in_pieces == whole

@@ -199,7 +199,8 @@ def test_malformed_entry_between_good_ones_and_an_entry_without_its_end():
     result = read(text, "m.ris")
     assert [r.key for r in result.records] == ["first", "short", "last"]
     broken, short = result.errors
-    assert (broken.line, broken.entry_key, broken.severity) == (7, "broken", "error")
+    assert (broken.line, broken.entry_key, broken.severity) == (6, "broken", "error")  # its TY line's
+    assert broken.message.endswith("line 6, 'TY JOUR', is not a TY line as RIS writes one")
     assert broken.raw == "TY JOUR\nTI  - Its TY line lost its spaces\nID  - broken\nER  -"
     assert (short.line, short.entry_key, short.severity) == (10, "short", "warning")
     assert short.message == "entry has no 'ER  - ' line; read as ending at line 13"

@@ -116,7 +116,7 @@ def _entry(text: str, start: int, end: int, line: int) -> Entry | None:
         at = m.end()
         if m.group(1) is None:
             m = None
-    if "@" in text[at:end]:
+    if "@" in text[at:end] or "=" in text[at:end]:  # "=" after the end: fields an extra brace cut off, reported there
         return None
     return Entry(head.group(1).lower(), head.group(2), line, text[start:at], fields)
 

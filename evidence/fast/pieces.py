@@ -28,7 +28,7 @@ class Piece:
     start: int
     end: int
     lines_before: int
-    lines: int  # lines of its own: records starting later are the following piece's
+    lines: int  # lines starting in it (a last one without a newline too): records starting later are the next's
     apart: bool = False  # a record kept in a piece of its own (BibTeX's @string)
 
     def read(self, path: Path, following: re.Pattern[str] | None = None) -> str:
@@ -46,11 +46,13 @@ def scan(
     starts: re.Pattern[bytes],
     confirm: Callable[[bytes], bool] = lambda start: True,
     apart: Callable[[bytes], bool] = lambda start: False,
+    whole_if_inline: re.Pattern[bytes] | None = None,
 ) -> tuple[list[Piece], bool] | None:
     """A file's pieces and whether it has any text, reading SCAN bytes at a time. ``starts`` finds the record
     starts (at line starts), ``confirm`` says whether a match is one, ``apart`` whether a record (given its
     first bytes) is a piece of its own. None for a file to read as text instead: one that is not UTF-8, starts
-    with a byte-order mark, or ends lines with a lone carriage return (whose lines are not counted here)."""
+    with a byte-order mark, ends lines with a lone carriage return (whose lines are not counted here), or has
+    a match of ``whole_if_inline`` after other text on its line."""
     found: list[int] = []
     line_at = {0: 0}  # offset of each record start -> lines before it
     alone: set[int] = set()
@@ -73,6 +75,11 @@ def scan(
                 return None
             has_text = has_text or bool(text.strip())
             seen = before + chunk  # with 4 bytes before the chunk, for a pattern that looks behind
+            if whole_if_inline and any(
+                match.start() > 0 and seen[match.start() - 1 : match.start()] != b"\n"
+                for match in whole_if_inline.finditer(seen, len(before))
+            ):
+                return None
             at = len(before)
             for match in starts.finditer(seen, len(before)):
                 if not confirm(match.group(0)):
@@ -88,7 +95,7 @@ def scan(
             before = seen[-4:]
             if not data:
                 break
-    line_at[offset] = lines
+    line_at[offset] = lines + (offset > 0 and not before.endswith(b"\n"))  # a last line without a newline
     return cut_pieces(found, offset, lambda start, end: line_at[end] - line_at[start], alone.__contains__), has_text
 
 
@@ -149,7 +156,7 @@ def read_in_pieces(path: Path, label: str, fmt: Format, spool: Spool) -> tuple[R
     the whole file here once every piece is read; also whether it has any text. None for a file to read as text:
     one that is not plain UTF-8, or of one piece."""
     rule = fmt.pieces
-    scanned = scan(path, rule.record_start, rule.confirm, rule.apart)
+    scanned = scan(path, rule.record_start, rule.confirm, rule.apart, rule.whole_if_inline)
     if scanned is None or len(scanned[0]) < 2:
         return None
     cut, has_text = scanned

@@ -17,7 +17,7 @@ from bibtexparser.middlewares.names import (
     parse_single_name_into_parts,
     split_multiple_persons_names,
 )
-from bibtexparser.model import Block, DuplicateBlockKeyBlock, Entry, ParsingFailedBlock
+from bibtexparser.model import Block, DuplicateBlockKeyBlock, Entry, ImplicitComment, ParsingFailedBlock
 
 from .. import fast
 from ..fast import bibtex_split
@@ -29,7 +29,7 @@ from ..records import (
     StudyRecord,
     TaggedStudy,
 )
-from .latex import braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
+from .latex import UNDECODED, braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, finish
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -106,6 +106,8 @@ PIECES = PieceRule(
     apart=lambda start: start[:7].lower() == b"@string",
     following=BLOCK_START,
     context=lambda strings: bibtexparser.parse_string(strings),  # the @string definitions, for every piece
+    # a @string after other text on its line defines its name for the rest of the text, not for every piece
+    whole_if_inline=re.compile(rb"(?i)@string(?:\w|[\x80-\xff])*[ \t]*[{(]"),
 )
 
 
@@ -135,12 +137,16 @@ def drafts(
     found = []
     for piece, to_bibtexparser in zip(cut, given):
         if to_bibtexparser:
+            after_entry = False
             for block, offset in parsed.pop(piece.start, ()):
                 line = block.start_line + offset
-                if (own_lines is None or line < own_lines) and isinstance(
-                    block, (Entry, DuplicateBlockKeyBlock, ParsingFailedBlock)
-                ):
+                if own_lines is not None and line >= own_lines:
+                    continue
+                if isinstance(block, (Entry, DuplicateBlockKeyBlock, ParsingFailedBlock)):
                     found.append(_block_draft(block, label, lines_before, offset, seen))
+                elif after_entry and isinstance(block, ImplicitComment):
+                    _note_fields_after_end(found[-1], block.comment, lines_before + line + 1)
+                after_entry = type(block) is Entry
         elif piece.entry and (own_lines is None or piece.line < own_lines):
             entry = piece.entry
             found.append(
@@ -149,6 +155,36 @@ def drafts(
                 )
             )
     return found
+
+
+_FIELDS_AFTER_END = re.compile(r"([A-Za-z][\w-]*)\s*=\s*[{\"\w]")
+
+
+def _note_fields_after_end(draft: Draft, comment: str, line: int) -> None:
+    """A problem for an entry followed by what looks like more of its fields: a closing brace too many in a
+    value ended it early, and bibtexparser passes over the rest as a comment."""
+    match = _FIELDS_AFTER_END.search(comment)
+    if match:
+        draft.problems.append(
+            (
+                line + comment.count("\n", 0, match.start()),
+                f"'{match.group(1)} = ...' comes after the end of the entry (a closing brace too many before it?); "
+                "the fields from there to the next entry were not read",
+            )
+        )
+
+
+_MACRO_NAME = re.compile(r"[A-Za-z_][\w.:+/-]*")
+
+
+def _note_undefined(draft: Draft, name: str, word: str, line: int) -> None:
+    """A problem for a bare word that no @string defines (or one defined by itself): BibTeX would stop there,
+    bibtexparser keeps the word. The month macros (jan, feb, ...) and numbers are words every style knows."""
+    if word.isdigit() or word.lower() in MONTHS:
+        return
+    draft.problems.append(
+        (line, f"field '{name.lower()}': no @string defines '{word}' (or it is defined by itself); the name was kept")
+    )
 
 
 def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen: set[str]) -> Draft:
@@ -160,9 +196,15 @@ def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen:
             (f.key, f.value if isinstance(f.value, str) else str(f.value), f.start_line + offset, False)
             for f in block.fields
         ]
-        return _draft(
+        draft = _draft(
             block.key, block.entry_type, block.start_line + offset, block.raw, fields, label, lines_before, {}, seen
         )
+        for name, value, field_line, _ in fields:
+            if _MACRO_NAME.fullmatch(value) and re.search(
+                rf"{re.escape(name)}\s*=\s*{re.escape(value)}\s*[,)}}]", block.raw
+            ):
+                _note_undefined(draft, name, value, lines_before + field_line + 1)
+        return draft
     if isinstance(block, DuplicateBlockKeyBlock):
         return Draft(StudyRecord(block.key, label, line), block.key, block.raw)
     match = _ENTRY_KEY.match(block.raw or "")
@@ -261,36 +303,46 @@ def _draft(
 
     for name, value, field_line, bare in fields:
         if bare:
+            if words[value] == value:
+                _note_undefined(draft, name, value, lines_before + field_line + 1)
             value = words[value]
         name = name.lower()
-        swallowed = "=" in value and _SWALLOWED_FIELD.search(value)
-        if swallowed:
-            problem(
-                field_line,
-                f"field '{name}' contains '{swallowed.group(1)} = ...': "
-                "probably a missing comma before it; the value was kept as written",
-            )
-        if name == "author":
-            try:
-                record.authors = parse_authors(value)
-                record.more_authors = "others" in value and bool(_AND_OTHERS.search(value))
-            except InvalidNameError as exc:
-                problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
-        elif name == "keywords":
-            add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{lines_before + field_line + 1}")
-        elif name == "title":
-            title, record.title_nocase = decode_title(value)
-            record.title = title or None
-        elif name in NAMED:
-            field = NAMED[name]
-            try:
-                decoded = decode_latex(value) if field.shape in DECODED else value
-                setattr(record, field.attribute, NORMALISERS[field.shape](decoded))
-            except ValueError as exc:
-                problem(field_line, f"field '{name}': {exc}; left empty")
-        else:
-            record.extra[name] = value
+        UNDECODED.clear()
+        _read_field(record, name, value, field_line, label, lines_before, problem)
+        if UNDECODED:
+            problem(field_line, f"field '{name}': its LaTeX could not be decoded (nested too deeply?); kept as written")
     return draft
+
+
+def _read_field(record: StudyRecord, name: str, value: str, field_line: int, label: str, lines_before: int, problem):
+    """One field's value read into the record by its shape (a problem reported with ``problem``)."""
+    swallowed = "=" in value and _SWALLOWED_FIELD.search(value)
+    if swallowed:
+        problem(
+            field_line,
+            f"field '{name}' contains '{swallowed.group(1)} = ...': "
+            "probably a missing comma before it; the value was kept as written",
+        )
+    if name == "author":
+        try:
+            record.authors = parse_authors(value)
+            record.more_authors = "others" in value and bool(_AND_OTHERS.search(value))
+        except InvalidNameError as exc:
+            problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
+    elif name == "keywords":
+        add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{lines_before + field_line + 1}")
+    elif name == "title":
+        title, record.title_nocase = decode_title(value)
+        record.title = title or None
+    elif name in NAMED:
+        field = NAMED[name]
+        try:
+            decoded = decode_latex(value) if field.shape in DECODED else value
+            setattr(record, field.attribute, NORMALISERS[field.shape](decoded))
+        except ValueError as exc:
+            problem(field_line, f"field '{name}': {exc}; left empty")
+    else:
+        record.extra[name] = value
 
 
 # Writing

@@ -63,6 +63,8 @@ ENTRY_TYPES = entry_types(CSL_TYPES)  # CSL type -> BibTeX type
 VARIABLES = named_in("csl", FIELDS)
 
 _SPACE = re.compile(r"[ \t\n\r]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _INLINE_TAG = re.compile(r"<(/?)(i|b|sup|sub|span)\b([^<>]*)>", re.IGNORECASE)
 _NOCASE = re.compile(r"""class\s*=\s*["']nocase["']""", re.IGNORECASE)
 
@@ -71,7 +73,9 @@ def read(text: str, label: str) -> ReadResult:
     """Read CSL-JSON text; text that is not JSON is one error and nothing is loaded, a bad item an error
     of its own."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_number)
+    except RecursionError:  # an item nested too deeply: the others are read one by one
+        return _read_items(text, label, _items_apart(text))
     except json.JSONDecodeError as exc:
         # No line of its own: an error without one tells the loader to keep what this file loaded before.
         return ReadResult(
@@ -86,32 +90,71 @@ def read(text: str, label: str) -> ReadResult:
         )
     if not isinstance(data, (list, dict)):
         return ReadResult(errors=[LoadError(label, None, None, "not CSL-JSON: expected an array of items or one item")])
+    return _read_items(text, label, _items(text))
+
+
+def _read_items(text: str, label: str, items) -> ReadResult:
+    """The drafts of the (item, start, end) given, an item that is not an object an error (``_TOO_DEEP``: one
+    nested too deeply to read)."""
     newlines = [m.start() for m in re.finditer("\n", text)]
 
     def line_at(offset: int) -> int:
         return bisect.bisect_left(newlines, offset) + 1
 
     drafts, errors = [], []
-    for number, (item, start, end) in enumerate(_items(text), start=1):
+    for number, (item, start, end) in enumerate(items, start=1):
         if isinstance(item, dict):
             drafts.append(_draft(item, text, start, end, line_at, label))
         else:
-            errors.append(
-                LoadError(
-                    label,
-                    line_at(start),
-                    None,
-                    f"item {number} is not a JSON object; it was not loaded",
-                    raw=text[start:end],
-                )
-            )
+            why = "is nested too deeply to read" if item is _TOO_DEEP else "is not a JSON object"
+            errors.append(LoadError(label, line_at(start), None, f"item {number} {why}; it was not loaded", raw=""))
     return finish(drafts, label, errors)
+
+
+class _LongNumber(str):
+    """A JSON integer too long to be one (Python refuses to convert thousands of digits): kept as its digits."""
+
+
+def _number(digits: str) -> int | str:
+    return int(digits) if len(digits) <= 100 else _LongNumber(digits)
+
+
+_TOO_DEEP = object()
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+
+
+def _items_apart(text: str):
+    """(item, start, end) of each element of a top-level array, each read on its own (``_TOO_DEEP`` for one
+    nested too deeply), found by counting brackets outside strings; one ``_TOO_DEEP`` for a text that is no array."""
+    first = _SPACE.match(text).end()
+    if not text.startswith("[", first):
+        yield _TOO_DEEP, first, len(text)
+        return
+    depth, start = 0, None
+    for token in _JSON_TOKEN.finditer(text, first):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+        elif mark in "]}":
+            depth -= 1
+        if depth == 1 and mark == "[" and token.start() == first:
+            start = token.end()
+        elif (depth == 1 and mark == ",") or depth == 0:
+            if start is not None and text[start : token.start()].strip():
+                try:
+                    item = json.loads(text[start : token.start()], parse_int=_number)
+                except (RecursionError, ValueError):
+                    item = _TOO_DEEP
+                yield item, _SPACE.match(text, start).end(), token.start()
+            start = token.end()
+            if depth == 0:
+                return
 
 
 def _items(text: str):
     """(item, start offset, end offset) of each element of the top-level array, or of the one object.
     The text is known to be valid JSON."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_number)
     at = _SPACE.match(text).end()
     if text[at] != "[":
         item, end = decoder.raw_decode(text, at)
@@ -153,6 +196,11 @@ def _draft(item: dict, text: str, start: int, end: int, line_at, label: str) -> 
             problem(variable, f"{exc}; left empty")
             return None
 
+    if _SURROGATE_ESCAPE.search(text, start, end):
+        for variable, value in item.items():
+            if _SURROGATE.search(json.dumps(value, ensure_ascii=False)):
+                item[variable] = json.loads(json.dumps(value, ensure_ascii=False).encode("utf-8", "replace"))
+                problem(variable, "a lone UTF-16 surrogate (such as \\ud800, half of a pair) was replaced by '?'")
     record.title, record.title_nocase = plain_title(checked("title", _text) or "")
     record.title = record.title or None
     record.authors = _authors(item.get("author") or [], lambda message: problem("author", message))
@@ -172,6 +220,8 @@ def _text(value: object) -> str | None:
     """A variable's value as one line of text (None when absent); ValueError for a list or an object."""
     if value is None:
         return None
+    if isinstance(value, _LongNumber):
+        raise ValueError(f"a number of {len(value)} digits")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"not text: {json.dumps(value)[:60]}")
     return " ".join(str(value).split()) or None

@@ -30,12 +30,23 @@ _latex_macros.add_context_category(
     ],
 )
 _latex = LatexNodes2Text(latex_context=_latex_macros)
+logging.getLogger("pylatexenc.latex2text").setLevel(logging.CRITICAL)  # a macro it cannot fill in stays as written
+
+
+# Values whose LaTeX pylatexenc could not decode since the list was last emptied: a reader empties it before
+# a field and reports the field if it is not empty after.
+UNDECODED: list[str] = []
 
 
 def decode_latex(value: str) -> str:
     """Unicode text of a BibTeX value, on one line as BibTeX reads it; LaTeX is decoded only where there is some.
-    Short values (names, journals, keywords), which repeat, are decoded once."""
-    return _decode_repeated(value) if len(value) <= 200 else _decode(value)
+    Short values (names, journals, keywords), which repeat, are decoded once. A value pylatexenc cannot
+    decode is kept as written (on one line) and added to ``UNDECODED``."""
+    try:
+        return _decode_repeated(value) if len(value) <= 200 else _decode(value)
+    except Exception:  # pylatexenc on LaTeX nested too deeply (RecursionError, or a TypeError raised from one)
+        UNDECODED.append(value)
+        return " ".join(value.split())
 
 
 def _decode(value: str) -> str:

@@ -17,6 +17,7 @@ from ..records import (
     StudyRecord,
     Tag,
     TaggedStudy,
+    TakenKeys,
     free_key,
     key_stem,
     normalise_month,
@@ -51,6 +52,7 @@ class PieceRule:
     apart: Callable[[bytes], bool] = lambda start: False
     following: re.Pattern[str] | None = None
     context: Callable[[str], object] | None = None  # what every piece needs from the text of those apart
+    whole_if_inline: re.Pattern[bytes] | None = None  # found anywhere but at a line start: the file is read whole
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,10 @@ class Draft:
         return self.stem if self.line else key_stem(self.record)
 
 
+# Citation keys longer than this are not kept (no real one comes near it; a key is made instead).
+LONGEST_KEY = 200
+
+
 def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_unverifiable: bool = True) -> ReadResult:
     """Settle the keys (an entry's own, else one made in the corpus's style that no entry of the file
     uses) and report: a failure, a repeated key or a missing title is an error and the entry is not
@@ -201,7 +207,13 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
     of the result are the drafts' records (or what the spool gave for them), their keys set; its errors are
     those and ``errors``, in the order of their lines. Every reader ends here."""
     result = ReadResult(errors=list(errors))
-    taken = {d.key for d in drafts if d.key}
+    for draft in drafts:
+        if draft.key and len(draft.key) > LONGEST_KEY:
+            draft.problems.append(
+                (draft.settling()[0], f"key of {len(draft.key)} characters ({draft.key[:20]}...): one was made instead")
+            )
+            draft.key = None
+    taken = TakenKeys(d.key for d in drafts if d.key)
     first_line: dict[str, int] = {}
     for draft in drafts:
         record = draft.record
@@ -255,26 +267,98 @@ LEGACY_ENCODING = "cp1252"
 def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | None, list[LoadError]]:
     """A file's text: UTF-8 (with or without a byte-order mark) or UTF-16 with one; otherwise the
     ``encoding`` given, or else cp1252 with a warning that shows which characters that gave."""
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, name in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if data.startswith(bom):  # a byte-order mark says what the file is, whatever --encoding says
-            return data.decode(name), []
+            return _without_nul(*_decode_marked(data, len(bom), name, label), label)
     if encoding:
         try:
-            return data.decode(encoding), []
+            return _without_nul(data.decode(encoding), [], label)
         except (UnicodeDecodeError, LookupError) as exc:
             return None, [LoadError(label, None, None, f"cannot be read as {encoding}: {exc}")]
+    utf16 = _utf16_without_mark(data)
+    if utf16:
+        return None, [
+            LoadError(
+                label,
+                None,
+                None,
+                f"looks like UTF-16 ({utf16}) without a byte-order mark: every other byte is 0; save it as UTF-8, "
+                f"or give --encoding {utf16}",
+            )
+        ]
+    text, errors = _decode_unmarked(data, label)
+    return _without_nul(text, errors, label) if text is not None else (None, errors)
+
+
+def _decode_marked(data: bytes, mark: int, name: str, label: str) -> tuple[str, list[LoadError]]:
+    """A file with a byte-order mark (of ``mark`` bytes) decoded as it says; bytes that do not fit it are
+    replaced, with a warning."""
+    try:
+        return data[mark:].decode(name), []
+    except UnicodeDecodeError as exc:
+        at = mark + exc.start
+        line = data.count(b"\n", 0, at) + 1  # in UTF-16 as well: a 0x0a byte of its own is rare there
+        shown, encoding = data[at : at + 4].hex(" "), name.upper()[:6]
+        return data[mark:].decode(name, "replace"), [
+            LoadError(
+                label,
+                line,
+                None,
+                f"starts with a {encoding} byte-order mark, but bytes {shown} at byte {at} are not {encoding} "
+                f"({exc.reason}); each such character was replaced by \ufffd",
+                severity="warning",
+            )
+        ]
+
+
+def _utf16_without_mark(data: bytes) -> str | None:
+    """ "utf-16-le" or "utf-16-be" for bytes that look like UTF-16 text (a 0 byte every other byte), else None."""
+    sample = data[:4096]
+    if len(sample) < 8 or sample.count(0) < len(sample) // 3:
+        return None
+    if sample[1::2].count(0) > len(sample) // 3:
+        return "utf-16-le"
+    return "utf-16-be" if sample[0::2].count(0) > len(sample) // 3 else None
+
+
+def _without_nul(text: str, errors: list[LoadError], label: str) -> tuple[str, list[LoadError]]:
+    """The text without NUL characters (never text of a bibliography: binary data, or a broken export), with a
+    warning that says where they were."""
+    if "\0" not in text:
+        return text, errors
+    first = text.index("\0")
+    line = text.count("\n", 0, first) + 1
+    warning = LoadError(
+        label,
+        line,
+        None,
+        f"{text.count(chr(0))} NUL bytes (0x00), the first at line {line}: is part of it binary? They were removed",
+        severity="warning",
+    )
+    return text.replace("\0", ""), [*errors, warning]
+
+
+def _decode_unmarked(data: bytes, label: str) -> tuple[str | None, list[LoadError]]:
+    """UTF-8 text, else cp1252 with a warning that shows which characters that gave."""
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
-        problem, bad_byte = f"not UTF-8 text ({exc.reason} at byte {exc.start})", exc.start
+        bad_byte = exc.start
+        problem = f"not UTF-8 text ({exc.reason} at byte {bad_byte}: {data[bad_byte : bad_byte + 4].hex(' ')})"
+    line = data.count(b"\n", 0, bad_byte) + 1
     try:
         text = data.decode(LEGACY_ENCODING)
-    except UnicodeDecodeError:
+    except UnicodeDecodeError:  # no line: the loader keeps what the file loaded before
         return None, [
-            LoadError(label, None, None, f"{problem}, nor {LEGACY_ENCODING}; give its encoding with --encoding")
+            LoadError(
+                label, None, None, f"{problem} at line {line}, nor {LEGACY_ENCODING}; give its encoding with --encoding"
+            )
         ]
-    shown = " ".join(dict.fromkeys(c for c in text if not c.isascii()))
-    line = data.count(b"\n", 0, bad_byte) + 1
+    shown = " ".join(list(dict.fromkeys(c for c in text if not c.isascii()))[:30])
     return text, [
         LoadError(
             label,

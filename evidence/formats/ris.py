@@ -94,6 +94,8 @@ TABLE_TAGS = {tag: field for tag, field in named_in("ris").items() if tag not in
 
 # A tag line: two characters, two spaces (or one, as Zotero accepts), a dash, a space and the value.
 _TAG_LINE = re.compile(r"([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+# A TY line written otherwise ("TY-JOUR", "TY JOUR", "TY - JOUR"), which no RIS reader takes for one.
+_BROKEN_TY = re.compile(r"\s*TY\b(?! {1,2}-(?: |$))")
 _PMID_SOURCE = re.compile(r"pubmed|medline|\bnlm\b|national library of medicine", re.IGNORECASE)
 _PMID_DIGITS = re.compile(r"\d{1,8}")
 _PMCID_NOTE = re.compile(r"PMCID:\s*(\S+)", re.IGNORECASE)
@@ -109,6 +111,13 @@ class _Parser(rispy.RisParser):
         super().__init__(mapping=_BY_TAG)
         self.line = first_line - 1
         self.lines: dict[str | None, list[int]] = defaultdict(list)
+        self._continued: tuple[dict, str, list[str]] | None = None  # a value's continuation lines, joined once
+
+    def parse_lines(self, lines) -> list[dict]:
+        try:
+            return super().parse_lines(lines)
+        finally:
+            self._join_continued()
 
     def parse_line(self, line: str) -> tuple[str | None, str]:
         self.line += 1
@@ -117,7 +126,28 @@ class _Parser(rispy.RisParser):
 
     def _add_tag(self, record: dict, tag: str | None, content: str, extend_multiline: bool = False) -> None:
         self.lines[tag].append(self.line)
+        if not extend_multiline:
+            self._join_continued()
         super()._add_tag(record, tag, content, extend_multiline)
+
+    def _add_single_value(self, record: dict, name: str, value, is_multi: bool = False) -> None:
+        """rispy's, but a text value's continuation lines are gathered and joined at once (as rispy joins them,
+        with spaces), not one by one, which took time in the square of their number."""
+        if is_multi and isinstance(value, str) and isinstance(record.get(name), str):
+            if self._continued and self._continued[0] is record and self._continued[1] == name:
+                self._continued[2].append(value)
+                return
+            self._join_continued()
+            self._continued = (record, name, [value])
+            return
+        self._join_continued()
+        super()._add_single_value(record, name, value, is_multi)
+
+    def _join_continued(self) -> None:
+        if self._continued:
+            record, name, values = self._continued
+            record[name] = " ".join([record[name], *values])
+            self._continued = None
 
 
 def _tag(line: str) -> str | None:
@@ -178,15 +208,19 @@ def _stray(chunk: list[str], first: int, label: str) -> Draft | None:
     by its key, and not loaded. Other text there (a header such as "Provider: ..." that publishers'
     sites write, blank lines, a second ER) is passed over."""
     tagged = [first + i for i, line in enumerate(chunk) if _tag(line) not in (None, "ER")]
-    if not tagged:
+    broken = next((first + i for i, line in enumerate(chunk) if _BROKEN_TY.match(line)), None)
+    if not tagged and broken is None:
         return None
-    draft = _draft(["TY  - "] + chunk, first - 1, label)
-    draft.record.source_line, draft.problems = tagged[0], []
+    draft = _draft(["TY  - "] + [line for line in chunk if _tag(line) != "ER"], first - 1, label)  # one entry
+    start = min(line for line in (*tagged[:1], broken) if line is not None)
+    draft.record.source_line, draft.problems = start, []
     draft.raw = "\n".join(chunk).strip()
     draft.failure = (
-        f"lines {tagged[0]}-{_last_line(chunk, first)} hold RIS tags outside any entry (no 'TY  - ' "
+        f"lines {start}-{_last_line(chunk, first)} hold RIS tags outside any entry (no 'TY  - ' "
         "line starts them); they were not loaded"
     )
+    if broken is not None:
+        draft.failure += f"; line {broken}, '{chunk[broken - first].strip()[:40]}', is not a TY line as RIS writes one"
     return draft
 
 
