@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 
 from . import fields
-from .records import LoadError, OutcomeTag, StudyRecord, fold, split_source
+from .records import LoadError, OutcomeTag, StudyRecord, TakenKeys, fold, split_source
 
 
 @dataclass
@@ -149,9 +149,9 @@ def plan(entries: list[Entry]) -> tuple[list[Planned], list[LoadError]]:
     return [studies[i] for i in sorted(kept)], errors
 
 
-def study_keys(studies: list[Planned]) -> set[str]:
+def study_keys(studies: list[Planned]) -> TakenKeys:
     """The keys the planned studies have before any gives way: those a new made-up key must avoid."""
-    return {_named_by(study.entries).key for study in studies}
+    return TakenKeys(_named_by(study.entries).key for study in studies)
 
 
 def _named_by(entries: list):

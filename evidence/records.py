@@ -164,7 +164,7 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text).split())
 
 
-def make_key(record: StudyRecord, taken: set[str]) -> str:
+def make_key(record: StudyRecord, taken: TakenKeys) -> str:
     """A citation key for a record whose format has none, in the corpus's style: first author's family
     name and year ("cherkin2009"; "nd" without a year), then "a", "b", ... while ``taken`` holds it.
     The key is added to ``taken``, and the record marked as having a made-up key."""
@@ -188,15 +188,14 @@ class TakenKeys(set):
         self.next_suffix: dict[str, int] = {}
 
 
-def free_key(stem: str, taken: set[str]) -> str:
+def free_key(stem: str, taken: TakenKeys) -> str:
     """The stem, then with "a", "b", ... until ``taken`` does not hold it; added to ``taken``."""
-    suffix = taken.next_suffix.get(stem, 0) if isinstance(taken, TakenKeys) else 0
+    suffix = taken.next_suffix.get(stem, 0)
     key = _with_suffix(stem, suffix)
     while key in taken:
         suffix += 1
         key = _with_suffix(stem, suffix)
-    if isinstance(taken, TakenKeys):
-        taken.next_suffix[stem] = suffix + 1
+    taken.next_suffix[stem] = suffix + 1
     taken.add(key)
     return key
 

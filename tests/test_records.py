@@ -3,6 +3,7 @@ import pytest
 from evidence.records import (
     Person,
     StudyRecord,
+    TakenKeys,
     make_key,
     normalise_doi,
     normalise_pages,
@@ -63,7 +64,7 @@ def test_made_keys_follow_the_corpus_style_and_never_clash():
     record = StudyRecord(
         key="", source_file="f", source_line=1, title="A trial", authors=[Person("Åkeson", "J")], year=2004
     )
-    taken = {"cherkin2009"}
+    taken = TakenKeys({"cherkin2009"})
     keys = [make_key(record, taken) for _ in range(28)]
     assert keys[:3] == ["akeson2004", "akeson2004a", "akeson2004b"] and keys[27] == "akeson2004aa"
     assert len(set(keys)) == 28 and set(keys) <= taken
