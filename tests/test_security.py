@@ -4,8 +4,12 @@ BibTeX and RIS (bibtexparser, rispy, biber)."""
 
 import json
 import shutil
+import socket
 import sqlite3
 import subprocess
+import sys
+import time
+import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -268,5 +272,66 @@ def test_html_exports_run_no_script_in_a_browser(hostile_db, tmp_path, style):
             assert page.evaluate("window.__xss") is None
             assert dialogs == []
             assert page.locator(".csl-entry").count() == 16
+        finally:
+            browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(hostile_db):
+    """`evidence serve` of the hostile database on a free port: its base URL, and the database's name there."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("evidence")), "serve", str(hostile_db), "--port", str(port), "-w", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base, hostile_db.stem
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
+def test_served_pages_run_no_script_in_a_browser(served):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    base, db = served
+    keys = json.load(urllib.request.urlopen(f"{base}/{db}/studies.json?_shape=array&_col=key&_size=max"))
+    paths = ["/", f"/{db}", f"/{db}/study_cards", f"/{db}/studies", f"/{db}/study_cards?_search=script"]
+    paths += ["/-/evidence-map", f"/{db}/load_errors", f"/{db}/study_cards.apa?_markup=html"]
+    paths += [f"/{db}/studies/{tilde_encode(row['key'])}" for row in keys]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+            + ["--no-first-run"],
+        )
+        try:
+            page = browser.new_page()
+            dialogs = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            for path in paths:
+                response = page.goto(base + path)
+                assert response.status == 200, path
+                for link in page.query_selector_all("a, img, input, [tabindex]")[:80]:  # as a reader would meet them
+                    link.dispatch_event("mouseover")
+                    link.dispatch_event("focus")
+                page.wait_for_timeout(50)
+                assert page.evaluate("window.__xss") is None, path
+            assert dialogs == []
+            assert len(keys) == 16
         finally:
             browser.close()
