@@ -132,13 +132,19 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet)
 
 def refuse_unusable_database(db: Path) -> None:
     """Refuse, before anything is read, a DB argument that cannot be a database: an input file given first
-    (a suffix some format reads), or a path in a folder that does not exist."""
+    (a suffix some format reads), a path in a folder that does not exist, or one that cannot be looked at."""
     if db.suffix.lower() in {suffix for f in formats.FORMATS.values() if f.read for suffix in f.suffixes}:
         raise NotAnEvidenceDatabase(
             f"{db}: a {db.suffix} file is an input, not a database; the database comes first: evidence load DB FILES"
         )
     if not db.parent.is_dir():
         raise NotAnEvidenceDatabase(f"{db}: the folder {db.parent} does not exist; create it first")
+    try:
+        db.stat()
+    except FileNotFoundError:
+        pass  # created by the load
+    except OSError as exc:  # a symlink loop, say
+        raise NotAnEvidenceDatabase(f"{db}: {exc.strerror}") from exc
 
 
 @cli.command()
