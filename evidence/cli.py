@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from . import exporting, formats, loader, store
-from .errors import EvidenceError
+from .errors import EvidenceError, NotAnEvidenceDatabase
 from .fast import parallel
 from .files import write_outcomes_beside, write_whole
 from .selection import Selection, select_keys
@@ -100,6 +100,7 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet,
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    refuse_unusable_database(db)
     if not files and claims_dir is None:
         claims_dir = loader.DATA_DIR
     files = list(files) or loader.default_inputs()
@@ -135,6 +136,23 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet,
     click.echo(f"{db}: {summary.line()}")
     if strict and summary.error_count:
         raise SystemExit(1)
+
+
+def refuse_unusable_database(db: Path) -> None:
+    """Refuse, before anything is read, a DB argument that cannot be a database: an input file given first
+    (a suffix some format reads), a path in a folder that does not exist, or one that cannot be looked at."""
+    if db.suffix.lower() in {suffix for f in formats.FORMATS.values() if f.read for suffix in f.suffixes}:
+        raise NotAnEvidenceDatabase(
+            f"{db}: a {db.suffix} file is an input, not a database; the database comes first: evidence load DB FILES"
+        )
+    if not db.parent.is_dir():
+        raise NotAnEvidenceDatabase(f"{db}: the folder {db.parent} does not exist; create it first")
+    try:
+        db.stat()
+    except FileNotFoundError:
+        pass  # created by the load
+    except OSError as exc:  # a symlink loop, say
+        raise NotAnEvidenceDatabase(f"{db}: {exc.strerror}") from exc
 
 
 @cli.command()

@@ -4,6 +4,7 @@ could not be loaded."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from .fast.pieces import read_file
 from .fast.spool import Kept, Spool, keeper
 from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
 from .records import LoadError, StudyRecord, make_key, split_source
-from .tagging.curation import read_outcomes, sidecar_path
+from .tagging.curation import read_outcomes, sidecar_of
 from .tagging.tagger import tag_study
 from .tagging.vocabulary import Vocabulary, load_vocabulary
 
@@ -70,8 +71,26 @@ def default_inputs(data_dir: Path = DATA_DIR) -> list[Path]:
 def display_path(path: Path, base: Path) -> str:
     """How a file is named in errors and provenance: relative to the database's folder when inside it,
     so the same file keeps the same name whatever directory the load runs from."""
-    relative = os.path.relpath(path.resolve(), base.resolve())
-    return path.resolve().as_posix() if relative.startswith("..") else Path(relative).as_posix()
+    resolved = os.path.realpath(path)  # unlike Path.resolve, never raises (a symlink loop stays as it is)
+    relative = os.path.relpath(resolved, os.path.realpath(base))
+    return Path(resolved).as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
+def unreadable(path: Path) -> str | None:
+    """Why an input file cannot be read, or None if it can: missing, a symlink loop, a directory, a pipe or
+    device (which could block for ever), or not readable."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            return "is a folder, not a file; give the files in it"
+        if not stat.S_ISREG(mode):
+            return "is not a regular file (a pipe, socket or device); save it to a file first"
+        with open(path, "rb"):
+            return None
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
 
 
 @dataclass
@@ -111,27 +130,21 @@ def read_inputs(
     inputs = Inputs()
     if sum(path.stat().st_size for path in files if path.is_file()) >= pieces.PARALLEL_FROM:
         parallel.reserve()  # the workers of the steps after reading, forked before this process holds the entries
-    for path in dict.fromkeys(p.resolve() for p in files):
+    for path in dict.fromkeys(Path(os.path.realpath(p)) for p in files):
         label = display_path(path, base)
         inputs.labels.append(label)
-        if not path.exists():
-            inputs.errors.append(LoadError(label, None, None, "file not found"))
+        problem = unreadable(path)
+        if problem:
+            inputs.errors.append(LoadError(label, None, None, problem))
             continue
         result = read_file(path, label, format, encoding, spool)
         inputs.errors.extend(result.errors)
-        sidecar = sidecar_path(path)
-        sidecar_label = display_path(sidecar, base)
-        inputs.labels.append(sidecar_label)  # so errors of a sidecar that was since fixed or deleted are cleared
+        sidecar = sidecar_of(path)
         outcomes: dict = {}
-        if sidecar.exists():
-            outcomes, sidecar_errors = read_outcomes(sidecar, sidecar_label)
-            inputs.errors.extend(sidecar_errors)
-            known = {entry.key for entry in result.records}
-            for key in sorted(set(outcomes) - known):
-                _, line = split_source(outcomes[key][0].source)
-                inputs.errors.append(
-                    LoadError(sidecar_label, line, key, f"outcomes given for '{key}', which {label} does not load")
-                )
+        if sidecar is not None:
+            sidecar_label = display_path(sidecar, base)
+            inputs.labels.append(sidecar_label)  # so errors of a sidecar since fixed or deleted are cleared
+            outcomes = _sidecar_outcomes(sidecar, sidecar_label, label, result.records, inputs.errors)
         for entry in result.records:
             if entry.key in outcomes:
                 entry.outcomes = outcomes[entry.key]
@@ -139,6 +152,23 @@ def read_inputs(
     spool.close()
     parallel.release()  # the workers that read the files kept much of what they read with; tagging needs none of it
     return inputs
+
+
+def _sidecar_outcomes(sidecar: Path, sidecar_label: str, label: str, records: list, errors: list[LoadError]) -> dict:
+    """The curated outcomes in a BibTeX file's sidecar, if it has one, by key; its problems added to ``errors``."""
+    problem = unreadable(sidecar)
+    if problem == "file not found":
+        return {}
+    if problem:
+        errors.append(LoadError(sidecar_label, None, None, problem))
+        return {}
+    outcomes, sidecar_errors = read_outcomes(sidecar, sidecar_label)
+    errors.extend(sidecar_errors)
+    known = {entry.key for entry in records}
+    for key in sorted(set(outcomes) - known):
+        _, line = split_source(outcomes[key][0].source)
+        errors.append(LoadError(sidecar_label, line, key, f"outcomes given for '{key}', which {label} does not load"))
+    return outcomes
 
 
 # Studies combined and tagged together in one worker.

@@ -16,10 +16,22 @@ class YamlProblem(ValueError):
         self.line = line
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """A safe loader that refuses anchors and aliases: a few bytes of nested aliases would expand to
+    gigabytes, and no file evidence reads needs them."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            shown = f"alias '*{event.anchor}'" if isinstance(event, yaml.AliasEvent) else f"anchor '&{event.anchor}'"
+            raise YamlProblem(f"YAML {shown} is not allowed: write the value out", event.start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
 def load_with_lines(path: Path) -> Any:
-    """Parse YAML; every mapping gets a ``__line__`` key with its 1-based line."""
+    """Parse YAML (no anchors or aliases); every mapping gets a ``__line__`` key with its 1-based line."""
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+        node = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=_NoAliasLoader)
     except UnicodeDecodeError as exc:
         raise YamlProblem(f"not UTF-8 text ({exc.reason} at byte {exc.start})", None) from exc
     except yaml.YAMLError as exc:

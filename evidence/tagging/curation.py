@@ -17,6 +17,11 @@ def sidecar_path(bib_path: Path) -> Path:
     return bib_path.with_name(bib_path.stem + ".outcomes.yaml")
 
 
+def sidecar_of(path: Path) -> Path | None:
+    """The outcomes file read with an input file: ``NAME.outcomes.yaml`` for ``NAME.bib``, none for other files."""
+    return sidecar_path(path) if path.suffix.lower() == ".bib" else None
+
+
 def read_outcomes(path: Path, label: str) -> tuple[dict[str, list[OutcomeTag]], list[LoadError]]:
     """Curated outcomes by citation key; malformed rows become LoadErrors and are skipped."""
     errors: list[LoadError] = []
