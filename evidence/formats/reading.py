@@ -342,6 +342,11 @@ def _without_nul(text: str, errors: list[LoadError], label: str) -> tuple[str, l
     return text.replace("\0", ""), [*errors, warning]
 
 
+# A file that is not UTF-8 and has a NUL byte this near its start is a binary one (an image, a PDF, a
+# spreadsheet), not text in another encoding: text formats start with a tag or an entry.
+BINARY_START = 32
+
+
 def _decode_unmarked(data: bytes, label: str) -> tuple[str | None, list[LoadError]]:
     """UTF-8 text, else cp1252 with a warning that shows which characters that gave."""
     try:
@@ -349,6 +354,15 @@ def _decode_unmarked(data: bytes, label: str) -> tuple[str | None, list[LoadErro
     except UnicodeDecodeError as exc:
         bad_byte = exc.start
         problem = f"not UTF-8 text ({exc.reason} at byte {bad_byte}: {data[bad_byte : bad_byte + 4].hex(' ')})"
+    if b"\x00" in data[:BINARY_START]:  # no line: the loader keeps what the file loaded before
+        return None, [
+            LoadError(
+                label,
+                None,
+                None,
+                f"a binary file, not text: {problem}, and a NUL byte at byte {data.index(0)}; nothing was read from it",
+            )
+        ]
     line = data.count(b"\n", 0, bad_byte) + 1
     try:
         text = data.decode(LEGACY_ENCODING)

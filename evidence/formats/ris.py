@@ -159,6 +159,13 @@ def read(text: str, label: str) -> ReadResult:
     """Read RIS text; text outside any entry and entries without a title are errors, the rest records."""
     found = drafts(text, label)
     if found is None:
+        lines = text.splitlines()
+        broken = next((number for number, line in enumerate(lines, start=1) if _BROKEN_TY.match(line)), None)
+        if broken:
+            message = (
+                f"'{lines[broken - 1].strip()[:40]}' is not a TY line as RIS writes one ('TY  - JOUR'); no entry starts"
+            )
+            return ReadResult(errors=[LoadError(label, broken, None, message)])
         errors = [LoadError(label, None, None, "no RIS entries: no line starts with 'TY  - '")] if text.strip() else []
         return ReadResult(errors=errors)
     return finish(found, label)
