@@ -45,7 +45,7 @@ vocab_option = click.option(
 input_format_option = click.option(
     "--format",
     "format_name",
-    type=click.Choice(formats.FORMATS),
+    type=click.Choice(formats.READABLE),
     help="Read every file as this format (default: from each file's extension).",
 )
 encoding_option = click.option(

@@ -118,3 +118,9 @@ def test_serve_a_file_that_is_not_a_database(text_file, no_server):
 
 def test_serve_a_database_evidence_did_not_build(foreign_db, no_server):
     assert "not an evidence database" in run("serve", str(foreign_db))
+
+
+def test_load_and_check_offer_only_the_formats_that_can_be_read(tmp_path):
+    for command in (["load", str(tmp_path / "e.db")], ["check"]):
+        result = CliRunner().invoke(cli, [*command, "--format", "apa", str(loader.DATA_DIR / "studies.bib")])
+        assert result.exit_code == 2 and "'apa' is not one of 'bibtex', 'ris', 'medline', 'csl-json'" in result.output
