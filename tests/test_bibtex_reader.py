@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from evidence.formats import read_file
 from evidence.formats.latex import decode_latex, decode_title
 
@@ -136,3 +138,19 @@ def test_fields_written_over_several_lines_are_read_as_one_line(tmp_path):
     )
     assert result.records[0].title == "A long title continued"
     assert result.records[0].abstract == "First line second line"
+
+
+@pytest.mark.parametrize(
+    "latex, text",
+    [
+        (r"Statistics in \textsf{R}", "Statistics in R"),
+        (r"The \TeX book", "The TeX book"),
+        (r"\LaTeX and \BibTeX for reviews", "LaTeX and BibTeX for reviews"),
+        (r"A pulse of 200\,{\mbox{$\mu$}}J", "A pulse of 200 μJ"),
+        (r"\texttt{code}, \emph{stress}, \textsc{Small} and \textbf{bold}", "code, stress, Small and bold"),
+    ],
+)
+def test_font_box_and_logo_commands_keep_their_text(latex, text):
+    """pylatexenc drops the argument of commands it has no rule for (``\\textsf{R}`` gave "in ") and the logos."""
+    assert decode_latex(latex) == text
+    assert decode_title(latex)[0] == text

@@ -20,6 +20,41 @@ from ..records import StudyRecord
 # What pylatexenc reads as more than braces and dashes: commands, math, ties, comments, alignment, quotes ('').
 _NEEDS_PYLATEXENC = re.compile(r"[\\$~%&`]")
 _latex_macros = get_default_latex_context_db()
+# Logo commands and their text; the space after one is kept, as a reader of "\LaTeX and" means it.
+LOGOS = {
+    "TeX": "TeX",
+    "LaTeX": "LaTeX",
+    "LaTeXe": "LaTeX2e",
+    "BibTeX": "BibTeX",
+    "XeTeX": "XeTeX",
+    "LuaTeX": "LuaTeX",
+    "ConTeXt": "ConTeXt",
+}
+
+
+def _logo(text: str):
+    return lambda node, *_: text + node.macro_post_space
+
+
+# Commands that only style or box their argument.
+FONT_AND_BOX_COMMANDS = (
+    "textsf",
+    "texttt",
+    "textrm",
+    "textmd",
+    "textup",
+    "textsl",
+    "textnormal",
+    "textbf",
+    "textit",
+    "textsc",
+    "emph",
+    "mbox",
+    "hbox",
+    "text",
+    "textsuperscript",
+    "textsubscript",
+)
 _latex_macros.add_context_category(
     "bibtex-specials",
     prepend=True,
@@ -27,6 +62,11 @@ _latex_macros.add_context_category(
         MacroTextSpec("textasciicircum", "^"),  # not the modifier letter ˆ
         MacroTextSpec("textbraceleft", "{"),
         MacroTextSpec("textbraceright", "}"),
+        # logos, and a thin space (biber prints these; pylatexenc would drop them)
+        *(MacroTextSpec(name, _logo(text)) for name, text in LOGOS.items()),
+        MacroTextSpec(",", "\u2009"),
+        # font and box commands whose argument pylatexenc would drop: their text is kept
+        *(MacroTextSpec(name, discard=False) for name in FONT_AND_BOX_COMMANDS),
     ],
 )
 _latex = LatexNodes2Text(latex_context=_latex_macros)
