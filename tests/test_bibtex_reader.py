@@ -154,3 +154,27 @@ def test_font_box_and_logo_commands_keep_their_text(latex, text):
     """pylatexenc drops the argument of commands it has no rule for (``\\textsf{R}`` gave "in ") and the logos."""
     assert decode_latex(latex) == text
     assert decode_title(latex)[0] == text
+
+
+def test_biblatex_date_gives_year_and_month_and_an_invalid_one_is_a_warning(tmp_path):
+    path = tmp_path / "dates.bib"
+    path.write_text(
+        "@online{month, title = {A}, date = {2016-05}, doi = {10.1/a}}\n"
+        "@online{range, title = {B}, date = {1997/1999}, doi = {10.1/b}}\n"
+        "@online{open, title = {C}, date = {1997/}, doi = {10.1/c}}\n"
+        "@online{circa, title = {D}, date = {1997~}, year = {1990}, doi = {10.1/d}}\n"
+        "@online{wrong, title = {E}, date = {1996-13-03}, year = {1996}, doi = {10.1/e}}\n",
+        encoding="utf-8",
+    )
+    result = read_file(path, "dates.bib")
+    dates = {r.key: (r.year, r.month) for r in result.records}
+    assert dates == {
+        "month": (2016, "may"),
+        "range": (1997, None),
+        "open": (1997, None),
+        "circa": (1997, None),
+        "wrong": (1996, None),
+    }
+    (warning,) = [e for e in result.errors if "date" in e.message]
+    assert (warning.line, warning.entry_key, warning.severity) == (5, "wrong", "warning")
+    assert "month 13" in warning.message

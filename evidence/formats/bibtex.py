@@ -30,7 +30,7 @@ from ..records import (
     TaggedStudy,
 )
 from .latex import UNDECODED, braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
-from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, finish
+from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, edtf_date, finish
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
@@ -301,6 +301,7 @@ def _draft(
     def problem(field_line: int, message: str) -> None:
         draft.problems.append((lines_before + field_line + 1, message))
 
+    dated = None
     for name, value, field_line, bare in fields:
         if bare:
             if words[value] == value:
@@ -311,7 +312,23 @@ def _draft(
         _read_field(record, name, value, field_line, label, lines_before, problem)
         if UNDECODED:
             problem(field_line, f"field '{name}': its LaTeX could not be decoded (nested too deeply?); kept as written")
+        if name == "date":
+            dated = (decode_latex(value), field_line)
+    if dated:  # after every field: biblatex takes the date over year and month, wherever they are
+        _read_date_field(record, *dated, problem)
     return draft
+
+
+def _read_date_field(record: StudyRecord, value: str, field_line: int, problem) -> None:
+    """biblatex's ``date`` (kept as written in ``extra``): its year and month are the record's, as biblatex
+    takes them over ``year`` and ``month``; an invalid date is a problem and changes nothing."""
+    try:
+        year, month = edtf_date(value)
+    except ValueError as exc:
+        problem(field_line, f"field 'date': {exc}; year and month not taken from it")
+        return
+    record.year = year
+    record.month = month or record.month
 
 
 def _read_field(record: StudyRecord, name: str, value: str, field_line: int, label: str, lines_before: int, problem):

@@ -8,6 +8,7 @@ import codecs
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -152,6 +153,28 @@ def read_date(text: str) -> tuple[int | None, str | None]:
     if month is None and (word := _WORD.search(text)):
         month = month_name(word.group(0))
     return (int(match.group(1)) if match else None), month
+
+
+_EDTF = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?[~?%]?")
+
+
+def edtf_date(text: str) -> tuple[int, str | None]:
+    """Year and month ("may") of an ISO 8601 / EDTF date as biblatex reads its ``date`` field: "2016",
+    "2016-05", "2016-05-11", approximate or uncertain ("1997~", "1997?"), and ranges, open or not ("1997/1999",
+    "1997/", "/1999": the start, else the end). ValueError for anything else, or a month or day that is none."""
+    start, _, end = text.strip().partition("/")
+    match = _EDTF.fullmatch(start.strip() or end.strip())
+    if not match:
+        raise ValueError(f"not a date biblatex reads (YYYY, YYYY-MM, YYYY-MM-DD, ranges with /): {text!r}")
+    year, month, day = (int(part) if part else None for part in match.groups())
+    if month is not None and not (1 <= month <= 12 or 21 <= month <= 24 and day is None):  # 21-24: seasons
+        raise ValueError(f"month {month:02d} in {text!r} is not one")
+    if day is not None:
+        try:
+            date(year, month, day)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a day of the calendar") from None
+    return year, MONTHS[month - 1] if month and month <= 12 else None
 
 
 def given_key(value: object) -> str | None:
