@@ -7,6 +7,7 @@ import pytest
 
 from evidence import loader, store
 from evidence.exporting import render
+from evidence.formats.latex import extra_text
 from evidence.selection import Selection, select_keys
 
 # scripts/ holds code the installed package does not need (the tag accuracy report), tested here too
@@ -58,3 +59,34 @@ def exported_and_read_back(db_path: Path, name: str, read) -> list[tuple]:
 def curated_tags(study) -> list[tuple[str, str]]:
     """A stored study's curated (kind, value) tags, as a reader gives them back from its keywords."""
     return [(t.kind, t.value) for t in [*study.conditions, study.design] if t is not None and t.provenance == "curated"]
+
+
+# What a data export carries of a study and reads back unchanged (the journal and tags are checked on their own).
+READ_BACK = (
+    "entry_type",
+    "title",
+    "authors",
+    "year",
+    "month",
+    "journal_abbrev",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmid",
+    "pmcid",
+    "issn",
+    "url",
+    "abstract",
+    "keywords",
+    "note",
+)
+
+
+def assert_reads_back(study, record, also: tuple[str, ...] = ()) -> None:
+    """A record read from an export of ``study`` holds what the study holds."""
+    stored = study.record
+    for name in READ_BACK + also:
+        assert getattr(record, name) == getattr(stored, name), (stored.key, name)
+    assert record.journal == (stored.journal or extra_text(stored, "booktitle"))  # a chapter's book
+    assert [(t.kind, t.value) for t in record.tags] == curated_tags(study)

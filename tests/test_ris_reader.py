@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, curated_tags, exported_and_read_back
+from conftest import FIXTURES, assert_reads_back, exported_and_read_back
 
 from evidence import loader
 from evidence.cli import cli
 from evidence.formats import FORMATS, format_of, read_file
-from evidence.formats.latex import extra_text
 from evidence.formats.ris import ENTRY_TYPES, RIS_TYPES, read
 from evidence.records import Person
 
@@ -240,29 +239,7 @@ def test_repeated_ids_and_text_that_is_not_ris():
 @pytest.mark.parametrize("db", ["corpus_db", "tricky_db"])
 def test_our_ris_export_reads_back_to_the_database(db, request):
     for study, record in exported_and_read_back(request.getfixturevalue(db), "ris", read):
-        stored = study.record
-        for name in (
-            "entry_type",
-            "title",
-            "authors",
-            "year",
-            "month",
-            "journal_abbrev",
-            "volume",
-            "issue",
-            "pages",
-            "doi",
-            "pmid",
-            "pmcid",
-            "issn",
-            "url",
-            "abstract",
-            "keywords",
-            "note",
-        ):
-            assert getattr(record, name) == getattr(stored, name), (stored.key, name)
-        assert record.journal == (stored.journal or extra_text(stored, "booktitle"))  # a chapter's book
-        assert [(t.kind, t.value) for t in record.tags] == curated_tags(study)
+        assert_reads_back(study, record)
 
 
 def test_loading_an_endnote_file_end_to_end(tmp_path):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -248,12 +249,10 @@ async def test_pages_and_html_exports_carry_no_markup_from_the_data_and_a_strict
 # In a real browser
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
-@pytest.mark.parametrize("style", ["apa", "vancouver"])
-def test_html_exports_run_no_script_in_a_browser(hostile_db, tmp_path, style):
+@contextmanager
+def browser_page():
+    """A page of Debian's chromium (through Playwright), and the messages of the dialogs it opens."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    page_file = tmp_path / f"refs-{style}.html"
-    page_file.write_text(render(_studies(hostile_db), style, "html"), encoding="utf-8")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -264,16 +263,25 @@ def test_html_exports_run_no_script_in_a_browser(hostile_db, tmp_path, style):
             page = browser.new_page()
             dialogs = []
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            page.goto(page_file.as_uri())
-            for link in page.query_selector_all("a"):  # focus and hover every link, as a reader would
-                link.focus()
-                link.hover()
-            page.wait_for_timeout(200)
-            assert page.evaluate("window.__xss") is None
-            assert dialogs == []
-            assert page.locator(".csl-entry").count() == 16
+            yield page, dialogs
         finally:
             browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
+@pytest.mark.parametrize("style", ["apa", "vancouver"])
+def test_html_exports_run_no_script_in_a_browser(hostile_db, tmp_path, style):
+    page_file = tmp_path / f"refs-{style}.html"
+    page_file.write_text(render(_studies(hostile_db), style, "html"), encoding="utf-8")
+    with browser_page() as (page, dialogs):
+        page.goto(page_file.as_uri())
+        for link in page.query_selector_all("a"):  # focus and hover every link, as a reader would
+            link.focus()
+            link.hover()
+        page.wait_for_timeout(200)
+        assert page.evaluate("window.__xss") is None
+        assert dialogs == []
+        assert page.locator(".csl-entry").count() == 16
 
 
 def _free_port() -> int:
@@ -307,31 +315,19 @@ def served(hostile_db):
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
 def test_served_pages_run_no_script_in_a_browser(served):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     base, db = served
     keys = json.load(urllib.request.urlopen(f"{base}/{db}/studies.json?_shape=array&_col=key&_size=max"))
     paths = ["/", f"/{db}", f"/{db}/study_cards", f"/{db}/studies", f"/{db}/study_cards?_search=script"]
     paths += ["/-/evidence-map", f"/{db}/load_errors", f"/{db}/study_cards.apa?_markup=html"]
     paths += [f"/{db}/studies/{tilde_encode(row['key'])}" for row in keys]
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-            + ["--no-first-run"],
-        )
-        try:
-            page = browser.new_page()
-            dialogs = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            for path in paths:
-                response = page.goto(base + path)
-                assert response.status == 200, path
-                for link in page.query_selector_all("a, img, input, [tabindex]")[:80]:  # as a reader would meet them
-                    link.dispatch_event("mouseover")
-                    link.dispatch_event("focus")
-                page.wait_for_timeout(50)
-                assert page.evaluate("window.__xss") is None, path
-            assert dialogs == []
-            assert len(keys) == 16
-        finally:
-            browser.close()
+    with browser_page() as (page, dialogs):
+        for path in paths:
+            response = page.goto(base + path)
+            assert response.status == 200, path
+            for link in page.query_selector_all("a, img, input, [tabindex]")[:80]:  # as a reader would meet them
+                link.dispatch_event("mouseover")
+                link.dispatch_event("focus")
+            page.wait_for_timeout(50)
+            assert page.evaluate("window.__xss") is None, path
+        assert dialogs == []
+        assert len(keys) == 16
