@@ -12,10 +12,18 @@ from . import exporting, formats, loader, store
 from .errors import EvidenceError, NotAnEvidenceDatabase
 from .fast import parallel
 from .files import write_outcomes_beside, write_whole
+from .formats.encoding import codec_name
 from .selection import Selection, select_keys
 from .tagging import curation
 
 stderr = Console(stderr=True, soft_wrap=True)
+
+
+class InputError(click.ClickException):
+    """An argument the command cannot use (an input file that cannot be read, an unknown encoding): one line,
+    ``Error: ...``, and exit status 2, as click gives for other bad arguments, before anything is read or written."""
+
+    exit_code = 2
 
 
 class EvidenceGroup(click.Group):
@@ -48,11 +56,22 @@ input_format_option = click.option(
     type=click.Choice(formats.READABLE),
     help="Read every file as this format (default: from each file's extension).",
 )
+
+
+def known_encoding(ctx: click.Context, param: click.Parameter, name: str | None) -> str | None:
+    """The --encoding given, if Python has a text encoding of that name."""
+    if name is not None and codec_name(name) is None:
+        raise InputError(f"--encoding {name}: Python knows no text encoding of that name (e.g. utf-8, latin-9, gbk)")
+    return name
+
+
 encoding_option = click.option(
     "--encoding",
+    callback=known_encoding,
     help=(
-        "Text encoding of the files (default: UTF-8; a file that is not UTF-8 is read as cp1252 "
-        "with a warning showing the characters that gave)."
+        "Text encoding of the files, any name Python knows (default: UTF-8; a file that is not UTF-8 is read "
+        "as its first lines declare, else as charset-normalizer detects, with a warning showing the characters "
+        "that gave)."
     ),
 )
 
@@ -65,7 +84,7 @@ def cli():
 
 @cli.command()
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any entry had an error.")
 @vocab_option
 @input_format_option
@@ -101,6 +120,7 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet,
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     refuse_unusable_database(db)
+    refuse_unreadable_inputs(files)
     if not files and claims_dir is None:
         claims_dir = loader.DATA_DIR
     files = list(files) or loader.default_inputs()
@@ -155,8 +175,16 @@ def refuse_unusable_database(db: Path) -> None:
         raise NotAnEvidenceDatabase(f"{db}: {exc.strerror}") from exc
 
 
+def refuse_unreadable_inputs(files: Iterable[Path]) -> None:
+    """Refuse, before anything is read, input files that cannot be read at all: missing, a folder, a pipe or
+    device, a symlink loop, or not readable (every one of them, in one line)."""
+    problems = [f"{path}: {problem}" for path in files if (problem := loader.unreadable(path))]
+    if problems:
+        raise InputError("; ".join(problems))
+
+
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @vocab_option
 @input_format_option
 @encoding_option
@@ -169,6 +197,7 @@ def check(files, vocab_dir, format_name, encoding):
     Example:
       evidence check data/studies.bib my-zotero-export.ris pubmed.nbib
     """
+    refuse_unreadable_inputs(files)
     report = loader.check(list(files), vocab_dir, format_name, encoding)
     for problem in report.problems:
         click.echo(str(problem))

@@ -1,5 +1,5 @@
 """The bibliography formats, one module each (reader, writer, suffixes, content signature, type map), registered
-here; and how a file's format is found: by its text among the formats its suffix names, else by its suffix."""
+here; and how a file's format is found: by its text first, else by its suffix."""
 
 from __future__ import annotations
 
@@ -17,15 +17,23 @@ WRITABLE = tuple(name for name, f in FORMATS.items() if f.entry is not None or f
 __all__ = ["FORMATS", "READABLE", "WRITABLE", "Format", "ReadResult", "detect", "format_of", "read_file"]
 
 
+# How much of a file's text its format is told from.
+HEAD = 65536
+
+
 def detect(path: Path, text: str | None = None) -> Format | None:
-    """The format of a file: of those that read its suffix, the first whose signature its text has, else the
-    first of them (None if no format reads the suffix)."""
-    named = [f for f in FORMATS.values() if f.read is not None and path.suffix.lower() in f.suffixes]
+    """The format of a file: the one whose signature comes first in the start of its text (a RIS "TY  - " line, a
+    MEDLINE "PMID- " line, a BibTeX "@article{", a JSON array or object), whatever its suffix; else the first
+    that reads its suffix (None if none does)."""
+    readers = [f for f in FORMATS.values() if f.read is not None]
     if text is not None:
-        for found in named:
-            if found.looks_like(text):
-                return found
-    return named[0] if named else None
+        head = text[:HEAD]
+        found = [
+            (match.start(), n) for n, f in enumerate(readers) if f.signature and (match := f.signature.search(head))
+        ]
+        if found:
+            return readers[min(found)[1]]
+    return next((f for f in readers if path.suffix.lower() in f.suffixes), None)
 
 
 def format_of(path: Path, text: str | None = None) -> str | None:

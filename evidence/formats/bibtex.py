@@ -456,7 +456,7 @@ FORMAT = Format(
     "bibtex",
     "BibTeX",
     suffixes=(".bib", ".bibtex"),
-    looks_like=lambda text: bool(BLOCK_START.search(text)),
+    signature=re.compile(r"^[ \t]*@[A-Za-z]\w*[ \t]*[{(]", re.MULTILINE),
     read=read,
     drafts=drafts,
     pieces=PIECES,

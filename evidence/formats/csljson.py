@@ -350,7 +350,7 @@ FORMAT = Format(
     "csl-json",
     "CSL-JSON",
     suffixes=(".json",),
-    looks_like=lambda text: text.lstrip()[:1] in ("[", "{"),
+    signature=re.compile(r'\A\s*(?:\[\s*[{\]]|\{\s*")'),
     read=read,
     entry=entry,
     layout=Layout("[\n  ", ",\n  ", "\n]\n", "[]\n"),

@@ -198,8 +198,8 @@ def _issn(values: list[str]) -> str | None:
 FORMAT = Format(
     "medline",
     "PubMed MEDLINE",
-    suffixes=(".nbib", ".medline", ".txt"),
-    looks_like=lambda text: bool(re.match(r"\s*PMID- ", text)),
+    suffixes=(".nbib", ".medline"),
+    signature=re.compile(r"^PMID- ", re.MULTILINE),
     read=read,
     drafts=drafts,
     pieces=PIECES,

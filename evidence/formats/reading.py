@@ -4,7 +4,6 @@ its format found, read whole."""
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from ..records import (
     key_stem,
     normalise_month,
 )
+from .encoding import decode
 
 if TYPE_CHECKING:
     from ..fast.spool import Spool
@@ -60,12 +60,13 @@ class PieceRule:
 class Format:
     """A bibliography format: its reader (``read`` a text; ``drafts`` of a piece of one, with the lines
     before it), its writer (``entry`` of one study, joined by ``layout``; or ``write_all`` of a formatted
-    list, given its markup), the suffixes of the files it reads and ``looks_like``, its content signature."""
+    list, given its markup), the suffixes of the files it reads and its ``signature``: what, found at the start
+    of a line near the start of a file, says that the file is in it, whatever its suffix."""
 
     name: str
     label: str
     suffixes: tuple[str, ...] = ()
-    looks_like: Callable[[str], bool] = lambda text: False
+    signature: re.Pattern[str] | None = None
     read: Callable[[str, str], ReadResult] | None = None
     drafts: Callable[..., list[Draft] | None] | None = None
     pieces: PieceRule | None = None
@@ -280,132 +281,6 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
         result.records.append(record)
     result.errors.sort(key=lambda e: e.line or 0)
     return result
-
-
-# What a file that is not UTF-8 is read as when no --encoding is given: the Windows encoding that
-# EndNote, Excel and older Zotero exports use in Western Europe and the Americas (a superset of Latin-1).
-LEGACY_ENCODING = "cp1252"
-
-
-def decode(data: bytes, label: str, encoding: str | None = None) -> tuple[str | None, list[LoadError]]:
-    """A file's text: UTF-8 (with or without a byte-order mark) or UTF-16 with one; otherwise the
-    ``encoding`` given, or else cp1252 with a warning that shows which characters that gave."""
-    for bom, name in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if data.startswith(bom):  # a byte-order mark says what the file is, whatever --encoding says
-            return _without_nul(*_decode_marked(data, len(bom), name, label), label)
-    if encoding:
-        try:
-            return _without_nul(data.decode(encoding), [], label)
-        except (UnicodeDecodeError, LookupError) as exc:
-            return None, [LoadError(label, None, None, f"cannot be read as {encoding}: {exc}")]
-    utf16 = _utf16_without_mark(data)
-    if utf16:
-        return None, [
-            LoadError(
-                label,
-                None,
-                None,
-                f"looks like UTF-16 ({utf16}) without a byte-order mark: every other byte is 0; save it as UTF-8, "
-                f"or give --encoding {utf16}",
-            )
-        ]
-    text, errors = _decode_unmarked(data, label)
-    return _without_nul(text, errors, label) if text is not None else (None, errors)
-
-
-def _decode_marked(data: bytes, mark: int, name: str, label: str) -> tuple[str, list[LoadError]]:
-    """A file with a byte-order mark (of ``mark`` bytes) decoded as it says; bytes that do not fit it are
-    replaced, with a warning."""
-    try:
-        return data[mark:].decode(name), []
-    except UnicodeDecodeError as exc:
-        at = mark + exc.start
-        line = data.count(b"\n", 0, at) + 1  # in UTF-16 as well: a 0x0a byte of its own is rare there
-        shown, encoding = data[at : at + 4].hex(" "), name.upper()[:6]
-        return data[mark:].decode(name, "replace"), [
-            LoadError(
-                label,
-                line,
-                None,
-                f"starts with a {encoding} byte-order mark, but bytes {shown} at byte {at} are not {encoding} "
-                f"({exc.reason}); each such character was replaced by \ufffd",
-                severity="warning",
-            )
-        ]
-
-
-def _utf16_without_mark(data: bytes) -> str | None:
-    """ "utf-16-le" or "utf-16-be" for bytes that look like UTF-16 text (a 0 byte every other byte), else None."""
-    sample = data[:4096]
-    if len(sample) < 8 or sample.count(0) < len(sample) // 3:
-        return None
-    if sample[1::2].count(0) > len(sample) // 3:
-        return "utf-16-le"
-    return "utf-16-be" if sample[0::2].count(0) > len(sample) // 3 else None
-
-
-def _without_nul(text: str, errors: list[LoadError], label: str) -> tuple[str, list[LoadError]]:
-    """The text without NUL characters (never text of a bibliography: binary data, or a broken export), with a
-    warning that says where they were."""
-    if "\0" not in text:
-        return text, errors
-    first = text.index("\0")
-    line = text.count("\n", 0, first) + 1
-    warning = LoadError(
-        label,
-        line,
-        None,
-        f"{text.count(chr(0))} NUL bytes (0x00), the first at line {line}: is part of it binary? They were removed",
-        severity="warning",
-    )
-    return text.replace("\0", ""), [*errors, warning]
-
-
-# A file that is not UTF-8 and has a NUL byte this near its start is a binary one (an image, a PDF, a
-# spreadsheet), not text in another encoding: text formats start with a tag or an entry.
-BINARY_START = 32
-
-
-def _decode_unmarked(data: bytes, label: str) -> tuple[str | None, list[LoadError]]:
-    """UTF-8 text, else cp1252 with a warning that shows which characters that gave."""
-    try:
-        return data.decode("utf-8"), []
-    except UnicodeDecodeError as exc:
-        bad_byte = exc.start
-        problem = f"not UTF-8 text ({exc.reason} at byte {bad_byte}: {data[bad_byte : bad_byte + 4].hex(' ')})"
-    if b"\x00" in data[:BINARY_START]:  # no line: the loader keeps what the file loaded before
-        return None, [
-            LoadError(
-                label,
-                None,
-                None,
-                f"a binary file, not text: {problem}, and a NUL byte at byte {data.index(0)}; nothing was read from it",
-            )
-        ]
-    line = data.count(b"\n", 0, bad_byte) + 1
-    try:
-        text = data.decode(LEGACY_ENCODING)
-    except UnicodeDecodeError:  # no line: the loader keeps what the file loaded before
-        return None, [
-            LoadError(
-                label, None, None, f"{problem} at line {line}, nor {LEGACY_ENCODING}; give its encoding with --encoding"
-            )
-        ]
-    shown = " ".join(list(dict.fromkeys(c for c in text if not c.isascii()))[:30])
-    return text, [
-        LoadError(
-            label,
-            line,
-            None,
-            f"{problem}: read as {LEGACY_ENCODING}, which gives {shown}; if those "
-            "characters are wrong, give the file's encoding with --encoding",
-            severity="warning",
-        )
-    ]
 
 
 def read_text(text: str, label: str, format: Format) -> ReadResult:

@@ -422,4 +422,4 @@ def _parse_vancouver(body: str, parsed: StudyRecord) -> None:
     parsed.title, parsed.journal = _title_and_journal(head)
 
 
-FORMAT = Format("reference-list", "printed reference list", suffixes=(".txt",), looks_like=lambda text: True, read=read)
+FORMAT = Format("reference-list", "printed reference list", suffixes=(".txt",), read=read)

@@ -392,7 +392,7 @@ FORMAT = Format(
     "ris",
     "RIS",
     suffixes=(".ris",),
-    looks_like=lambda text: bool(re.search(r"^TY {1,2}- ", text, re.MULTILINE)),
+    signature=re.compile(r"^TY {1,2}- ", re.MULTILINE),
     read=read,
     drafts=drafts,
     pieces=PIECES,
