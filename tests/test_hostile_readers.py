@@ -120,7 +120,11 @@ ENCODED = {
     "a few bytes that are not UTF-8 between good entries": (
         GOOD_BIB.encode() + b"\x81\x8d\x8f\x90\x9d\n" + GOOD_BIB2.encode(),
         ["good1", "good2"],
-        (5, "warning", r"not UTF-8 text \(invalid start byte at byte 62: 81 8d 8f 90\): read as \S+ \(detected by charset"),
+        (
+            5,
+            "warning",
+            r"not UTF-8 text \(invalid start byte at byte 62: 81 8d 8f 90\): read as \S+ \(detected by charset",
+        ),
     ),
     "garbage bytes in the middle, that no encoding reads as text": (
         GOOD_BIB.encode() + bytes(range(128, 256)) * 4 + GOOD_BIB2.encode(),

@@ -332,8 +332,8 @@ def _leading_names(head: str) -> tuple[list[Person], bool, int] | None:
 _YEAR = r"(?P<year>(?:1[5-9]|20)\d{2})[a-z]?"
 _PAGES = r"(?P<pages>[A-Za-z]{0,3}\d+[A-Za-z]?(?:\s*[-–—]\s*[A-Za-z]{0,3}\d+[A-Za-z]?)?)"
 _APA_DATE = re.compile(r"\(\s*" + _YEAR + r"(?:\s*,\s*[^)]*)?\s*\)\.?\s*")
-_APA_SOURCE = re.compile(
-    r"(?:,\s*|\s+)(?P<volume>\d+[A-Za-z]?)\s*(?:\((?P<issue>[^)]+)\))?"
+_APA_SOURCE = re.compile(  # the volume may be glued to a journal name copied from a web page's italics
+    r"(?:,\s*|\s+|(?<=[a-z]))(?P<volume>\d+[A-Za-z]?)\s*(?:\((?P<issue>[^)]+)\))?"
     r"(?:(?:\s*,\s*(?:Article\s+|pp?\.\s*)?|\s*:\s*)" + _PAGES + r")?\s*\.?$"
 )
 _AMA_SOURCE = re.compile(

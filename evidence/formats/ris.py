@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from urllib.parse import unquote
 
 import rispy
 
@@ -37,6 +38,7 @@ from ..records import (
     StudyRecord,
     TaggedStudy,
     month_number,
+    normalise_doi,
     normalise_pages,
     normalise_pmcid,
     normalise_pmid,
@@ -111,6 +113,7 @@ class _Parser(rispy.RisParser):
         super().__init__(mapping=_BY_TAG)
         self.line = first_line - 1
         self.lines: dict[str | None, list[int]] = defaultdict(list)
+        self.repeated: dict[str, list[str]] = defaultdict(list)  # a tag given again, which rispy passes over
         self._continued: tuple[dict, str, list[str]] | None = None  # a value's continuation lines, joined once
 
     def parse_lines(self, lines) -> list[dict]:
@@ -141,6 +144,9 @@ class _Parser(rispy.RisParser):
             self._continued = (record, name, [value])
             return
         self._join_continued()
+        if not is_multi and name in record:  # a second SN, L2, ...: rispy keeps the first only
+            self.repeated[name].append(value)
+            return
         super()._add_single_value(record, name, value, is_multi)
 
     def _join_continued(self) -> None:
@@ -281,12 +287,63 @@ def _draft(chunk: list[str], first: int, label: str) -> Draft:
     if ref.get("C2", "").upper().startswith("PMC") and not record.pmcid:
         record.pmcid = checked("C2", lambda: normalise_pmcid(ref["C2"]))
     if record.entry_type == "article":
-        record.issn = ref.get("SN") or None
+        _read_issns([ref.get("SN", ""), *parser.repeated["SN"], record.issue or ""], record)
+    if record.issue and _NOT_AN_ISSUE.search(record.issue):
+        if not (_ISSN.fullmatch(record.issue) and record.entry_type == "article"):  # else read as its ISSN
+            record.extra["journal_id"] = record.issue
+        record.issue = None
     record.url = next((url for url in ref.get("UR", []) if url), None)
+    urls = [*ref.get("UR", []), *(value for tag in LINK_TAGS for value in (ref.get(tag), *parser.repeated[tag]))]
+    _identifiers_in_links([url for url in urls if url], record, draft, line_of)
     record.abstract = _first(ref, "AB", "N2")
     for keyword, line in zip(ref.get("KW", []), parser.lines["KW"]):
         add_keywords(record, re.split(r"[,;]", keyword), f"{label}:{line}")
     return draft
+
+
+# What is not an issue number in IS: an ISSN, or an ID of 7 digits or more (Ovid writes the NLM journal ID
+# there, "uj0, 0330500").
+_ISSN = re.compile(r"\b\d{4}-\d{3}[\dXx]\b")
+_NOT_AN_ISSUE = re.compile(r"\d{7}|" + _ISSN.pattern)
+# Tags of links to the record or its full text; a PubMed, PMC or doi.org link in any gives its identifier.
+LINK_TAGS = ("L1", "L2", "L3", "L4", "LK")
+_LINKED = {
+    "pmid": re.compile(
+        r"(?:ncbi\.nlm\.nih\.gov/pubmed/|pubmed\.ncbi\.nlm\.nih\.gov/|[?&]list_uids=)(\d{1,8})\b", re.IGNORECASE
+    ),
+    "pmcid": re.compile(r"(?:ncbi\.nlm\.nih\.gov/pmc/articles/|pmc\.ncbi\.nlm\.nih\.gov/articles/)(PMC\d+)", re.I),
+    "doi": re.compile(r"\bdoi\.org/(10\.\S+)", re.IGNORECASE),
+}
+_NORMALISE_LINKED = {"pmid": normalise_pmid, "pmcid": normalise_pmcid, "doi": normalise_doi}
+
+
+def _read_issns(values: list[str], record: StudyRecord) -> None:
+    """The ISSN from SN (and an ISSN written in IS): the print one where SN labels them ("1234-5678 (Print);
+    8765-4321 (Electronic)", or two SN lines), else the first; the others are kept in extra, as written."""
+    found = [
+        (m.group(0).upper(), values[n][m.end() : m.end() + 14]) for n, v in enumerate(values) for m in _ISSN.finditer(v)
+    ]
+    if not found:
+        record.issn = values[0] or None  # not ISSN-shaped: kept as written
+        return
+    issns = list(dict.fromkeys(issn for issn, _ in found))
+    first = next((issn for issn, after in found if "print" in after.lower()), issns[0])
+    record.issn = first
+    if len(issns) > 1:
+        record.extra["issn_also"] = "; ".join(issn for issn in issns if issn != first)
+
+
+def _identifiers_in_links(urls: list[str], record: StudyRecord, draft: Draft, line_of) -> None:
+    """The PMID, PMCID and DOI that PubMed, PMC and doi.org links name, where the entry gives none otherwise."""
+    for name, pattern in _LINKED.items():
+        if getattr(record, name):
+            continue
+        match = next((m for m in map(pattern.search, urls) if m), None)
+        if match:
+            try:
+                setattr(record, name, _NORMALISE_LINKED[name](unquote(match.group(1)).rstrip(".,;)")))
+            except ValueError as exc:
+                draft.problems.append((line_of("UR"), f"link {match.group(0)!r}: {exc}; not read"))
 
 
 def _last_line(chunk: list[str], first: int) -> int:
