@@ -269,3 +269,38 @@ def test_accuracy_script_on_the_labelled_set():
     accuracy = float(re.search(r"overall field accuracy: ([\d.]+)", run.stdout).group(1))
     assert accuracy >= 0.95
     assert "failed references: 1\n  consumer.txt #14" in run.stdout
+
+
+# An APA list copied from a web page: non-breaking spaces (U+00A0, U+202F) and the italic journal name glued
+# to the volume that follows it. The studies are those of the bundled corpus (data/studies.bib).
+COPIED_FROM_A_PAGE = (
+    "Kvorning,\u00a0N., Holmberg,\u00a0C., Grennert,\u00a0L., \u00c5berg,\u00a0A., &\u00a0\u00c5keson,\u00a0J. "
+    "(2004).\u00a0Acupuncture relieves pelvic and low-back pain in late pregnancy.\u00a0Acta Obstetricia et "
+    "Gynecologica Scandinavica83(3), 246\u2013250. https://doi.org/10.1111/j.0001-6349.2004.0215.x\n\n"
+    "Cherkin,\u202fD.\u202fC., Sherman,\u202fK.\u202fJ., Avins,\u202fA.\u202fL., Erro,\u202fJ.\u202fH., "
+    "Ichikawa,\u202fL., Barlow,\u202fW.\u202fE., Delaney,\u202fK., Hawkes,\u202fR., Hamilton,\u202fL., "
+    "Pressman,\u202fA., Khalsa,\u202fP.\u202fS., &\u202fDeyo,\u202fR.\u202fA. (2009). A randomized trial comparing "
+    "acupuncture, simulated acupuncture, and usual care for chronic low back pain. Archives of Internal "
+    "Medicine169(9), 858\u2013866. https://doi.org/10.1001/archinternmed.2009.65\n"
+)
+
+
+def test_a_list_copied_from_a_web_page(tmp_path):
+    path = tmp_path / "copied.txt"
+    path.write_text(COPIED_FROM_A_PAGE, encoding="utf-8")
+    kvorning, cherkin = read_file(path, path.name).records
+    assert (kvorning.journal, kvorning.volume, kvorning.issue, kvorning.pages) == (
+        "Acta Obstetricia et Gynecologica Scandinavica",
+        "83",
+        "3",
+        "246-250",
+    )
+    assert [a.family for a in kvorning.authors] == ["Kvorning", "Holmberg", "Grennert", "Åberg", "Åkeson"]
+    assert kvorning.authors[0].given == "N." and kvorning.title.startswith("Acupuncture relieves")
+    assert (cherkin.journal, cherkin.volume, cherkin.issue, cherkin.pages) == (
+        "Archives of Internal Medicine",
+        "169",
+        "9",
+        "858-866",
+    )
+    assert len(cherkin.authors) == 12 and cherkin.authors[0].given == "D. C."

@@ -290,3 +290,132 @@ def test_evidence_load_reads_ris_and_csl_json_together(tmp_path):
         assert conn.execute(
             "SELECT file, format, matched_on FROM study_sources WHERE study_key = 'cherkin2009' ORDER BY file"
         ).fetchall() == [("endnote.ris", "ris", "first"), ("zotero.json", "csl-json", "doi")]
+
+
+# Zotero RIS exports quoted in the tests of Hypernomicon (github.com/jasonwinning/hypernomicon, its RIS reader's
+# tests): "DA  - 2019///", and SN holding two ISSNs, apart by a space or a comma.
+ZOTERO_RIS = """TY  - JOUR
+TI  - Are Plants Cognitive? A Reply to Adams
+AU  - Segundo-Ortin, Miguel
+AU  - Calvo, Paco
+T2  - Studies in History and Philosophy of Science Part A
+DA  - 2019///
+PY  - 2019
+DO  - 10.1016/j.shpsa.2018.12.001
+VL  - 73
+SP  - 64
+EP  - 71
+SN  - 0039-3681
+UR  - https://api.elsevier.com/content/article/PII:S0039368118302383?httpAccept=text/xml
+ER  -
+
+TY  - JOUR
+TI  - Moving and Sensing Without Input and Output: Early Nervous Systems and the Origins of the Animal Sensorimotor Organization
+AU  - Keizer, Fred
+T2  - Biology & Philosophy
+DA  - 2015///
+PY  - 2015
+DO  - 10.1007/s10539-015-9483-1
+VL  - 30
+IS  - 3
+SP  - 311
+EP  - 331
+SN  - 0169-3867 1572-8404
+UR  - http://link.springer.com/content/pdf/10.1007/s10539-015-9483-1.pdf
+ER  -
+
+TY  - JOUR
+TI  - Animal Agency
+AU  - Steward, Helen
+T2  - Inquiry
+DA  - 2009/05/21/
+PY  - 2009
+DO  - 10.1080/00201740902917119
+DP  - DOI.org (Crossref)
+VL  - 52
+IS  - 3
+SP  - 217
+EP  - 231
+J2  - Inquiry
+LA  - en
+SN  - 0020-174X, 1502-3923
+UR  - http://www.tandfonline.com/doi/abs/10.1080/00201740902917119
+Y2  - 2020/05/18/00:51:32
+ER  -
+"""
+
+
+def test_zotero_exports_with_empty_date_parts_and_two_issns():
+    result = read(ZOTERO_RIS, "zotero.ris")
+    assert [e for e in result.errors if e.severity == "error"] == []
+    plants, sensing, agency = result.records
+    assert (plants.year, plants.month, plants.issn, plants.extra) == (2019, None, "0039-3681", {})
+    assert (sensing.year, sensing.issue, sensing.issn, sensing.extra) == (2015, "3", "0169-3867", {"issn_also": "1572-8404"})
+    assert (agency.year, agency.month, agency.issn, agency.extra["issn_also"]) == (2009, "may", "0020-174X", "1502-3923")
+
+
+# The shapes of Ovid and EndNote exports from PubMed: Ovid writes the NLM journal ID in IS (as reported in issue
+# 16 from a real Ovid export: "uj0, 0330500"), SN as PubMed labels it, and the PMID only in links.
+OVID_RIS = """TY  - JOUR
+DB  - Ovid MEDLINE(R)
+TI  - A randomized trial comparing acupuncture, simulated acupuncture, and usual care for chronic low back pain
+A1  - Cherkin, Daniel C
+Y1  - 2009//
+JF  - Archives of internal medicine
+VL  - 169
+IS  - uj0, 0330500
+SP  - 858
+EP  - 866
+SN  - 0003-9926 (Print); 1538-3679 (Electronic)
+UR  - http://ovidsp.ovid.com/ovidweb.cgi?T=JS&PAGE=reference&D=medl&NEWS=N&AN=19433697
+L2  - https://www.ncbi.nlm.nih.gov/pubmed/19433697
+L2  - https://www.ncbi.nlm.nih.gov/pmc/articles/PMC2832641/
+ER  -
+
+TY  - JOUR
+TI  - Acupuncture relieves pelvic and low-back pain in late pregnancy
+AU  - Kvorning, N.
+PY  - 2004
+DA  - 2004///
+T2  - Acta Obstet Gynecol Scand
+VL  - 83
+IS  - 3
+SN  - 1600-0412 (Electronic)
+SN  - 0001-6349 (Print)
+UR  - https://pubmed.ncbi.nlm.nih.gov/15040543/
+UR  - https://doi.org/10.1111/j.0001-6349.2004.0215.x
+ER  -
+
+TY  - JOUR
+TI  - A journal number in IS
+AU  - Berg, Anna
+PY  - 2018
+IS  - 8500497
+DO  - 10.5555/given.doi
+UR  - https://doi.org/10.5555/another.doi
+ER  -
+"""
+
+
+def test_ovid_and_pubmed_shapes_ids_in_is_links_and_labelled_issns():
+    cherkin, kvorning, berg = read(OVID_RIS, "ovid.ris").records
+    assert (cherkin.issue, cherkin.extra["journal_id"]) == (None, "uj0, 0330500")  # never an issue number
+    assert (cherkin.pmid, cherkin.pmcid, cherkin.issn) == ("19433697", "PMC2832641", "0003-9926")
+    assert cherkin.extra["issn_also"] == "1538-3679"
+    assert cherkin.url.startswith("http://ovidsp.ovid.com/")  # the link given first stays the URL
+    assert (kvorning.year, kvorning.issue, kvorning.pmid) == (2004, "3", "15040543")
+    assert (kvorning.issn, kvorning.extra["issn_also"]) == ("0001-6349", "1600-0412")  # the print one, on either line
+    assert kvorning.doi == "10.1111/j.0001-6349.2004.0215.x"  # from the doi.org link, DO being absent
+    assert (berg.issue, berg.extra, berg.doi) == (None, {"journal_id": "8500497"}, "10.5555/given.doi")
+
+
+def test_ovid_fields_survive_a_load_and_a_bibtex_export(tmp_path):
+    path = tmp_path / "ovid.ris"
+    path.write_text(OVID_RIS, "utf-8")
+    db = tmp_path / "e.db"
+    loader.load(db, [path])
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("select key, pmid from studies").fetchall())
+    assert rows["cherkin2009"] == "19433697" and rows["kvorning2004"] == "15040543"
+    exported = CliRunner().invoke(cli, ["export", str(db), "--key", "cherkin2009"]).output
+    assert "journal_id = {uj0, 0330500}" in exported and "number =" not in exported

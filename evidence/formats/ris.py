@@ -19,7 +19,10 @@ EndNote's journal-article template; and the "May 11" that EndNote writes in DA b
 The PMID comes from ``AN`` only when the record says that it is one: "PMID: 123" from any database, or
 one to eight digits when ``DB`` / ``DP`` name PubMed, MEDLINE or the NLM, or neither is given (our own
 export). Other databases' accession numbers (Embase "L...", Web of Science "WOS:...", CINAHL, Scopus)
-are never taken for PMIDs.
+are never taken for PMIDs. Where the entry gives none otherwise, the PMID, PMCID and DOI come from PubMed, PMC and
+doi.org links in ``UR``, ``L1``-``L4`` or ``LK``. ``IS`` holding an ID (Ovid's NLM journal ID "uj0, 0330500") or an
+ISSN is no issue number: the ID is kept in extra as ``journal_id``. ``SN`` may hold two ISSNs, on one line or two:
+the print one is the ISSN, the other kept in extra as ``issn_also``.
 """
 
 from __future__ import annotations
