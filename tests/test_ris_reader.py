@@ -350,8 +350,18 @@ def test_zotero_exports_with_empty_date_parts_and_two_issns():
     assert [e for e in result.errors if e.severity == "error"] == []
     plants, sensing, agency = result.records
     assert (plants.year, plants.month, plants.issn, plants.extra) == (2019, None, "0039-3681", {})
-    assert (sensing.year, sensing.issue, sensing.issn, sensing.extra) == (2015, "3", "0169-3867", {"issn_also": "1572-8404"})
-    assert (agency.year, agency.month, agency.issn, agency.extra["issn_also"]) == (2009, "may", "0020-174X", "1502-3923")
+    assert (sensing.year, sensing.issue, sensing.issn, sensing.extra) == (
+        2015,
+        "3",
+        "0169-3867",
+        {"issn_also": "1572-8404"},
+    )
+    assert (agency.year, agency.month, agency.issn, agency.extra["issn_also"]) == (
+        2009,
+        "may",
+        "0020-174X",
+        "1502-3923",
+    )
 
 
 # The shapes of Ovid and EndNote exports from PubMed: Ovid writes the NLM journal ID in IS (as reported in issue
