@@ -186,7 +186,7 @@ def _decode_unmarked(data: bytes, label: str) -> tuple[str | None, list[LoadErro
                 "give its encoding with --encoding",
             )
         ]
-    shown = " ".join(list(dict.fromkeys(c for c in text if not c.isascii()))[:30])
+    shown = " ".join(list(dict.fromkeys(re.findall(r"[^\x00-\x7f]", text)))[:30])
     return text, [
         LoadError(
             label,
@@ -199,16 +199,47 @@ def _decode_unmarked(data: bytes, label: str) -> tuple[str | None, list[LoadErro
     ]
 
 
+# charset-normalizer is given the lines with non-ASCII bytes, from the first DETECT_WITHIN bytes, up to
+# DETECT_SAMPLE bytes of them: the evidence, without the time that reading a whole large file takes it.
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+DETECT_WITHIN = 16 << 20
+DETECT_SAMPLE = 256 << 10
+
+
+def _non_ascii_lines(data: bytes) -> bytes:
+    """The lines of ``data`` that have a non-ASCII byte, each once (see DETECT_WITHIN and DETECT_SAMPLE): a line
+    repeated many times would weigh as much as many different ones."""
+    lines: dict[bytes, None] = {}
+    size = at = 0
+    while size < DETECT_SAMPLE and (found := _NON_ASCII.search(data, at, DETECT_WITHIN)):
+        start = data.rfind(b"\n", 0, found.start()) + 1
+        end = data.find(b"\n", found.start())
+        end = len(data) if end < 0 else end
+        if data[start:end] not in lines:
+            lines[data[start:end]] = None
+            size += end - start + 1
+        at = end + 1
+    return b"\n".join(lines)
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _detected(data: bytes) -> tuple[str, str]:
-    """The encoding to read a file that is not UTF-8 in, and how it was chosen: charset-normalizer's choice,
-    or cp1252 where that reads the bytes as cleanly (or charset-normalizer finds nothing)."""
+    """The encoding to read a file that is not UTF-8 in, and how it was chosen: charset-normalizer's choice among
+    those that read the whole file, or cp1252 where that reads the bytes as cleanly (or nothing else reads them)."""
     from charset_normalizer import from_bytes  # imported only for a file that needs it
 
-    matches = list(from_bytes(data))
-    if not matches:
-        return LEGACY_ENCODING, "charset-normalizer found no encoding; the Windows default"
-    best = matches[0]
+    matches = list(from_bytes(_non_ascii_lines(data)))
     western = next((m for m in matches if LEGACY_ENCODING in m.could_be_from_charset), None)
-    if western is not None and western.chaos <= best.chaos:
+    if western is not None and western.chaos <= matches[0].chaos and _decodes(data, LEGACY_ENCODING):
         return LEGACY_ENCODING, "detected by charset-normalizer"
-    return best.encoding, "detected by charset-normalizer"
+    chosen = next((m.encoding for m in matches if _decodes(data, m.encoding)), None)
+    if chosen is None:
+        return LEGACY_ENCODING, "charset-normalizer found no encoding; the Windows default"
+    return chosen, "detected by charset-normalizer"
