@@ -54,7 +54,7 @@ input_format_option = click.option(
     "--format",
     "format_name",
     type=click.Choice(formats.READABLE),
-    help="Read every file as this format (default: from each file's extension).",
+    help="Read every file as this format (default: found from each file's text, else its extension).",
 )
 
 
