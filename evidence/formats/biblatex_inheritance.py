@@ -91,6 +91,43 @@ def _rules(parent: str, child: str) -> tuple[dict[str, tuple[str, ...]], frozens
     return renamed, frozenset(not_inherited)
 
 
+# biblatex's list fields (names and literal lists), whose items a granular xdata reference may name.
+LIST_FIELDS = frozenset(
+    "author editor editora editorb editorc translator annotator commentator introduction foreword afterword "
+    "bookauthor holder namea nameb namec shortauthor shorteditor sortname institution language location "
+    "organization origlocation origpublisher publisher lista listb listc listd liste listf".split()
+)
+_GRANULAR = re.compile(r"(?i)xdata=([^-\s]+)-([^-\s]+)(?:-(\d+))?")
+
+
+def _list_items(value: str) -> list[str]:
+    """The items of a list field: split at "and" between spaces outside braces."""
+    items, depth, start = [], 0, 0
+    for match in re.finditer(r"[{}]|\s+and\s+", value, re.IGNORECASE):
+        text = match.group()
+        if text == "{":
+            depth += 1
+        elif text == "}":
+            depth -= 1
+        elif depth == 0:
+            items.append(value[start : match.start()])
+            start = match.end()
+    return items + [value[start:]]
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """A granular xdata reference: item ``position`` of field ``name`` is ``field`` (item ``wanted``, else all
+    of it) of xdata entry ``key``."""
+
+    name: str
+    position: int
+    key: str
+    field: str
+    wanted: int | None
+    line: int
+
+
 @dataclass
 class _Entry:
     """An entry as inheritance sees it: its type, its fields by biblatex name (name as written, value, 0-based
@@ -123,6 +160,38 @@ class _Entry:
         self.month = given.month or self.month
         self.changed = True
 
+    def references(self) -> list[_Reference]:
+        """The granular xdata references in its fields (``xdata=key-field`` or ``xdata=key-field-N``)."""
+        found = []
+        for name, (_, value, line) in self.fields.items():
+            if "xdata=" in value.lower() and name not in DATE_FIELDS:
+                items = _list_items(value) if name in LIST_FIELDS else [value]
+                for position, item in enumerate(items):
+                    match = _GRANULAR.fullmatch(item.strip())
+                    if match:
+                        wanted = int(match.group(3)) if match.group(3) else None
+                        found.append(_Reference(name, position, match.group(1), match.group(2).lower(), wanted, line))
+        return found
+
+    def take_reference(self, ref: _Reference, given: _Entry) -> str | None:
+        """The value (or list item) a granular reference names put in its place; else what is wrong."""
+        source = given.fields.get(FIELD_ALIASES.get(ref.field, ref.field))
+        if source is None:
+            return f"field '{ref.name}': xdata entry '{ref.key}' has no field '{ref.field}'; kept as written"
+        if ref.name not in LIST_FIELDS:
+            self.fields[ref.name] = (self.fields[ref.name][0], source[1], self.fields[ref.name][2])
+            self.changed = True
+            return None
+        items = _list_items(source[1])
+        if ref.wanted is not None and not 1 <= ref.wanted <= len(items):
+            return f"field '{ref.name}': '{ref.field}' of xdata entry '{ref.key}' has no item {ref.wanted}; kept as written"
+        written, value, line = self.fields[ref.name]
+        own = _list_items(value)
+        own[ref.position] = " and ".join(items if ref.wanted is None else [items[ref.wanted - 1]])
+        self.fields[ref.name] = (written, " and ".join(own), line)
+        self.changed = True
+        return None
+
     def take_crossref(self, parent: _Entry) -> None:
         """What the entry lacks of its parent's fields, renamed by the rules of the two types."""
         renamed, not_inherited = _rules(parent.kind, self.kind)
@@ -145,46 +214,74 @@ def resolve(drafts: list[Draft], label: str, read_fields: Callable) -> tuple[lis
     errors: list[LoadError] = []
 
     def problem(entry: _Entry, line: int, message: str, severity: str = "warning") -> None:
-        errors.append(LoadError(label, line, entry.draft.key, message, severity=severity))
+        errors.append(LoadError(label, line + 1, entry.draft.key, message, severity=severity))
 
-    def named(entry: _Entry, field: str, xdata_only: bool = False) -> list[str]:
-        keys, line = entry.link(field)
+    def named(entry: _Entry, field: str, keys: list[str], line: int) -> list[str]:
+        """The keys that name an entry (an @xdata one for xdata), a warning for each other."""
+        found = []
         for key in keys:
             if key not in entries:
-                problem(entry, line + 1, f"{field} names '{key}', which no entry of this file has; ignored")
-            elif xdata_only and entries[key].kind != "xdata":
-                problem(entry, line + 1, f"xdata names '{key}', a @{entries[key].kind}, not an @xdata entry; ignored")
-        return [key for key in keys if key in entries and (not xdata_only or entries[key].kind == "xdata")]
+                problem(entry, line, f"{field} names '{key}', which no entry of this file has; ignored")
+            elif field.startswith("xdata") and entries[key].kind != "xdata":
+                problem(entry, line, f"{field} names '{key}', a @{entries[key].kind}, not an @xdata entry; ignored")
+            else:
+                found.append(key)
+        return found
 
-    xdata = {key: named(entry, "xdata", xdata_only=True) for key, entry in entries.items() if "xdata" in entry.fields}
-    crossref = {key: named(entry, "crossref")[:1] for key, entry in entries.items() if "crossref" in entry.fields}
+    whole = {
+        key: named(entry, "xdata", *entry.link("xdata")) for key, entry in entries.items() if "xdata" in entry.fields
+    }
+    granular = {key: entry.references() for key, entry in entries.items()}
+    xdata = {
+        key: whole.get(key, [])
+        + [ref.key for ref in refs if named(entries[key], f"xdata={ref.key}", [ref.key], ref.line)]
+        for key, refs in granular.items()
+        if refs or key in whole
+    }
+    crossref = {
+        key: named(entry, "crossref", *entry.link("crossref"))[:1]
+        for key, entry in entries.items()
+        if "crossref" in entry.fields
+    }
     for entry in entries.values():
         if "xref" in entry.fields:
-            named(entry, "xref")
-    for links, take in ((xdata, _Entry.take_xdata), (crossref, _Entry.take_crossref)):
-        order, cycles = _parents_first(entries, links)
-        in_cycle = {key for cycle in cycles for key in cycle}
-        field = "xdata" if links is xdata else "crossref"
+            named(entry, "xref", *entry.link("xref"))
+
+    def take_xdata(entry: _Entry, parents: list[str]) -> None:
+        for parent in whole.get(entry.draft.key, ()):
+            entry.take_xdata(entries[parent])
+        for ref in reversed(granular[entry.draft.key]):  # the last first: a list spliced in moves those after it
+            if ref.key in entries and entries[ref.key].kind == "xdata":
+                message = entry.take_reference(ref, entries[ref.key])
+                if message:
+                    problem(entry, ref.line, message)
+
+    def take_crossref(entry: _Entry, parents: list[str]) -> None:
+        entry.take_crossref(entries[parents[0]]) if parents else None
+
+    for field, links, take in (("xdata", xdata, take_xdata), ("crossref", crossref, take_crossref)):
+        order, cycles = _parents_first(links)
         for cycle in cycles:
             for key in dict.fromkeys(cycle):
-                entry = entries[key]
                 problem(
-                    entry,
-                    entry.link(field)[1] + 1,
+                    entries[key],
+                    entries[key].draft.record.source_line - 1,
                     f"{field} cycle {' -> '.join(cycle)}: nothing inherited along it; the entry keeps its own fields",
                     "error",
                 )
+        in_cycle = {key for cycle in cycles for key in cycle}
         for key in order:
-            if key not in in_cycle:
-                for parent in links.get(key, ()):
-                    take(entries[key], entries[parent])
+            if key not in in_cycle and key in links:
+                take(entries[key], links[key])
     for entry in entries.values():
         if entry.changed and entry.kind != "xdata":
             _read_inherited(entry, read_fields)
     kept = []
     for draft in drafts:
         if draft.key in entries and entries[draft.key].kind == "xdata" and draft is entries[draft.key].draft:
-            errors += [LoadError(label, line, draft.key, message, severity="warning") for line, message in draft.problems]
+            errors += [
+                LoadError(label, line, draft.key, message, severity="warning") for line, message in draft.problems
+            ]
         else:
             kept.append(draft)
     return kept, errors
@@ -202,7 +299,7 @@ def _read_inherited(entry: _Entry, read_fields: Callable) -> None:
     draft.record = fresh
 
 
-def _parents_first(entries: dict[str, _Entry], links: dict[str, list[str]]) -> tuple[list[str], list[list[str]]]:
+def _parents_first(links: dict[str, list[str]]) -> tuple[list[str], list[list[str]]]:
     """The keys that link to others (``links``) and those they link to, each after the ones it links to;
     and the cycles found, each as the keys along it back to its first. Without recursion: chains may be long."""
     order: list[str] = []
@@ -231,4 +328,3 @@ def _parents_first(entries: dict[str, _Entry], links: dict[str, list[str]]) -> t
 def inherits(text: str) -> bool:
     """Whether a file's text may use crossref, xref or @xdata (a quick look: a word is enough)."""
     return bool(USES_INHERITANCE.search(text))
-
