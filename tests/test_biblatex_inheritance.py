@@ -19,7 +19,7 @@ from test_fast_path import TABLES, rows
 from evidence import fast, loader
 from evidence.cli import cli
 from evidence.fast import parallel, pieces
-from evidence.formats import bibtex
+from evidence.formats import biblatex_inheritance, bibtex
 from evidence.formats.biblatex_inheritance import FIELD_ALIASES
 from evidence.records import MONTHS
 
@@ -151,13 +151,13 @@ def test_cycles_are_errors_on_each_entry_and_missing_parents_warnings(tmp_path):
     lines = [line for line in output.splitlines() if "DOI or PMID" not in line]
     assert any(
         line.endswith(
-            "cycles.bib:1 [loop-a]: error: crossref cycle loop-a -> loop-b -> loop-a: nothing inherited "
-            "along it; the entry keeps its own fields"
+            "cycles.bib:1 [loop-a]: error: crossref cycle: loop-a -> loop-b -> loop-a; nothing inherited "
+            "along it, the entry keeps its own fields"
         )
         for line in lines
     ), output
-    assert any("cycles.bib:2 [loop-b]: error: crossref cycle loop-a -> loop-b -> loop-a" in line for line in lines)
-    assert any("cycles.bib:3 [mirror]: error: crossref cycle mirror -> mirror" in line for line in lines)
+    assert any("cycles.bib:2 [loop-b]: error: crossref cycle: loop-a -> loop-b -> loop-a;" in line for line in lines)
+    assert any("cycles.bib:3 [mirror]: error: crossref cycle: mirror -> mirror;" in line for line in lines)
     assert any(
         "cycles.bib:5 [orphan]: warning: crossref names 'nowhere', which no entry of this file has; ignored" in line
         for line in lines
@@ -226,3 +226,21 @@ def test_a_file_that_inherits_is_read_whole_by_the_fast_path_with_the_same_resul
             "where s.key like 'paper%' and s.year is not null and b.entry like '%booktitle = {Meeting%'"
         ).fetchone()[0]
     assert inherited == 300
+
+
+@pytest.mark.parametrize(
+    "text, links",
+    [
+        ("@inproceedings{a, title = {A},\n  CrossRef\n  = {b}}\n", True),  # "=" on the next line
+        ("@book{a, title = {A}, XREF\t= {b}}", True),
+        ("@book{a, title = {A}, author = {xdata=people-author-2}}", True),  # a granular reference
+        ("@XData{people, note = {N}}", True),  # an @xdata entry no one names: not a study
+        ("@misc{a, title = {A}, url = {https://api.crossref.org/works}, note = {see xref list}}", False),
+    ],
+)
+def test_the_quick_check_finds_every_way_of_writing_a_link(text, links, tmp_path):
+    assert biblatex_inheritance.inherits(text) is links and biblatex_inheritance.inherits(text.encode()) is links
+    path = tmp_path / "links.bib"
+    path.write_text(text)
+    rule = bibtex.PIECES
+    assert (pieces.scan(path, rule.record_start, rule.confirm, rule.apart, whole_if=rule.whole_if) is None) is links

@@ -47,13 +47,13 @@ def scan(
     confirm: Callable[[bytes], bool] = lambda start: True,
     apart: Callable[[bytes], bool] = lambda start: False,
     whole_if_inline: re.Pattern[bytes] | None = None,
-    whole_if: re.Pattern[bytes] | None = None,
+    whole_if: Callable[[bytes], bool] | None = None,
 ) -> tuple[list[Piece], bool] | None:
     """A file's pieces and whether it has any text, reading SCAN bytes at a time. ``starts`` finds the record
     starts (at line starts), ``confirm`` says whether a match is one, ``apart`` whether a record (given its
     first bytes) is a piece of its own. None for a file to read as text instead: one that is not UTF-8, starts
     with a byte-order mark, ends lines with a lone carriage return (whose lines are not counted here), has
-    a match of ``whole_if_inline`` after other text on its line, or any match of ``whole_if``."""
+    a match of ``whole_if_inline`` after other text on its line, or lines that ``whole_if`` is true of."""
     found: list[int] = []
     line_at = {0: 0}  # offset of each record start -> lines before it
     alone: set[int] = set()
@@ -75,7 +75,7 @@ def scan(
             except UnicodeDecodeError:
                 return None
             has_text = has_text or bool(text.strip())
-            if whole_if and whole_if.search(chunk):  # whole lines: a word is never cut between two chunks
+            if whole_if and whole_if(chunk):  # whole lines: a word is never cut between two chunks
                 return None
             seen = before + chunk  # with 4 bytes before the chunk, for a pattern that looks behind
             if whole_if_inline and any(

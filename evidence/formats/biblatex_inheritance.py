@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from ..records import LoadError
 from .reading import Draft
 
-# A file that has none of these words inherits nothing (checked before anything else is done).
-USES_INHERITANCE = re.compile(r"(?i)crossref|xref|xdata")
-USES_INHERITANCE_BYTES = re.compile(USES_INHERITANCE.pattern.encode())
+# What follows the name of a field that links entries (crossref, xref, xdata): its "=", or the line's end.
+_AFTER_NAME = re.compile(r"[^\S\n]*(?:=|\n|$)")
+_AFTER_NAME_BYTES = re.compile(_AFTER_NAME.pattern.encode())
+_LINKS = ("crossref", "xref", "xdata")
 
 # biblatex's driver source map (biblatex.def, \DeclareDriverSourcemap): BibTeX names biber reads as biblatex's.
 FIELD_ALIASES = {
@@ -266,7 +267,7 @@ def resolve(drafts: list[Draft], label: str, read_fields: Callable) -> tuple[lis
                 problem(
                     entries[key],
                     entries[key].draft.record.source_line - 1,
-                    f"{field} cycle {' -> '.join(cycle)}: nothing inherited along it; the entry keeps its own fields",
+                    f"{field} cycle: {' -> '.join(cycle)}; nothing inherited along it, the entry keeps its own fields",
                     "error",
                 )
         in_cycle = {key for cycle in cycles for key in cycle}
@@ -325,6 +326,19 @@ def _parents_first(links: dict[str, list[str]]) -> tuple[list[str], list[list[st
     return order, cycles
 
 
-def inherits(text: str) -> bool:
-    """Whether a file's text may use crossref, xref or @xdata (a quick look: a word is enough)."""
-    return bool(USES_INHERITANCE.search(text))
+def inherits(text: str | bytes) -> bool:
+    """Whether a text (or bytes of it, whole lines) may use crossref, xref or @xdata: it has a field of one of
+    those names or an @xdata entry (a quick look, which may find one in a value; str.find is fast, a
+    case-insensitive pattern is not)."""
+    lowered = text.lower()
+    found = isinstance(lowered, bytes)
+    after, words, entry = (
+        (_AFTER_NAME_BYTES, [w.encode() for w in _LINKS], b"@xdata") if found else (_AFTER_NAME, _LINKS, "@xdata")
+    )
+    for word in words:
+        at = lowered.find(word)
+        while at >= 0:
+            if after.match(lowered, at + len(word)):
+                return True
+            at = lowered.find(word, at + 1)
+    return entry in lowered

@@ -114,7 +114,7 @@ PIECES = PieceRule(
     context=lambda strings: bibtexparser.parse_string(strings),  # the @string definitions, for every piece
     # a @string after other text on its line defines its name for the rest of the text, not for every piece
     whole_if_inline=re.compile(rb"(?i)@string(?:\w|[\x80-\xff])*[ \t]*[{(]"),
-    whole_if=biblatex_inheritance.USES_INHERITANCE_BYTES,  # an entry inherits from others: read it with them
+    whole_if=biblatex_inheritance.inherits,  # an entry inherits from others: read it with them
 )
 
 

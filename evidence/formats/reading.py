@@ -54,7 +54,7 @@ class PieceRule:
     following: re.Pattern[str] | None = None
     context: Callable[[str], object] | None = None  # what every piece needs from the text of those apart
     whole_if_inline: re.Pattern[bytes] | None = None  # found anywhere but at a line start: the file is read whole
-    whole_if: re.Pattern[bytes] | None = None  # found anywhere: the file is read whole (entries that need others)
+    whole_if: Callable[[bytes], bool] | None = None  # true of some lines: the file is read whole (entries need others)
 
 
 @dataclass(frozen=True)
