@@ -217,10 +217,13 @@ def resolve(drafts: list[Draft], label: str, read_fields: Callable) -> tuple[lis
     def problem(entry: _Entry, line: int, message: str, severity: str = "warning") -> None:
         errors.append(LoadError(label, line + 1, entry.draft.key, message, severity=severity))
 
+    aliases = {alias: key for key, entry in entries.items() if "ids" in entry.fields for alias in entry.link("ids")[0]}
+
     def named(entry: _Entry, field: str, keys: list[str], line: int) -> list[str]:
-        """The keys that name an entry (an @xdata one for xdata), a warning for each other."""
+        """The keys of the entries named (by key, or an alias in their ids; an @xdata one for xdata), a warning
+        for each other name."""
         found = []
-        for key in keys:
+        for key in (key if key in entries else aliases.get(key, key) for key in keys):
             if key not in entries:
                 problem(entry, line, f"{field} names '{key}', which no entry of this file has; ignored")
             elif field.startswith("xdata") and entries[key].kind != "xdata":
