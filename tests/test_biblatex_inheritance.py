@@ -269,3 +269,22 @@ def test_the_quick_check_finds_every_way_of_writing_a_link(text, links, tmp_path
     path.write_text(text)
     rule = bibtex.PIECES
     assert (pieces.scan(path, rule.record_start, rule.confirm, rule.apart, whole_if=rule.whole_if) is None) is links
+
+
+def test_a_granular_reference_that_cannot_be_resolved_is_a_warning_and_kept_as_written():
+    text = (
+        "@book{g, title = {G}, author = {Berg, Jonas and xdata=nope-author-2},\n"
+        "  note = {xdata=bk-note}, editor = {xdata=people-author-3}}\n"
+        "@book{bk, title = {BK}, note = {Not an xdata entry}}\n"
+        "@xdata{people, author = {Holm, Eva and Sand, Nils}}\n"
+    )
+    result = bibtex.read(text, "g.bib")
+    messages = [(e.line, e.entry_key, e.message) for e in result.errors if "DOI" not in e.message]
+    assert messages == [
+        (1, "g", "field 'author': its xdata reference names 'nope', which no entry of this file has; ignored"),
+        (2, "g", "field 'note': its xdata reference names 'bk', a @book, not an @xdata entry; ignored"),
+        (2, "g", "field 'editor': 'author' of xdata entry 'people' has no item 3; kept as written"),
+    ]
+    g = next(record for record in result.records if record.key == "g")
+    assert g.note == "xdata=bk-note" and g.extra["editor"] == "xdata=people-author-3"
+    assert [record.key for record in result.records] == ["g", "bk"]

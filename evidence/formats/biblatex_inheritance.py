@@ -226,7 +226,7 @@ def resolve(drafts: list[Draft], label: str, read_fields: Callable) -> tuple[lis
         for key in (key if key in entries else aliases.get(key, key) for key in keys):
             if key not in entries:
                 problem(entry, line, f"{field} names '{key}', which no entry of this file has; ignored")
-            elif field.startswith("xdata") and entries[key].kind != "xdata":
+            elif "xdata" in field and entries[key].kind != "xdata":
                 problem(entry, line, f"{field} names '{key}', a @{entries[key].kind}, not an @xdata entry; ignored")
             else:
                 found.append(key)
@@ -238,7 +238,11 @@ def resolve(drafts: list[Draft], label: str, read_fields: Callable) -> tuple[lis
     granular = {key: entry.references() for key, entry in entries.items()}
     xdata = {
         key: whole.get(key, [])
-        + [ref.key for ref in refs if named(entries[key], f"xdata={ref.key}", [ref.key], ref.line)]
+        + [
+            ref.key
+            for ref in refs
+            if named(entries[key], f"field '{ref.name}': its xdata reference", [ref.key], ref.line)
+        ]
         for key, refs in granular.items()
         if refs or key in whole
     }
