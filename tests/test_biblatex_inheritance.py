@@ -47,6 +47,7 @@ def biber_resolved(path: Path, tmp_path: Path) -> tuple[str, str]:
             "--output-resolve",
             "--output-format=bibtex",
             f"--output-file={out}",
+            f"--logfile={tmp_path / 'biber'}",  # not beside the input, in the fixtures
             str(path),
         ],
         cwd=tmp_path,
