@@ -47,12 +47,13 @@ def scan(
     confirm: Callable[[bytes], bool] = lambda start: True,
     apart: Callable[[bytes], bool] = lambda start: False,
     whole_if_inline: re.Pattern[bytes] | None = None,
+    whole_if: Callable[[bytes], bool] | None = None,
 ) -> tuple[list[Piece], bool] | None:
     """A file's pieces and whether it has any text, reading SCAN bytes at a time. ``starts`` finds the record
     starts (at line starts), ``confirm`` says whether a match is one, ``apart`` whether a record (given its
     first bytes) is a piece of its own. None for a file to read as text instead: one that is not UTF-8, starts
-    with a byte-order mark, ends lines with a lone carriage return (whose lines are not counted here), or has
-    a match of ``whole_if_inline`` after other text on its line."""
+    with a byte-order mark, ends lines with a lone carriage return (whose lines are not counted here), has
+    a match of ``whole_if_inline`` after other text on its line, or lines that ``whole_if`` is true of."""
     found: list[int] = []
     line_at = {0: 0}  # offset of each record start -> lines before it
     alone: set[int] = set()
@@ -74,6 +75,8 @@ def scan(
             except UnicodeDecodeError:
                 return None
             has_text = has_text or bool(text.strip())
+            if whole_if and whole_if(chunk):  # whole lines: a word is never cut between two chunks
+                return None
             seen = before + chunk  # with 4 bytes before the chunk, for a pattern that looks behind
             if whole_if_inline and any(
                 match.start() > 0 and seen[match.start() - 1 : match.start()] != b"\n"
@@ -156,7 +159,7 @@ def read_in_pieces(path: Path, label: str, fmt: Format, spool: Spool) -> tuple[R
     the whole file here once every piece is read; also whether it has any text. None for a file to read as text:
     one that is not plain UTF-8, or of one piece."""
     rule = fmt.pieces
-    scanned = scan(path, rule.record_start, rule.confirm, rule.apart, rule.whole_if_inline)
+    scanned = scan(path, rule.record_start, rule.confirm, rule.apart, rule.whole_if_inline, rule.whole_if)
     if scanned is None or len(scanned[0]) < 2:
         return None
     cut, has_text = scanned

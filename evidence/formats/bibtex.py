@@ -29,6 +29,7 @@ from ..records import (
     StudyRecord,
     TaggedStudy,
 )
+from . import biblatex_inheritance
 from .latex import UNDECODED, braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, edtf_date, finish
 
@@ -92,8 +93,13 @@ def _person(name: str) -> Person:
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records."""
-    return finish(drafts(text, label), label)
+    """Read BibTeX text; malformed and duplicate entries become LoadErrors, the rest records (with what they
+    inherit by crossref and @xdata)."""
+    found = drafts(text, label)
+    if not biblatex_inheritance.inherits(text):
+        return finish(found, label)
+    inheriting, errors = biblatex_inheritance.resolve(found, label, read_fields)
+    return finish(inheriting, label, errors)
 
 
 # Where a large file may be cut into pieces (evidence.fast.pieces): at a line that starts a block, which
@@ -108,6 +114,7 @@ PIECES = PieceRule(
     context=lambda strings: bibtexparser.parse_string(strings),  # the @string definitions, for every piece
     # a @string after other text on its line defines its name for the rest of the text, not for every piece
     whole_if_inline=re.compile(rb"(?i)@string(?:\w|[\x80-\xff])*[ \t]*[{(]"),
+    whole_if=biblatex_inheritance.inherits,  # an entry inherits from others: read it with them
 )
 
 
@@ -297,26 +304,30 @@ def _draft(
     seen.add(key)
     record = StudyRecord(key=key, source_file=label, source_line=lines_before + line + 1, entry_type=entry_type.lower())
     draft = Draft(record, key, raw)
-
-    def problem(field_line: int, message: str) -> None:
-        draft.problems.append((lines_before + field_line + 1, message))
-
-    dated = None
+    draft.fields = []
     for name, value, field_line, bare in fields:
         if bare:
             if words[value] == value:
                 _note_undefined(draft, name, value, lines_before + field_line + 1)
             value = words[value]
-        name = name.lower()
+        draft.fields.append((name.lower(), value, lines_before + field_line))
+    read_fields(record, draft.fields, problem=lambda line, message: draft.problems.append((line + 1, message)))
+    return draft
+
+
+def read_fields(record: StudyRecord, fields: list[tuple[str, str, int]], problem) -> None:
+    """Fields (name, value, 0-based line) read into the record; a field that cannot be read is a ``problem``
+    (line, message), and left empty."""
+    dated = None
+    for name, value, field_line in fields:
         UNDECODED.clear()
-        _read_field(record, name, value, field_line, label, lines_before, problem)
+        _read_field(record, name, value, field_line, problem)
         if UNDECODED:
             problem(field_line, f"field '{name}': its LaTeX could not be decoded (nested too deeply?); kept as written")
         if name == "date":
             dated = (decode_latex(value), field_line)
     if dated:  # after every field: biblatex takes the date over year and month, wherever they are
         _read_date_field(record, *dated, problem)
-    return draft
 
 
 def _read_date_field(record: StudyRecord, value: str, field_line: int, problem) -> None:
@@ -331,7 +342,7 @@ def _read_date_field(record: StudyRecord, value: str, field_line: int, problem) 
     record.month = month or record.month
 
 
-def _read_field(record: StudyRecord, name: str, value: str, field_line: int, label: str, lines_before: int, problem):
+def _read_field(record: StudyRecord, name: str, value: str, field_line: int, problem):
     """One field's value read into the record by its shape (a problem reported with ``problem``)."""
     swallowed = "=" in value and _SWALLOWED_FIELD.search(value)
     if swallowed:
@@ -347,7 +358,7 @@ def _read_field(record: StudyRecord, name: str, value: str, field_line: int, lab
         except InvalidNameError as exc:
             problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
     elif name == "keywords":
-        add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{lines_before + field_line + 1}")
+        add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{record.source_file}:{field_line + 1}")
     elif name == "title":
         title, record.title_nocase = decode_title(value)
         record.title = title or None

@@ -54,6 +54,7 @@ class PieceRule:
     following: re.Pattern[str] | None = None
     context: Callable[[str], object] | None = None  # what every piece needs from the text of those apart
     whole_if_inline: re.Pattern[bytes] | None = None  # found anywhere but at a line start: the file is read whole
+    whole_if: Callable[[bytes], bool] | None = None  # true of some lines: the file is read whole (entries need others)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ class Draft:
     line: int = 0
     stem: str = ""
     makes_key: bool = True  # without a key of its own it gets one made (not a BibTeX block that failed)
+    fields: list[tuple[str, str, int]] | None = None  # (name, value, 0-based line) as read, for inheritance
 
     def spool(self, spool: Spool) -> None:
         """Give the (loadable) record to the spool, keeping its line and its key's stem, but not its text
@@ -208,6 +210,7 @@ class Draft:
         self.line, self.stem = record.source_line, "" if self.key else key_stem(record)
         self.record = spool(record)
         self.raw = ""
+        self.fields = None
 
     def settling(self) -> tuple[int, bool]:
         """The record's line, and whether it has a title."""
