@@ -16,7 +16,7 @@ from .formats.encoding import codec_name
 from .selection import Selection, select_keys
 from .tagging import curation
 
-stderr = Console(stderr=True, soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True, emoji=False)  # a key such as lxd1:loop: is text
 
 
 class InputError(click.ClickException):

@@ -124,3 +124,12 @@ def test_load_and_check_offer_only_the_formats_that_can_be_read(tmp_path):
     for command in (["load", str(tmp_path / "e.db")], ["check"]):
         result = CliRunner().invoke(cli, [*command, "--format", "apa", str(loader.DATA_DIR / "studies.bib")])
         assert result.exit_code == 2 and "'apa' is not one of 'bibtex', 'ris', 'medline', 'csl-json'" in result.output
+
+
+def test_messages_print_keys_as_written(tmp_path):
+    """A key that looks like a rich emoji code (`:loop:`) or markup (`[bold]`) is printed as written."""
+    bib = tmp_path / "a.bib"
+    bib.write_text("@article{lxd1:loop:,\n  year = 2000\n}\n@article{[bold]x,\n  title = {T},\n  year = 2000\n}\n")
+    result = CliRunner().invoke(cli, ["load", str(tmp_path / "a.db"), str(bib)])
+    assert "[lxd1:loop:]" in result.output and "[[bold]x]" in result.output, result.output
+    assert "\N{CLOCKWISE RIGHTWARDS AND LEFTWARDS OPEN CIRCLE ARROWS}" not in result.output
