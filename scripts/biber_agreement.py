@@ -197,7 +197,8 @@ def run_biber(bib: Path, work: Path) -> tuple[dict[str, dict[str, str]] | None, 
     done = subprocess.run([*BIBER, f"--output-file={out}", str(bib)], capture_output=True, text=True, cwd=work)
     if done.returncode != 0 or not out.exists():
         errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
-        return None, (errors[0] if errors else f"biber exited {done.returncode}").strip()
+        error = errors[0] if errors else f"biber exited {done.returncode}"
+        return None, re.sub(r"/\S*biber_tmp\S*, ", "", error).strip()  # its temporary copy's name tells nothing
     return parse_biber_output(out.read_text(encoding="utf-8")), None
 
 
