@@ -47,6 +47,7 @@ BIBER = [
 ]
 NOT_REFERENCES = {"xdata", "set"}  # biber's containers of fields and of entries, not references
 Name = tuple[str, str, str, str]  # family, given, prefix, suffix
+NAME_PARTS = ("family", "given", "prefix", "suffix")
 
 
 @dataclass
@@ -103,6 +104,7 @@ def normal_name_part(part: str) -> str:
 
 
 def normal_name(family: str, given: str, prefix: str, suffix: str) -> Name:
+    """A name as compared, part by part."""
     return (
         normal_name_part(family),
         normal_name_part(given),
@@ -135,20 +137,19 @@ _COMMA = re.compile(r",\s*")
 
 def biber_names(value: str) -> tuple[Name, ...]:
     """The names of a list biber wrote in its extended name format (``family=Eel, given=Egbert, prefix=von``);
-    a trailing ``others`` ("and others") is not a name."""
+    a trailing ``others`` ("and others") is not a name, nor are options of the list (``useprefix=false``)."""
     names = []
     for name in _top_level_split(value, _AND):
         parts = {}
         for part in _top_level_split(name, _COMMA):
-            label, _, text = part.partition("=")
-            parts[label.strip().lower()] = decode_latex(text) if _ else decode_latex(part)
-        if name == "others":
-            continue
-        if not any(label in parts for label in ("family", "given", "prefix", "suffix")):
-            if "=" in name:  # options of the list (useprefix=false), not a name
+            label, equals, text = part.partition("=")
+            if equals:
+                parts[label.strip().lower()] = text
+        if not any(label in parts for label in NAME_PARTS):
+            if name == "others" or "=" in name:
                 continue
-            parts = {"family": decode_latex(name)}
-        names.append(normal_name(*(parts.get(label, "") for label in ("family", "given", "prefix", "suffix"))))
+            parts = {"family": name}  # a name biber wrote without parts
+        names.append(normal_name(*(decode_latex(parts.get(label, "")) for label in NAME_PARTS)))
     return tuple(names)
 
 
