@@ -12,6 +12,15 @@ full-text index, on the first ``--naive`` entries; (c) ``evidence load`` end to 
 Then ``evidence load`` of the RIS (against ``rispy.load``) and MEDLINE files, and exports of every study
 as BibTeX (against bibtexparser's writer on the entries of (a)), RIS, CSL-JSON, and APA (on the first
 ``--apa`` studies: citeproc-py formats a few hundred references a second).
+
+    python scripts/bench.py --real                      # the real files in tests/fixtures/real
+    python scripts/bench.py --real ~/papers --per-file --profile 25
+
+With ``--real``, the folder holds real BibTeX files (``.bib``, ``.bibtex``, ``.biblatex``, in it and below it):
+``bibtexparser.parse_string`` of each file's text, all in one process, against one ``evidence load`` of them
+all, timed the same way; ``--per-file`` does the same for each file alone (so each pays its start-up, as a
+user loading one library does), and ``--profile N`` runs the load under cProfile (in one process: no worker
+processes) and prints the time of each step and the N functions with the most cumulative time.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from pathlib import Path
 
 PYTHON = sys.executable
 EVIDENCE = [str(Path(PYTHON).with_name("evidence"))]
+REAL = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "real"
+BIBTEX_SUFFIXES = (".bib", ".bibtex", ".biblatex")
 
 
 @dataclass
@@ -74,7 +85,10 @@ def measure(command: list[str]) -> Run:
         peak = 0
         while process.poll() is None:  # reading /proc costs CPU the measured process needs: not too often
             peak = max(peak, _tree_memory_kb(process.pid))
-            time.sleep(0.25)
+            try:  # waiting, not sleeping: the time taken is the process's, not rounded up to the next poll
+                process.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                pass
         seconds = time.perf_counter() - started
         out.seek(0)
         output = out.read()
@@ -95,6 +109,12 @@ def run_task(name: str, args: list[str]) -> None:
     if name == "parse":
         library = bibtexparser.parse_file(args[0])
         print(f"{len(library.entries)} entries")
+    elif name == "parse-each":  # real files: any encoding, read as evidence would not; bibtexparser needs text
+        entries = sum(
+            len(bibtexparser.parse_string(Path(path).read_text(encoding="utf-8", errors="replace")).entries)
+            for path in args
+        )
+        print(f"{entries} entries")
     elif name == "naive":
         naive_pipeline(Path(args[0]), Path(args[1]), int(args[2]))
     elif name == "rispy":
@@ -178,9 +198,102 @@ def report(label: str, run: Run, entries: int, file_mb: float | None = None) -> 
     print(f"  {label:<46} {run.seconds:8.2f} s {entries / run.seconds:10.0f} entries/s   {memory}", flush=True)
 
 
+def real_files(folder: Path) -> list[Path]:
+    """The BibTeX files in ``folder`` and below it."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in BIBTEX_SUFFIXES and p.is_file())
+
+
+def counted(run: Run) -> int:
+    """The entries a task counted: its last line (bibtexparser may warn before it)."""
+    return int(run.output.strip().splitlines()[-1].split()[0])
+
+
+def bench_real(folder: Path, per_file: bool) -> None:
+    """evidence load of real BibTeX files against bibtexparser's bare parse of the same files, in the same run."""
+    files = real_files(folder)
+    if not files:
+        raise SystemExit(f"no BibTeX files in {folder}")
+    mb = sum(f.stat().st_size for f in files) / 2**20
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {len(files)} files in {folder}, {mb:.1f} MB"
+    )
+    with tempfile.TemporaryDirectory() as work:
+        a = measure(task("parse-each", *map(str, files)))
+        entries = counted(a)
+        report("(a) bibtexparser.parse_string, each file", a, entries)
+        c = measure([*EVIDENCE, "load", "-q", str(Path(work) / "real.db"), *map(str, files)])
+        report("(c) evidence load, all files at once", c, entries)
+        print(f"      {c.output.strip().splitlines()[-1]}")
+        print(f"  c/a = {c.seconds / a.seconds:.2f}")
+        if not per_file:
+            return
+        print(f"  {'file':<40} {'KB':>6} {'entries':>7} {'(a) s':>7} {'(c) s':>7} {'c/a':>6}")
+        for i, path in enumerate(files):
+            one_a = measure(task("parse-each", str(path)))
+            one_c = measure([*EVIDENCE, "load", "-q", str(Path(work) / f"{i}.db"), str(path)])
+            print(
+                f"  {path.name[:40]:<40} {path.stat().st_size / 1024:6.0f} {counted(one_a):7d} "
+                f"{one_a.seconds:7.2f} {one_c.seconds:7.2f} {one_c.seconds / one_a.seconds:6.2f}",
+                flush=True,
+            )
+
+
+# The load's steps, by the function that does each (file name ends with, function name); they nest.
+STEPS = {
+    "read the files (all readers)": ("evidence/loader.py", "read_inputs"),
+    "  LaTeX decoding": ("formats/latex.py", "decode_latex"),
+    "  titles (LaTeX decoding and case protection)": ("formats/latex.py", "decode_title"),
+    "  names": ("formats/bibtex.py", "parse_authors"),
+    "plan (which entries are one study)": ("evidence/merge.py", "plan"),
+    "tag the studies": ("tagging/tagger.py", "tag_study"),
+    "save the rows (SQLite)": ("store/write.py", "save_studies"),
+    "refresh the summary tables": ("evidence/loader.py", "_refresh"),
+    "vocabularies": ("tagging/vocabulary.py", "load_vocabulary"),
+}
+
+
+def profile_real(folder: Path, top: int) -> None:
+    """One load of the folder's BibTeX files under cProfile, in this process: the time of each step, and the
+    ``top`` functions with the most cumulative time."""
+    import cProfile
+    import pstats
+
+    from evidence import loader
+    from evidence.fast import parallel
+
+    parallel.MAX_WORKERS = 1  # every batch in this process, where the profiler sees it
+    profiler = cProfile.Profile()
+    with tempfile.TemporaryDirectory() as work:
+        profiler.enable()
+        loader.load(Path(work) / "real.db", real_files(folder))
+        profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = max(cumulative for (_, _, _, cumulative, _) in stats.stats.values())
+    print(f"profile of one load, in one process: {total:.2f} s")
+    for step, (file_end, function) in STEPS.items():
+        seconds = sum(
+            cumulative
+            for (file, _, name), (_, _, _, cumulative, _) in stats.stats.items()
+            if name == function and file.endswith(file_end)
+        )
+        print(f"  {step:<48} {seconds:7.2f} s {seconds / total:6.1%}")
+    stats.sort_stats("cumulative").print_stats(top)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("corpus", type=Path, nargs="?", help="folder with corpus.bib, corpus.ris, corpus.nbib")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    parser.add_argument(
+        "corpus",
+        type=Path,
+        nargs="?",
+        help="folder with corpus.bib, corpus.ris, corpus.nbib; with --real, a folder of real BibTeX files "
+        f"(default {REAL})",
+    )
+    parser.add_argument("--real", action="store_true", help="time the load of a folder of real BibTeX files")
+    parser.add_argument("--per-file", action="store_true", help="with --real: each file on its own too")
+    parser.add_argument("--profile", type=int, metavar="N", help="with --real: profile the load, show N functions")
     parser.add_argument("--naive", type=int, default=10000, help="entries for the naive pipeline (default 10000)")
     parser.add_argument("--apa", type=int, default=10000, help="studies for the APA export (default 10000)")
     parser.add_argument(
@@ -195,6 +308,13 @@ def main() -> None:
     if args.task:
         run_task(args.task, [str(args.corpus), *args.args])
         return
+    if args.real:
+        bench_real(args.corpus or REAL, args.per_file)
+        if args.profile:
+            profile_real(args.corpus or REAL, args.profile)
+        return
+    if args.corpus is None:
+        parser.error("give the corpus folder (or --real)")
     skip = set(args.skip.split(","))
     with tempfile.TemporaryDirectory(dir=args.corpus) as work:
         work = Path(work)

@@ -57,6 +57,17 @@ def test_load_benchmark_counts(corpus):
     assert "evidence export -f apa (20 studies)" in output
 
 
+def test_real_files_benchmark_counts(tmp_path):
+    """bench.py --real on a folder of two real libraries: both timed, each on its own, and the load profiled."""
+    for name in ("jabref-test.bib", "jabref-chocolate.bib"):
+        (tmp_path / name).write_bytes((FIXTURES / "real" / name).read_bytes())
+    output = run_script("bench.py", "--real", str(tmp_path), "--per-file", "--profile", "5")
+    assert "2 files in" in output and "c/a = " in output
+    rows = {line.split()[0]: line.split()[1:] for line in output.splitlines() if line.startswith("  jabref-")}
+    assert rows["jabref-test.bib"][1] == "19" and rows["jabref-chocolate.bib"][1] == "15"  # entries
+    assert re.search(r"LaTeX decoding +\d+\.\d\d s", output) and "ncalls" in output
+
+
 def test_serve_benchmark_counts(tmp_path):
     output = run_script(
         "bench_serve.py",
