@@ -34,7 +34,10 @@ import bibtexparser
 from evidence import loader
 from evidence.formats.latex import decode_latex, decode_title
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "real"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+CORPUS = FIXTURES / "real"
+# biblatex's inheritance rules (biber's default tool configuration passes ids, label and shorthand to children)
+INHERITANCE_RULES = FIXTURES / "inheritance" / "biblatex-inheritance.conf"
 BIBTEX_SUFFIXES = (".bib", ".bibtex", ".biblatex")
 FIELDS = ("present", "title", "year", "names", "journal", "booktitle")
 BIBER = [
@@ -44,6 +47,7 @@ BIBER = [
     "--output-resolve",
     "--output-xname",
     "--output-format=bibtex",
+    f"--configfile={INHERITANCE_RULES}",
 ]
 NOT_REFERENCES = {"xdata", "set"}  # biber's containers of fields and of entries, not references
 Name = tuple[str, str, str, str]  # family, given, prefix, suffix
@@ -195,7 +199,8 @@ def parse_biber_output(text: str) -> dict[str, dict[str, str]]:
 def run_biber(bib: Path, work: Path) -> tuple[dict[str, dict[str, str]] | None, str | None]:
     """biber's entries for ``bib``, or None and biber's first error when it stops on one."""
     out = work / f"{bib.stem}.biber.bib"
-    done = subprocess.run([*BIBER, f"--output-file={out}", str(bib)], capture_output=True, text=True, cwd=work)
+    logfile = f"--logfile={work / bib.stem}"  # not beside the input, in the fixtures
+    done = subprocess.run([*BIBER, f"--output-file={out}", logfile, str(bib)], capture_output=True, text=True, cwd=work)
     if done.returncode != 0 or not out.exists():
         errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
         error = errors[0] if errors else f"biber exited {done.returncode}"
