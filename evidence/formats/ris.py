@@ -156,7 +156,7 @@ def _tag(line: str) -> str | None:
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read RIS text; text outside any entry and entries without a title are errors, the rest records."""
+    """Read RIS text; text outside any entry is an error, the rest records."""
     found = drafts(text, label)
     if found is None:
         lines = text.splitlines()
