@@ -185,7 +185,7 @@ def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen:
             block.key, block.entry_type, block.start_line + offset, block.raw, fields, label, lines_before, macros, seen
         )
     if isinstance(block, DuplicateBlockKeyBlock):
-        return Draft(StudyRecord(block.key, label, line), block.key, block.raw)
+        return _repeated(StudyRecord(block.key, label, line), block.raw)
     match = _ENTRY_KEY.match(block.raw or "")
     key = match.group(1) if match else None
     reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
@@ -196,6 +196,11 @@ def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen:
         failure=f"malformed entry: {' '.join(reason.split())}",
         makes_key=False,
     )
+
+
+def _repeated(record: StudyRecord, raw: str) -> Draft:
+    """The draft of an entry repeating an earlier one's key, not read (``finish`` reports the repeated key)."""
+    return Draft(record, record.key, raw, failure="not read: its key was used before")
 
 
 def _given_to_bibtexparser(pieces: list[bibtex_split.Piece]) -> list[bool]:
@@ -259,7 +264,7 @@ def _draft(
     Fields the field table names are read by their shape; the rest kept raw in ``extra``. An entry repeating
     the key of one in ``seen`` is not read: ``finish`` rejects it."""
     if key in seen:
-        return Draft(StudyRecord(key, label, lines_before + line + 1), key, raw)
+        return _repeated(StudyRecord(key, label, lines_before + line + 1), raw)
     seen.add(key)
     record = StudyRecord(key=key, source_file=label, source_line=lines_before + line + 1, entry_type=entry_type.lower())
     draft = Draft(record, key, raw)
