@@ -28,12 +28,16 @@ def strings_library(text: str) -> Library:
 
 class Macros:
     """The macros a text's entries can use: the month macros, then the @string definitions of ``library`` in
-    their order, each read with those before it."""
+    their order, each read with those before it (an undefined name in one is reported where it is used)."""
 
     def __init__(self, library: Library | None = None) -> None:
         self.values = dict(MONTH_MACROS)
+        self.undefined: dict[str, list[str]] = {}  # macro -> the undefined names its definition uses
         for string in library.strings if library is not None else ():
-            self.values[string.key.lower()] = self.resolve(string.value)[0]
+            name = string.key.lower()
+            self.values[name], undefined = self.resolve(string.value)
+            if undefined:
+                self.undefined[name] = undefined
 
     def resolve(self, expression: str) -> tuple[str, list[str]]:
         """The text of a value as written (``{A} # jan # "B"``), and the macro names in it no @string defines."""
@@ -52,7 +56,7 @@ class Macros:
         if part.isdigit():
             return part, []
         value = self.values.get(part.lower())
-        return (value, []) if value is not None else ("", [part])
+        return (value, self.undefined.get(part.lower(), [])) if value is not None else ("", [part])
 
 
 def _parts(expression: str) -> list[str]:

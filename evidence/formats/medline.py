@@ -112,6 +112,8 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
         "\n".join(text for _, text in lines),
         [(n, f"line is not 'TAG - value' nor a continuation, ignored: {text.strip()!r}") for n, text in malformed],
     )
+    if not fields:
+        draft.failure, draft.makes_key = "no 'TAG - value' line: not a MEDLINE record; nothing was read", False
     full_names: list[Person] = []
     short_names: list[Person] = []
     issns: list[str] = []
