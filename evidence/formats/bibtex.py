@@ -311,7 +311,10 @@ def _read_date_field(record: StudyRecord, value: str, field_line: int, problem, 
     try:
         year, month = edtf_date(value)
     except ValueError as exc:
-        problem(field_line, f"field '{name}': {exc}" + ("; year and month not taken from it" if name == "date" else ""))
+        problem(
+            field_line,
+            f"field '{name}': {exc}; " + ("year and month not taken from it" if name == "date" else "kept as written"),
+        )
         return
     if name != "date":
         return
@@ -391,7 +394,8 @@ def entry(study: TaggedStudy) -> str:
         if r.more_authors:
             written.append("others")
         lines.append(f"  author = {{{' and '.join(written)}}},\n")
-    lines.append(f"  title = {{{encode_title(r.title or '', r.title_nocase)}}},\n")
+    if r.title:
+        lines.append(f"  title = {{{encode_title(r.title, r.title_nocase)}}},\n")
     for (_, name, shape), value in zip(_WRITTEN, _field_values(r)):
         if value is None or value == "":
             continue

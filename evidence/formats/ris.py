@@ -343,7 +343,9 @@ class _Writer(rispy.RisWriter):
 def reference(study: TaggedStudy) -> dict:
     """One study as a rispy reference (keys are rispy's names for RIS tags)."""
     r = study.record
-    ref = {"type_of_reference": RIS_TYPES.get(r.entry_type, "GEN"), "id": citation_key(r.key), "title": r.title}
+    ref = {"type_of_reference": RIS_TYPES.get(r.entry_type, "GEN"), "id": citation_key(r.key)}
+    if r.title:
+        ref["title"] = r.title
     ref["authors"] = [
         ", ".join(part for part in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if part)
         for p in r.authors
