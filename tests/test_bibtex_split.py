@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import bibtexparser
 import pytest
 from bibtexparser.middlewares.names import split_multiple_persons_names
 from conftest import FIXTURES

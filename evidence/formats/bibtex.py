@@ -426,22 +426,7 @@ def _raw(value: str) -> str:
     """A field kept as read (booktitle, publisher, ...), written as read where it reads back as one value."""
     if not braced_safely(value):
         return "{" + encode(decode_latex(value)) + "}"
-    return value if _is_concatenation(value) else "{" + value + "}"
-
-
-def _is_concatenation(raw: str) -> bool:
-    """Whether a raw field value joins parts with ``#`` ("{A} # { B}"), to be written as it is."""
-    depth, quoted = 0, False
-    for i, char in enumerate(raw):
-        if char == "\\":
-            continue
-        if char == '"' and depth == 0:
-            quoted = not quoted
-        elif char in "{}" and (i == 0 or raw[i - 1] != "\\"):
-            depth += 1 if char == "{" else -1
-        elif char == "#" and depth == 0 and not quoted:
-            return True
-    return False
+    return "{" + value + "}"
 
 
 FORMAT = Format(
