@@ -226,7 +226,7 @@ def lacking(record: StudyRecord) -> str | None:
     None for one with a title."""
     if record.title:
         return None
-    if record.authors or record.year or record.doi or record.pmid or record.pmcid:
+    if record.authors or record.year or record.doi or record.pmid or record.pmcid or record.url:
         return "no title; loaded without one"
     return "no title, author, year or identifier; loaded, but nothing in it says what it is"
 
