@@ -145,7 +145,7 @@ def drafts(
                     found.append(_block_draft(block, label, lines_before, offset, seen, macros))
                 elif after_entry and isinstance(block, ImplicitComment):
                     _note_fields_after_end(found[-1], block.comment, lines_before + line + 1)
-                after_entry = type(block) is Entry
+                after_entry = type(block) in (Entry, DuplicateFieldKeyBlock)
         elif piece.entry and (own_lines is None or piece.line < own_lines):
             entry = piece.entry
             found.append(

@@ -51,6 +51,8 @@ class Macros:
         return "".join(texts), undefined
 
     def _part(self, part: str) -> tuple[str, list[str]]:
+        if not part:  # "#" at an end, or twice
+            return "", []
         if part[:1] == "{" and part[-1:] == "}" or part[:1] == '"' and part[-1:] == '"' and len(part) > 1:
             return part[1:-1], []
         if part.isdigit():
