@@ -3,6 +3,7 @@ twice, @string macros, biblatex's field names. Where biber is installed, each be
 ``biber --tool --output-resolve`` makes of the same file."""
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -12,10 +13,13 @@ import pytest
 import rispy
 from click.testing import CliRunner
 from datasette.app import Datasette
+from test_read_in_pieces import keep, outcome
 
 from evidence import fast
 from evidence.cli import cli
-from evidence.formats import read_file
+from evidence.fast import pieces
+from evidence.fast.spool import Spool
+from evidence.formats import FORMATS, read_file
 
 needs_biber = pytest.mark.skipif(shutil.which("biber") is None, reason="biber is not installed")
 
@@ -259,3 +263,18 @@ async def test_datasette_pages_show_studies_without_a_title(tmp_path):
         assert response.status_code == 200, (page, response.text[:300])
     cards = (await ds.client.get("/e/study_cards.json?_shape=array&_search=Doe")).json()
     assert [(c["key"], c["title"]) for c in cards] == [("web1", None)]
+
+
+def test_a_large_file_read_in_pieces_reads_them_as_its_whole_text(tmp_path, monkeypatch):
+    """As a load reads a large file: in pieces of about 300 bytes, each with the file's @string definitions;
+    the entries come five times, four of them with new keys and one repeating the first keys."""
+    entries = re.sub(r"(?m)^@string.*\n|^@STRING.*\n|^@String.*\n", "", STRINGS) + TWICE + BIBLATEX + UNTITLED
+    copies = [re.sub(r"(?m)^@(\w+)\{", rf"@\1{{c{i}", entries) for i in range(4)]
+    path = written(tmp_path, STRINGS + TWICE + BIBLATEX + UNTITLED + "".join(copies) + entries)
+    whole = outcome(read_file(path, path.name))
+    assert len(whole[0]) == 5 * 24 and sum(e[4].startswith("duplicate key") for e in whole[1]) == 24
+    monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(pieces, "PIECE", 300)
+    monkeypatch.setattr(pieces, "SCAN", 1000)
+    assert len(pieces.scan(path, FORMATS["bibtex"].pieces.record_start)[0]) >= 10
+    assert outcome(pieces.read_file(path, path.name, spool=Spool(tmp_path, keep))) == whole
