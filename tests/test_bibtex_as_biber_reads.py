@@ -114,6 +114,12 @@ def test_string_macros_chained_parenthesised_case_insensitive_and_undefined(tmp_
     ]
 
 
+def test_a_macro_defined_twice_is_no_entry_and_takes_its_last_value(tmp_path):
+    text = '@string{jx = "Late"}\n@article{k, title = {T}, journal = jx}\n@STRING{JX = "Later"}\n'
+    records, errors = read_both_ways(written(tmp_path, text))
+    assert records["k"].journal == "Later" and [e for e in errors if "no DOI" not in e] == []
+
+
 @needs_biber
 def test_string_macros_give_what_biber_gives(tmp_path):
     path = written(tmp_path, STRINGS)

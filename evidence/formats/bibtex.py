@@ -24,6 +24,7 @@ from bibtexparser.model import (
     Entry,
     ImplicitComment,
     ParsingFailedBlock,
+    String,
 )
 
 from .. import fast
@@ -141,7 +142,9 @@ def drafts(
                 line = block.start_line + offset
                 if own_lines is not None and line >= own_lines:
                     continue
-                if isinstance(block, (Entry, DuplicateBlockKeyBlock, ParsingFailedBlock)):
+                if isinstance(block, Entry) or (  # not a @string defined again: see bibtex_values.Macros
+                    isinstance(block, ParsingFailedBlock) and not isinstance(block.ignore_error_block, String)
+                ):
                     found.append(_block_draft(block, label, lines_before, offset, seen, macros))
                 elif after_entry and isinstance(block, ImplicitComment):
                     _note_fields_after_end(found[-1], block.comment, lines_before + line + 1)

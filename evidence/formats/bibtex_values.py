@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import bibtexparser
 from bibtexparser.library import Library
+from bibtexparser.model import DuplicateBlockKeyBlock, String
 
 from ..records import _MONTH_NAMES
 
@@ -28,12 +29,17 @@ def strings_library(text: str) -> Library:
 
 class Macros:
     """The macros a text's entries can use: the month macros, then the @string definitions of ``library`` in
-    their order, each read with those before it (an undefined name in one is reported where it is used)."""
+    their order, each read with those before it (a name defined again takes its last value; an undefined name
+    in a definition is reported where the macro is used)."""
 
     def __init__(self, library: Library | None = None) -> None:
         self.values = dict(MONTH_MACROS)
         self.undefined: dict[str, list[str]] = {}  # macro -> the undefined names its definition uses
-        for string in library.strings if library is not None else ():
+        for string in library.blocks if library is not None else ():
+            if isinstance(string, DuplicateBlockKeyBlock):  # bibtexparser's block for a name defined again
+                string = string.ignore_error_block
+            if not isinstance(string, String):
+                continue
             name = string.key.lower()
             self.values[name], undefined = self.resolve(string.value)
             if undefined:
