@@ -59,10 +59,12 @@ LIST_FIELDS = tuple(f.attribute for f in fields.LIST_FIELDS if f.merge == "union
 
 
 def identity_title(record: StudyRecord) -> tuple[str, int | None, str] | None:
-    """Normalised title, year and first author's family name: the last resort for matching."""
-    if not (record.title and record.year and record.authors):
+    """Normalised title, year and first author's family name: the last resort for matching; None without a
+    title (nor one of punctuation only: entries are never matched on an empty title), year or author."""
+    title = fold(record.title) if record.title else ""
+    if not (title and record.year and record.authors):
         return None
-    return (fold(record.title), record.year, fold(record.authors[0].family))
+    return (title, record.year, fold(record.authors[0].family))
 
 
 @dataclass(slots=True)

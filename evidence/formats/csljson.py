@@ -311,8 +311,9 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
     csl = {
         "id": citation_key(r.key),
         "type": CSL_TYPES.get(r.entry_type, "article"),
-        "title": title_markup(r.title or "", r.title_nocase) if markup else r.title,
     }
+    if r.title:
+        csl["title"] = title_markup(r.title, r.title_nocase) if markup else r.title
     authors = []
     for p in r.authors:
         if not (p.given or p.particle or p.suffix):  # a group author ("World Health Organization")

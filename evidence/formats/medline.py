@@ -22,7 +22,7 @@ line above with one space. What is read, and the choices made where MEDLINE allo
   bookkeeping or affiliations and are not kept.
 
 Lines starting with ``#`` are comments (PubMed never writes them; a hand-kept file may say where its
-records come from). A record without a title is an error and is not loaded; a line that is neither ``TAG - value`` nor a
+records come from). A record without a title is loaded with a warning; a line that is neither ``TAG - value`` nor a
 continuation, and a value of the wrong shape, are warnings: the line or field is left out.
 """
 
@@ -57,7 +57,7 @@ ISSN_PREFERENCE = ("Linking", "Print")
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read MEDLINE text; records without a title and malformed lines become LoadErrors, the rest records."""
+    """Read MEDLINE text; malformed lines become LoadErrors, the rest records."""
     return finish(drafts(text, label), label)
 
 
@@ -112,6 +112,8 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
         "\n".join(text for _, text in lines),
         [(n, f"line is not 'TAG - value' nor a continuation, ignored: {text.strip()!r}") for n, text in malformed],
     )
+    if not fields:
+        draft.failure, draft.makes_key = "no 'TAG - value' line: not a MEDLINE record; nothing was read", False
     full_names: list[Person] = []
     short_names: list[Person] = []
     issns: list[str] = []
@@ -152,9 +154,6 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
             setattr(record, field.attribute, parsed(NORMALISERS[field.shape], tag, field_line, value))
     record.authors = full_names if any(tag == "FAU" for tag, _, _ in fields) else short_names
     record.issn = _issn(issns)
-    if not record.title:
-        which = f"record PMID {record.pmid}" if record.pmid else "record"
-        draft.failure = f"{which} has no title (TI); it was not loaded"
     return draft
 
 

@@ -165,7 +165,7 @@ def _tag(line: str) -> str | None:
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read RIS text; text outside any entry and entries without a title are errors, the rest records."""
+    """Read RIS text; text outside any entry is an error, the rest records."""
     found = drafts(text, label)
     if found is None:
         lines = text.splitlines()
@@ -403,7 +403,9 @@ class _Writer(rispy.RisWriter):
 def reference(study: TaggedStudy) -> dict:
     """One study as a rispy reference (keys are rispy's names for RIS tags)."""
     r = study.record
-    ref = {"type_of_reference": RIS_TYPES.get(r.entry_type, "GEN"), "id": citation_key(r.key), "title": r.title}
+    ref = {"type_of_reference": RIS_TYPES.get(r.entry_type, "GEN"), "id": citation_key(r.key)}
+    if r.title:
+        ref["title"] = r.title
     ref["authors"] = [
         ", ".join(part for part in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if part)
         for p in r.authors
