@@ -223,7 +223,8 @@ def _titles_verdict(a: Entry, b: Entry) -> str:
 
 
 def _match_titles(studies: _Studies, doubts: list[Doubt]) -> None:
-    """Join entries of one title, year and first author that no mark tells apart; tell of those left apart."""
+    """Join entries of one title, year and first author that no mark or identifier tells apart; tell of those
+    only marks keep apart."""
     entries = studies.entries
     bucket: dict[tuple, list[int]] = {}
     for i, entry in enumerate(entries):
@@ -251,13 +252,14 @@ def _match_titles(studies: _Studies, doubts: list[Doubt]) -> None:
         for j in started:
             if studies.root(i) == studies.root(j):
                 break
+            if not studies.can_join(j, i):  # their DOIs or PMIDs differ: different items, nothing to tell
+                continue
             differences = _differences(studies.summary(i)[2], studies.summary(j)[2])
-            if not differences and studies.join(j, i):
+            if not differences:
+                studies.join(j, i)
                 break
             if apart is None:
-                apart = Doubt(
-                    entry, entries[j], "near", "" if differences else "their DOIs or PMIDs differ", differences
-                )
+                apart = Doubt(entry, entries[j], "near", "", differences)
         else:
             if apart is not None:
                 doubts.append(apart)
@@ -289,8 +291,13 @@ def _differences(a: tuple | None, b: tuple | None) -> list[tuple[str, str, str]]
 
 
 def _number(value: str | None) -> str:
-    """A volume, issue or page as compared: "03" and "3" are one."""
-    return fold(value).lstrip("0") if value else ""
+    """A volume, issue or page as compared: "03", "3" and "Vol. 3" are one."""
+    if not value:
+        return ""
+    return value.lstrip("0") if value.isdigit() else _LABEL.sub("", fold(value)).lstrip("0")
+
+
+_LABEL = re.compile(r"^(?:vol|volume|no|nr|num|number|issue|iss|pp|p|pages?)\b ?")
 
 
 STOP_WORDS = frozenset("of the and for in on a an de la le der und fur".split())

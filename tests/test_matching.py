@@ -3,6 +3,9 @@ never joins items that volume, issue, pages or journal tell apart, nor anonymous
 identifier that joins two titles is a warning naming both places, and one that joins two different papers
 (title and first author differ) joins nothing."""
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -205,3 +208,26 @@ def test_titles_that_differ_only_in_case_punctuation_latex_or_a_subtitle_merge_w
     summary = loader.load(tmp_path / "e.db", [a, b])
     assert summary.studies == 2 and summary.merged == 2
     assert not [e for e in summary.errors if "same DOI" in e.message or "same PMID" in e.message]
+
+
+def test_matching_benchmark_counts():
+    """scripts/bench_matching.py runs, and its worst shapes give the studies and warnings they should."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bench_matching.py"
+    done = subprocess.run([sys.executable, str(script), "40"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    counts = {
+        (line.split()[0], int(line.split()[1])): [
+            int(n) for n in re.findall(r"(\d+) (?:studies|warnings|possible)", line)
+        ]
+        for line in done.stdout.splitlines()
+    }
+    assert counts == {
+        ("calendar", 40): [40, 0, 0],  # every issue differs
+        ("calendar", 120): [120, 0, 0],
+        ("volumes", 40): [40, 0, 39],  # each told as a possible duplicate of the first
+        ("volumes", 120): [120, 0, 119],
+        ("one-doi", 40): [40, 39, 0],  # each told it shares the first one's DOI
+        ("one-doi", 120): [120, 119, 0],
+        ("different", 40): [40, 0, 0],
+        ("different", 120): [120, 0, 0],
+    }
