@@ -3,7 +3,7 @@ their first authors (or years) differ: then the identifier is wrong in one of th
 Entries with no identifier in common are one study when their title, year and first author match and
 nothing else tells them apart (volume, issue, first page or journal, where both give one), except items
 that recur under one title (by "Anonymous", or titled "Calendar", "Index of advertisers", ...), which only
-an identifier merges. What is doubtful is told with both places: an identifier that joins two titles, and
+an identifier merges; a key given in two files names one reference. What is doubtful is told with both places: an identifier that joins two titles, and
 same-title entries left apart ("possible duplicate")."""
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def clusters(entries: list[Entry]) -> tuple[list[list[tuple[Entry, str]]], list[
     """The studies the entries (in load order) make, in first-entry order, each entry with what matched it
     ("first" for the one that comes first), and the doubts. Entries with one value of an identifier, or
     one title, year and author, are kept in buckets of the first entry of each study they started
-    (at most SCAN_LIMIT of a title), so that matching takes time in proportion to the entries."""
+    (at most SCAN_LIMIT of a bucket), so that matching takes time in proportion to the entries."""
     studies = _Studies(entries)
     doubts: list[Doubt] = []
     for name in ("doi", "pmid"):
@@ -179,9 +179,10 @@ def clusters(entries: list[Entry]) -> tuple[list[list[tuple[Entry, str]]], list[
         for i in range(len(entries))
         if studies.parent[i] == i
     ]
-    seen: set = set()  # a pair that shares a DOI and a PMID is told of once
-    unique = [d for d in doubts if not ((id(d.entry), id(d.other)) in seen or seen.add((id(d.entry), id(d.other))))]
-    return found, unique
+    once: dict[tuple[int, int], Doubt] = {}  # a pair that shares a DOI and a PMID is told of once
+    for doubt in doubts:
+        once.setdefault((id(doubt.entry), id(doubt.other)), doubt)
+    return found, list(once.values())
 
 
 def _match_identifier(studies: _Studies, name: str, doubts: list[Doubt]) -> None:
@@ -217,20 +218,27 @@ def _titles_verdict(a: Entry, b: Entry) -> str:
     (another title, but the same first author and year, give or take a year), or "different" items."""
     if a.heading is None or b.heading is None or a.heading == b.heading:
         return "same"
+    if a.key == b.key and not (a.key_made or b.key_made):  # one reference, given one key in two files
+        return "retitled"
     if (a.author and b.author and a.author != b.author) or (a.year and b.year and abs(a.year - b.year) > 1):
         return "different"
     return "retitled"
 
 
 def _match_titles(studies: _Studies, doubts: list[Doubt]) -> None:
-    """Join entries of one title, year and first author that no mark or identifier tells apart; tell of those
-    only marks keep apart."""
+    """Join entries of one title, year and first author that no mark or identifier tells apart, or that have
+    one key; tell of those only marks keep apart."""
     entries = studies.entries
     bucket: dict[tuple, list[int]] = {}
+    given: dict[str, int] = {}  # the first entry of each key given in a file
     for i, entry in enumerate(entries):
         identity = entry.identity
         if identity is None:
             continue
+        if not entry.key_made:  # one reference copied into two files, the volume since corrected in one
+            j = given.setdefault(entry.key, i)
+            if j != i and entries[j].identity == identity and studies.join(j, i):
+                continue
         started = bucket.setdefault(identity, [])
         if started and entry.recurring:  # a recurring title: told of only where nothing tells it apart
             first = started[0]

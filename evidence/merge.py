@@ -113,8 +113,9 @@ def plan(entries: list[Entry], read_back: Callable, read_now: set[str] | None = 
         owner[name.key] = name
         kept.append(index)
     told = [d for d in doubts if d.kind != "near"]
-    records = iter(read_back([e.place for d in told for e in (d.entry, d.other)]))
-    errors += [doubt_warning(d, (next(records).title, next(records).title), read_now) for d in told]
+    records = read_back([e.place for d in told for e in (d.entry, d.other)])
+    pairs = zip(records[0::2], records[1::2])
+    errors += [doubt_warning(d, (here.title, there.title), read_now) for d, (here, there) in zip(told, pairs)]
     near = [doubt_warning(d, None, read_now) for d in doubts if d.kind == "near"]
     return Plan([studies[i] for i in sorted(kept)], [e for e in errors if e], [e for e in near if e])
 

@@ -231,3 +231,35 @@ def test_matching_benchmark_counts():
         ("different", 40): [40, 0, 0],
         ("different", 120): [120, 0, 0],
     }
+
+
+def test_one_key_in_two_files_is_one_reference_whatever_its_volume_or_running_title(tmp_path):
+    old = write(
+        tmp_path / "old.bib",
+        "@article{irnich2001, title={Acupuncture for chronic neck pain}, author={Irnich, D.}, year={2001},"
+        " journal={BMJ}, volume={332}}\n"
+        "@article{cal-2, author={Anonymous}, title={Calendar}, journal={TUGboat}, year={1998}, number={2}}\n",
+    )
+    new = write(
+        tmp_path / "new.bib",
+        "@article{irnich2001, title={Acupuncture for chronic neck pain}, author={Irnich, D.}, year={2001},"
+        " journal={BMJ}, volume={322}}\n"
+        "@article{cal-1, author={Anonymous}, title={Calendar}, journal={TUGboat}, year={1998}, number={1}}\n"
+        "@article{cal-2, author={Anonymous}, title={Calendar}, journal={TUGboat}, year={1998}, number={2}}\n",
+    )
+    summary = loader.load(tmp_path / "e.db", [old, new])
+    assert summary.error_count == 0 and summary.merged == 2
+    assert set(stored(tmp_path / "e.db")) == {"irnich2001", "cal-1", "cal-2"}
+    lines = check_lines(old, new)
+    assert "new.bib:1 [irnich2001]: warning: volume differs: '322' here, '332' at old.bib:1 (kept)" in lines
+    assert not [line for line in lines if "possible duplicate" in line]
+
+
+def test_one_key_and_one_doi_in_two_files_is_one_reference_even_with_another_title_and_author(tmp_path):
+    a = write(tmp_path / "a.bib", "@article{k, title={Needling}, author={Doe, J.}, year={2001}, doi={10.1000/k}}\n")
+    b = write(tmp_path / "b.bib", "@article{k, title={Cupping}, author={Roe, R.}, year={2001}, doi={10.1000/k}}\n")
+    summary = loader.load(tmp_path / "e.db", [a, b])
+    assert summary.error_count == 0 and summary.studies == 1
+    assert [e.message.split(" (")[0] for e in summary.errors if "same DOI" in e.message] == [
+        "same DOI as a.bib:1 [k], with another title"
+    ]
