@@ -53,21 +53,25 @@ class Entry:
         return f"{self.file}:{self.line} [{self.key}]"
 
 
-# Authors who are no one in particular, and titles a journal reuses every issue (after matching_form).
+# Authors who are no one in particular, and titles a journal reuses issue after issue (compared folded).
 ANONYMOUS = frozenset(
-    {"anonymous", "anon", "anonym", "anonymus", "no author", "no authors listed", "unknown", "n n", "nn", "the editors"}
-)
+    fold(name) for name in ("Anonymous", "Anon.", "Anonym", "Anonymus", "No author", "[No authors listed]", "Unknown")
+) | {"n n", "nn", "the editors"}
 RECURRING_TITLES = frozenset(
-    {
-        "abstracts", "acknowledgements", "acknowledgement of reviewers", "advertisers index", "announcements",
-        "author index", "back matter", "book reviews", "calendar", "calendar of events", "contents", "correction",
-        "corrections", "correspondence", "corrigendum", "cover", "editorial", "editorial board", "editors note",
-        "erratum", "errata", "foreword", "front matter", "guide for authors", "in this issue", "index",
-        "index of advertisers", "information for authors", "instructions for authors", "introduction",
-        "issue information", "letter to the editor", "letters", "letters to the editor", "masthead", "meetings",
-        "news", "notices", "obituary", "preface", "reply", "reviewers", "subject index", "table of contents",
-        "upcoming events",
-    }
+    fold(title)
+    for title in (
+        "Abstracts", "Acknowledgements", "Acknowledgment", "Acknowledgement of reviewers", "Addendum",
+        "Advertisers' index", "Agenda", "Announcements", "Author index", "Author's reply", "Authors' reply",
+        "Back matter", "Book reviews", "Books received", "Calendar", "Calendar of events", "Classified advertising",
+        "Contents", "Contents of volume", "Correction", "Corrections", "Correspondence", "Corrigendum",
+        "Cover", "Cumulative index", "Editorial", "Editorial board", "Editorial note", "Editor's note", "Erratum",
+        "Errata", "Foreword", "Forthcoming events", "Forthcoming papers", "Front matter", "Guide for authors",
+        "In memoriam", "In this issue", "Index", "Index of advertisers", "Information for authors",
+        "Instructions for authors", "Introduction", "Issue information", "Letter to the editor", "Letters",
+        "Letters to the editor", "List of reviewers", "Masthead", "Meetings", "Name index", "News", "Notices",
+        "Obituary", "Preface", "Publisher's note", "Reply", "Reviewers", "Subject index", "Table of contents",
+        "Title page", "Upcoming events", "Volume contents", "Volume index",
+    )
 )  # fmt: skip
 MARKS = ("volume", "issue", "pages", "journal")
 # How many items of one title, year and author a new entry is compared with: a title that recurs more
