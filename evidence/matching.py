@@ -145,7 +145,17 @@ class _Studies:
         entry = self.entries[i]
         return self.joined.get(i) or ({entry.doi} - {None}, {entry.pmid} - {None}, entry.marks)
 
+    def marks(self, i: int) -> tuple | None:
+        """The marks of the study of entry ``i``: of its first entry, each filled in by the others."""
+        i = self.root(i)
+        joined = self.joined.get(i)
+        return joined[2] if joined else self.entries[i].marks
+
     def can_join(self, i: int, j: int) -> bool:
+        i, j = self.root(i), self.root(j)
+        if i not in self.joined and j not in self.joined:  # most studies are one entry: no sets to make
+            a, b = self.entries[i], self.entries[j]
+            return (not (a.doi and b.doi) or a.doi == b.doi) and (not (a.pmid and b.pmid) or a.pmid == b.pmid)
         (dois_a, pmids_a, _), (dois_b, pmids_b, _) = self.summary(i), self.summary(j)
         return len(dois_a | dois_b) <= 1 and len(pmids_a | pmids_b) <= 1
 
@@ -249,7 +259,7 @@ def _match_titles(studies: _Studies, doubts: list[Doubt]) -> None:
             if (
                 studies.root(first) != studies.root(i)
                 and studies.can_join(first, i)
-                and not _differences(studies.summary(i)[2], studies.summary(first)[2])
+                and not _differences(studies.marks(i), studies.marks(first))
             ):
                 doubts.append(
                     Doubt(
@@ -266,7 +276,7 @@ def _match_titles(studies: _Studies, doubts: list[Doubt]) -> None:
                 break
             if not studies.can_join(j, i):  # their DOIs or PMIDs differ: different items, nothing to tell
                 continue
-            differences = _differences(studies.summary(i)[2], studies.summary(j)[2])
+            differences = _differences(studies.marks(i), studies.marks(j))
             if not differences:
                 studies.join(j, i)
                 break
@@ -292,12 +302,11 @@ def _matched_on(entry: Entry, first: Entry) -> str:
 
 def _differences(a: tuple | None, b: tuple | None) -> list[tuple[str, str, str]]:
     """The marks two items both have and give differently: (name, value of a, value of b)."""
-    if a is None or b is None:
+    if a is None or b is None or a == b:
         return []
     found = []
     for name, x, y in zip(MARKS, a, b):
-        same = _same_container(x, y) if name == "journal" else _number(x) == _number(y)
-        if x and y and not same:
+        if x and y and x != y and not (_same_container(x, y) if name == "journal" else _number(x) == _number(y)):
             found.append((name, x, y))
     return found
 
