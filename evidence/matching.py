@@ -32,7 +32,7 @@ class Entry:
     heading: bytes | None  # a digest of the title, normalised (matching_form)
     year: int | None
     author: str | None  # the first author's family name, normalised
-    marks: tuple | None  # volume, issue, first page, journal (or booktitle); None when it has none
+    marks: str | None  # volume, issue, first page, journal (or booktitle), joined by SEPARATOR; None: none
     recurring: bool  # by "Anonymous" or with a title that recurs issue after issue: merged only by identifier
     tagged: bool  # the record has curated tags
     place: object  # where the record was kept (evidence.fast.spool)
@@ -74,6 +74,7 @@ RECURRING_TITLES = frozenset(
     )
 )  # fmt: skip
 MARKS = ("volume", "issue", "pages", "journal")
+SEPARATOR = "\x1f"  # between an entry's marks
 # How many items of one title, year and author a new entry is compared with: a title that recurs more
 # often than this is an anonymous series, and the comparisons stay in proportion to the entries.
 SCAN_LIMIT = 16
@@ -91,7 +92,7 @@ def describe(record: StudyRecord, place: object) -> Entry:
     author = matching_form(record.authors[0].family) if record.authors else ""
     container = record.journal or extra_text(record, "booktitle")
     first_page = record.pages.split("-")[0] if record.pages else None
-    marks = (record.volume, record.issue, first_page, container)
+    marks = (record.volume or "", record.issue or "", first_page or "", container or "")
     return Entry(
         record.key,
         record.source_file,
@@ -102,7 +103,7 @@ def describe(record: StudyRecord, place: object) -> Entry:
         hashlib.blake2b(title.encode(), digest_size=12).digest() if title else None,
         record.year,
         author or None,
-        marks if any(marks) else None,
+        SEPARATOR.join(marks) if any(marks) else None,  # one string: a large load holds many
         author in ANONYMOUS or title in RECURRING_TITLES,
         bool(record.tags),
         place,
@@ -143,13 +144,13 @@ class _Studies:
         """The DOIs, PMIDs and marks of the study of entry ``i``."""
         i = self.root(i)
         entry = self.entries[i]
-        return self.joined.get(i) or ({entry.doi} - {None}, {entry.pmid} - {None}, entry.marks)
+        return self.joined.get(i) or ({entry.doi} - {None}, {entry.pmid} - {None}, _split(entry.marks))
 
     def marks(self, i: int) -> tuple | None:
         """The marks of the study of entry ``i``: of its first entry, each filled in by the others."""
         i = self.root(i)
         joined = self.joined.get(i)
-        return joined[2] if joined else self.entries[i].marks
+        return joined[2] if joined else _split(self.entries[i].marks)
 
     def can_join(self, i: int, j: int) -> bool:
         i, j = self.root(i), self.root(j)
@@ -298,6 +299,10 @@ def _matched_on(entry: Entry, first: Entry) -> str:
     if entry.identity and entry.identity == first.identity:
         return "title-year-author"
     return "doi" if entry.doi else "pmid" if entry.pmid else "title-year-author"  # through another entry
+
+
+def _split(marks: str | None) -> tuple | None:
+    return tuple(marks.split(SEPARATOR)) if marks else None
 
 
 def _differences(a: tuple | None, b: tuple | None) -> list[tuple[str, str, str]]:
