@@ -242,10 +242,11 @@ def _titles_verdict(a: Entry, b: Entry) -> str:
 
 def _match_titles(studies: _Studies, doubts: list[Doubt]) -> None:
     """Join entries of one title, year and first author that no mark or identifier tells apart, or that have
-    one key; tell of those only marks keep apart."""
+    one key; tell of two that only marks keep apart (three or more are a series, a column of each issue)."""
     entries = studies.entries
     bucket: dict[tuple, list[int]] = {}
     given: dict[str, int] = {}  # the first entry of each key given in a file
+    apart_of: list[tuple[Doubt, list[int]]] = []  # entries kept apart by their marks, and their bucket
     for i, entry in enumerate(entries):
         identity = entry.identity
         if identity is None:
@@ -272,7 +273,7 @@ def _match_titles(studies: _Studies, doubts: list[Doubt]) -> None:
                 )
             continue
         apart = None
-        for j in started:
+        for j in started:  # the first entry of each study of this title, year and author
             if studies.root(i) == studies.root(j):
                 break
             if not studies.can_join(j, i):  # their DOIs or PMIDs differ: different items, nothing to tell
@@ -285,9 +286,10 @@ def _match_titles(studies: _Studies, doubts: list[Doubt]) -> None:
                 apart = Doubt(entry, entries[j], "near", "", differences)
         else:
             if apart is not None:
-                doubts.append(apart)
+                apart_of.append((apart, started))
             if len(started) < SCAN_LIMIT:
                 started.append(i)
+    doubts += [doubt for doubt, started in apart_of if len(started) == 2]  # three or more: a series
 
 
 def _matched_on(entry: Entry, first: Entry) -> str:
