@@ -3,8 +3,8 @@ their first authors (or years) differ: then the identifier is wrong in one of th
 Entries with no identifier in common are one study when their title, year and first author match and
 nothing else tells them apart (volume, issue, first page or journal, where both give one), except items
 that recur under one title (by "Anonymous", or titled "Calendar", "Index of advertisers", ...), which only
-an identifier merges; a key given in two files names one reference. What is doubtful is told with both places: an identifier that joins two titles, and
-same-title entries left apart ("possible duplicate")."""
+an identifier merges; a key given in two files names one reference. What is doubtful is told with both
+places: an identifier that joins two titles, and two same-title entries left apart ("possible duplicate")."""
 
 from __future__ import annotations
 
