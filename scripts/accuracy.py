@@ -12,7 +12,6 @@ from evidence.tagging.tagger import conditions_by_rule, design_by_rule
 from evidence.tagging.vocabulary import Vocabulary
 from evidence.yamlsource import YamlProblem, load_with_lines
 
-
 NO_DESIGN = "none"  # a design label: no design of the vocabulary fits the record
 
 
@@ -171,7 +170,10 @@ def labelled_by_file(path: Path, vocab: Vocabulary) -> list[Labelled]:
         design, conditions = entry.get("design"), entry.get("conditions")
         problems += [
             vocab.unknown_message(kind, term)
-            for kind, terms in (("designs", [design] if design and design != NO_DESIGN else []), ("conditions", conditions or []))
+            for kind, terms in (
+                ("designs", [design] if design and design != NO_DESIGN else []),
+                ("conditions", conditions or []),
+            )
             for term in terms
             if not vocab.known(kind, term)
         ]

@@ -103,6 +103,8 @@ def _design(reading: _Reading) -> Tag | None:
     labels = {designs[m.term].get("mesh_label") for m in found} - {None}
     narrowing = {term for label in labels for term in rules.designs_labelled[label]}
     found += rules.designs_described.matches(reading.abstract, narrowing if found else None)
+    named = {m.term for m in found}
+    found = [m for m in found if not named & set(designs[m.term]["yields_to"])]
     if not found:
         return None
     return min(found, key=lambda m: designs[m.term]["precedence"]).tag("design")
@@ -110,14 +112,16 @@ def _design(reading: _Reading) -> Tag | None:
 
 def _conditions(reading: _Reading) -> list[Tag]:
     """See ``conditions_by_rule``."""
-    rules = reading.rules
+    rules, record = reading.rules, reading.record
     found = _most_specific(
-        _conditions_in_headings(rules.condition_headings, reading.record.mesh_headings)
+        _conditions_in_headings(rules.condition_headings, record.mesh_headings, record.mesh_major)
         + rules.condition_names.matches(reading.front),
         rules,
     )
     narrower = {term for match in found for term in rules.narrower[match.term]}
-    found += rules.condition_names.matches(reading.abstract, narrower if found else None)
+    if narrower:
+        found += rules.condition_names.matches(reading.abstract, narrower)
+    found += rules.condition_names.matches(reading.aims)
     return [match.tag("condition") for match in _most_specific(found, rules)]
 
 
@@ -151,13 +155,16 @@ def _indexed(indexing: _Indexing, where: str, indexed: list[str]) -> list[_Match
     ]
 
 
-def _conditions_in_headings(indexing: _Indexing, mesh_headings: list[str]) -> list[_Match]:
-    """Conditions whose MeSH headings (one descriptor, or several that must all be present) the record has."""
+def _conditions_in_headings(indexing: _Indexing, mesh_headings: list[str], mesh_major: list[str]) -> list[_Match]:
+    """Conditions whose MeSH headings (one descriptor, or several that must all be present) the record has; of
+    a record that marks its major topics, only those of which one is a major topic (a heading such as
+    Back Pain/etiology, not starred, is a symptom the patients had, not what the study is about)."""
     given = {name.casefold() for name in mesh_headings}
+    major = {name.casefold() for name in mesh_major} or given
     matches = []
-    for term, headings in indexing.terms_listing(given):
+    for term, headings in indexing.terms_listing(major):
         for names in headings:
-            if all(name.casefold() in given for name in names):
+            if all(name.casefold() in given for name in names) and any(name.casefold() in major for name in names):
                 matches.append(_Match(term, "mesh", " + ".join(names)))
                 break
     return matches
@@ -263,6 +270,13 @@ class _RuleSet:
 
 
 _AS_TOPIC = re.compile(r"\bas topic\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_AIM = re.compile(
+    r"\b(aims?|aimed|objectives?|purposes?|goals?|hypothes[ie]s|hypothesi[sz]ed)\b"
+    r"|\bto (evaluate|assess|investigate|examine|compare|determine|explore|test)\b"
+    r"|\bwe (evaluated|assessed|investigated|examined|compared|tested)\b",
+    re.IGNORECASE,
+)
 
 
 class _Reading:
@@ -284,6 +298,15 @@ class _Reading:
     @cached_property
     def abstract(self) -> list[_Text]:
         return [_Text("abstract", self.record.abstract or "", self.rules.abstract_clues)]
+
+    @cached_property
+    def aims(self) -> list[_Text]:
+        """The abstract's sentences that state what the study is for ("The aim of this study was to evaluate
+        ...", "OBJECTIVE: To compare ..."): a condition named there is its subject, one named elsewhere may
+        be a symptom, a comorbidity or an outcome."""
+        sentences = _SENTENCE_END.split(self.record.abstract or "")
+        aims = " ".join(sentence for sentence in sentences if _AIM.search(sentence))
+        return [_Text("aim", aims, self.rules.abstract_clues)]
 
 
 class _Text:
