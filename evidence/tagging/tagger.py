@@ -65,14 +65,17 @@ def tag_study(
 
 def design_by_rule(record: StudyRecord, vocab: Vocabulary) -> Tag | None:
     """The design the record's publication types, MeSH headings, title or keywords name, or failing those
-    its abstract; of several, the lowest ``precedence`` in designs.yaml. Abstract wording also counts when
-    it narrows a design found first to one with the same MeSH publication type (meta-analysis -> IPD)."""
+    its abstract; of several, the lowest ``precedence`` in designs.yaml, leaving out those that yield to
+    another one found (``yields_to``: a review reporting its own case is a case report). Abstract wording
+    also counts when it narrows a design found first to one with the same MeSH publication type
+    (meta-analysis -> IPD, Case Reports -> case series)."""
     return _design(_Reading(record, vocab))
 
 
 def conditions_by_rule(record: StudyRecord, vocab: Vocabulary) -> list[Tag]:
-    """Conditions the record's MeSH headings, or a label or synonym in its title or keywords, name; those its
-    abstract names only when there were none, or when narrower than one found. Only the most specific are kept."""
+    """Conditions the record's MeSH headings (its major topics, where it marks them), or a label or synonym in
+    its title or keywords, name; those its abstract names only when narrower than one found, or named in a
+    sentence stating the study's aim. Only the most specific are kept."""
     return _conditions(_Reading(record, vocab))
 
 
@@ -119,9 +122,10 @@ def _conditions(reading: _Reading) -> list[Tag]:
         rules,
     )
     narrower = {term for match in found for term in rules.narrower[match.term]}
-    if narrower:
-        found += rules.condition_names.matches(reading.abstract, narrower)
-    found += rules.condition_names.matches(reading.aims)
+    in_abstract = rules.condition_names.matches(reading.abstract) if record.abstract else []
+    found += [match for match in in_abstract if match.term in narrower]
+    if in_abstract:  # only then look for the sentences that state an aim
+        found += rules.condition_names.matches(reading.aims, {match.term for match in in_abstract})
     return [match.tag("condition") for match in _most_specific(found, rules)]
 
 
@@ -270,11 +274,10 @@ class _RuleSet:
 
 
 _AS_TOPIC = re.compile(r"\bas topic\b", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _AIM = re.compile(
-    r"\b(aims?|aimed|objectives?|purposes?|goals?|hypothes[ie]s|hypothesi[sz]ed)\b"
-    r"|\bto (evaluate|assess|investigate|examine|compare|determine|explore|test)\b"
-    r"|\bwe (evaluated|assessed|investigated|examined|compared|tested)\b",
+    r"(?<!\w)(?:aims?|aimed|objectives?|purposes?|goals?|hypothes[ie]s|hypothesi[sz]ed"  # (?<!\w), not \b: faster
+    r"|to (?:evaluate|assess|investigate|examine|compare|determine|explore|test)"
+    r"|we (?:evaluated|assessed|investigated|examined|compared|tested))\b",
     re.IGNORECASE,
 )
 
@@ -304,9 +307,14 @@ class _Reading:
         """The abstract's sentences that state what the study is for ("The aim of this study was to evaluate
         ...", "OBJECTIVE: To compare ..."): a condition named there is its subject, one named elsewhere may
         be a symptom, a comorbidity or an outcome."""
-        sentences = _SENTENCE_END.split(self.record.abstract or "")
-        aims = " ".join(sentence for sentence in sentences if _AIM.search(sentence))
-        return [_Text("aim", aims, self.rules.abstract_clues)]
+        abstract, aims, end = self.record.abstract or "", [], 0
+        for match in _AIM.finditer(abstract):
+            if match.start() >= end:  # not in the sentence last taken
+                start = abstract.rfind(". ", 0, match.start()) + 1
+                end = abstract.find(". ", match.end())
+                end = len(abstract) if end < 0 else end
+                aims.append(abstract[start:end])
+        return [_Text("aim", " ".join(aims), self.rules.abstract_clues)]
 
 
 class _Text:
