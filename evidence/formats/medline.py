@@ -17,7 +17,8 @@ line above with one space. What is read, and the choices made where MEDLINE allo
   else the first given.
 - ``PT`` publication types and ``MH`` MeSH descriptors (without qualifiers or the star of a major
   topic), in order without repeats; the descriptors starred, themselves or in a qualifier (PubMed's
-  major topics), also in ``mesh_major``, which the tagger reads and the store does not keep; ``OT`` other terms are keywords (``condition:...`` ones curated tags).
+  major topics), also in ``mesh_major``, which the tagger reads and the store does not keep. ``OT``
+  other terms are keywords (``condition:...`` ones curated tags).
 - Every record is an ``article``: MEDLINE indexes journal articles. The citation key is made from the
   first author and year (MEDLINE has none). Tags not listed here (``OWN``, ``STAT``, ``AD``, ...) are
   bookkeeping or affiliations and are not kept.
