@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from evidence import loader
 from evidence.formats import read_file
+from evidence.records import StudyRecord
 from evidence.tagging.tagger import conditions_by_rule, design_by_rule
 from evidence.tagging.vocabulary import VocabularyError, load_vocabulary
 
@@ -204,3 +205,20 @@ def test_a_design_must_yield_to_known_designs(tmp_path):
     )
     with pytest.raises(VocabularyError, match="'narrative-review' yields to unknown design 'case-reprot'"):
         load_vocabulary(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "title, publication_types, design",
+    [
+        # reviews of published cases stay reviews; the authors' own cases are a case series
+        ("Spinal infections after acupuncture: a review of 25 case reports", ["Review"], "narrative-review"),
+        ("Adverse events of acupuncture: a systematic review of 42 case reports", ["Review"], "systematic-review"),
+        ("Pneumothorax after acupuncture: 3 case reports", ["Case Reports"], "case-series"),
+        ("Pneumothorax after acupuncture: case report and review of the literature", ["Review"], "case-report"),
+        ("Mouse bite fever in a child", [], None),
+    ],
+)
+def test_own_cases_and_published_cases(vocab, title, publication_types, design):
+    record = StudyRecord(key="k", source_file="t.nbib", source_line=1, title=title, publication_types=publication_types)
+    tag = design_by_rule(record, vocab)
+    assert (tag.value if tag else None) == design
