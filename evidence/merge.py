@@ -165,6 +165,7 @@ def _combine(cluster: list[tuple[Source, str]]) -> MergedStudy:
         authors=list(authors_source.record.authors),
         more_authors=authors_source.record.more_authors,
         tags=_union(s.record.tags for s in sources),
+        mesh_major=_union(s.record.mesh_major for s in sources),
         extra={k: v for s in reversed(sources) for k, v in s.record.extra.items()},
         **{name: _union(getattr(s.record, name) for s in sources) for name in LIST_FIELDS},
     )

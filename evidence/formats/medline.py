@@ -16,7 +16,9 @@ line above with one space. What is read, and the choices made where MEDLINE allo
 - ``IS``: the ``(Linking)`` ISSN (ISSN-L, one per journal whatever the medium), else ``(Print)``,
   else the first given.
 - ``PT`` publication types and ``MH`` MeSH descriptors (without qualifiers or the star of a major
-  topic), in order without repeats; ``OT`` other terms are keywords (``condition:...`` ones curated tags).
+  topic), in order without repeats; the descriptors starred, themselves or in a qualifier (PubMed's
+  major topics), also in ``mesh_major``, which the tagger reads and the store does not keep. ``OT``
+  other terms are keywords (``condition:...`` ones curated tags).
 - Every record is an ``article``: MEDLINE indexes journal articles. The citation key is made from the
   first author and year (MEDLINE has none). Tags not listed here (``OWN``, ``STAT``, ``AD``, ...) are
   bookkeeping or affiliations and are not kept.
@@ -147,6 +149,8 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
             descriptor = value.split("/")[0].lstrip("*").strip()
             if descriptor not in record.mesh_headings:
                 record.mesh_headings.append(descriptor)
+            if "*" in value and descriptor not in record.mesh_major:
+                record.mesh_major.append(descriptor)
         elif tag == "OT":
             add_keywords(record, [value], f"{label}:{field_line}")
         elif tag in TABLE_TAGS:
