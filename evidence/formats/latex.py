@@ -69,27 +69,56 @@ _latex_macros.add_context_category(
         *(MacroTextSpec(name, discard=False) for name in FONT_AND_BOX_COMMANDS),
     ],
 )
-_latex = LatexNodes2Text(latex_context=_latex_macros)
+# Commands whose argument is a length, not text: left out with it, without a note.
+SPACING_COMMANDS = {"hspace", "vspace", "hskip", "vskip", "kern", "phantom", "hphantom", "vphantom"}
+
+
+class _Decoder(LatexNodes2Text):
+    """pylatexenc's LaTeX to text, noting in ``noted`` each command it does not know (left out, its argument
+    kept as text) and each it leaves out with an argument that has text."""
+
+    noted: list[str]
+
+    def macro_node_to_text(self, node) -> str:
+        spec = self.latex_context.get_macro_spec(node.macroname)
+        if spec is None:
+            self.noted.append(f"unknown LaTeX command \\{node.macroname} left out (its argument kept as text)")
+        elif spec.discard and node.macroname not in SPACING_COMMANDS and node.nodeargd and node.nodeargd.argnlist:
+            dropped = self.nodelist_to_text([n for n in node.nodeargd.argnlist if n]).strip()
+            if dropped:
+                self.noted.append(f"LaTeX command \\{node.macroname} left out with its text '{dropped}'")
+        return super().macro_node_to_text(node)
+
+
+_latex = _Decoder(latex_context=_latex_macros)
 logging.getLogger("pylatexenc.latex2text").setLevel(logging.CRITICAL)  # a macro it cannot fill in stays as written
 
 
-# Values whose LaTeX pylatexenc could not decode since the list was last emptied: a reader empties it before
-# a field and reports the field if it is not empty after.
-UNDECODED: list[str] = []
+# What decoding found since the list was last emptied (LaTeX that could not be decoded, commands left out): a
+# reader empties it before a field and reports each note after it.
+NOTES: list[str] = []
+UNDECODED = "its LaTeX could not be decoded (nested too deeply?); kept as written"
 
 
 def decode_latex(value: str) -> str:
     """Unicode text of a BibTeX value, on one line as BibTeX reads it; LaTeX is decoded only where there is some.
-    Short values (names, journals, keywords), which repeat, are decoded once. A value pylatexenc cannot
-    decode is kept as written (on one line) and added to ``UNDECODED``."""
+    What could not be decoded is noted in ``NOTES`` (a value pylatexenc cannot decode is kept as written)."""
+    text, notes = decode_noted(value)
+    if notes:
+        NOTES.extend(notes)
+    return text
+
+
+def decode_noted(value: str) -> tuple[str, tuple[str, ...]]:
+    """``decode_latex``'s text and notes, the notes returned rather than added to ``NOTES``. Short values
+    (names, journals, keywords), which repeat, are decoded once."""
     try:
         return _decode_repeated(value) if len(value) <= 200 else _decode(value)
     except Exception:  # pylatexenc on LaTeX nested too deeply (RecursionError, or a TypeError raised from one)
-        UNDECODED.append(value)
-        return " ".join(value.split())
+        return " ".join(value.split()), (UNDECODED,)
 
 
-def _decode(value: str) -> str:
+def _decode(value: str) -> tuple[str, tuple[str, ...]]:
     # No LaTeX: looking for each character on its own is faster than one pattern for them all.
     if (
         "--" not in value
@@ -99,13 +128,14 @@ def _decode(value: str) -> str:
         and "$" not in value
         and "~" not in value
     ):
-        return " ".join(value.split())
+        return " ".join(value.split()), ()
     # Braces and dashes only: what pylatexenc makes of them, faster.
     if "''" not in value and not _NEEDS_PYLATEXENC.search(value):
         return " ".join(
             value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split()
-        )
-    return " ".join(_latex.latex_to_text(value).split())
+        ), ()
+    _latex.noted = []
+    return " ".join(_latex.latex_to_text(value).split()), tuple(dict.fromkeys(_latex.noted))
 
 
 _decode_repeated = lru_cache(maxsize=65536)(_decode)
