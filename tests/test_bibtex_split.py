@@ -169,4 +169,6 @@ def test_names_split_as_bibtexparser_splits_them():
     rng = random.Random(7)
     alphabet = ["a", "n", "d", " ", "{", "}", "\\", "x", "A", "N", "D", "\t", "\n"]
     lists += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16))) for _ in range(20000)]
-    assert [bibtex_names.split_names(value) for value in lists] == [split_multiple_persons_names(value) for value in lists]
+    assert [bibtex_names.split_names(value) for value in lists] == [
+        split_multiple_persons_names(value) for value in lists
+    ]

@@ -81,10 +81,12 @@ class _Decoder(LatexNodes2Text):
 
     def macro_node_to_text(self, node) -> str:
         spec = self.latex_context.get_macro_spec(node.macroname)
+        arguments = [n for n in node.nodeargd.argnlist if n] if node.nodeargd and node.nodeargd.argnlist else []
         if spec is None:
             self.noted.append(f"unknown LaTeX command \\{node.macroname} left out (its argument kept as text)")
-        elif spec.discard and node.macroname not in SPACING_COMMANDS and node.nodeargd and node.nodeargd.argnlist:
-            dropped = self.nodelist_to_text([n for n in node.nodeargd.argnlist if n]).strip()
+            return self.nodelist_to_text(arguments)
+        if spec.discard and arguments and node.macroname not in SPACING_COMMANDS:
+            dropped = self.nodelist_to_text(arguments).strip()
             if dropped:
                 self.noted.append(f"LaTeX command \\{node.macroname} left out with its text '{dropped}'")
         return super().macro_node_to_text(node)
