@@ -142,7 +142,7 @@ def test_pieces_with_strings_given_read_as_bibtexparser_reads_them():
         assert bibtex._WORDS_KEY not in seeds[0].entries_dict
 
 
-def test_names_split_as_bibtexparser_splits_them():
+def test_names_split_as_bibtexparser_splits_them_but_keep_backslashes():
     corpus = (FIXTURES / "tricky.bib").read_text(encoding="utf-8") + EDGES
     lists = re.findall(r"author = \{(.*)\}", corpus) + [
         "a and b",
@@ -169,6 +169,8 @@ def test_names_split_as_bibtexparser_splits_them():
     rng = random.Random(7)
     alphabet = ["a", "n", "d", " ", "{", "}", "\\", "x", "A", "N", "D", "\t", "\n"]
     lists += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16))) for _ in range(20000)]
-    assert [bibtex_names.split_names(value) for value in lists] == [
-        split_multiple_persons_names(value) for value in lists
+    plain = [value for value in lists if "\\" not in value]  # bibtexparser drops a backslash and what follows
+    assert [bibtex_names.split_names(value) for value in plain] == [
+        split_multiple_persons_names(value) for value in plain
     ]
+    assert bibtex_names.split_names("\\'emile Zola and B {\\and} C") == ["\\'emile Zola", "B {\\and} C"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bibtexparser.middlewares.names import InvalidNameError, split_multiple_persons_names
+from bibtexparser.middlewares.names import InvalidNameError
 
 from ..records import Person
 from .latex import NOTES, decode_noted, encode
@@ -38,27 +38,28 @@ def parse_authors(value: str) -> list[Person]:
 
 
 _AND = re.compile(r"([ \t\r\n]+[aA][nN][dD][ \t\r\n]+)")
-# A braced group (three levels deep at most), a backslash escaping the character after it.
-_NAME_GROUP = re.compile(r"\{(?:[^{}\\]|\\.|\{(?:[^{}\\]|\\.|\{(?:[^{}\\]|\\.)*\})*\})*\}", re.DOTALL)
+_AND_OR_BRACE = re.compile(r"[ \t\r\n]+[aA][nN][dD][ \t\r\n]+|[{}]")
 
 
 def split_names(value: str) -> list[str]:
-    """The names of a BibTeX name list as bibtexparser's split_multiple_persons_names gives them (split at
-    "and" between spaces outside braces), found with braced groups masked out; a backslash outside
-    braces, unbalanced or deeper braces are left to bibtexparser's walk through the characters."""
+    """The names of a BibTeX name list, split at "and" between spaces outside braces (as btparse splits it: a
+    backslash is a character like any other, and after a closing brace too many nothing is split)."""
     names = value.strip(" \r\n\t")
     if not names:
         return []
-    if "{" not in names and "}" not in names and "\\" not in names:
+    if "{" not in names and "}" not in names:
         return _AND.split(names)[::2]
-    masked = _NAME_GROUP.sub(lambda group: "x" * len(group.group()), names)
-    if "{" in masked or "}" in masked or "\\" in masked:
-        return split_multiple_persons_names(value)
-    result, at = [], 0
-    for i, part in enumerate(_AND.split(masked)):
-        if i % 2 == 0:
-            result.append(names[at : at + len(part)])
-        at += len(part)
+    result, depth, start = [], 0, 0
+    for match in _AND_OR_BRACE.finditer(names):
+        token = match.group()
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+        elif depth == 0:
+            result.append(names[start : match.start()])
+            start = match.end()
+    result.append(names[start:])
     return result
 
 
@@ -81,7 +82,7 @@ def _person(name: str) -> tuple[Person | None, tuple[str, ...]]:
         parts = _bibtex_parts(" ".join(name.split()))
     family, given, particle, suffix = (_decoded(part, notes) for part in parts)
     if not family:  # a group author, or a single name (biber: a name without family name)
-        family, given, particle, suffix = " ".join(p for p in (particle, given, suffix) if p), "", "", ""
+        family, given, particle, suffix = " ".join(p for p in (given, particle, suffix) if p), "", "", ""
     return (Person(family, given, particle, suffix) if family else None), tuple(notes)
 
 
@@ -196,13 +197,17 @@ _AND_WORD = re.compile(r"(?:^|\s)and(?:\s|$)", re.IGNORECASE)
 @lru_cache(maxsize=1 << 16)  # authors repeat across studies
 def encode_name(p: Person) -> str:
     """One author as "von Last, Jr, First", read back by biber and this reader as the same parts; "" for a
-    name with no text. The family name is braced where its words would be split or read as a particle; a
-    name without a family name is written whole as one (a group author)."""
+    name with no text. The family name is braced where its words would be split or read as a particle. A
+    name without a family name, or whose parts hold commas (biber reads no more than two commas in a name
+    not braced whole), is written whole in one brace group, as a group author: "First von Last Jr"."""
     family, given, particle, suffix = p.family.strip(), p.given.strip(), p.particle.strip(), p.suffix.strip()
-    if not family:
-        family, given, particle, suffix = " ".join(x for x in (particle, given, suffix) if x), "", "", ""
+    separators = bool(given or suffix) + bool(suffix)
+    if not family or (separators or particle) and (family + given + particle + suffix).count(",") + separators > 2:
+        family, given, particle, suffix = " ".join(x for x in (given, particle, family, suffix) if x), "", "", ""
         if not family:
             return ""
+    if family.lower() == "others" and not (given or particle or suffix):  # not "and others" to biber
+        return "{" + family[0] + "}" + family[1:]
     written = _name_part(family, always=" " in family or family[:1].islower())
     if particle:
         written = f"{_name_part(particle)} {written}"

@@ -316,7 +316,7 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
     authors = []
     for p in r.authors:
         if not p.family or not (p.given or p.particle or p.suffix):  # a group author ("World Health Organization")
-            literal = " ".join(part for part in (p.particle, p.given, p.family, p.suffix) if part)
+            literal = " ".join(part for part in (p.given, p.particle, p.family, p.suffix) if part)
             authors.extend([{"literal": literal}] if literal else [])  # a name without family name whole, as one
             continue
         name = {"family": p.family}

@@ -85,7 +85,7 @@ class _Decoder(LatexNodes2Text):
         if spec is None:
             self.noted.append(f"unknown LaTeX command \\{node.macroname} left out (its argument kept as text)")
             return self.nodelist_to_text(arguments)
-        if spec.discard and arguments and node.macroname not in SPACING_COMMANDS:
+        if spec.discard and not spec.simplify_repl and arguments and node.macroname not in SPACING_COMMANDS:
             dropped = self.nodelist_to_text(arguments).strip()
             if dropped:
                 self.noted.append(f"LaTeX command \\{node.macroname} left out with its text '{dropped}'")
@@ -235,8 +235,8 @@ _ASCII_SPECIALS = {
 }
 # Where pylatexenc's choice is read back wrongly: biber and pandoc take {\'\i} as "ı́", not "í".
 _OVERRIDES = {"í": r"{\'i}", "ì": r"{\`i}", "î": r"{\^i}", "ï": r"{\"i}", "\u2013": "--", "\u2014": "---"}
-# The characters encode looks at: specials, hyphens (two in a row) and anything not ASCII.
-_TO_ENCODE = re.compile(r"[\\{}$&%#_~^\-]|[^\x00-\x7f]")
+# The characters encode looks at: specials, hyphens and quotes (two in a row) and anything not ASCII.
+_TO_ENCODE = re.compile(r"[\\{}$&%#_~^\-'`]|[^\x00-\x7f]")
 _LINE_BREAK = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _encoder = UnicodeToLatexEncoder(
     non_ascii_only=True, replacement_latex_protection="braces-all", unknown_char_policy="keep"
@@ -248,7 +248,8 @@ def encode(text: str) -> str:
     """LaTeX for Unicode text: specials escaped, accents as ``{\\~a}`` (which BibTeX sorts and
     abbreviates correctly), dashes as ``--``; characters with no LaTeX form stay as UTF-8 for biber."""
     text = _LINE_BREAK.sub(" ", text)  # BibTeX reads a line break as a space; a line starting "@" starts an entry
-    if text.isascii() and "--" not in text:  # the usual case, found by substring searches (faster than a regex)
+    # the usual case, found by substring searches (faster than a regex)
+    if text.isascii() and "--" not in text and "''" not in text and "``" not in text:
         for char in _ASCII_SPECIALS:
             if char in text:
                 break
@@ -264,8 +265,8 @@ def encode(text: str) -> str:
         char = text[start]
         if char in _ASCII_SPECIALS:
             out.append(_ASCII_SPECIALS[char])
-        elif char == "-":
-            out.append("{}-" if out and out[-1] == "-" else "-")  # two typed hyphens are not an en dash
+        elif char in "-'`":  # two typed hyphens are not an en dash, nor two quotes a double quote
+            out.append("{}" + char if out and out[-1].endswith(char) else char)
         elif char in _OVERRIDES:
             out.append(_OVERRIDES[char])
         else:

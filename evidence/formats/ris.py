@@ -390,7 +390,7 @@ def _name(p: Person) -> str:
     name and initials ("Hepatitis B") ends with a comma."""
     family = " ".join(part for part in (p.particle, p.family) if part)
     if not p.family:
-        family, given, suffix = " ".join(part for part in (family, p.given, p.suffix) if part), "", ""
+        family, given, suffix = " ".join(part for part in (p.given, family, p.suffix) if part), "", ""
     else:
         given, suffix = p.given, p.suffix
     if suffix:
