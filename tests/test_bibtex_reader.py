@@ -156,6 +156,42 @@ def test_font_box_and_logo_commands_keep_their_text(latex, text):
     assert decode_title(latex)[0] == text
 
 
+@pytest.mark.parametrize(
+    "latex, text",
+    [
+        (r"$\mu$-opioid receptors", "μ-opioid receptors"),
+        (r"$\alpha$ and $\beta$ waves", "α and β waves"),
+        (r"aged $\ge$ 65 years, $\leq$ 5\% loss, $\pm$ 2", "aged ≥ 65 years, ≤ 5% loss, ± 2"),
+        (r"10 \textmu g of \ss", "10 µg of ß"),
+    ],
+)
+def test_math_symbols_pylatexenc_knows_become_unicode(latex, text):
+    assert decode_latex(latex) == text
+
+
+def test_an_unknown_command_keeps_its_argument_and_is_a_warning_with_file_line_and_key(tmp_path):
+    path = tmp_path / "unknown.bib"
+    path.write_text(
+        "@article{smith2020,\n  title = {Acupuncture \\foo{bar} and \\mkbibacro{NHS} care},\n"
+        "  journal = {J \\unknownmacro Pain},\n  author = {Smith, \\initial{J}.},\n  year = {2020},\n}\n",
+        encoding="utf-8",
+    )
+    result = read_file(path, "unknown.bib")
+    [record] = result.records
+    assert record.title == "Acupuncture bar and NHS care"
+    assert record.journal == "J Pain"
+    assert record.authors[0].given == "J."
+    warnings = sorted((e.line, e.entry_key, e.message) for e in result.errors if "DOI" not in e.message)
+    assert warnings == [
+        (2, "smith2020", "field 'title': unknown LaTeX command \\foo left out (its argument kept as text)"),
+        (2, "smith2020", "field 'title': unknown LaTeX command \\mkbibacro left out (its argument kept as text)"),
+        (3, "smith2020", "field 'journal': unknown LaTeX command \\unknownmacro left out (its argument kept as text)"),
+        (4, "smith2020", "field 'author': unknown LaTeX command \\initial left out (its argument kept as text)"),
+    ]
+    again = read_file(path, "unknown.bib")  # decoded values are cached: the warnings come again
+    assert sorted((e.line, e.message) for e in again.errors) == sorted((e.line, e.message) for e in result.errors)
+
+
 def test_biblatex_date_gives_year_and_month_and_an_invalid_one_is_a_warning(tmp_path):
     path = tmp_path / "dates.bib"
     path.write_text(

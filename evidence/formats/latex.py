@@ -8,12 +8,14 @@ import logging
 import re
 from functools import lru_cache
 
+from pylatexenc import latexwalker
 from pylatexenc.latex2text import (
     LatexNodes2Text,
     MacroTextSpec,
     get_default_latex_context_db,
 )
 from pylatexenc.latexencode import UnicodeToLatexEncoder
+from pylatexenc.macrospec import MacroSpec
 
 from ..records import StudyRecord
 
@@ -36,6 +38,8 @@ def _logo(text: str):
     return lambda node, *_: text + node.macro_post_space
 
 
+# Symbols pylatexenc does not know (it would drop them): their text.
+SYMBOLS = {"S": "§", "textsection": "§", "pounds": "£", "euro": "€", "newline": " "}
 # Commands that only style or box their argument.
 FONT_AND_BOX_COMMANDS = (
     "textsf",
@@ -54,6 +58,8 @@ FONT_AND_BOX_COMMANDS = (
     "text",
     "textsuperscript",
     "textsubscript",
+    "sout",
+    "uline",
 )
 _latex_macros.add_context_category(
     "bibtex-specials",
@@ -65,12 +71,34 @@ _latex_macros.add_context_category(
         # logos, and a thin space (biber prints these; pylatexenc would drop them)
         *(MacroTextSpec(name, _logo(text)) for name, text in LOGOS.items()),
         MacroTextSpec(",", "\u2009"),
+        MacroTextSpec("noopsort", discard=True),
+        MacroTextSpec("sortnoop", discard=True),
+        *(MacroTextSpec(name, text) for name, text in SYMBOLS.items()),
         # font and box commands whose argument pylatexenc would drop: their text is kept
         *(MacroTextSpec(name, discard=False) for name in FONT_AND_BOX_COMMANDS),
     ],
 )
-# Commands whose argument is a length, not text: left out with it, without a note.
-SPACING_COMMANDS = {"hspace", "vspace", "hskip", "vskip", "kern", "phantom", "hphantom", "vphantom"}
+# Commands whose argument is not text (a length, a sort key): left out with it, without a note.
+NOT_TEXT_COMMANDS = {
+    "hspace",
+    "vspace",
+    "hskip",
+    "vskip",
+    "kern",
+    "phantom",
+    "hphantom",
+    "vphantom",
+    "noopsort",
+    "sortnoop",
+}
+# How commands are parsed, built once (pylatexenc builds it for each value otherwise); BibTeX's sort-key
+# commands take an argument, and \href two.
+_parsing = latexwalker.get_default_latex_context_db()
+_parsing.add_context_category(
+    "bibtex-arguments",
+    prepend=True,
+    macros=[MacroSpec("noopsort", "{"), MacroSpec("sortnoop", "{"), MacroSpec("href", "{{")],
+)
 
 
 class _Decoder(LatexNodes2Text):
@@ -85,7 +113,7 @@ class _Decoder(LatexNodes2Text):
         if spec is None:
             self.noted.append(f"unknown LaTeX command \\{node.macroname} left out (its argument kept as text)")
             return self.nodelist_to_text(arguments)
-        if spec.discard and not spec.simplify_repl and arguments and node.macroname not in SPACING_COMMANDS:
+        if spec.discard and not spec.simplify_repl and arguments and node.macroname not in NOT_TEXT_COMMANDS:
             dropped = self.nodelist_to_text(arguments).strip()
             if dropped:
                 self.noted.append(f"LaTeX command \\{node.macroname} left out with its text '{dropped}'")
@@ -137,7 +165,7 @@ def _decode(value: str) -> tuple[str, tuple[str, ...]]:
             value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split()
         ), ()
     _latex.noted = []
-    return " ".join(_latex.latex_to_text(value).split()), tuple(dict.fromkeys(_latex.noted))
+    return " ".join(_latex.latex_to_text(value, latex_context=_parsing).split()), tuple(dict.fromkeys(_latex.noted))
 
 
 _decode_repeated = lru_cache(maxsize=65536)(_decode)
