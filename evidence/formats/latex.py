@@ -31,6 +31,12 @@ LOGOS = {
     "XeTeX": "XeTeX",
     "LuaTeX": "LuaTeX",
     "ConTeXt": "ConTeXt",
+    "AmSTeX": "AMS-TeX",
+    "AMSTeX": "AMS-TeX",
+    "SliTeX": "SliTeX",
+    "MF": "Metafont",
+    "MP": "MetaPost",
+    "TUB": "TUGboat",
 }
 
 
@@ -39,7 +45,7 @@ def _logo(text: str):
 
 
 # Symbols pylatexenc does not know (it would drop them): their text.
-SYMBOLS = {"S": "§", "textsection": "§", "pounds": "£", "euro": "€", "newline": " "}
+SYMBOLS = {"S": "§", "textsection": "§", "pounds": "£", "euro": "€", "newline": " ", "slash": "/", "Dash": "\u2014"}
 # Commands that only style or box their argument.
 FONT_AND_BOX_COMMANDS = (
     "textsf",
