@@ -1,3 +1,6 @@
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,6 +151,9 @@ def test_fields_written_over_several_lines_are_read_as_one_line(tmp_path):
         (r"\LaTeX and \BibTeX for reviews", "LaTeX and BibTeX for reviews"),
         (r"A pulse of 200\,{\mbox{$\mu$}}J", "A pulse of 200 μJ"),
         (r"\texttt{code}, \emph{stress}, \textsc{Small} and \textbf{bold}", "code, stress, Small and bold"),
+        (r"The \TUB{} on \MF\ and \AmSTeX", "The TUGboat on Metafont and AMS-TeX"),
+        (r"{\tt code} and {\it italic\/} on a \VAX", "code and italic on a VAX"),
+        (r"\mkbibquote{Quoted} input\slash output, \S 3", "“Quoted” input/output, §3"),
     ],
 )
 def test_font_box_and_logo_commands_keep_their_text(latex, text):
@@ -214,3 +220,17 @@ def test_biblatex_date_gives_year_and_month_and_an_invalid_one_is_a_warning(tmp_
     (warning,) = [e for e in result.errors if "date" in e.message]
     assert (warning.line, warning.entry_key, warning.severity) == (5, "wrong", "warning")
     assert "month 13" in warning.message
+
+
+def test_latex_timing_script_reports_titles_time_and_warnings(tmp_path):
+    path = tmp_path / "heavy.bib"
+    path.write_text(
+        "@article{a, title = {The \\TeX book}}\n@article{b, title = {Plain}}\n@article{c, title = {\\foo{x} $\\mu$}}\n",
+        encoding="utf-8",
+    )
+    script = Path(__file__).parent.parent / "scripts" / "latex_timing.py"
+    done = subprocess.run([sys.executable, str(script), str(path), "--repeat", "2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        r"3 titles from 1 files \(2 through pylatexenc\): [\d.]+ ms, [\d.]+ µs a title; 1 warnings\n", done.stdout
+    )

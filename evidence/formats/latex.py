@@ -37,6 +37,9 @@ LOGOS = {
     "MF": "Metafont",
     "MP": "MetaPost",
     "TUB": "TUGboat",
+    "TUG": "TUG",
+    "AMS": "AMS",
+    "VAX": "VAX",
 }
 
 
@@ -45,7 +48,21 @@ def _logo(text: str):
 
 
 # Symbols pylatexenc does not know (it would drop them): their text.
-SYMBOLS = {"S": "§", "textsection": "§", "pounds": "£", "euro": "€", "newline": " ", "slash": "/", "Dash": "\u2014"}
+SYMBOLS = {
+    "S": "§",
+    "textsection": "§",
+    "pounds": "£",
+    "euro": "€",
+    "newline": " ",
+    "slash": "/",
+    "Dash": "\u2014",
+    "hyphen": "-",
+    "thinspace": "\u2009",
+    "bs": "\\",
+    "/": "",  # italic correction
+}
+# Old font switches ({\tt code}): they change no text.
+FONT_SWITCHES = ("tt", "it", "sl", "em", "bf", "rm", "sf", "sc", "SC")
 # Commands that only style or box their argument.
 FONT_AND_BOX_COMMANDS = (
     "textsf",
@@ -80,6 +97,8 @@ _latex_macros.add_context_category(
         MacroTextSpec("noopsort", discard=True),
         MacroTextSpec("sortnoop", discard=True),
         *(MacroTextSpec(name, text) for name, text in SYMBOLS.items()),
+        *(MacroTextSpec(name, "") for name in FONT_SWITCHES),
+        MacroTextSpec("mkbibquote", "\u201c%(1)s\u201d"),
         # font and box commands whose argument pylatexenc would drop: their text is kept
         *(MacroTextSpec(name, discard=False) for name in FONT_AND_BOX_COMMANDS),
     ],
@@ -98,12 +117,17 @@ NOT_TEXT_COMMANDS = {
     "sortnoop",
 }
 # How commands are parsed, built once (pylatexenc builds it for each value otherwise); BibTeX's sort-key
-# commands take an argument, and \href two.
+# commands and biblatex's \mkbibquote take an argument, and \href two.
 _parsing = latexwalker.get_default_latex_context_db()
 _parsing.add_context_category(
     "bibtex-arguments",
     prepend=True,
-    macros=[MacroSpec("noopsort", "{"), MacroSpec("sortnoop", "{"), MacroSpec("href", "{{")],
+    macros=[
+        MacroSpec("noopsort", "{"),
+        MacroSpec("sortnoop", "{"),
+        MacroSpec("href", "{{"),
+        MacroSpec("mkbibquote", "{"),
+    ],
 )
 
 
