@@ -147,6 +147,19 @@ def test_an_unknown_part_of_an_extended_name_is_a_warning_with_file_line_and_key
     ]
 
 
+def test_a_third_comma_is_a_warning_and_read_as_a_space():
+    """biber leaves out an entry with such a name; this reader keeps it and says what it did."""
+    result = bibtex.read("@misc{k, title = {T},\n author = {Doe, Jr., John, Extra and Roe, R}}\n", "in.bib")
+    assert result.records[0].authors == [Person("Doe", "John Extra", "", "Jr."), Person("Roe", "R")]
+    assert [(e.line, e.message) for e in result.errors if "DOI" not in e.message] == [
+        (
+            2,
+            "field 'author': name 'Doe, Jr., John, Extra' has more than two commas; read with the third and later "
+            "ones as spaces",
+        )
+    ]
+
+
 def test_a_group_after_a_leading_comma_is_loaded_and_exported_without_an_empty_name(tmp_path):
     source = tmp_path / "prisma.bib"
     source.write_text(

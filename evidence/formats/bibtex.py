@@ -22,7 +22,7 @@ from ..records import (
     StudyRecord,
     TaggedStudy,
 )
-from .bibtex_names import AND_OTHERS, InvalidNameError, encode_name, parse_authors
+from .bibtex_names import AND_OTHERS, encode_name, parse_authors
 from .latex import NOTES, braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, edtf_date, finish
 
@@ -289,11 +289,8 @@ def _read_field(record: StudyRecord, name: str, value: str, field_line: int, lab
             "probably a missing comma before it; the value was kept as written",
         )
     if name == "author":
-        try:
-            record.authors = parse_authors(value)
-            record.more_authors = "others" in value and bool(AND_OTHERS.search(value))
-        except InvalidNameError as exc:
-            problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
+        record.authors = parse_authors(value)
+        record.more_authors = "others" in value and bool(AND_OTHERS.search(value))
     elif name == "keywords":
         add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{label}:{lines_before + field_line + 1}")
     elif name == "title":

@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bibtexparser.middlewares.names import InvalidNameError
-
 from ..records import Person
 from .latex import NOTES, decode_noted, encode
 
@@ -23,9 +21,9 @@ AND_OTHERS = re.compile(r"\s+and\s+others\s*$")
 
 
 def parse_authors(value: str) -> list[Person]:
-    """Split a BibTeX name list into Persons ("and others" is not a person); InvalidNameError on a list that
-    cannot be split. What a name holds that is not read (an unknown part of an extended name, an unknown
-    LaTeX command) is added to ``NOTES``."""
+    """Split a BibTeX name list into Persons ("and others" is not a person). What a name holds that is not
+    read as written (an unknown part of an extended name, an unknown LaTeX command, a third comma) is added to
+    ``NOTES``."""
     if "others" in value:  # faster than the pattern on its own
         value = AND_OTHERS.sub("", value)
     people = []
@@ -79,7 +77,7 @@ def _person(name: str) -> tuple[Person | None, tuple[str, ...]]:
     if _EXTENDED.search(name):
         parts = _extended_parts(name, notes)
     else:
-        parts = _bibtex_parts(" ".join(name.split()))
+        parts = _bibtex_parts(" ".join(name.split()), notes)
     family, given, particle, suffix = (_decoded(part, notes) for part in parts)
     if not family:  # a group author, or a single name (biber: a name without family name)
         family, given, particle, suffix = " ".join(p for p in (given, particle, suffix) if p), "", "", ""
@@ -92,9 +90,12 @@ def _decoded(raw: str, notes: list[str]) -> str:
     return text
 
 
-def _bibtex_parts(name: str) -> tuple[str, str, str, str]:
+def _bibtex_parts(name: str, notes: list[str]) -> tuple[str, str, str, str]:
     """(family, given, particle, suffix) of a name in BibTeX's format, still in LaTeX, as btparse splits it."""
     tokens, commas = _tokens(name)
+    if len(commas) > 2:  # biber leaves out the entry
+        notes.append(f"name '{name}' has more than two commas; read with the third and later ones as spaces")
+        commas = commas[:2]
     if not tokens:
         return "", "", "", ""
     if commas and commas[0] == 0:  # ", PRISMA-P Group": a group author
@@ -128,8 +129,8 @@ def _bibtex_parts(name: str) -> tuple[str, str, str, str]:
 
 
 def _tokens(name: str) -> tuple[list[str], list[int]]:
-    """The words of a name (split at spaces and commas outside braces) and, for each of its first two commas,
-    how many words come before it; a comma after those is a space, as btparse takes it."""
+    """The words of a name (split at spaces and commas outside braces) and, for each comma, how many words
+    come before it (trailing commas are dropped)."""
     tokens: list[str] = []
     commas: list[int] = []
     word: list[str] = []
@@ -139,7 +140,7 @@ def _tokens(name: str) -> tuple[list[str], list[int]]:
             if word:
                 tokens.append("".join(word))
                 word = []
-            if char == "," and len(commas) < 2:
+            if char == ",":
                 commas.append(len(tokens))
             continue
         depth += (char == "{") - (char == "}")
@@ -221,6 +222,3 @@ def _name_part(part: str, always: bool = False) -> str:
     names; "=" is written "{=}", which biber does not take for the extended name format."""
     encoded = encode(part).replace("=", "{=}")
     return "{" + encoded + "}" if always or "," in part or _AND_WORD.search(part) else encoded
-
-
-__all__ = ["InvalidNameError", "encode_name", "parse_authors", "split_names"]
