@@ -135,7 +135,9 @@ class _Decoder(LatexNodes2Text):
     """pylatexenc's LaTeX to text, noting in ``noted`` each command it does not know (left out, its argument
     kept as text) and each it leaves out with an argument that has text."""
 
-    noted: list[str]
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.noted: list[str] = []
 
     def macro_node_to_text(self, node) -> str:
         spec = self.latex_context.get_macro_spec(node.macroname)
