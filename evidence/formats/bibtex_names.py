@@ -133,6 +133,12 @@ def _tokens(name: str) -> tuple[list[str], list[int]]:
     come before it (trailing commas are dropped)."""
     tokens: list[str] = []
     commas: list[int] = []
+    if "{" not in name and "}" not in name:  # the usual case: no character-by-character walk
+        for i, part in enumerate(name.split(",")):
+            if i:
+                commas.append(len(tokens))
+            tokens += part.split()
+        return tokens, _without_trailing(commas, len(tokens))
     word: list[str] = []
     depth = 0
     for char in name:
@@ -147,9 +153,14 @@ def _tokens(name: str) -> tuple[list[str], list[int]]:
         word.append(char)
     if word:
         tokens.append("".join(word))
-    while commas and commas[-1] == len(tokens):  # trailing commas are dropped
+    return tokens, _without_trailing(commas, len(tokens))
+
+
+def _without_trailing(commas: list[int], words: int) -> list[int]:
+    """The commas without those after the last word, which btparse drops."""
+    while commas and commas[-1] == words:
         commas.pop()
-    return tokens, commas
+    return commas
 
 
 def _is_lower(token: str) -> bool:
