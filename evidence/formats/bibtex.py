@@ -23,7 +23,17 @@ from ..records import (
     TaggedStudy,
 )
 from .bibtex_names import AND_OTHERS, encode_name, parse_authors
-from .latex import NOTES, braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
+from .latex import (
+    NOTES,
+    braced_safely,
+    citation_key,
+    decode_latex,
+    decode_noted,
+    decode_title,
+    encode,
+    encode_title,
+    verbatim,
+)
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, edtf_date, finish
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -360,7 +370,7 @@ def entry(study: TaggedStudy) -> str:
 def _raw(value: str) -> str:
     """A field kept as read (booktitle, publisher, ...), written as read where it reads back as one value."""
     if not braced_safely(value):
-        return "{" + encode(decode_latex(value)) + "}"
+        return "{" + encode(decode_noted(value)[0]) + "}"
     return value if _is_concatenation(value) else "{" + value + "}"
 
 

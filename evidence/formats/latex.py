@@ -206,7 +206,7 @@ _decode_repeated = lru_cache(maxsize=65536)(_decode)
 def extra_text(record: StudyRecord, name: str) -> str | None:
     """The Unicode text of a field the record keeps only raw in ``extra`` (booktitle, publisher, ...)."""
     value = record.extra.get(name)
-    return decode_latex(value) or None if value else None
+    return decode_noted(value)[0] or None if value else None  # for a writer: nobody to tell of notes
 
 
 _COMMAND = re.compile(r"\\([A-Za-z]+|[^A-Za-z\s])\s*$")
