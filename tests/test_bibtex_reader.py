@@ -154,6 +154,7 @@ def test_fields_written_over_several_lines_are_read_as_one_line(tmp_path):
         (r"The \TUB{} on \MF\ and \AmSTeX", "The TUGboat on Metafont and AMS-TeX"),
         (r"{\tt code} and {\it italic\/} on a \VAX", "code and italic on a VAX"),
         (r"\mkbibquote{Quoted} input\slash output, \S 3", "“Quoted” input/output, §3"),
+        (r"{MRI} in 50% of {R}\&D & care", "MRI in 50% of R&D & care"),  # not a comment, not a table
     ],
 )
 def test_font_box_and_logo_commands_keep_their_text(latex, text):

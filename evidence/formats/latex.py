@@ -12,6 +12,7 @@ from pylatexenc import latexwalker
 from pylatexenc.latex2text import (
     LatexNodes2Text,
     MacroTextSpec,
+    SpecialsTextSpec,
     get_default_latex_context_db,
 )
 from pylatexenc.latexencode import UnicodeToLatexEncoder
@@ -87,6 +88,7 @@ FONT_AND_BOX_COMMANDS = (
 _latex_macros.add_context_category(
     "bibtex-specials",
     prepend=True,
+    specials=[SpecialsTextSpec("&", "&")],  # "Smith & Jones" as typed, not a table's column break
     macros=[
         MacroTextSpec("textasciicircum", "^"),  # not the modifier letter ˆ
         MacroTextSpec("textbraceleft", "{"),
@@ -150,6 +152,10 @@ class _Decoder(LatexNodes2Text):
             if dropped:
                 self.noted.append(f"LaTeX command \\{node.macroname} left out with its text '{dropped}'")
         return super().macro_node_to_text(node)
+
+    def comment_node_to_text(self, node) -> str:
+        """A "%" in a BibTeX value is a percent sign (BibTeX and biber keep it), not a comment to drop."""
+        return "%" + node.comment + node.comment_post_space
 
 
 _latex = _Decoder(latex_context=_latex_macros)
