@@ -153,10 +153,6 @@ class _Decoder(LatexNodes2Text):
                 self.noted.append(f"LaTeX command \\{node.macroname} left out with its text '{dropped}'")
         return super().macro_node_to_text(node)
 
-    def comment_node_to_text(self, node) -> str:
-        """A "%" in a BibTeX value is a percent sign (BibTeX and biber keep it), not a comment to drop."""
-        return "%" + node.comment + node.comment_post_space
-
 
 _latex = _Decoder(latex_context=_latex_macros)
 logging.getLogger("pylatexenc.latex2text").setLevel(logging.CRITICAL)  # a macro it cannot fill in stays as written
@@ -203,10 +199,13 @@ def _decode(value: str) -> tuple[str, tuple[str, ...]]:
             value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split()
         ), ()
     _latex.noted = []
+    if "%" in value:  # a percent sign, as BibTeX and biber keep it, not a comment to drop
+        value = _BARE_PERCENT.sub(r"\1\\%", value)
     return " ".join(_latex.latex_to_text(value, latex_context=_parsing).split()), tuple(dict.fromkeys(_latex.noted))
 
 
 _decode_repeated = lru_cache(maxsize=65536)(_decode)
+_BARE_PERCENT = re.compile(r"(?<!\\)((?:\\\\)*)%")
 
 
 def extra_text(record: StudyRecord, name: str) -> str | None:
