@@ -235,7 +235,8 @@ def test_braces_and_dashes_decode_as_pylatexenc_decodes_them():
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14)))
         if "''" in value:
             continue
-        assert latex._decode(value) == " ".join(latex._latex.latex_to_text(value).split()), value
+        plain = " ".join(latex._latex.latex_to_text(value, latex_context=latex._parsing).split())
+        assert latex._decode(value) == (plain, ()), value
 
 
 def _encode_char_by_char(text: str) -> str:
@@ -244,8 +245,8 @@ def _encode_char_by_char(text: str) -> str:
     for char in text:
         if char in latex._ASCII_SPECIALS:
             out.append(latex._ASCII_SPECIALS[char])
-        elif char == "-" and out and out[-1] == "-":
-            out.append("{}-")
+        elif char in "-'`" and out and out[-1].endswith(char):  # not an en dash, nor a double quote
+            out.append("{}" + char)
         elif char.isascii():
             out.append(char)
         elif char in latex._OVERRIDES:
@@ -257,7 +258,7 @@ def _encode_char_by_char(text: str) -> str:
 
 def test_latex_encoding_by_runs_gives_what_encoding_char_by_char_gives():
     rng = random.Random(7)
-    alphabet = "aB -{}\\$&%#_~^.0é\u2013\u2014\u2010íβø\u00ad字"
+    alphabet = "aB -{}\\$&%#_~^.0é\u2013\u2014\u2010íβø\u00ad字'`"
     for _ in range(5000):
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
         assert latex.encode(value) == _encode_char_by_char(value), value

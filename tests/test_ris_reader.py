@@ -191,6 +191,50 @@ def test_names_particles_suffixes_and_groups():
     ]
 
 
+# The authors of a real Embase export (ASReview's test data, github:asreview/asreview, tests/demo_data/embase.ris,
+# commit 516290b55919, Apache 2.0): family name, then initials, no comma.
+EMBASE_AUTHORS = """TY  - JOUR
+T1  - Endoscopic ultrasound-guided fine-needle aspiration in the diagnosis of foregut duplication cysts
+Y1  - 2004
+DO  - 10.1002/cncr.20369
+A1  - Eloubeidi M.A.
+A1  - Cohn M.
+A1  - Cerfolio R.J.
+A1  - Chhieng D.C.
+ER  -
+"""
+
+
+def test_embase_names_are_family_name_then_initials(tmp_path):
+    path = tmp_path / "embase.ris"
+    path.write_text(EMBASE_AUTHORS, encoding="utf-8")
+    assert read_file(path, "embase.ris").records[0].authors == [
+        Person("Eloubeidi", "M. A."),
+        Person("Cohn", "M."),
+        Person("Cerfolio", "R. J."),
+        Person("Chhieng", "D. C."),
+    ]
+    text = entry(
+        "AU  - Eloubeidi, M.A.",
+        "AU  - Smith, John",
+        "AU  - Aristotle",
+        "AU  - van der Berg A.B.",
+        "AU  - Kim M.-R.",
+        "AU  - , PRISMA-P Group",
+        "AU  - Hepatitis B Foundation",
+        "DO  - 10.1000/x",
+    )
+    assert read(text, "n.ris").records[0].authors == [
+        Person("Eloubeidi", "M.A."),
+        Person("Smith", "John"),
+        Person("Aristotle"),
+        Person("Berg", "A. B.", "van der"),
+        Person("Kim", "M.-R."),
+        Person("PRISMA-P Group"),
+        Person("Hepatitis B Foundation"),
+    ]
+
+
 def test_malformed_entry_between_good_ones_and_an_entry_without_its_end():
     text = (
         entry("DO  - 10.1000/a", ris_id="first")

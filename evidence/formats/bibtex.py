@@ -7,16 +7,10 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_right
-from functools import lru_cache
 from operator import attrgetter
 
 import bibtexparser
 from bibtexparser.library import Library
-from bibtexparser.middlewares.names import (
-    InvalidNameError,
-    parse_single_name_into_parts,
-    split_multiple_persons_names,
-)
 from bibtexparser.model import (
     Block,
     DuplicateBlockKeyBlock,
@@ -33,13 +27,23 @@ from ..fields import FIELDS, LIST_FIELDS, named_in
 from ..records import (
     MONTHS,
     NORMALISERS,
-    Person,
     StudyRecord,
     TaggedStudy,
 )
 from . import biblatex_inheritance
+from .bibtex_names import AND_OTHERS, encode_name, parse_authors
 from .bibtex_values import Macros, entry_fields, strings_library
-from .latex import UNDECODED, braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
+from .latex import (
+    NOTES,
+    braced_safely,
+    citation_key,
+    decode_latex,
+    decode_noted,
+    decode_title,
+    encode,
+    encode_title,
+    verbatim,
+)
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, edtf_date, finish
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -53,52 +57,6 @@ DECODED = {"text", "month", "pages", "list"}
 
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
 _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
-
-_AND_OTHERS = re.compile(r"\s+and\s+others\s*$")
-
-
-def parse_authors(value: str) -> list[Person]:
-    """Split a BibTeX name list into Persons ("and others" is not a person); InvalidNameError on a
-    malformed name."""
-    if "others" in value:  # faster than the pattern on its own
-        value = _AND_OTHERS.sub("", value)
-    return [_person(name) for name in split_names(value)]
-
-
-_AND = re.compile(r"([ \t\r\n]+[aA][nN][dD][ \t\r\n]+)")
-# A braced group (three levels deep at most), a backslash escaping the character after it.
-_NAME_GROUP = re.compile(r"\{(?:[^{}\\]|\\.|\{(?:[^{}\\]|\\.|\{(?:[^{}\\]|\\.)*\})*\})*\}", re.DOTALL)
-
-
-def split_names(value: str) -> list[str]:
-    """The names of a BibTeX name list as bibtexparser's split_multiple_persons_names gives them (split at
-    "and" between spaces outside braces), found with braced groups masked out; a backslash outside
-    braces, unbalanced or deeper braces are left to bibtexparser's walk through the characters."""
-    names = value.strip(" \r\n\t")
-    if not names:
-        return []
-    if "{" not in names and "}" not in names and "\\" not in names:
-        return _AND.split(names)[::2]
-    masked = _NAME_GROUP.sub(lambda group: "x" * len(group.group()), names)
-    if "{" in masked or "}" in masked or "\\" in masked:
-        return split_multiple_persons_names(value)
-    result, at = [], 0
-    for i, part in enumerate(_AND.split(masked)):
-        if i % 2 == 0:
-            result.append(names[at : at + len(part)])
-        at += len(part)
-    return result
-
-
-@lru_cache(maxsize=65536)  # names repeat across a bibliography
-def _person(name: str) -> Person:
-    parts = parse_single_name_into_parts(name)
-    return Person(
-        family=decode_latex(" ".join(parts.last)),
-        given=decode_latex(" ".join(parts.first)),
-        particle=decode_latex(" ".join(parts.von)),
-        suffix=decode_latex(" ".join(parts.jr)),
-    )
 
 
 def read(text: str, label: str) -> ReadResult:
@@ -293,10 +251,10 @@ def read_fields(record: StudyRecord, fields: list[tuple[str, str, int]], problem
     (line, message), and left empty."""
     lines = {}
     for name, value, field_line in fields:
-        UNDECODED.clear()
+        NOTES.clear()
         _read_field(record, name, value, field_line, problem)
-        if UNDECODED:
-            problem(field_line, f"field '{name}': its LaTeX could not be decoded (nested too deeply?); kept as written")
+        for note in dict.fromkeys(NOTES):
+            problem(field_line, f"field '{name}': {note}")
         lines[name] = field_line
     if "date" in lines:  # after every field: biblatex takes the date over year and month, wherever they are
         _read_date_field(record, decode_latex(record.extra["date"]), lines["date"], problem)
@@ -350,11 +308,8 @@ def _read_field(record: StudyRecord, name: str, value: str, field_line: int, pro
             "probably a missing comma before it; the value was kept as written",
         )
     if name == "author":
-        try:
-            record.authors = parse_authors(value)
-            record.more_authors = "others" in value and bool(_AND_OTHERS.search(value))
-        except InvalidNameError as exc:
-            problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
+        record.authors = parse_authors(value)
+        record.more_authors = "others" in value and bool(AND_OTHERS.search(value))
     elif name == "keywords":
         add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{record.source_file}:{field_line + 1}")
     elif name == "title":
@@ -379,27 +334,9 @@ _WRITTEN = [(f.attribute, f.bibtex, f.shape) for f in FIELDS if f.bibtex]
 VERBATIM = {"verbatim", "year", "count", "doi", "pmid", "pmcid"}
 _LISTS_WRITTEN = [(f.bibtex, f.attribute) for f in LIST_FIELDS if f.bibtex and f.attribute != "keywords"]
 _field_values = attrgetter(*(attribute for attribute, _, _ in _WRITTEN))  # all at once: faster than one by one
-_AND_WORD = re.compile(r"\sand\s", re.IGNORECASE)
 _ENTRY_TYPE = re.compile(r"[A-Za-z]+")
 _FIELD_NAME = re.compile(r"[A-Za-z][\w:.+-]*")
 _PAGE_RANGE = re.compile(r"^[A-Za-z]?\d+-[A-Za-z]?\d+$")  # as records.normalise_pages leaves a range
-
-
-@lru_cache(maxsize=1 << 16)  # authors repeat across studies
-def encode_name(p: Person) -> str:
-    """One author as "von Last, Jr, First"; a family name with spaces is braced so it stays whole."""
-    family = encode(p.family)
-    if " " in p.family or "," in p.family or (p.family[:1].islower() and not p.particle):
-        family = "{" + family + "}"
-    last = f"{_name_part(p.particle)} {family}" if p.particle else family
-    parts = [last] + ([_name_part(p.suffix)] if p.suffix else []) + ([_name_part(p.given)] if p.given else [])
-    return ", ".join(parts)
-
-
-def _name_part(part: str) -> str:
-    """A part of a name, braced if a comma or "and" in it would split the name or the list of names."""
-    encoded = encode(part)
-    return "{" + encoded + "}" if "," in part or _AND_WORD.search(part) else encoded
 
 
 def entry(study: TaggedStudy) -> str:
@@ -408,7 +345,7 @@ def entry(study: TaggedStudy) -> str:
     entry_type = r.entry_type if _ENTRY_TYPE.fullmatch(r.entry_type or "") else "misc"
     lines = [f"@{entry_type}{{{citation_key(r.key)},\n"]  # then one line per field: name = value as written
     if r.authors:
-        written = [encode_name(p) for p in r.authors]
+        written = [name for name in map(encode_name, r.authors) if name]
         if r.more_authors:
             written.append("others")
         lines.append(f"  author = {{{' and '.join(written)}}},\n")
@@ -443,7 +380,7 @@ def entry(study: TaggedStudy) -> str:
 def _raw(value: str) -> str:
     """A field kept as read (booktitle, publisher, ...), written as read where it reads back as one value."""
     if not braced_safely(value):
-        return "{" + encode(decode_latex(value)) + "}"
+        return "{" + encode(decode_noted(value)[0]) + "}"
     return "{" + value + "}"
 
 
