@@ -318,10 +318,11 @@ def month_number(month: str | None) -> int | None:
 
 
 def normalise_year(value: str | None) -> int | None:
-    """Four-digit year as an integer; ValueError if there is none."""
+    """Four-digit year as an integer, also the start of a range ("1995--1996") and a year with a letter that
+    tells two works apart ("1985a"), as biber reads them; ValueError if there is none."""
     if value is None or not str(value).strip():
         return None
-    match = re.fullmatch(r"\s*(\d{4})\s*", str(value))
+    match = re.fullmatch(r"\s*(\d{4})(?:[a-z]|\s*(?:-+|–|/)\s*\d{2,4})?\s*", str(value))
     if not match:
         raise ValueError(f"year is not a four-digit number: {value!r}")
     return int(match.group(1))

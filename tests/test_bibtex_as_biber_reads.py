@@ -284,3 +284,46 @@ def test_a_large_file_read_in_pieces_reads_them_as_its_whole_text(tmp_path, monk
     monkeypatch.setattr(pieces, "SCAN", 1000)
     assert len(pieces.scan(path, FORMATS["bibtex"].pieces.record_start)[0]) >= 10
     assert outcome(pieces.read_file(path, path.name, spool=Spool(tmp_path, keep))) == whole
+
+
+COMMENTED = """@article{before, title = {Before}, year = 2001}
+%@ARTICLE{kept,
+%  TITLE = {Commented out},
+%}
+  % @book{other, title = {Also commented out}}
+
+@ARTICLE{kept,
+  TITLE = {The real one},
+  YEAR = 2019
+}
+"""
+
+
+def test_an_entry_commented_out_with_percent_is_passed_over(tmp_path):
+    records, errors = read_both_ways(written(tmp_path, COMMENTED))
+    assert {key: (r.title, r.year, r.source_line) for key, r in records.items()} == {
+        "before": ("Before", 2001, 1),
+        "kept": ("The real one", 2019, 7),
+    }
+    assert [e for e in errors if "no DOI" not in e] == []
+
+
+@needs_biber
+def test_commented_out_entries_and_dates_as_biber_reads_them(tmp_path):
+    dates = (
+        "@online{time, title = {F}, date = {2001-01-03T15:00:00Z}}\n@online{decade, title = {G}, date = {199X}}\n"
+        "@online{ancient, title = {I}, date = {-3000~}}\n@online{till, title = {J}, date = {/2004-01-01}}\n"
+    )
+    path = written(tmp_path, COMMENTED + dates)
+    records, _ = read_both_ways(path)
+    biber = biber_reads(path)
+    assert set(biber) == set(records)
+    assert records["kept"].title == biber["kept"]["title"]
+    # biber keeps each of these dates as valid (it drops an invalid one), and the open start has no year
+    assert [biber[key].get("date") for key in ("time", "decade", "ancient")] == [
+        "2001-01-03T15:00:00Z",
+        "199X",
+        "-3000~",
+    ]
+    assert ("date" not in biber["till"], biber["till"]["endyear"]) == (True, "2004")
+    assert [records[key].year for key in ("time", "decade", "ancient", "till")] == [2001, 1990, -3000, None]

@@ -210,7 +210,14 @@ def test_biblatex_date_gives_year_and_month_and_an_invalid_one_is_a_warning(tmp_
         "@online{range, title = {B}, date = {1997/1999}, doi = {10.1/b}}\n"
         "@online{open, title = {C}, date = {1997/}, doi = {10.1/c}}\n"
         "@online{circa, title = {D}, date = {1997~}, year = {1990}, doi = {10.1/d}}\n"
-        "@online{wrong, title = {E}, date = {1996-13-03}, year = {1996}, doi = {10.1/e}}\n",
+        "@online{wrong, title = {E}, date = {1996-13-03}, year = {1996}, doi = {10.1/e}}\n"
+        "@online{time, title = {F}, date = {2001-01-03T15:00:00Z}, doi = {10.1/f}}\n"
+        "@online{decade, title = {G}, date = {199X}, doi = {10.1/g}}\n"
+        "@online{nomonth, title = {H}, date = {1999-XX-XX}, doi = {10.1/h}}\n"
+        "@online{ancient, title = {I}, date = {-3000~}, doi = {10.1/i}}\n"
+        "@online{till, title = {J}, date = {/2004-01-01}, year = {2004}, doi = {10.1/j}}\n"
+        "@online{ranged, title = {K}, year = {1995--1996}, doi = {10.1/k}}\n"
+        "@online{lettered, title = {L}, year = {1985a}, doi = {10.1/l}}\n",
         encoding="utf-8",
     )
     result = read_file(path, "dates.bib")
@@ -221,6 +228,13 @@ def test_biblatex_date_gives_year_and_month_and_an_invalid_one_is_a_warning(tmp_
         "open": (1997, None),
         "circa": (1997, None),
         "wrong": (1996, None),
+        "time": (2001, "jan"),
+        "decade": (1990, None),
+        "nomonth": (1999, None),
+        "ancient": (-3000, None),
+        "till": (None, None),  # open at the start: biber gives no year either
+        "ranged": (1995, None),
+        "lettered": (1985, None),
     }
     (warning,) = [e for e in result.errors if "date" in e.message]
     assert (warning.line, warning.entry_key, warning.severity) == (5, "wrong", "warning")

@@ -95,6 +95,8 @@ def drafts(
     bibtexparser reads the text: with the fast path on, entries of the regular shape are read by
     evidence.fast.bibtex_split instead and only the rest (every @string among it) by bibtexparser, in one
     parse, which also gives the @string macros those entries use."""
+    if "%" in text:
+        text = _COMMENTED_OUT.sub(r"\1 ", text)  # its text is then a comment, as biber reads it
     cut = bibtex_split.pieces(text) if fast.ENABLED else [bibtex_split.Piece(0, len(text), 0, None)]
     given = _given_to_bibtexparser(cut)
     seen = set(seed.entries_dict) if seed is not None else set()  # keys of the entries so far
@@ -124,7 +126,9 @@ def drafts(
     return found
 
 
-_FIELDS_AFTER_END = re.compile(r"([A-Za-z][\w-]*)\s*=\s*[{\"\w]")
+_FIELDS_AFTER_END = re.compile(r"^(?![ \t]*%).*?([A-Za-z][\w-]*)\s*=\s*[{\"\w]", re.MULTILINE)  # not on % lines
+# An entry commented out with % at the start of its line, which biber passes over (bibtexparser would read it).
+_COMMENTED_OUT = re.compile(r"^([ \t]*%[^\n@]*)@", re.MULTILINE)
 
 
 def _note_fields_after_end(draft: Draft, comment: str, line: int) -> None:

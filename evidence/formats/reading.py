@@ -157,25 +157,35 @@ def read_date(text: str) -> tuple[int | None, str | None]:
     return (int(match.group(1)) if match else None), month
 
 
-_EDTF = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?[~?%]?")
+# An EDTF date as biblatex reads it: a year (negative before the common era; X for a digit not given), month,
+# day, a time after T (read, not kept), approximate or uncertain (~ ? %).
+_EDTF = re.compile(
+    r"(-?\d{2}[\dX]{2})(?:-(\d{2}|XX)(?:-(\d{2}|XX)(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?)?)?"
+    r"[~?%]?"
+)
 
 
-def edtf_date(text: str) -> tuple[int, str | None]:
+def edtf_date(text: str) -> tuple[int | None, str | None]:
     """Year and month ("may") of an ISO 8601 / EDTF date as biblatex reads its ``date`` field: "2016",
-    "2016-05", "2016-05-11", approximate or uncertain ("1997~", "1997?"), and ranges, open or not ("1997/1999",
-    "1997/", "/1999": the start, else the end). ValueError for anything else, or a month or day that is none."""
+    "2016-05", "2016-05-11", with a time ("2001-01-03T15:00:00Z"), approximate or uncertain ("1997~",
+    "1997?"), unspecified digits ("199X" is 1990, "1999-XX" has no month), before the common era ("-3000"),
+    and ranges ("1997/1999", "1997/": the start; "/1999", open at the start, gives no year, as biber gives
+    none). ValueError for anything else, or a month or day that is none."""
     start, _, end = text.strip().partition("/")
     match = _EDTF.fullmatch(start.strip() or end.strip())
     if not match:
         raise ValueError(f"not a date biblatex reads (YYYY, YYYY-MM, YYYY-MM-DD, ranges with /): {text!r}")
-    year, month, day = (int(part) if part else None for part in match.groups())
+    year, month, day = (int(part) if part and "X" not in part else None for part in match.groups())
+    year = int(match.group(1).replace("X", "0"))
     if month is not None and not (1 <= month <= 12 or 21 <= month <= 24 and day is None):  # 21-24: seasons
         raise ValueError(f"month {month:02d} in {text!r} is not one")
-    if day is not None:
+    if day is not None and month is not None and year > 0:
         try:
             date(year, month, day)
         except ValueError:
             raise ValueError(f"{text!r} is not a day of the calendar") from None
+    if not start.strip():
+        return None, None
     return year, MONTHS[month - 1] if month and month <= 12 else None
 
 
