@@ -99,6 +99,9 @@ async def test_study_cards_show_linked_chips_while_json_keeps_the_arrays(ds):
 async def test_row_pages_link_to_the_study_page_and_show_no_empty_json(ds):
     html = await page(ds, "/evidence/study_cards/1")
     assert re.search(r'<a href="/evidence/studies/[^"]+">', html)
+    claims = await page(ds, "/evidence/claim_cards")
+    assert re.search(r'<td class="col-id[^"]*"><a href="/evidence/claims/[^"]+">', claims)
+    assert re.search(r'<a class="chip" href="/evidence/studies/[^"]+">', claims)  # the studies a claim cites
     text = visible_text(html)
     assert '["' not in text and "{}" not in text
 

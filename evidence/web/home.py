@@ -38,6 +38,8 @@ STYLE = """
 .chip { display: inline-block; padding: 0 0.45em; border: 1px solid #c8d3dc; border-radius: 0.8em;
         background: #f2f6f9; white-space: nowrap; font-size: 0.9em; text-decoration: none; }
 table.rows-and-columns td { max-width: 28em; }
+table.rows-and-columns td.col-finding, table.rows-and-columns td.col-claim { min-width: 22em; }
+table.rows-and-columns td.col-title { min-width: 13em; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
                    white-space: nowrap; }
 """
