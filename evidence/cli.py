@@ -231,7 +231,11 @@ SUFFIX_MARKUP = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".
     type=click.Choice(list(exporting.MARKUPS)),
     help="For apa and vancouver: text, markdown or html (default: from the --output suffix, else text).",
 )
-@click.option("--condition", multiple=True, help="Condition id or label; narrower conditions are included. Repeatable.")
+@click.option(
+    "--condition",
+    multiple=True,
+    help="Condition id, label, synonym or MeSH heading (lumbago, CLBP); narrower conditions are included. Repeatable.",
+)
 @click.option("--design", multiple=True, help="Design id or label (e.g. rct). Repeatable.")
 @click.option("--outcome", multiple=True, help="Outcome id or label (e.g. pain-intensity). Repeatable.")
 @click.option("--since", type=int, help="Published in or after this year.")

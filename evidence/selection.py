@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from .errors import SelectionError
 from .records import fold
+from .synonyms import condition_ids
 
 # Each study with its first author's family name (NULL if it has no authors), for bibliography order.
 WITH_FIRST_AUTHOR = """studies s LEFT JOIN study_authors sa ON sa.study_key = s.key AND sa.position = 1
@@ -24,7 +25,7 @@ KEY_COLUMNS = ("key", "study_key")
 class Selection:
     """Criteria for studies. Values of one criterion are alternatives (OR); criteria combine with AND."""
 
-    conditions: tuple[str, ...] = ()  # ids or labels; narrower conditions are included
+    conditions: tuple[str, ...] = ()  # ids, labels, synonyms or MeSH headings; narrower conditions are included
     designs: tuple[str, ...] = ()
     outcomes: tuple[str, ...] = ()
     since: int | None = None
@@ -47,7 +48,7 @@ def select_keys(conn: sqlite3.Connection, selection: Selection) -> list[str]:
     if selection.conditions:
         among(
             "s.key IN (SELECT study_key FROM condition_studies WHERE condition_id IN {values})",
-            _term_ids(conn, "conditions", selection.conditions),
+            _condition_ids(conn, selection.conditions),
         )
     if selection.designs:
         among("s.design IN {values}", _term_ids(conn, "designs", selection.designs))
@@ -120,6 +121,14 @@ def _known_keys(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[str]:
             close = difflib.get_close_matches(key, all_keys, n=1, cutoff=0.6)
             raise SelectionError(f"no study has the key '{key}'" + (f"; did you mean '{close[0]}'?" if close else ""))
     return list(keys)
+
+
+def _condition_ids(conn: sqlite3.Connection, given: tuple[str, ...]) -> list[str]:
+    """Condition ids for conditions given by id, label, synonym or MeSH heading (evidence.synonyms)."""
+    ids = []
+    for text in given:  # else by id or label alone, or an error naming the nearest
+        ids += condition_ids(conn, text) or _term_ids(conn, "conditions", (text,))
+    return ids
 
 
 def _term_ids(conn: sqlite3.Connection, table: str, given: tuple[str, ...]) -> list[str]:

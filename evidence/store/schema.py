@@ -28,6 +28,14 @@ CREATE TABLE IF NOT EXISTS conditions (
     synonyms TEXT NOT NULL DEFAULT '[]',
     description TEXT
 );
+-- Every name a condition goes by (id, label, synonyms: MeSH entry terms and common wording, MeSH headings), for
+-- search, the condition picker and --condition: evidence.synonyms reads names to conditions with it.
+CREATE TABLE IF NOT EXISTS condition_synonyms (
+    condition_id TEXT NOT NULL REFERENCES conditions(id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('id', 'label', 'synonym', 'MeSH heading')),
+    PRIMARY KEY (condition_id, name, kind)
+);
 CREATE TABLE IF NOT EXISTS condition_ancestors (
     condition_id TEXT NOT NULL REFERENCES conditions(id),
     ancestor_id TEXT NOT NULL REFERENCES conditions(id),
@@ -221,30 +229,33 @@ CREATE TABLE IF NOT EXISTS study_cards (
     rowid INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
     title TEXT,
-    authors TEXT,
-    year INTEGER,
-    journal TEXT,
+    finding TEXT,
     design TEXT,
     evidence_level INTEGER,
     conditions TEXT,
+    directions TEXT,
+    year INTEGER,
+    authors TEXT,
+    journal TEXT,
+    participants INTEGER,
+    population TEXT,
     condition_groups TEXT,
     outcomes TEXT,
     comparators TEXT,
-    directions TEXT,
     reviewed_in TEXT,
-    population TEXT,
-    participants INTEGER,
     included_studies INTEGER,
-    finding TEXT,
     doi TEXT,
     pmid TEXT,
-    pmcid TEXT
+    pmcid TEXT,
+    strength_rank INTEGER
 );
 CREATE INDEX IF NOT EXISTS idx_study_cards_design ON study_cards(design);
 CREATE INDEX IF NOT EXISTS idx_study_cards_evidence_level ON study_cards(evidence_level);
 CREATE INDEX IF NOT EXISTS idx_study_cards_year ON study_cards(year);
 CREATE INDEX IF NOT EXISTS idx_study_cards_journal ON study_cards(journal);
 CREATE INDEX IF NOT EXISTS idx_study_cards_conditions ON study_cards(conditions);
+CREATE INDEX IF NOT EXISTS idx_study_cards_condition_groups ON study_cards(condition_groups);
+CREATE INDEX IF NOT EXISTS idx_study_cards_strength_rank ON study_cards(strength_rank);
 -- the rowid alone: a search counts its matches (rowid IN the full-text matches) in this narrow index instead of
 -- looking each one up among the table's wide rows, two to three times faster
 CREATE INDEX IF NOT EXISTS idx_study_cards_rowid ON study_cards(rowid);
@@ -255,14 +266,20 @@ SELECT
     s.rowid AS rowid,
     s.key,
     s.title,
-    s.author_list AS authors,
-    s.year,
-    s.journal,
+    s.finding,
     d.label AS design,
     d.evidence_level,
     (SELECT json_group_array(label) FROM (
         SELECT c.label FROM study_conditions sc JOIN conditions c ON c.id = sc.condition_id
         WHERE sc.study_key = s.key ORDER BY c.label)) AS conditions,
+    (SELECT json_group_array(direction) FROM (
+        SELECT DISTINCT direction FROM study_outcomes so
+        WHERE so.study_key = s.key ORDER BY direction)) AS directions,
+    s.year,
+    s.author_list AS authors,
+    s.journal,
+    s.participants,
+    s.population,
     (SELECT json_group_array(label) FROM (
         SELECT c.label FROM condition_studies cs JOIN conditions c ON c.id = cs.condition_id
         WHERE cs.study_key = s.key ORDER BY c.label)) AS condition_groups,
@@ -272,18 +289,15 @@ SELECT
     (SELECT json_group_array(label) FROM (
         SELECT DISTINCT k.label FROM study_outcomes so JOIN comparators k ON k.id = so.comparator
         WHERE so.study_key = s.key ORDER BY k.label)) AS comparators,
-    (SELECT json_group_array(direction) FROM (
-        SELECT DISTINCT direction FROM study_outcomes so
-        WHERE so.study_key = s.key ORDER BY direction)) AS directions,
     (SELECT json_group_array(review_key) FROM (
         SELECT review_key FROM review_includes ri WHERE ri.study_key = s.key ORDER BY review_key)) AS reviewed_in,
-    s.population,
-    s.participants,
     s.included_studies,
-    s.finding,
     s.doi,
     s.pmid,
-    s.pmcid
+    s.pmcid,
+    -- strongest evidence first: evidence level (ungraded last), design, newest first
+    row_number() OVER (ORDER BY coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year DESC, s.key)
+        AS strength_rank
 FROM studies s LEFT JOIN designs d ON d.id = s.design
 ORDER BY s.rowid
 """
@@ -293,7 +307,7 @@ ORDER BY s.rowid
 # the cards whose array holds the value), so that the page without filters reads them instead of counting a
 # million cards on each request; refreshed by each load. `value` has no type, so years stay integers.
 CARD_FACETS = {
-    "conditions": "array",
+    "condition_groups": "array",
     "design": "column",
     "evidence_level": "column",
     "year": "column",
@@ -421,7 +435,7 @@ FROM claims c JOIN sources src ON src.id = c.source_id
 
 VIEWS = {"claim_cards": CLAIM_CARDS_VIEW}
 
-FTS_COLUMNS = ["title", "abstract", "keywords", "finding", "author_list"]
+FTS_COLUMNS = ["title", "abstract", "keywords", "population", "finding", "author_list"]
 TABLES = SCHEMA + STUDY_CARDS + STUDY_CARD_FACETS + CONDITION_STUDIES + CONDITION_FINDINGS + EVIDENCE_MAP_CELLS
 
 # Kept in the database's user_version: a digest of everything above, so that a database of another shape (a

@@ -20,6 +20,7 @@ from ..fields import PLAIN
 from ..formats import bibtex, latex
 from ..merge import MergedStudy
 from ..records import LoadError, StudyRecord, TaggedStudy, shallow_dict
+from ..synonyms import synonym_rows
 from ..tagging.vocabulary import Vocabulary
 from .schema import CARD_FACETS, SUMMARIES, array_value_counts
 
@@ -64,6 +65,8 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
         ),
         pk="id",
     )
+    db.execute("DELETE FROM condition_synonyms")
+    db["condition_synonyms"].insert_all(row for t in conditions.values() for row in synonym_rows(t))
     db.execute("DELETE FROM condition_ancestors")
     db["condition_ancestors"].insert_all(
         {"condition_id": c, "ancestor_id": a, "depth": d}

@@ -13,6 +13,8 @@ from .. import store
 from ..fast import background
 
 CARD_TABLE = "study_cards"
+# What a facet's heading says, where its column's name would not be plain
+FACET_LABELS = {"condition_groups": "conditions, narrower ones counted (as on the map)"}
 # Arguments of a table page that do not choose which rows it shows: a page with no other argument shows every
 # row. Anything else (a column filter, _search, _where, _through, _next...) chooses rows, or might.
 NOT_SELECTING = {
@@ -107,6 +109,7 @@ class CountedFacet(Facet):
             )
         return {
             "name": column,
+            "label": FACET_LABELS.get(column, column),
             "type": self.type,
             "results": values,
             "hideable": source != "metadata",

@@ -4,30 +4,32 @@ from __future__ import annotations
 
 from ..evidence_layer.claims import BY_SEVERITY
 from ..store import CARD_FACETS
+from ..synonyms import conditions_named
 
 LICENSE = "CC BY 4.0 (curated tags and summaries); bibliographic facts are public record"
 
-STUDIES_FOR_CONDITION = """
--- Studies tagged with the condition or any narrower one, strongest design first
--- (condition_studies holds them in this order, made at load time).
+STUDIES_FOR_CONDITION = f"""
+-- Studies under the condition named (id, label, synonym or MeSH heading: see evidence/synonyms.py) or any
+-- narrower one, strongest evidence first.
+with named as ({conditions_named("condition")})
 select
   s.key,
   s.title,
-  s.authors,
-  s.year,
-  s.journal,
+  s.finding,
   s.design,
   s.evidence_level,
-  cs.tagged_conditions,
+  (select group_concat(c.label, '; ') from study_conditions sc join conditions c on c.id = sc.condition_id
+    where sc.study_key = s.key and sc.condition_id in (select condition_id from condition_ancestors
+      where ancestor_id in (select condition_id from named))) as tagged_conditions,
   s.participants,
-  s.finding,
+  s.year,
+  s.authors,
+  s.journal,
   s.doi,
   s.pmid
-from condition_studies cs
-join study_cards s on s.key = cs.study_key
-where cs.condition_id = (select id from conditions where id = :condition or lower(label) = lower(:condition)
-                         order by id = :condition desc limit 1)
-order by cs.evidence_order, cs.design_rank, cs.year desc, cs.study_key
+from study_cards s
+where s.key in (select study_key from condition_studies where condition_id in (select condition_id from named))
+order by s.strength_rank
 """
 
 
@@ -122,15 +124,35 @@ order by replace(c.tree_path, '/', char(1))
 """
 
 
+# Join tables and tables the load computes for pages, left out of the database's list of tables.
+HIDDEN_TABLES = (
+    "study_authors",
+    "study_conditions",
+    "study_bibtex",
+    "study_card_facets",
+    "condition_ancestors",
+    "condition_studies",
+    "condition_findings",
+    "evidence_map_cells",
+    "claim_studies",
+    "claim_documents",
+    "claim_conditions",
+    "claim_checks",
+    "review_includes",
+)
+
+
 def database_metadata() -> dict:
     """Per-database metadata for an evidence database."""
-    return {
+    metadata = {
         "description": "Studies, tagged by condition, design and outcome, with where each tag came from.",
         "tables": {
             "study_cards": {
-                "description": "One row per study with its conditions, outcomes and comparators as JSON arrays "
-                "(rebuilt by each load). Start here: facet on condition, design, evidence level, "
-                "year or journal, or search.",
+                "description": "One row per study, strongest evidence first, with its finding, conditions, "
+                "outcomes and comparators (JSON arrays in .json and .csv; rebuilt by each load). Start here: facet "
+                "on condition (narrower conditions counted, as on the evidence map), design, evidence level, "
+                "year or journal, or search titles, abstracts, keywords, population and findings.",
+                "sort": "strength_rank",
                 # the plugin's facet type (facets.CardFacet) that reads the counts made at load time when it can
                 "facets": [{"card": column} for column in CARD_FACETS],
                 "fts_table": "studies_fts",
@@ -145,6 +167,7 @@ def database_metadata() -> dict:
                     "participants": "Participants randomised or analysed; for reviews, the total across included studies",
                     "included_studies": "For reviews: number of included studies",
                     "finding": "One-sentence summary of the result, written for this database",
+                    "strength_rank": "1 for the strongest evidence: evidence level (ungraded last), design, newest first",
                 },
             },
             "studies": {
@@ -301,13 +324,13 @@ def database_metadata() -> dict:
                 "studies at that level and the directions of their findings.",
                 "sql": STRONGEST_EVIDENCE,
             },
-            "studies_for_condition": {
-                "title": "Studies for a condition, strongest design first",
-                "description": "Give a condition id or label (e.g. back-pain or Low back pain). Narrower conditions are included.",
-                "sql": STUDIES_FOR_CONDITION,
-            },
         },
     }
+    for table in HIDDEN_TABLES:  # still there for SQL, JSON and CSV: only left out of the list of tables
+        metadata["tables"].setdefault(table, {})["hidden"] = True
+    for query in metadata["queries"].values():
+        query["hide_sql"] = True
+    return metadata
 
 
 def instance_metadata(database_names: list[str]) -> dict:

@@ -19,15 +19,15 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils.asgi import Base400, Response
 from datasette.views.base import DatasetteError
-from jinja2 import ChoiceLoader, PackageLoader
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 from markupsafe import Markup
 
 from .. import exporting, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
-from . import evidence_map
+from . import cells, evidence_map, home
 from .facets import CardFacet, GroupedArrayFacet
-from .metadata import evidence_map_sql, instance_metadata
+from .metadata import STUDIES_FOR_CONDITION, evidence_map_sql, instance_metadata
 
 # URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default text).
 RENDERERS = {"bib": "bibtex", "ris": "ris", "csljson": "csl-json", "apa": "apa", "vancouver": "vancouver"}
@@ -69,7 +69,14 @@ def canned_queries(datasette, database, actor):
                 "description": "Every condition in the vocabulary, indented by its place in the hierarchy, against "
                 "every design. Counts include narrower conditions; a row of zeros is an evidence gap.",
                 "sql": evidence_map_sql(designs),
-            }
+                "hide_sql": True,
+            },
+            "studies_for_condition": {
+                "title": "Studies for a condition, strongest evidence first",
+                "description_html": await home.condition_choices(datasette, database),
+                "sql": STUDIES_FOR_CONDITION,
+                "hide_sql": True,
+            },
         }
 
     return inner
@@ -272,15 +279,26 @@ async def _error_page(datasette, request, exception) -> Response:
 
 
 @hookimpl
-def prepare_jinja2_environment(env):
-    """Datasette's templates find the plugin's (evidence/web/templates) after their own, so that a
-    --template-dir can still override them."""
-    env.loader = ChoiceLoader([env.loader, PackageLoader("evidence.web", "templates")])
+def prepare_jinja2_environment(env, datasette):
+    """The plugin's templates (evidence/web/templates) come before Datasette's own, so that they can replace
+    one (_facet_results.html); a --template-dir still comes first."""
+    loaders = [FileSystemLoader(datasette.template_dir)] if datasette.template_dir else []
+    env.loader = ChoiceLoader([*loaders, PackageLoader("evidence.web", "templates"), env.loader])
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    return cells.render(row, value, column, table, database, datasette)
+
+
+@hookimpl
+def extra_css_urls(datasette):
+    return [datasette.urls.path("/-/evidence-tables.css")]
 
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/evidence-map$", _evidence_map_page)]
+    return [(r"^/-/evidence-map$", _evidence_map_page), *home.ROUTES]
 
 
 @hookimpl
