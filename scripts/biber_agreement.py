@@ -157,7 +157,7 @@ def biber_names(value: str) -> tuple[Name, ...]:
     return tuple(names)
 
 
-_YEAR = re.compile(r"^\s*(-?(?:\d{4}|\d{3}X|\d{2}XX))(?!\d)")
+_YEAR = re.compile(r"^\s*(-\d{1,4}|\d{4}|\d{3}X|\d{2}XX)(?!\d)")  # biber writes -0379 as -379
 
 
 def biber_year(fields: dict[str, str]) -> str | None:

@@ -53,6 +53,7 @@ TRICKY = [
     "J.~R. Smith and Smith, J.~R. and Jean~de~la Fontaine",
     "Aristotle and {Aristotle} and O'Brien, Sean and Sean O'Brien",
     "d'Alembert, Jean and Jean d'Alembert and Ch{\\^a}teau, Guy du and Guy du Ch{\\^a}teau",
+    "sortingnamekeytemplatename=snks1 and Simon Smith and family=Brown, prefix=de, given=Brian",
     "ten Brink, Hans and Della Rocca, Marco and Marco Della Rocca and al-Khwarizmi, Muhammad",
     "{Van} de Graaff, R. and {\\relax van} Gogh, V and {van der} Berg, B.",
     "Doe, Jr., {} and Doe, Jr., and Gao, F.-Q. and Smith,John and Smith , John",
@@ -119,6 +120,8 @@ def test_names_as_biber_reads_them():
     assert names["k10"] == [("Smith", "Jean Pierre", "", ""), ("Doe", "John", "", "")]
     assert names["k19"] == [("Guerreiro da Silva", "Ana", "", ""), ("Silva", "Maria", "da", "")]
     assert names["k20"] == [("Souza e Silva", "Edmundo", "de", "")] * 2
+    options = next(i for i, names in enumerate(TRICKY) if names.startswith("sortingnamekeytemplatename"))
+    assert names[f"k{options}"] == [("Smith", "Simon", "", ""), ("Brown", "Brian", "de", "")]
 
 
 def test_where_this_reader_differs_from_biber(tmp_path):

@@ -66,6 +66,9 @@ _EXTENDED = re.compile(r"(?:family|given|prefix|suffix)\s*=")
 _PARTS = {"family": "family", "given": "given", "prefix": "particle", "suffix": "suffix"}
 # biblatex's per-name options, which say how to print a name, not what it is.
 _NAME_OPTIONS = {"useprefix", "uniquename", "uniquepart", "sortingnamekeytemplatename"}
+# A "name" that only sets options for the whole list (biblatex: "sortingnamekeytemplatename=snks1 and ..."),
+# which biber reads as no name.
+_LIST_OPTIONS = re.compile(r"\s*(?:useprefix|uniquename|uniquelist|uniquepart|sortingnamekeytemplatename)\s*=\s*[^,=]*")
 # A brace group that biber decodes to one character ({\'e}, {\ae}, {\i}): it has the case of that character.
 _SPECIAL_CHARACTER = re.compile(r"\{\\(?:[^A-Za-z]|[A-Za-z]{1,2}(?![A-Za-z]))")
 
@@ -74,6 +77,8 @@ _SPECIAL_CHARACTER = re.compile(r"\{\\(?:[^A-Za-z]|[A-Za-z]{1,2}(?![A-Za-z]))")
 def _person(name: str) -> tuple[Person | None, tuple[str, ...]]:
     """The Person a name gives (None for an empty one) and what was not read of it."""
     notes: list[str] = []
+    if _LIST_OPTIONS.fullmatch(name):
+        return None, ()
     if _EXTENDED.search(name):
         parts = _extended_parts(name, notes)
     else:
