@@ -25,7 +25,7 @@ from markupsafe import Markup
 from .. import exporting, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
-from . import evidence_map
+from . import map_page
 from .facets import CardFacet, GroupedArrayFacet
 from .metadata import evidence_map_sql, instance_metadata
 
@@ -280,58 +280,9 @@ def prepare_jinja2_environment(env):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/evidence-map$", _evidence_map_page)]
+    return [(r"^/-/evidence-map$", map_page.evidence_map_page)]
 
 
 @hookimpl
 def menu_links(datasette):
     return [{"href": datasette.urls.path("/-/evidence-map"), "label": "Evidence map"}]
-
-
-async def _evidence_map_page(datasette, request):
-    """The evidence map of an evidence database (?database=, default the first), ?by=design or level."""
-    names = [
-        name
-        for name in _database_names(datasette)
-        if await datasette.get_database(name).execute_fn(store.schema_problem) is None
-    ]
-    database = request.args.get("database") or (names[0] if names else None)
-    if database not in names:
-        return Response.text(
-            f"No evidence database named {database!r} here (evidence databases: {', '.join(names) or 'none'}).",
-            status=404,
-        )
-    by = "level" if request.args.get("by") == "level" else "design"
-    the_map = await datasette.get_database(database).execute_fn(lambda conn: evidence_map.build(conn, by))
-    table = datasette.urls.table(database, "study_cards")
-    rows = []
-    for row in the_map.rows:
-        cells = []
-        for column, cell in zip(the_map.columns, row.cells):
-            if by == "level":
-                column_filter = (
-                    ("evidence_level", str(column.value)) if column.value else ("evidence_level__isnull", "1")
-                )
-            else:
-                column_filter = ("design", column.label) if column.value else ("design__isnull", "1")
-            query = urlencode([("condition_groups__arraycontains", row.label), column_filter])
-            cells.append(
-                {
-                    "count": cell.count,
-                    "findings": cell.findings,
-                    "size": the_map.diameter(cell.count),
-                    "column": column.label,
-                    "href": f"{table}?{query}",
-                }
-            )
-        rows.append({"label": row.label, "depth": row.depth, "total": row.total, "cells": cells})
-    page = datasette.urls.path("/-/evidence-map")
-    context = {
-        "database": database,
-        "map": the_map,
-        "rows": rows,
-        "findings": evidence_map.FINDINGS,
-        "by_design_url": f"{page}?{urlencode({'database': database})}",
-        "by_level_url": f"{page}?{urlencode({'database': database, 'by': 'level'})}",
-    }
-    return Response.html(await datasette.render_template("evidence_map.html", context, request=request))
