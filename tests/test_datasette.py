@@ -182,12 +182,16 @@ async def test_export_of_search_facets_canned_query_sql_and_row(ds):
     keys = [e.key for e in bibtexparser.parse_string(outcomes.text).entries]
     rows = await get_json(ds, "/evidence/study_outcomes.json?outcome_id=pain-intensity&_shape=objects&_size=max")
     assert keys == list(dict.fromkeys(r["study_key"] for r in rows["rows"]))  # one entry per study
-    canned = await ds.client.get("/evidence/studies_for_condition.vancouver?condition=pregnancy-complications")
+    canned = await ds.client.get(
+        "/evidence/studies_for_condition.vancouver?condition=pregnancy-complications&_markup=text"
+    )
     assert (
         canned.headers["content-disposition"] == 'attachment; filename="evidence-studies_for_condition-vancouver.txt"'
     )
     assert [line.split(". ")[1].split(" ")[0] for line in canned.text.splitlines()] == ["Kvorning", "Guerreiro"]
-    sql = await ds.client.get("/evidence.apa?sql=select+key+from+studies+where+year+%3C+:before&before=2005")
+    sql = await ds.client.get(
+        "/evidence.apa?sql=select+key+from+studies+where+year+%3C+:before&before=2005&_markup=text"
+    )
     assert sql.status_code == 200 and [line.split(",")[0] for line in sql.text.splitlines()] == [
         "Chung",
         "Guerreiro da Silva",

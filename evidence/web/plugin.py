@@ -25,12 +25,13 @@ from markupsafe import Markup
 from .. import exporting, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
-from . import map_page
+from . import bibliography_page, map_page
 from .facets import CardFacet, GroupedArrayFacet
 from .metadata import evidence_map_sql, instance_metadata
 
-# URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default text).
+# URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default html: a page to read).
 RENDERERS = {"bib": "bibtex", "ris": "ris", "csljson": "csl-json", "apa": "apa", "vancouver": "vancouver"}
+RENDERER_OF = {name: extension for extension, name in RENDERERS.items()}
 # Arguments of a table page that do not select rows, dropped when the export re-reads every page.
 _PAGE_ARGUMENTS = {
     "_next",
@@ -105,7 +106,7 @@ def _renderer(name: str):
         problem = await _export_problem(datasette, database, columns)
         if problem:
             return Response.text(problem, status=400)
-        markup = request.args.get("_markup", "text")
+        markup = request.args.get("_markup", bibliography_page.DEFAULT_MARKUP)
         if markup not in exporting.MARKUPS:
             return Response.text(f"_markup must be one of {', '.join(exporting.MARKUPS)}", status=400)
         try:
@@ -123,6 +124,9 @@ def _renderer(name: str):
             except BrokenProcessPool:
                 _stop_export_process()  # the next export starts another
                 raise
+        if markup == "html" and exporting.FORMATS[name].formatted:
+            source = "the row" if view_name == "row" else table or query_name or "the query"
+            body = bibliography_page.with_way_back(body, request, RENDERER_OF[name], source)
         extension, media_type = exporting.file_type(name, markup)
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
