@@ -22,7 +22,7 @@ from datasette.views.base import DatasetteError
 from jinja2 import ChoiceLoader, PackageLoader
 from markupsafe import Markup
 
-from .. import exporting, store
+from .. import exporting, formats, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
 from . import bibliography_page, map_page
@@ -30,7 +30,7 @@ from .facets import CardFacet, GroupedArrayFacet
 from .metadata import evidence_map_sql, instance_metadata
 
 # URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default html: a page to read).
-RENDERERS = {"bib": "bibtex", "ris": "ris", "csljson": "csl-json", "apa": "apa", "vancouver": "vancouver"}
+RENDERERS = formats.WEB_SUFFIXES
 RENDERER_OF = {name: extension for extension, name in RENDERERS.items()}
 # Arguments of a table page that do not select rows, dropped when the export re-reads every page.
 _PAGE_ARGUMENTS = {
