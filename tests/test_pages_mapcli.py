@@ -253,6 +253,10 @@ def test_the_map_fits_a_laptop_and_scrolls_in_its_own_box_on_a_phone(served_corp
         box = page.locator(".map-box")
         assert box.evaluate("b => b.scrollWidth <= b.clientWidth")  # the whole map shows, no inner scrolling
         page.screenshot(path=str(shots / "evidence-map-1366.png"), full_page=True)
+        page.goto(served_corpus + "/-/evidence-map?all=1")  # every column: wider, but only inside its box
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        assert box.evaluate("b => b.scrollWidth > b.clientWidth")
+        page.goto(served_corpus + "/-/evidence-map")
         page.set_viewport_size({"width": 390, "height": 844})
         page.reload()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the page never scrolls sideways
