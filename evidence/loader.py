@@ -18,7 +18,8 @@ from .evidence_layer.saving import save_evidence_layer
 from .fast import parallel, pieces
 from .fast.pieces import read_file
 from .fast.spool import Kept, Spool, keeper
-from .merge import Entry, Planned, combine, describe, plan, study_keys, warnings
+from .matching import Entry, describe
+from .merge import Planned, combine, plan, study_keys, warnings
 from .records import LoadError, StudyRecord, make_key, split_source
 from .tagging.curation import read_outcomes, sidecar_of
 from .tagging.tagger import tag_study
@@ -256,8 +257,9 @@ def load(
             )
         with store.building(db_path) as db, store.indexes_after(db):
             store.save_vocabulary(db, vocab)
-            studies, errors = plan(_with_stored(db, inputs, kept))
-            summary.errors += errors
+            planned = plan(_with_stored(db, inputs, kept), kept.read_back, set(inputs.labels))
+            studies = planned.studies
+            summary.errors += planned.errors
             summary.studies = len(studies)
             summary.merged = sum(len(study.entries) - 1 for study in studies)
             built = _rows_of(build(studies, vocab, kept.read_back), summary)
@@ -349,8 +351,9 @@ def check(
         kept = keeper(Path(folder), describe)
         inputs = read_inputs(files, Path.cwd(), kept, format, encoding)
         problems = list(inputs.errors)
-        studies, errors = plan(inputs.entries)
-        problems += errors
+        planned = plan(inputs.entries, kept.read_back)
+        studies = planned.studies
+        problems += planned.errors + planned.possible_duplicates
         merged: list[LoadError] = []
         for _, tag_errors, notes in build(studies, vocab, kept.read_back, rows=False):  # tagging finds unknown terms
             problems += tag_errors

@@ -1,13 +1,13 @@
-"""One study from many sources: records of the same study (matched on DOI, then PMID, then title + year +
-first author) become one, keeping the curated or most complete value of each field and recording
+"""One study from many sources: records of the same study (matched as evidence.matching says) become one, keeping the curated or most complete value of each field and recording
 where the sources disagree."""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from . import fields
+from .matching import Entry, clusters, doubt_warning
 from .records import LoadError, OutcomeTag, StudyRecord, TakenKeys, fold, split_source
 
 
@@ -58,52 +58,6 @@ TEXT_FIELDS = ("entry_type", "title", *(f.attribute for f in fields.FIELDS if f.
 LIST_FIELDS = tuple(f.attribute for f in fields.LIST_FIELDS if f.merge == "union")
 
 
-def identity_title(record: StudyRecord) -> tuple[str, int | None, str] | None:
-    """Normalised title, year and first author's family name: the last resort for matching."""
-    if not (record.title and record.year and record.authors):
-        return None
-    return (fold(record.title), record.year, fold(record.authors[0].family))
-
-
-@dataclass(slots=True)
-class Entry:
-    """What merging needs to know of one source: its identifiers, its curated outcomes, and where its
-    record was spooled (the record itself is read back only to combine the study it joins)."""
-
-    key: str
-    file: str
-    line: int
-    key_made: bool
-    doi: str | None
-    pmid: str | None
-    title: bytes | None  # a digest of identity_title
-    tagged: bool  # the record has curated tags
-    place: object  # where the record was kept (evidence.fast.spool)
-    outcomes: list[OutcomeTag] | tuple = ()  # most have none: one empty tuple for all
-    order: int = 0
-
-    @property
-    def is_curated(self) -> bool:
-        return self.tagged or bool(self.outcomes)
-
-
-def describe(record: StudyRecord, place: object) -> Entry:
-    """The Entry of a record spooled at ``place``."""
-    identity = identity_title(record)
-    digest = hashlib.blake2b(repr(identity).encode(), digest_size=12).digest() if identity else None
-    return Entry(
-        record.key,
-        record.source_file,
-        record.source_line,
-        record.key_made,
-        record.doi,
-        record.pmid,
-        digest,
-        bool(record.tags),
-        place,
-    )
-
-
 @dataclass(slots=True)  # one for each study of a large load
 class Planned:
     """A study as merging plans it: its entries (first loaded first), what matched each, and the key it gets
@@ -115,13 +69,25 @@ class Planned:
     key: str | None = None  # the key it takes instead (made when it is combined in order)
 
 
-def plan(entries: list[Entry]) -> tuple[list[Planned], list[LoadError]]:
-    """Group the entries (in the order they were first loaded) into studies. Entries sharing a DOI, a
-    PMID, or else title + year + first author are one study, whatever the order they come in, unless
-    that would join different DOIs or PMIDs. A key two studies claim stays with the first; a later
-    study with the same key is an error and not loaded, unless its key was made up: then it takes
-    another (``rename``; made-up keys always give way to given ones)."""
-    studies = [Planned([e for e, _ in cluster], [how for _, how in cluster]) for cluster in _clusters(entries)]
+@dataclass
+class Plan:
+    """The studies a load makes, the errors and warnings it gives, and the possible duplicates it left apart
+    (which ``evidence check`` tells)."""
+
+    studies: list[Planned]
+    errors: list[LoadError]
+    possible_duplicates: list[LoadError]
+
+
+def plan(entries: list[Entry], read_back: Callable, read_now: set[str] | None = None) -> Plan:
+    """Group the entries (in the order they were first loaded) into studies, as evidence.matching says,
+    whatever the order they come in; an identifier that joins two titles, or would join different items,
+    is a warning on the entry of a file in ``read_now`` (None: any) naming both (titles read back with
+    ``read_back``). A key two studies claim stays with the first; a later study with the same key is an
+    error and not loaded, unless its key was made up: then it takes another (``rename``; made-up keys
+    always give way to given ones)."""
+    found, doubts = clusters(entries)
+    studies = [Planned([e for e, _ in cluster], [how for _, how in cluster]) for cluster in found]
     named = [_named_by(study.entries) for study in studies]
     owner: dict[str, Entry] = {}
     kept: list[int] = []
@@ -146,7 +112,12 @@ def plan(entries: list[Entry]) -> tuple[list[Planned], list[LoadError]]:
             continue
         owner[name.key] = name
         kept.append(index)
-    return [studies[i] for i in sorted(kept)], errors
+    told = [d for d in doubts if d.kind != "near"]
+    records = read_back([e.place for d in told for e in (d.entry, d.other)])
+    pairs = zip(records[0::2], records[1::2])
+    errors += [doubt_warning(d, (here.title, there.title), read_now) for d, (here, there) in zip(told, pairs)]
+    near = [doubt_warning(d, None, read_now) for d in doubts if d.kind == "near"]
+    return Plan([studies[i] for i in sorted(kept)], [e for e in errors if e], [e for e in near if e])
 
 
 def study_keys(studies: list[Planned]) -> TakenKeys:
@@ -168,61 +139,6 @@ def combine(records: list[StudyRecord], study: Planned) -> MergedStudy:
     if study.key is not None:
         merged.record.key = study.key
     return merged
-
-
-def _clusters(entries: list[Entry]) -> list[list[tuple[Entry, str]]]:
-    """Union-find over the identifiers: DOI links first, then PMID, then title + year + author; a link
-    that would put two DOIs or two PMIDs in one study is not made. Clusters in first-entry order,
-    each entry with what matched it ("first" for the one that comes first)."""
-    parent = list(range(len(entries)))
-    joined: dict[int, tuple[set, set]] = {}  # of a root with others under it: the DOIs and PMIDs they have
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def identifiers(i: int) -> tuple[set, set]:  # of a root
-        return joined.get(i) or ({entries[i].doi} - {None}, {entries[i].pmid} - {None})
-
-    for identity in ("doi", "pmid", "title"):
-        first_with: dict = {}
-        for i, entry in enumerate(entries):
-            value = getattr(entry, identity)
-            if value is None:
-                continue
-            if value not in first_with:
-                first_with[value] = i
-                continue
-            a, b = sorted((root(first_with[value]), root(i)))
-            if a == b:
-                continue
-            (dois_a, pmids_a), (dois_b, pmids_b) = identifiers(a), identifiers(b)
-            if len(dois_a | dois_b) <= 1 and len(pmids_a | pmids_b) <= 1:
-                parent[b] = a  # a root is the first entry of its cluster
-                joined[a] = (dois_a | dois_b, pmids_a | pmids_b)
-                joined.pop(b, None)
-    others: dict[int, list[int]] = {}
-    for i in range(len(entries)):
-        if root(i) != i:
-            others.setdefault(root(i), []).append(i)
-    return [
-        [(entries[i], "first")] + [(entries[j], _matched_on(entries[j], entries[i])) for j in others.get(i, ())]
-        for i in range(len(entries))
-        if parent[i] == i
-    ]
-
-
-def _matched_on(entry: Entry, first: Entry) -> str:
-    """What joins an entry to the study its first entry started (the strongest shared identifier)."""
-    if entry.doi and entry.doi == first.doi:
-        return "doi"
-    if entry.pmid and entry.pmid == first.pmid:
-        return "pmid"
-    if entry.title and entry.title == first.title:
-        return "title-year-author"
-    return "doi" if entry.doi else "pmid" if entry.pmid else "title-year-author"  # through another entry
 
 
 def _rank(item: tuple[int, tuple[Source, str]]) -> tuple:
@@ -249,6 +165,7 @@ def _combine(cluster: list[tuple[Source, str]]) -> MergedStudy:
         authors=list(authors_source.record.authors),
         more_authors=authors_source.record.more_authors,
         tags=_union(s.record.tags for s in sources),
+        mesh_major=_union(s.record.mesh_major for s in sources),
         extra={k: v for s in reversed(sources) for k, v in s.record.extra.items()},
         **{name: _union(getattr(s.record, name) for s in sources) for name in LIST_FIELDS},
     )

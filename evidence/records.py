@@ -87,6 +87,7 @@ StudyRecord = make_dataclass(
         ("more_authors", bool, False),  # the list is known to be incomplete ("and others", "et al.")
         *((f.attribute, "int | None" if f.sql_type == "INTEGER" else "str | None", None) for f in FIELDS),
         *((f.attribute, "list[str]", field(default_factory=list)) for f in LIST_FIELDS),
+        ("mesh_major", "list[str]", field(default_factory=list)),  # MeSH headings marked major topics (MEDLINE *)
         ("tags", "list[Tag]", field(default_factory=list)),
         ("extra", "dict[str, str]", field(default_factory=dict)),  # fields no column holds, raw
     ],

@@ -83,7 +83,8 @@ def _bibliography_order(row: tuple) -> tuple:
     """First author's family name (else the title), year (undated first), title, key; accents and case
     do not count, so Åkeson sorts with the A's."""
     key, family, year, title = row
-    return _fold_name(family) if family else fold(title), year is not None, year or 0, fold(title), key
+    title = fold(title or "")
+    return _fold_name(family) if family else title, year is not None, year or 0, title, key
 
 
 _fold_name = lru_cache(maxsize=65536)(fold)  # family names repeat across studies

@@ -12,6 +12,8 @@ from evidence.tagging.tagger import conditions_by_rule, design_by_rule
 from evidence.tagging.vocabulary import Vocabulary
 from evidence.yamlsource import YamlProblem, load_with_lines
 
+NO_DESIGN = "none"  # a design label: no design of the vocabulary fits the record
+
 
 @dataclass
 class Labelled:
@@ -58,16 +60,28 @@ class Report:
     design: Tally = field(default_factory=Tally)
     conditions: Tally = field(default_factory=Tally)
     conditions_same_branch: Tally = field(default_factory=Tally)
+    by_term: dict[str, dict[str, Tally]] = field(default_factory=lambda: {"design": {}, "condition": {}})
     misses: list[str] = field(default_factory=list)
+
+    def count(self, kind: str, given: set[str], labels: set[str]) -> None:
+        """One record's rule tags (``given``) and labels of one kind, in the tallies of each term."""
+        for term in given | labels:
+            tally = self.by_term[kind].setdefault(term, Tally())
+            tally.found += term in given
+            tally.labels += term in labels
+            right = term in given and term in labels
+            tally.found_right += right
+            tally.labels_found += right
 
     def text(self) -> str:
         lines = [
             self.design.line("design (exact)"),
             self.conditions.line("conditions (exact id)"),
             self.conditions_same_branch.line("conditions (same branch)"),
-            f"misses ({len(self.misses)}):",
         ]
-        return "\n".join(lines + [f"  {miss}" for miss in self.misses])
+        for kind, tallies in self.by_term.items():
+            lines += [f"by {kind}:"] + [f"  {tallies[term].line(term)}" for term in sorted(tallies)]
+        return "\n".join(lines + [f"misses ({len(self.misses)}):"] + [f"  {miss}" for miss in self.misses])
 
 
 def score(labelled: list[Labelled], vocab: Vocabulary) -> Report:
@@ -85,13 +99,16 @@ def score(labelled: list[Labelled], vocab: Vocabulary) -> Report:
 
 
 def _score_design(report: Report, record: StudyRecord, label: str, vocab: Vocabulary) -> None:
+    """A label of ``NO_DESIGN`` (no design of the vocabulary fits) scores any rule tag as wrong, and has no
+    design to be found (it does not count in recall)."""
     tag = design_by_rule(record, vocab)
     right = tag is not None and tag.value == label
     report.design.found += tag is not None
     report.design.found_right += right
-    report.design.labels += 1
+    report.design.labels += label != NO_DESIGN
     report.design.labels_found += right
-    if not right:
+    report.count("design", {tag.value} if tag else set(), {label} - {NO_DESIGN})
+    if not right and (tag is not None or label != NO_DESIGN):
         given = f"{tag.value} ({tag.source})" if tag else "none"
         report.misses.append(f"{record.key}: design by rule {given}, labelled {label}")
 
@@ -107,6 +124,7 @@ def _score_conditions(report: Report, record: StudyRecord, labels: list[str], vo
         tally.found_right += sum(any(near(t, label) for label in labels) for t in tags)
         tally.labels += len(labels)
         tally.labels_found += sum(any(near(t, label) for t in tags) for label in labels)
+    report.count("condition", set(tags), set(labels))
     extra = [f"{t.value} ({t.source})" for t in tags.values() if t.value not in labels]
     missed = [label for label in labels if label not in tags]
     if extra or missed:
@@ -152,7 +170,10 @@ def labelled_by_file(path: Path, vocab: Vocabulary) -> list[Labelled]:
         design, conditions = entry.get("design"), entry.get("conditions")
         problems += [
             vocab.unknown_message(kind, term)
-            for kind, terms in (("designs", [design] if design else []), ("conditions", conditions or []))
+            for kind, terms in (
+                ("designs", [design] if design and design != NO_DESIGN else []),
+                ("conditions", conditions or []),
+            )
             for term in terms
             if not vocab.known(kind, term)
         ]

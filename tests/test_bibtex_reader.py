@@ -1,3 +1,6 @@
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,12 +155,52 @@ def test_fields_written_over_several_lines_are_read_as_one_line(tmp_path):
         (r"\LaTeX and \BibTeX for reviews", "LaTeX and BibTeX for reviews"),
         (r"A pulse of 200\,{\mbox{$\mu$}}J", "A pulse of 200 μJ"),
         (r"\texttt{code}, \emph{stress}, \textsc{Small} and \textbf{bold}", "code, stress, Small and bold"),
+        (r"The \TUB{} on \MF\ and \AmSTeX", "The TUGboat on Metafont and AMS-TeX"),
+        (r"{\tt code} and {\it italic\/} on a \VAX", "code and italic on a VAX"),
+        (r"\mkbibquote{Quoted} input\slash output, \S 3", "“Quoted” input/output, §3"),
+        (r"{MRI} in 50% of {R}\&D & care", "MRI in 50% of R&D & care"),  # not a comment, not a table
     ],
 )
 def test_font_box_and_logo_commands_keep_their_text(latex, text):
     """pylatexenc drops the argument of commands it has no rule for (``\\textsf{R}`` gave "in ") and the logos."""
     assert decode_latex(latex) == text
     assert decode_title(latex)[0] == text
+
+
+@pytest.mark.parametrize(
+    "latex, text",
+    [
+        (r"$\mu$-opioid receptors", "μ-opioid receptors"),
+        (r"$\alpha$ and $\beta$ waves", "α and β waves"),
+        (r"aged $\ge$ 65 years, $\leq$ 5\% loss, $\pm$ 2", "aged ≥ 65 years, ≤ 5% loss, ± 2"),
+        (r"10 \textmu g of \ss", "10 µg of ß"),
+    ],
+)
+def test_math_symbols_pylatexenc_knows_become_unicode(latex, text):
+    assert decode_latex(latex) == text
+
+
+def test_an_unknown_command_keeps_its_argument_and_is_a_warning_with_file_line_and_key(tmp_path):
+    path = tmp_path / "unknown.bib"
+    path.write_text(
+        "@article{smith2020,\n  title = {Acupuncture \\foo{bar} and \\mkbibacro{NHS} care},\n"
+        "  journal = {J \\unknownmacro Pain},\n  author = {Smith, \\initial{J}.},\n  year = {2020},\n}\n",
+        encoding="utf-8",
+    )
+    result = read_file(path, "unknown.bib")
+    [record] = result.records
+    assert record.title == "Acupuncture bar and NHS care"
+    assert record.journal == "J Pain"
+    assert record.authors[0].given == "J."
+    warnings = sorted((e.line, e.entry_key, e.message) for e in result.errors if "DOI" not in e.message)
+    assert warnings == [
+        (2, "smith2020", "field 'title': unknown LaTeX command \\foo left out (its argument kept as text)"),
+        (2, "smith2020", "field 'title': unknown LaTeX command \\mkbibacro left out (its argument kept as text)"),
+        (3, "smith2020", "field 'journal': unknown LaTeX command \\unknownmacro left out (its argument kept as text)"),
+        (4, "smith2020", "field 'author': unknown LaTeX command \\initial left out (its argument kept as text)"),
+    ]
+    again = read_file(path, "unknown.bib")  # decoded values are cached: the warnings come again
+    assert sorted((e.line, e.message) for e in again.errors) == sorted((e.line, e.message) for e in result.errors)
 
 
 def test_biblatex_date_gives_year_and_month_and_an_invalid_one_is_a_warning(tmp_path):
@@ -182,3 +225,17 @@ def test_biblatex_date_gives_year_and_month_and_an_invalid_one_is_a_warning(tmp_
     (warning,) = [e for e in result.errors if "date" in e.message]
     assert (warning.line, warning.entry_key, warning.severity) == (5, "wrong", "warning")
     assert "month 13" in warning.message
+
+
+def test_latex_timing_script_reports_titles_time_and_warnings(tmp_path):
+    path = tmp_path / "heavy.bib"
+    path.write_text(
+        "@article{a, title = {The \\TeX book}}\n@article{b, title = {Plain}}\n@article{c, title = {\\foo{x} $\\mu$}}\n",
+        encoding="utf-8",
+    )
+    script = Path(__file__).parent.parent / "scripts" / "latex_timing.py"
+    done = subprocess.run([sys.executable, str(script), str(path), "--repeat", "2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        r"3 titles from 1 files \(2 through pylatexenc\): [\d.]+ ms, [\d.]+ µs a title; 1 warnings\n", done.stdout
+    )

@@ -35,10 +35,11 @@ def test_json_files_are_read_by_this_reader_and_types_invert_the_writers():
 def test_zotero_export():
     result = read_file(FIXTURES / "zotero.json", "zotero.json")
     lines = (FIXTURES / "zotero.json").read_text(encoding="utf-8").splitlines()
-    cherkin, vickers = result.records
+    cherkin, vickers, untitled = result.records
     assert [(r.key, r.source_line) for r in result.records] == [
         ("cherkin2009", 2),
         ("vickersAcupunctureChronicPain2018", 78),
+        ("takano2012", 143),
     ]
     assert all(lines[r.source_line - 1] == "\t{" for r in result.records)
     assert (cherkin.source_format, cherkin.entry_type, cherkin.title) == (
@@ -63,9 +64,10 @@ def test_zotero_export():
     ]
     assert lines[74].lstrip().startswith('"keyword": "condition:chronic-low-back-pain')
     assert vickers.authors[-1] == Person("Acupuncture Trialists' Collaboration") and vickers.month == "may"
-    [untitled] = result.errors
-    assert (untitled.line, untitled.entry_key, untitled.severity) == (143, "takano2012", "error")
-    assert untitled.message == "entry has no title; it was not loaded" and '"family": "Takano"' in untitled.raw
+    assert untitled.title is None and untitled.doi == "10.1016/j.jpain.2012.09.012"  # loaded without a title
+    assert [(e.line, e.entry_key, e.severity, e.message) for e in result.errors] == [
+        (143, "takano2012", "warning", "no title; loaded without one")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -189,7 +191,7 @@ def test_invalid_json_is_one_error_and_the_file_keeps_what_it_loaded(tmp_path):
     path = tmp_path / "library.json"
     shutil.copy(FIXTURES / "zotero.json", path)
     db_path = tmp_path / "evidence.db"
-    assert loader.load(db_path, [path]).studies == 2
+    assert loader.load(db_path, [path]).studies == 3
     path.write_text('[\n  {"id": "a", "title": "T"}\n  {"id": "b"}\n]\n', encoding="utf-8")
     assert [(e.line, e.message) for e in read(path.read_text(encoding="utf-8"), "library.json").errors] == [
         (None, "not valid JSON: Expecting ',' delimiter at line 3 column 3; nothing was loaded from it")
@@ -197,7 +199,7 @@ def test_invalid_json_is_one_error_and_the_file_keeps_what_it_loaded(tmp_path):
     summary = loader.load(db_path, [path])
     assert (summary.removed, summary.error_count) == (0, 1)
     with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM studies").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM studies").fetchone() == (3,)
     assert read("42", "n.json").errors[0].message == "not CSL-JSON: expected an array of items or one item"
 
 
@@ -211,7 +213,7 @@ def test_loading_a_csl_json_file_end_to_end(tmp_path):
     shutil.copy(FIXTURES / "zotero.json", tmp_path / "zotero.json")
     db_path = tmp_path / "evidence.db"
     summary = loader.load(db_path, [tmp_path / "zotero.json"])
-    assert (summary.studies, summary.error_count, summary.warning_count) == (2, 1, 0)
+    assert (summary.studies, summary.error_count, summary.warning_count) == (3, 0, 1)
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute(
             "SELECT key, year, month, journal_abbrev, pmcid, design, design_source, source_line "
@@ -219,6 +221,7 @@ def test_loading_a_csl_json_file_end_to_end(tmp_path):
         ).fetchall()
         assert rows == [
             ("cherkin2009", 2009, "may", "Arch Intern Med", "PMC2832641", "rct", "zotero.json:75", 2),
+            ("takano2012", 2012, "dec", None, None, None, None, 143),
             (
                 "vickersAcupunctureChronicPain2018",
                 2018,
@@ -230,6 +233,10 @@ def test_loading_a_csl_json_file_end_to_end(tmp_path):
                 78,
             ),
         ]
+        assert conn.execute("SELECT title, doi FROM studies WHERE key = 'takano2012'").fetchone() == (
+            None,
+            "10.1016/j.jpain.2012.09.012",
+        )
         assert conn.execute(
             "SELECT a.family, a.display FROM study_authors sa JOIN authors a ON a.id = sa.author_id "
             "WHERE sa.study_key LIKE 'vickers%' AND sa.position = 10"

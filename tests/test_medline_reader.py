@@ -111,18 +111,18 @@ def test_fields_are_mapped_with_continuations_qualifiers_and_identifiers():
     assert [(t.kind, t.value, t.source) for t in good.tags] == [("condition", "chronic-low-back-pain", "s.nbib:25")]
 
 
-def test_record_without_title_and_bad_lines_are_reported_and_the_rest_load():
+def test_record_without_title_and_bad_lines_are_reported_and_all_records_load():
     result = read(SNIPPET, "s.nbib")
-    assert [r.pmid for r in result.records] == ["19433697", "22222222", "33333333"]
+    assert [r.pmid for r in result.records] == ["19433697", "11111111", "22222222", "33333333"]
+    assert result.records[1].title is None and result.records[1].key == "untitled2001"
     assert [str(e) for e in result.errors] == [
-        "s.nbib:30 [untitled2001]: error: record PMID 11111111 has no title (TI); it was not loaded",
+        "s.nbib:30 [untitled2001]: warning: no title; loaded without one",
         "s.nbib:37 [smithnd]: warning: line is not 'TAG - value' nor a continuation, ignored: 'this line has no tag'",
         "s.nbib:38 [smithnd]: warning: field 'DP': year is not a four-digit number: 'Spring'; left empty",
         "s.nbib:42 [smithnd]: warning: field 'AID': not a DOI: 'not-a-doi'; left empty",
         "s.nbib:43 [smithnd]: warning: field 'PMC': not a PMCID: 'PMCX'; left empty",
     ]
-    assert "A record without a title." in result.errors[0].raw
-    translated, collective = result.records[1:]
+    translated, collective = result.records[2:]
     assert translated.title == "[Acupuncture in Germany]"  # NLM's brackets mark a translated title
     assert [(p.family, p.given) for p in translated.authors] == [("Smith", "A B"), ("Jones", "C")]
     assert (translated.year, translated.pages, translated.doi, translated.pmcid) == (None, "12-19", None, None)
@@ -145,7 +145,12 @@ def test_medline_files_are_recognised_by_extension_and_by_a_txt_files_first_line
     assert format_of(Path("export.nbib")) == format_of(Path("x.MEDLINE")) == "medline"
     path = tmp_path / "pubmed-export.txt"
     path.write_text("\n" + SNIPPET, encoding="utf-8")
-    assert [r.pmid for r in read_file(path, "pubmed-export.txt").records] == ["19433697", "22222222", "33333333"]
+    assert [r.pmid for r in read_file(path, "pubmed-export.txt").records] == [
+        "19433697",
+        "11111111",
+        "22222222",
+        "33333333",
+    ]
 
 
 def test_labelled_set_loads_into_sqlite_with_authors_in_order_and_identifiers(tmp_path):

@@ -393,7 +393,8 @@ def test_the_switch_is_read_at_call_time(monkeypatch):
     monkeypatch.setattr(fast, "ENABLED", False)
     plain = rule_tags(study, False)
     assert calls == [] and plain[0].value == "rct"
-    assert rule_tags(study, True) == plain and len(calls) == 5
+    # designs: front, abstract; conditions: front, abstract, its aim sentences; outcomes
+    assert rule_tags(study, True) == plain and len(calls) == 6
 
 
 WORDS = sorted(

@@ -157,7 +157,11 @@ def test_a_file_read_in_pieces_gives_what_its_whole_text_gives(format, newline, 
     path = written(tmp_path, format, odd_text(format).replace("\n", newline).encode())
     whole = read_file(path, path.name, format)
     errors = [e for e in whole.errors if e.severity == "error"]
-    assert len(whole.records) > 10 and any(e.raw for e in errors)
+    assert len(whole.records) > 10
+    if format == "medline":  # its record without a title is loaded, with a warning
+        assert not errors and any(e.message == "no title; loaded without one" for e in whole.errors)
+    else:
+        assert any(e.raw for e in errors)
     if format != "bibtex":
         assert any(r.key_made for r in whole.records) and "muller2010b" in [r.key for r in whole.records]
     if format == "ris":

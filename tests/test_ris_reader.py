@@ -72,7 +72,9 @@ def test_endnote_export_with_bom_crlf_record_numbers_and_broken_entries():
     data = (FIXTURES / "endnote.ris").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
     result = read_fixture("endnote.ris")
-    assert [r.key for r in result.records] == ["cherkin2009", "inoue2006"]  # "ID  - 31" is a record number, not a key
+    # "ID  - 31" is a record number, not a key; an entry without a title is loaded all the same
+    assert [r.key for r in result.records] == ["cherkin2009", "inoue2006", "chung2003"]
+    assert result.records[2].title is None and result.records[2].authors[0] == Person("Chung", "A.")
     cherkin = result.records[0]
     assert (cherkin.pmid, cherkin.pmcid, cherkin.pages, cherkin.year, cherkin.month) == (
         "19433697",
@@ -88,7 +90,8 @@ def test_endnote_export_with_bom_crlf_record_numbers_and_broken_entries():
     assert fixture_line("endnote.ris", lines["chronic-low-back-pain"]) == "KW  - condition:chronic-low-back-pain"
     assert fixture_line("endnote.ris", lines["rct"]) == "design:rct"  # an unindented continuation line
 
-    malformed, untitled = result.errors
+    malformed, untitled, unverifiable = result.errors
+    assert (unverifiable.entry_key, unverifiable.severity) == ("chung2003", "warning")
     assert (malformed.file, malformed.line, malformed.entry_key, malformed.severity) == (
         "endnote.ris",
         34,
@@ -97,12 +100,12 @@ def test_endnote_export_with_bom_crlf_record_numbers_and_broken_entries():
     )
     assert fixture_line("endnote.ris", 34) == "AN  - 14995919" and "outside any entry" in malformed.message
     assert "Acupuncture relieves pelvic and low-back pain" in malformed.raw  # nothing is lost
-    assert (untitled.line, untitled.entry_key, untitled.message) == (
+    assert (untitled.line, untitled.entry_key, untitled.severity, untitled.message) == (
         72,
         "chung2003",
-        "entry has no title; it was not loaded",
+        "warning",
+        "no title; loaded without one",
     )
-    assert "AU  - Chung, A." in untitled.raw
     assert str(malformed).startswith(
         "endnote.ris:34 [kvorning2004]: error: lines 34-48 hold RIS tags outside any entry"
     )
@@ -188,6 +191,50 @@ def test_names_particles_suffixes_and_groups():
     ]
 
 
+# The authors of a real Embase export (ASReview's test data, github:asreview/asreview, tests/demo_data/embase.ris,
+# commit 516290b55919, Apache 2.0): family name, then initials, no comma.
+EMBASE_AUTHORS = """TY  - JOUR
+T1  - Endoscopic ultrasound-guided fine-needle aspiration in the diagnosis of foregut duplication cysts
+Y1  - 2004
+DO  - 10.1002/cncr.20369
+A1  - Eloubeidi M.A.
+A1  - Cohn M.
+A1  - Cerfolio R.J.
+A1  - Chhieng D.C.
+ER  -
+"""
+
+
+def test_embase_names_are_family_name_then_initials(tmp_path):
+    path = tmp_path / "embase.ris"
+    path.write_text(EMBASE_AUTHORS, encoding="utf-8")
+    assert read_file(path, "embase.ris").records[0].authors == [
+        Person("Eloubeidi", "M. A."),
+        Person("Cohn", "M."),
+        Person("Cerfolio", "R. J."),
+        Person("Chhieng", "D. C."),
+    ]
+    text = entry(
+        "AU  - Eloubeidi, M.A.",
+        "AU  - Smith, John",
+        "AU  - Aristotle",
+        "AU  - van der Berg A.B.",
+        "AU  - Kim M.-R.",
+        "AU  - , PRISMA-P Group",
+        "AU  - Hepatitis B Foundation",
+        "DO  - 10.1000/x",
+    )
+    assert read(text, "n.ris").records[0].authors == [
+        Person("Eloubeidi", "M.A."),
+        Person("Smith", "John"),
+        Person("Aristotle"),
+        Person("Berg", "A. B.", "van der"),
+        Person("Kim", "M.-R."),
+        Person("PRISMA-P Group"),
+        Person("Hepatitis B Foundation"),
+    ]
+
+
 def test_malformed_entry_between_good_ones_and_an_entry_without_its_end():
     text = (
         entry("DO  - 10.1000/a", ris_id="first")
@@ -246,13 +293,14 @@ def test_loading_an_endnote_file_end_to_end(tmp_path):
     shutil.copy(FIXTURES / "endnote.ris", tmp_path / "endnote.ris")
     db_path = tmp_path / "evidence.db"
     summary = loader.load(db_path, [tmp_path / "endnote.ris"])
-    assert (summary.studies, summary.error_count) == (2, 3)
+    assert (summary.studies, summary.error_count) == (3, 2)
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute(
             "SELECT key, pmid, pmcid, pages, source_file, source_line FROM studies ORDER BY key"
         ).fetchall()
         assert rows == [
             ("cherkin2009", "19433697", "PMC2832641", "858-866", "endnote.ris", 1),
+            ("chung2003", None, None, None, "endnote.ris", 72),
             ("inoue2006", "17013356", None, "103", "endnote.ris", 50),
         ]
         assert conn.execute("SELECT count(*) FROM study_authors WHERE study_key = 'cherkin2009'").fetchone() == (12,)
@@ -261,15 +309,11 @@ def test_loading_an_endnote_file_end_to_end(tmp_path):
         errors = conn.execute(
             "SELECT line, entry_key, severity, message FROM load_errors WHERE severity = 'error' ORDER BY line"
         ).fetchall()
-    assert [e[:3] for e in errors] == [
-        (34, "kvorning2004", "error"),
-        (62, "inoue2006", "error"),
-        (72, "chung2003", "error"),
-    ]
+    assert [e[:3] for e in errors] == [(34, "kvorning2004", "error"), (62, "inoue2006", "error")]
     assert errors[1][3].startswith("unknown condition 'lower-back-pain'") and "low-back-pain" in errors[1][3]
     assert fixture_line("endnote.ris", 62) == "KW  - condition:lower-back-pain"
     again = loader.load(db_path, [tmp_path / "endnote.ris"])
-    assert (again.unchanged, again.added, again.removed) == (2, 0, 0)
+    assert (again.unchanged, again.added, again.removed) == (3, 0, 0)
 
 
 def test_evidence_load_reads_ris_and_csl_json_together(tmp_path):
@@ -280,11 +324,13 @@ def test_evidence_load_reads_ris_and_csl_json_together(tmp_path):
     )
     assert result.exit_code == 0, result.output
     # the same study in both exports (same DOI) becomes one, named by the first file, with both sources
-    assert "3 studies (3 added, 0 updated, 0 unchanged, 0 removed; 1 duplicate entries merged)" in result.output
+    assert "5 studies (5 added, 0 updated, 0 unchanged, 0 removed; 1 duplicate entries merged)" in result.output
     with sqlite3.connect(tmp_path / "e.db") as conn:
         assert conn.execute("SELECT key, source_file FROM studies ORDER BY key").fetchall() == [
             ("cherkin2009", "endnote.ris"),
+            ("chung2003", "endnote.ris"),
             ("inoue2006", "endnote.ris"),
+            ("takano2012", "zotero.json"),
             ("vickersAcupunctureChronicPain2018", "zotero.json"),
         ]
         assert conn.execute(

@@ -176,7 +176,7 @@ def record(title="", abstract=None, publication_types=(), mesh=(), keywords=(), 
             [],
             [],
             "Methods: 120 patients were randomly assigned to two groups.",
-            ("rct", "rule:design-abstract matched 'randomly assigned'"),
+            ("rct", "rule:design-abstract matched 'patients were randomly assigned'"),
         ),
         (
             "Acupuncture for migraine prophylaxis: a systematic review",
@@ -202,7 +202,7 @@ def test_design_rules(vocab, title, publication_types, mesh, abstract, expected)
             "Methods: 120 patients were randomly assigned to acupuncture or sham.",
             [],
             [],
-            ("rct", "rule:design-abstract matched 'randomly assigned'"),
+            ("rct", "rule:design-abstract matched 'patients were randomly assigned'"),
         ),
         (
             "Electroacupuncture for postoperative ileus",
@@ -232,7 +232,7 @@ def test_design_rules(vocab, title, publication_types, mesh, abstract, expected)
             "Patients of inpatient departments (IPD) were randomly assigned to two groups.",
             [],
             [],
-            ("rct", "rule:design-abstract matched 'randomly assigned'"),
+            ("rct", "rule:design-abstract matched 'Patients of inpatient departments (IPD) were randomly assigned'"),
         ),
         (
             "Acupuncture for chronic pain: a meta-analysis",
@@ -347,8 +347,8 @@ def test_indexing_and_title_outweigh_what_the_abstract_says_about_other_studies(
         (
             "Acupuncture in primary care",
             [],
-            "Patients with chronic neck pain were treated.",
-            [("neck-pain", "rule:condition-abstract matched 'neck pain'")],
+            "Background: neck pain is common. The aim of this study was to evaluate acupuncture in chronic neck pain.",
+            [("neck-pain", "rule:condition-aim matched 'neck pain'")],
         ),
         ("Acupuncture for lumbago", [], None, [("low-back-pain", "rule:condition-title matched 'lumbago'")]),
     ],

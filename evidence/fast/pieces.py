@@ -206,7 +206,7 @@ def _piece_drafts(work: tuple[str, Path, Piece, str, str, Spool]) -> list[Draft]
 def _spooled(drafts: list[Draft], spool: Spool) -> list[Draft]:
     """The drafts, each loadable one's record given to the spool."""
     for draft in drafts:
-        if draft.failure is None and draft.record.title:
+        if draft.failure is None:
             draft.spool(spool)
     return drafts
 

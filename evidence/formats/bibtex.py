@@ -7,17 +7,19 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_right
-from functools import lru_cache
 from operator import attrgetter
 
 import bibtexparser
 from bibtexparser.library import Library
-from bibtexparser.middlewares.names import (
-    InvalidNameError,
-    parse_single_name_into_parts,
-    split_multiple_persons_names,
+from bibtexparser.model import (
+    Block,
+    DuplicateBlockKeyBlock,
+    DuplicateFieldKeyBlock,
+    Entry,
+    ImplicitComment,
+    ParsingFailedBlock,
+    String,
 )
-from bibtexparser.model import Block, DuplicateBlockKeyBlock, Entry, ImplicitComment, ParsingFailedBlock
 
 from .. import fast
 from ..fast import bibtex_split
@@ -25,12 +27,23 @@ from ..fields import FIELDS, LIST_FIELDS, named_in
 from ..records import (
     MONTHS,
     NORMALISERS,
-    Person,
     StudyRecord,
     TaggedStudy,
 )
 from . import biblatex_inheritance
-from .latex import UNDECODED, braced_safely, citation_key, decode_latex, decode_title, encode, encode_title, verbatim
+from .bibtex_names import AND_OTHERS, encode_name, parse_authors
+from .bibtex_values import Macros, entry_fields, strings_library
+from .latex import (
+    NOTES,
+    braced_safely,
+    citation_key,
+    decode_latex,
+    decode_noted,
+    decode_title,
+    encode,
+    encode_title,
+    verbatim,
+)
 from .reading import Draft, Format, Layout, PieceRule, ReadResult, add_keywords, edtf_date, finish
 
 # bibtexparser logs every failed block; this reader reports them itself, with file and key.
@@ -44,52 +57,6 @@ DECODED = {"text", "month", "pages", "list"}
 
 _SWALLOWED_FIELD = re.compile(r"(?:^|\n)\s*([A-Za-z][\w-]*)\s*=\s*[{\"\d]")
 _ENTRY_KEY = re.compile(r"@\s*\w+\s*[{(]\s*([^,\s{}()]+)\s*,")
-
-_AND_OTHERS = re.compile(r"\s+and\s+others\s*$")
-
-
-def parse_authors(value: str) -> list[Person]:
-    """Split a BibTeX name list into Persons ("and others" is not a person); InvalidNameError on a
-    malformed name."""
-    if "others" in value:  # faster than the pattern on its own
-        value = _AND_OTHERS.sub("", value)
-    return [_person(name) for name in split_names(value)]
-
-
-_AND = re.compile(r"([ \t\r\n]+[aA][nN][dD][ \t\r\n]+)")
-# A braced group (three levels deep at most), a backslash escaping the character after it.
-_NAME_GROUP = re.compile(r"\{(?:[^{}\\]|\\.|\{(?:[^{}\\]|\\.|\{(?:[^{}\\]|\\.)*\})*\})*\}", re.DOTALL)
-
-
-def split_names(value: str) -> list[str]:
-    """The names of a BibTeX name list as bibtexparser's split_multiple_persons_names gives them (split at
-    "and" between spaces outside braces), found with braced groups masked out; a backslash outside
-    braces, unbalanced or deeper braces are left to bibtexparser's walk through the characters."""
-    names = value.strip(" \r\n\t")
-    if not names:
-        return []
-    if "{" not in names and "}" not in names and "\\" not in names:
-        return _AND.split(names)[::2]
-    masked = _NAME_GROUP.sub(lambda group: "x" * len(group.group()), names)
-    if "{" in masked or "}" in masked or "\\" in masked:
-        return split_multiple_persons_names(value)
-    result, at = [], 0
-    for i, part in enumerate(_AND.split(masked)):
-        if i % 2 == 0:
-            result.append(names[at : at + len(part)])
-        at += len(part)
-    return result
-
-
-@lru_cache(maxsize=65536)  # names repeat across a bibliography
-def _person(name: str) -> Person:
-    parts = parse_single_name_into_parts(name)
-    return Person(
-        family=decode_latex(" ".join(parts.last)),
-        given=decode_latex(" ".join(parts.first)),
-        particle=decode_latex(" ".join(parts.von)),
-        suffix=decode_latex(" ".join(parts.jr)),
-    )
 
 
 def read(text: str, label: str) -> ReadResult:
@@ -111,7 +78,7 @@ PIECES = PieceRule(
     confirm=lambda start: start.isascii() or bool(BLOCK_START.match(start.decode())),
     apart=lambda start: start[:7].lower() == b"@string",
     following=BLOCK_START,
-    context=lambda strings: bibtexparser.parse_string(strings),  # the @string definitions, for every piece
+    context=strings_library,  # the @string definitions, for every piece
     # a @string after other text on its line defines its name for the rest of the text, not for every piece
     whole_if_inline=re.compile(rb"(?i)@string(?:\w|[\x80-\xff])*[ \t]*[{(]"),
     whole_if=biblatex_inheritance.inherits,  # an entry inherits from others: read it with them
@@ -127,20 +94,11 @@ def drafts(
 
     bibtexparser reads the text: with the fast path on, entries of the regular shape are read by
     evidence.fast.bibtex_split instead and only the rest (every @string among it) by bibtexparser, in one
-    parse, which also gives the values of the @string names those entries use."""
+    parse, which also gives the @string macros those entries use."""
     cut = bibtex_split.pieces(text) if fast.ENABLED else [bibtex_split.Piece(0, len(text), 0, None)]
     given = _given_to_bibtexparser(cut)
-    bare_words = list(
-        dict.fromkeys(
-            value
-            for piece, to_bibtexparser in zip(cut, given)
-            if not to_bibtexparser and piece.entry
-            for _, value, _, bare in piece.entry.fields
-            if bare
-        )
-    )
     seen = set(seed.entries_dict) if seed is not None else set()  # keys of the entries so far
-    parsed, words = _parse_rest(text, cut, given, bare_words, seed)
+    parsed, macros = _parse_rest(text, cut, given, seed)
     found = []
     for piece, to_bibtexparser in zip(cut, given):
         if to_bibtexparser:
@@ -149,16 +107,18 @@ def drafts(
                 line = block.start_line + offset
                 if own_lines is not None and line >= own_lines:
                     continue
-                if isinstance(block, (Entry, DuplicateBlockKeyBlock, ParsingFailedBlock)):
-                    found.append(_block_draft(block, label, lines_before, offset, seen))
+                if isinstance(block, Entry) or (  # not a @string defined again: see bibtex_values.Macros
+                    isinstance(block, ParsingFailedBlock) and not isinstance(block.ignore_error_block, String)
+                ):
+                    found.append(_block_draft(block, label, lines_before, offset, seen, macros))
                 elif after_entry and isinstance(block, ImplicitComment):
                     _note_fields_after_end(found[-1], block.comment, lines_before + line + 1)
-                after_entry = type(block) is Entry
+                after_entry = type(block) in (Entry, DuplicateFieldKeyBlock)
         elif piece.entry and (own_lines is None or piece.line < own_lines):
             entry = piece.entry
             found.append(
                 _draft(
-                    entry.key, entry.entry_type, entry.line, entry.raw, entry.fields, label, lines_before, words, seen
+                    entry.key, entry.entry_type, entry.line, entry.raw, entry.fields, label, lines_before, macros, seen
                 )
             )
     return found
@@ -181,39 +141,19 @@ def _note_fields_after_end(draft: Draft, comment: str, line: int) -> None:
         )
 
 
-_MACRO_NAME = re.compile(r"[A-Za-z_][\w.:+/-]*")
-
-
-def _note_undefined(draft: Draft, name: str, word: str, line: int) -> None:
-    """A problem for a bare word that no @string defines (or one defined by itself): BibTeX would stop there,
-    bibtexparser keeps the word. The month macros (jan, feb, ...) and numbers are words every style knows."""
-    if word.isdigit() or word.lower() in MONTHS:
-        return
-    draft.problems.append(
-        (line, f"field '{name.lower()}': no @string defines '{word}' (or it is defined by itself); the name was kept")
-    )
-
-
-def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen: set[str]) -> Draft:
-    """The draft of an entry bibtexparser read, a block that failed, or one repeating an earlier entry's key
-    (``offset``: what to add to its start_line for its line in the text)."""
+def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen: set[str], macros: Macros) -> Draft:
+    """The draft of an entry bibtexparser read (a field given twice in it too), a block that failed, or one
+    repeating an earlier entry's key (``offset``: what to add to its start_line for its line in the text)."""
     line = lines_before + block.start_line + offset + 1
+    if isinstance(block, DuplicateFieldKeyBlock):
+        block = block.ignore_error_block
     if isinstance(block, Entry):
-        fields = [
-            (f.key, f.value if isinstance(f.value, str) else str(f.value), f.start_line + offset, False)
-            for f in block.fields
-        ]
-        draft = _draft(
-            block.key, block.entry_type, block.start_line + offset, block.raw, fields, label, lines_before, {}, seen
+        fields = [(f.key, str(f.value), f.start_line + offset, True) for f in block.fields]  # values as written
+        return _draft(
+            block.key, block.entry_type, block.start_line + offset, block.raw, fields, label, lines_before, macros, seen
         )
-        for name, value, field_line, _ in fields:
-            if _MACRO_NAME.fullmatch(value) and re.search(
-                rf"{re.escape(name)}\s*=\s*{re.escape(value)}\s*[,)}}]", block.raw
-            ):
-                _note_undefined(draft, name, value, lines_before + field_line + 1)
-        return draft
     if isinstance(block, DuplicateBlockKeyBlock):
-        return Draft(StudyRecord(block.key, label, line), block.key, block.raw)
+        return _repeated(StudyRecord(block.key, label, line), block.raw)
     match = _ENTRY_KEY.match(block.raw or "")
     key = match.group(1) if match else None
     reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
@@ -224,6 +164,11 @@ def _block_draft(block: Block, label: str, lines_before: int, offset: int, seen:
         failure=f"malformed entry: {' '.join(reason.split())}",
         makes_key=False,
     )
+
+
+def _repeated(record: StudyRecord, raw: str) -> Draft:
+    """The draft of an entry repeating an earlier one's key, not read (``finish`` reports the repeated key)."""
+    return Draft(record, record.key, raw, failure="not read: its key was used before")
 
 
 def _given_to_bibtexparser(pieces: list[bibtex_split.Piece]) -> list[bool]:
@@ -237,16 +182,12 @@ def _given_to_bibtexparser(pieces: list[bibtex_split.Piece]) -> list[bool]:
     return given
 
 
-# The key of the entry through which bibtexparser gives the values of bare words (it cannot be a real key).
-_WORDS_KEY = "\0evidence:words\0"
-
-
 def _parse_rest(
-    text: str, pieces: list[bibtex_split.Piece], given: list[bool], words: list[str], seed: Library | None
-) -> tuple[dict[int, list[tuple[Block, int]]], dict[str, str]]:
-    """bibtexparser's reading of the pieces given to it, as one text (with ``seed``): the blocks of each
-    run of them, by where the run starts, each with what to add to its start_line to get its line in
-    ``text``; and the value of each bare word (a @string's value where the word names one)."""
+    text: str, pieces: list[bibtex_split.Piece], given: list[bool], seed: Library | None
+) -> tuple[dict[int, list[tuple[Block, int]]], Macros]:
+    """bibtexparser's reading of the pieces given to it, as one text (with ``seed``), values as written: the
+    blocks of each run of them, by where the run starts, each with what to add to its start_line to get its
+    line in ``text``; and the macros of the @string definitions (in ``seed`` too)."""
     runs: list[tuple[int, int, int]] = []  # start, end, line
     for piece, to_bibtexparser in zip(pieces, given):
         if not to_bibtexparser:
@@ -255,33 +196,23 @@ def _parse_rest(
             runs[-1] = (runs[-1][0], piece.end, runs[-1][2])
         else:
             runs.append((piece.start, piece.end, piece.line))
-    if not runs and not words:
-        return {}, {}
-    head = (
-        "".join(["@misc{", _WORDS_KEY, ",\n"] + [f"w{i} = {word},\n" for i, word in enumerate(words)] + ["}\n"])
-        if words
-        else ""
-    )
+    if not runs:
+        return {}, Macros(seed)
     known = len(seed.blocks) if seed is not None else 0
-    library = bibtexparser.parse_string(head + "".join(text[start:end] for start, end, _ in runs), library=seed)
-    blocks = library.blocks[known:]
-    values = {}
-    if words:
-        words_entry = blocks.pop(0)
-        values = {word: field.value for word, field in zip(words, words_entry.fields)}
-        if seed is not None:
-            seed.remove(words_entry)
+    library = bibtexparser.parse_string(
+        "".join(text[start:end] for start, end, _ in runs), parse_stack=[], library=seed
+    )
     parsed: dict[int, list[tuple[Block, int]]] = {}
     starts, offsets = [], []  # line of each run in the parsed text, and in text
-    line = head.count("\n")
+    line = 0
     for start, end, text_line in runs:
         starts.append(line)
         offsets.append(text_line - line)
         line += text.count("\n", start, end)
-    for block in blocks:
+    for block in library.blocks[known:]:
         run = bisect_right(starts, block.start_line) - 1
         parsed.setdefault(runs[run][0], []).append((block, offsets[run]))
-    return parsed, values
+    return parsed, Macros(library)
 
 
 def _draft(
@@ -292,25 +223,25 @@ def _draft(
     fields: list[tuple[str, str, int, bool]],
     label: str,
     lines_before: int,
-    words: dict[str, str],
+    macros: Macros,
     seen: set[str],
 ) -> Draft:
-    """The draft of one entry from its fields, (name, value, line, bare) as bibtex_split gives them (lines
-    0-based after ``lines_before`` lines; a bare word's value is in ``words``); a field that cannot be read is
-    a problem, and left empty. Fields the field table names are read by their shape; the rest kept raw in
-    ``extra``. An entry repeating the key of one in ``seen`` is not read: ``finish`` rejects it."""
+    """The draft of one entry from its fields, (name, value, line, as written) as bibtex_split gives them (lines
+    0-based after ``lines_before`` lines; a value as written, such as a bare word, is resolved with ``macros``),
+    read as biber reads them (see bibtex_values); a field that cannot be read is a problem, and left empty.
+    Fields the field table names are read by their shape; the rest kept raw in ``extra``. An entry repeating
+    the key of one in ``seen`` is not read: ``finish`` rejects it."""
     if key in seen:
-        return Draft(StudyRecord(key, label, lines_before + line + 1), key, raw)
+        return _repeated(StudyRecord(key, label, lines_before + line + 1), raw)
     seen.add(key)
     record = StudyRecord(key=key, source_file=label, source_line=lines_before + line + 1, entry_type=entry_type.lower())
     draft = Draft(record, key, raw)
-    draft.fields = []
-    for name, value, field_line, bare in fields:
-        if bare:
-            if words[value] == value:
-                _note_undefined(draft, name, value, lines_before + field_line + 1)
-            value = words[value]
-        draft.fields.append((name.lower(), value, lines_before + field_line))
+    draft.fields = [
+        (name, value, lines_before + field_line)
+        for name, value, field_line in entry_fields(
+            fields, macros, lambda field_line, message: draft.problems.append((lines_before + field_line + 1, message))
+        )
+    ]
     read_fields(record, draft.fields, problem=lambda line, message: draft.problems.append((line + 1, message)))
     return draft
 
@@ -318,25 +249,50 @@ def _draft(
 def read_fields(record: StudyRecord, fields: list[tuple[str, str, int]], problem) -> None:
     """Fields (name, value, 0-based line) read into the record; a field that cannot be read is a ``problem``
     (line, message), and left empty."""
-    dated = None
+    lines = {}
     for name, value, field_line in fields:
-        UNDECODED.clear()
+        NOTES.clear()
         _read_field(record, name, value, field_line, problem)
-        if UNDECODED:
-            problem(field_line, f"field '{name}': its LaTeX could not be decoded (nested too deeply?); kept as written")
-        if name == "date":
-            dated = (decode_latex(value), field_line)
-    if dated:  # after every field: biblatex takes the date over year and month, wherever they are
-        _read_date_field(record, *dated, problem)
+        for note in dict.fromkeys(NOTES):
+            problem(field_line, f"field '{name}': {note}")
+        lines[name] = field_line
+    if "date" in lines:  # after every field: biblatex takes the date over year and month, wherever they are
+        _read_date_field(record, decode_latex(record.extra["date"]), lines["date"], problem)
+    if "urldate" in lines:
+        _read_date_field(record, record.extra["urldate"], lines["urldate"], problem, "urldate")
+    if "eprint" in lines:
+        _read_eprint(record, lines["eprint"], problem)
 
 
-def _read_date_field(record: StudyRecord, value: str, field_line: int, problem) -> None:
+# biblatex's eprinttype of an identifier the record has a field for -> the field's shape and attribute
+# (an arXiv or other eprint stays in ``extra`` with its type, as written).
+EPRINT_TYPES = {"pubmed": "pmid", "pmid": "pmid", "pmc": "pmcid", "pmcid": "pmcid", "doi": "doi"}
+
+
+def _read_eprint(record: StudyRecord, field_line: int, problem) -> None:
+    """biblatex's ``eprint`` (kept in ``extra``) of a PubMed, PMC or DOI ``eprinttype`` as the PMID, PMCID or
+    DOI, unless the entry gives that field too."""
+    attribute = EPRINT_TYPES.get(record.extra.get("eprinttype", "").strip().lower())
+    if attribute and not getattr(record, attribute):
+        try:
+            setattr(record, attribute, NORMALISERS[attribute](record.extra["eprint"]))
+        except ValueError as exc:
+            problem(field_line, f"field 'eprint': {exc}; not read as a {attribute}")
+
+
+def _read_date_field(record: StudyRecord, value: str, field_line: int, problem, name: str = "date") -> None:
     """biblatex's ``date`` (kept as written in ``extra``): its year and month are the record's, as biblatex
-    takes them over ``year`` and ``month``; an invalid date is a problem and changes nothing."""
+    takes them over ``year`` and ``month``; an invalid date is a problem and changes nothing. Another date
+    field (``urldate``) is only checked."""
     try:
         year, month = edtf_date(value)
     except ValueError as exc:
-        problem(field_line, f"field 'date': {exc}; year and month not taken from it")
+        problem(
+            field_line,
+            f"field '{name}': {exc}; " + ("year and month not taken from it" if name == "date" else "kept as written"),
+        )
+        return
+    if name != "date":
         return
     record.year = year
     record.month = month or record.month
@@ -352,11 +308,8 @@ def _read_field(record: StudyRecord, name: str, value: str, field_line: int, pro
             "probably a missing comma before it; the value was kept as written",
         )
     if name == "author":
-        try:
-            record.authors = parse_authors(value)
-            record.more_authors = "others" in value and bool(_AND_OTHERS.search(value))
-        except InvalidNameError as exc:
-            problem(field_line, f"author list could not be split ({exc.reason}); authors left empty")
+        record.authors = parse_authors(value)
+        record.more_authors = "others" in value and bool(AND_OTHERS.search(value))
     elif name == "keywords":
         add_keywords(record, re.split(r"[,;]", decode_latex(value)), f"{record.source_file}:{field_line + 1}")
     elif name == "title":
@@ -381,27 +334,9 @@ _WRITTEN = [(f.attribute, f.bibtex, f.shape) for f in FIELDS if f.bibtex]
 VERBATIM = {"verbatim", "year", "count", "doi", "pmid", "pmcid"}
 _LISTS_WRITTEN = [(f.bibtex, f.attribute) for f in LIST_FIELDS if f.bibtex and f.attribute != "keywords"]
 _field_values = attrgetter(*(attribute for attribute, _, _ in _WRITTEN))  # all at once: faster than one by one
-_AND_WORD = re.compile(r"\sand\s", re.IGNORECASE)
 _ENTRY_TYPE = re.compile(r"[A-Za-z]+")
 _FIELD_NAME = re.compile(r"[A-Za-z][\w:.+-]*")
 _PAGE_RANGE = re.compile(r"^[A-Za-z]?\d+-[A-Za-z]?\d+$")  # as records.normalise_pages leaves a range
-
-
-@lru_cache(maxsize=1 << 16)  # authors repeat across studies
-def encode_name(p: Person) -> str:
-    """One author as "von Last, Jr, First"; a family name with spaces is braced so it stays whole."""
-    family = encode(p.family)
-    if " " in p.family or "," in p.family or (p.family[:1].islower() and not p.particle):
-        family = "{" + family + "}"
-    last = f"{_name_part(p.particle)} {family}" if p.particle else family
-    parts = [last] + ([_name_part(p.suffix)] if p.suffix else []) + ([_name_part(p.given)] if p.given else [])
-    return ", ".join(parts)
-
-
-def _name_part(part: str) -> str:
-    """A part of a name, braced if a comma or "and" in it would split the name or the list of names."""
-    encoded = encode(part)
-    return "{" + encoded + "}" if "," in part or _AND_WORD.search(part) else encoded
 
 
 def entry(study: TaggedStudy) -> str:
@@ -410,11 +345,12 @@ def entry(study: TaggedStudy) -> str:
     entry_type = r.entry_type if _ENTRY_TYPE.fullmatch(r.entry_type or "") else "misc"
     lines = [f"@{entry_type}{{{citation_key(r.key)},\n"]  # then one line per field: name = value as written
     if r.authors:
-        written = [encode_name(p) for p in r.authors]
+        written = [name for name in map(encode_name, r.authors) if name]
         if r.more_authors:
             written.append("others")
         lines.append(f"  author = {{{' and '.join(written)}}},\n")
-    lines.append(f"  title = {{{encode_title(r.title or '', r.title_nocase)}}},\n")
+    if r.title:
+        lines.append(f"  title = {{{encode_title(r.title, r.title_nocase)}}},\n")
     for (_, name, shape), value in zip(_WRITTEN, _field_values(r)):
         if value is None or value == "":
             continue
@@ -444,23 +380,8 @@ def entry(study: TaggedStudy) -> str:
 def _raw(value: str) -> str:
     """A field kept as read (booktitle, publisher, ...), written as read where it reads back as one value."""
     if not braced_safely(value):
-        return "{" + encode(decode_latex(value)) + "}"
-    return value if _is_concatenation(value) else "{" + value + "}"
-
-
-def _is_concatenation(raw: str) -> bool:
-    """Whether a raw field value joins parts with ``#`` ("{A} # { B}"), to be written as it is."""
-    depth, quoted = 0, False
-    for i, char in enumerate(raw):
-        if char == "\\":
-            continue
-        if char == '"' and depth == 0:
-            quoted = not quoted
-        elif char in "{}" and (i == 0 or raw[i - 1] != "\\"):
-            depth += 1 if char == "{" else -1
-        elif char == "#" and depth == 0 and not quoted:
-            return True
-    return False
+        return "{" + encode(decode_noted(value)[0]) + "}"
+    return "{" + value + "}"
 
 
 FORMAT = Format(

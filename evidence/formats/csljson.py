@@ -311,12 +311,14 @@ def item(study: TaggedStudy, markup: bool = True) -> dict:
     csl = {
         "id": citation_key(r.key),
         "type": CSL_TYPES.get(r.entry_type, "article"),
-        "title": title_markup(r.title or "", r.title_nocase) if markup else r.title,
     }
+    if r.title:
+        csl["title"] = title_markup(r.title, r.title_nocase) if markup else r.title
     authors = []
     for p in r.authors:
-        if not (p.given or p.particle or p.suffix):  # a group author ("World Health Organization")
-            authors.append({"literal": p.family})
+        if not p.family or not (p.given or p.particle or p.suffix):  # a group author ("World Health Organization")
+            literal = " ".join(part for part in (p.given, p.particle, p.family, p.suffix) if part)
+            authors.extend([{"literal": literal}] if literal else [])  # a name without family name whole, as one
             continue
         name = {"family": p.family}
         for key, value in (("given", p.given), ("non-dropping-particle", p.particle), ("suffix", p.suffix)):

@@ -8,12 +8,15 @@ import logging
 import re
 from functools import lru_cache
 
+from pylatexenc import latexwalker
 from pylatexenc.latex2text import (
     LatexNodes2Text,
     MacroTextSpec,
+    SpecialsTextSpec,
     get_default_latex_context_db,
 )
 from pylatexenc.latexencode import UnicodeToLatexEncoder
+from pylatexenc.macrospec import MacroSpec
 
 from ..records import StudyRecord
 
@@ -29,6 +32,15 @@ LOGOS = {
     "XeTeX": "XeTeX",
     "LuaTeX": "LuaTeX",
     "ConTeXt": "ConTeXt",
+    "AmSTeX": "AMS-TeX",
+    "AMSTeX": "AMS-TeX",
+    "SliTeX": "SliTeX",
+    "MF": "Metafont",
+    "MP": "MetaPost",
+    "TUB": "TUGboat",
+    "TUG": "TUG",
+    "AMS": "AMS",
+    "VAX": "VAX",
 }
 
 
@@ -36,6 +48,22 @@ def _logo(text: str):
     return lambda node, *_: text + node.macro_post_space
 
 
+# Symbols pylatexenc does not know (it would drop them): their text.
+SYMBOLS = {
+    "S": "§",
+    "textsection": "§",
+    "pounds": "£",
+    "euro": "€",
+    "newline": " ",
+    "slash": "/",
+    "Dash": "\u2014",
+    "hyphen": "-",
+    "thinspace": "\u2009",
+    "bs": "\\",
+    "/": "",  # italic correction
+}
+# Old font switches ({\tt code}): they change no text.
+FONT_SWITCHES = ("tt", "it", "sl", "em", "bf", "rm", "sf", "sc", "SC")
 # Commands that only style or box their argument.
 FONT_AND_BOX_COMMANDS = (
     "textsf",
@@ -54,10 +82,13 @@ FONT_AND_BOX_COMMANDS = (
     "text",
     "textsuperscript",
     "textsubscript",
+    "sout",
+    "uline",
 )
 _latex_macros.add_context_category(
     "bibtex-specials",
     prepend=True,
+    specials=[SpecialsTextSpec("&", "&")],  # "Smith & Jones" as typed, not a table's column break
     macros=[
         MacroTextSpec("textasciicircum", "^"),  # not the modifier letter ˆ
         MacroTextSpec("textbraceleft", "{"),
@@ -65,31 +96,93 @@ _latex_macros.add_context_category(
         # logos, and a thin space (biber prints these; pylatexenc would drop them)
         *(MacroTextSpec(name, _logo(text)) for name, text in LOGOS.items()),
         MacroTextSpec(",", "\u2009"),
+        MacroTextSpec("noopsort", discard=True),
+        MacroTextSpec("sortnoop", discard=True),
+        *(MacroTextSpec(name, text) for name, text in SYMBOLS.items()),
+        *(MacroTextSpec(name, "") for name in FONT_SWITCHES),
+        MacroTextSpec("mkbibquote", "\u201c%(1)s\u201d"),
         # font and box commands whose argument pylatexenc would drop: their text is kept
         *(MacroTextSpec(name, discard=False) for name in FONT_AND_BOX_COMMANDS),
     ],
 )
-_latex = LatexNodes2Text(latex_context=_latex_macros)
+# Commands whose argument is not text (a length, a sort key): left out with it, without a note.
+NOT_TEXT_COMMANDS = {
+    "hspace",
+    "vspace",
+    "hskip",
+    "vskip",
+    "kern",
+    "phantom",
+    "hphantom",
+    "vphantom",
+    "noopsort",
+    "sortnoop",
+}
+# How commands are parsed, built once (pylatexenc builds it for each value otherwise); BibTeX's sort-key
+# commands and biblatex's \mkbibquote take an argument, and \href two.
+_parsing = latexwalker.get_default_latex_context_db()
+_parsing.add_context_category(
+    "bibtex-arguments",
+    prepend=True,
+    macros=[
+        MacroSpec("noopsort", "{"),
+        MacroSpec("sortnoop", "{"),
+        MacroSpec("href", "{{"),
+        MacroSpec("mkbibquote", "{"),
+    ],
+)
+
+
+class _Decoder(LatexNodes2Text):
+    """pylatexenc's LaTeX to text, noting in ``noted`` each command it does not know (left out, its argument
+    kept as text) and each it leaves out with an argument that has text."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.noted: list[str] = []
+
+    def macro_node_to_text(self, node) -> str:
+        spec = self.latex_context.get_macro_spec(node.macroname)
+        arguments = [n for n in node.nodeargd.argnlist if n] if node.nodeargd and node.nodeargd.argnlist else []
+        if spec is None:
+            self.noted.append(f"unknown LaTeX command \\{node.macroname} left out (its argument kept as text)")
+            return self.nodelist_to_text(arguments)
+        if spec.discard and not spec.simplify_repl and arguments and node.macroname not in NOT_TEXT_COMMANDS:
+            dropped = self.nodelist_to_text(arguments).strip()
+            if dropped:
+                self.noted.append(f"LaTeX command \\{node.macroname} left out with its text '{dropped}'")
+        return super().macro_node_to_text(node)
+
+
+_latex = _Decoder(latex_context=_latex_macros)
 logging.getLogger("pylatexenc.latex2text").setLevel(logging.CRITICAL)  # a macro it cannot fill in stays as written
 
 
-# Values whose LaTeX pylatexenc could not decode since the list was last emptied: a reader empties it before
-# a field and reports the field if it is not empty after.
-UNDECODED: list[str] = []
+# What decoding found since the list was last emptied (LaTeX that could not be decoded, commands left out): a
+# reader empties it before a field and reports each note after it.
+NOTES: list[str] = []
+UNDECODED = "its LaTeX could not be decoded (nested too deeply?); kept as written"
 
 
 def decode_latex(value: str) -> str:
     """Unicode text of a BibTeX value, on one line as BibTeX reads it; LaTeX is decoded only where there is some.
-    Short values (names, journals, keywords), which repeat, are decoded once. A value pylatexenc cannot
-    decode is kept as written (on one line) and added to ``UNDECODED``."""
+    What could not be decoded is noted in ``NOTES`` (a value pylatexenc cannot decode is kept as written)."""
+    text, notes = decode_noted(value)
+    if notes:
+        NOTES.extend(notes)
+    return text
+
+
+def decode_noted(value: str) -> tuple[str, tuple[str, ...]]:
+    """``decode_latex``'s text and notes, the notes returned rather than added to ``NOTES``. Short values
+    (names, journals, keywords), which repeat, are decoded once."""
     try:
         return _decode_repeated(value) if len(value) <= 200 else _decode(value)
     except Exception:  # pylatexenc on LaTeX nested too deeply (RecursionError, or a TypeError raised from one)
-        UNDECODED.append(value)
-        return " ".join(value.split())
+        return " ".join(value.split()), (UNDECODED,)
 
 
-def _decode(value: str) -> str:
+def _decode(value: str) -> tuple[str, tuple[str, ...]]:
     # No LaTeX: looking for each character on its own is faster than one pattern for them all.
     if (
         "--" not in value
@@ -99,22 +192,26 @@ def _decode(value: str) -> str:
         and "$" not in value
         and "~" not in value
     ):
-        return " ".join(value.split())
+        return " ".join(value.split()), ()
     # Braces and dashes only: what pylatexenc makes of them, faster.
     if "''" not in value and not _NEEDS_PYLATEXENC.search(value):
         return " ".join(
             value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split()
-        )
-    return " ".join(_latex.latex_to_text(value).split())
+        ), ()
+    _latex.noted = []
+    if "%" in value:  # a percent sign, as BibTeX and biber keep it, not a comment to drop
+        value = _BARE_PERCENT.sub(r"\1\\%", value)
+    return " ".join(_latex.latex_to_text(value, latex_context=_parsing).split()), tuple(dict.fromkeys(_latex.noted))
 
 
 _decode_repeated = lru_cache(maxsize=65536)(_decode)
+_BARE_PERCENT = re.compile(r"(?<!\\)((?:\\\\)*)%")
 
 
 def extra_text(record: StudyRecord, name: str) -> str | None:
     """The Unicode text of a field the record keeps only raw in ``extra`` (booktitle, publisher, ...)."""
     value = record.extra.get(name)
-    return decode_latex(value) or None if value else None
+    return decode_noted(value)[0] or None if value else None  # for a writer: nobody to tell of notes
 
 
 _COMMAND = re.compile(r"\\([A-Za-z]+|[^A-Za-z\s])\s*$")
@@ -203,8 +300,8 @@ _ASCII_SPECIALS = {
 }
 # Where pylatexenc's choice is read back wrongly: biber and pandoc take {\'\i} as "ı́", not "í".
 _OVERRIDES = {"í": r"{\'i}", "ì": r"{\`i}", "î": r"{\^i}", "ï": r"{\"i}", "\u2013": "--", "\u2014": "---"}
-# The characters encode looks at: specials, hyphens (two in a row) and anything not ASCII.
-_TO_ENCODE = re.compile(r"[\\{}$&%#_~^\-]|[^\x00-\x7f]")
+# The characters encode looks at: specials, hyphens and quotes (two in a row) and anything not ASCII.
+_TO_ENCODE = re.compile(r"[\\{}$&%#_~^\-'`]|[^\x00-\x7f]")
 _LINE_BREAK = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _encoder = UnicodeToLatexEncoder(
     non_ascii_only=True, replacement_latex_protection="braces-all", unknown_char_policy="keep"
@@ -216,7 +313,8 @@ def encode(text: str) -> str:
     """LaTeX for Unicode text: specials escaped, accents as ``{\\~a}`` (which BibTeX sorts and
     abbreviates correctly), dashes as ``--``; characters with no LaTeX form stay as UTF-8 for biber."""
     text = _LINE_BREAK.sub(" ", text)  # BibTeX reads a line break as a space; a line starting "@" starts an entry
-    if text.isascii() and "--" not in text:  # the usual case, found by substring searches (faster than a regex)
+    # the usual case, found by substring searches (faster than a regex)
+    if text.isascii() and "--" not in text and "''" not in text and "``" not in text:
         for char in _ASCII_SPECIALS:
             if char in text:
                 break
@@ -232,8 +330,8 @@ def encode(text: str) -> str:
         char = text[start]
         if char in _ASCII_SPECIALS:
             out.append(_ASCII_SPECIALS[char])
-        elif char == "-":
-            out.append("{}-" if out and out[-1] == "-" else "-")  # two typed hyphens are not an en dash
+        elif char in "-'`":  # two typed hyphens are not an en dash, nor two quotes a double quote
+            out.append("{}" + char if out and out[-1].endswith(char) else char)
         elif char in _OVERRIDES:
             out.append(_OVERRIDES[char])
         else:

@@ -16,13 +16,15 @@ line above with one space. What is read, and the choices made where MEDLINE allo
 - ``IS``: the ``(Linking)`` ISSN (ISSN-L, one per journal whatever the medium), else ``(Print)``,
   else the first given.
 - ``PT`` publication types and ``MH`` MeSH descriptors (without qualifiers or the star of a major
-  topic), in order without repeats; ``OT`` other terms are keywords (``condition:...`` ones curated tags).
+  topic), in order without repeats; the descriptors starred, themselves or in a qualifier (PubMed's
+  major topics), also in ``mesh_major``, which the tagger reads and the store does not keep. ``OT``
+  other terms are keywords (``condition:...`` ones curated tags).
 - Every record is an ``article``: MEDLINE indexes journal articles. The citation key is made from the
   first author and year (MEDLINE has none). Tags not listed here (``OWN``, ``STAT``, ``AD``, ...) are
   bookkeeping or affiliations and are not kept.
 
 Lines starting with ``#`` are comments (PubMed never writes them; a hand-kept file may say where its
-records come from). A record without a title is an error and is not loaded; a line that is neither ``TAG - value`` nor a
+records come from). A record without a title is loaded with a warning; a line that is neither ``TAG - value`` nor a
 continuation, and a value of the wrong shape, are warnings: the line or field is left out.
 """
 
@@ -57,7 +59,7 @@ ISSN_PREFERENCE = ("Linking", "Print")
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read MEDLINE text; records without a title and malformed lines become LoadErrors, the rest records."""
+    """Read MEDLINE text; malformed lines become LoadErrors, the rest records."""
     return finish(drafts(text, label), label)
 
 
@@ -112,6 +114,8 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
         "\n".join(text for _, text in lines),
         [(n, f"line is not 'TAG - value' nor a continuation, ignored: {text.strip()!r}") for n, text in malformed],
     )
+    if not fields:
+        draft.failure, draft.makes_key = "no 'TAG - value' line: not a MEDLINE record; nothing was read", False
     full_names: list[Person] = []
     short_names: list[Person] = []
     issns: list[str] = []
@@ -145,6 +149,8 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
             descriptor = value.split("/")[0].lstrip("*").strip()
             if descriptor not in record.mesh_headings:
                 record.mesh_headings.append(descriptor)
+            if "*" in value and descriptor not in record.mesh_major:
+                record.mesh_major.append(descriptor)
         elif tag == "OT":
             add_keywords(record, [value], f"{label}:{field_line}")
         elif tag in TABLE_TAGS:
@@ -152,9 +158,6 @@ def _draft(lines: list[tuple[int, str]], label: str) -> Draft:
             setattr(record, field.attribute, parsed(NORMALISERS[field.shape], tag, field_line, value))
     record.authors = full_names if any(tag == "FAU" for tag, _, _ in fields) else short_names
     record.issn = _issn(issns)
-    if not record.title:
-        which = f"record PMID {record.pmid}" if record.pmid else "record"
-        draft.failure = f"{which} has no title (TI); it was not loaded"
     return draft
 
 

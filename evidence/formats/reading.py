@@ -202,25 +202,37 @@ class Draft:
     stem: str = ""
     makes_key: bool = True  # without a key of its own it gets one made (not a BibTeX block that failed)
     fields: list[tuple[str, str, int]] | None = None  # (name, value, 0-based line) as read, for inheritance
+    lacks: str | None = None  # once spooled: what the record lacks (see ``lacking``)
 
     def spool(self, spool: Spool) -> None:
         """Give the (loadable) record to the spool, keeping its line and its key's stem, but not its text
         (only an entry that repeats an earlier one's key needs it, for the error: see ``_with_repeats_text``)."""
         record = self.record
         self.line, self.stem = record.source_line, "" if self.key else key_stem(record)
+        self.lacks = lacking(record)
         self.record = spool(record)
         self.raw = ""
         self.fields = None
 
-    def settling(self) -> tuple[int, bool]:
-        """The record's line, and whether it has a title."""
-        if self.line:  # spooled, having a title
-            return self.line, True
-        return self.record.source_line, bool(self.record.title)
+    def settling(self) -> tuple[int, str | None]:
+        """The record's line, and what it lacks (see ``lacking``)."""
+        if self.line:  # spooled
+            return self.line, self.lacks
+        return self.record.source_line, lacking(self.record)
 
     def made_key_stem(self) -> str:
         """The stem of a key made for an entry that gives none (see records.key_stem)."""
         return self.stem if self.line else key_stem(self.record)
+
+
+def lacking(record: StudyRecord) -> str | None:
+    """What a warning says of a record without a title (loaded all the same, as biber keeps such an entry);
+    None for one with a title."""
+    if record.title:
+        return None
+    if record.authors or record.year or record.doi or record.pmid or record.pmcid or record.url:
+        return "no title; loaded without one"
+    return "no title, author, year or identifier; loaded, but nothing in it says what it is"
 
 
 # Citation keys longer than this are not kept (no real one comes near it; a key is made instead).
@@ -229,8 +241,8 @@ LONGEST_KEY = 200
 
 def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_unverifiable: bool = True) -> ReadResult:
     """Settle the keys (an entry's own, else one made in the corpus's style that no entry of the file
-    uses) and report: a failure, a repeated key or a missing title is an error and the entry is not
-    loaded, a field problem or (``warn_unverifiable``) the lack of both DOI and PMID a warning. The records
+    uses) and report: a failure or a repeated key is an error and the entry is not loaded, a field problem, a
+    missing title or (``warn_unverifiable``) the lack of both DOI and PMID a warning. The records
     of the result are the drafts' records (or what the spool gave for them), their keys set; its errors are
     those and ``errors``, in the order of their lines. Every reader ends here."""
     result = ReadResult(errors=list(errors))
@@ -244,7 +256,7 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
     first_line: dict[str, int] = {}
     for draft in drafts:
         record = draft.record
-        line, titled = draft.settling()
+        line, lacks = draft.settling()
         if draft.key in first_line:
             result.errors.append(
                 LoadError(
@@ -264,13 +276,11 @@ def finish(drafts: list[Draft], label: str, errors: list[LoadError] = (), warn_u
             LoadError(label, problem_line, record.key, message, severity="warning")
             for problem_line, message in draft.problems
         ]
-        if draft.failure or not titled:
-            result.errors.append(
-                LoadError(
-                    label, line, record.key, draft.failure or "entry has no title; it was not loaded", raw=draft.raw
-                )
-            )
+        if draft.failure:
+            result.errors.append(LoadError(label, line, record.key, draft.failure, raw=draft.raw))
             continue
+        if lacks:
+            result.errors.append(LoadError(label, line, record.key, lacks, severity="warning"))
         if warn_unverifiable and not (record.doi or record.pmid):
             result.errors.append(
                 LoadError(

@@ -165,7 +165,7 @@ def _tag(line: str) -> str | None:
 
 
 def read(text: str, label: str) -> ReadResult:
-    """Read RIS text; text outside any entry and entries without a title are errors, the rest records."""
+    """Read RIS text; text outside any entry is an error, the rest records."""
     found = drafts(text, label)
     if found is None:
         lines = text.splitlines()
@@ -357,9 +357,21 @@ def _first(ref: dict, *tags: str) -> str | None:
     return next((ref[tag] for tag in tags if ref.get(tag)), None)
 
 
+# Initials after a family name, as Embase writes them without a comma: "M.A.", "R.-J.", or "JR" as MEDLINE does.
+_INITIALS = re.compile(r"(?:[A-Z]\.-?){1,4}|[A-Z]{1,2}")
+_DOTTED = re.compile(r"\.(?=[A-Z])")
+
+
 def _person(name: str) -> Person:
-    """An author written "Family, Given, Suffix"; a name without a comma is all family (a group author)."""
+    """An author written "Family, Given, Suffix", or "Family M.A." (Embase: initials, no comma; given "M. A.");
+    a name of words without initials at the end, or after a leading comma, is all family (a group author)."""
     family, given, suffix = ([part.strip() for part in name.split(",", 2)] + ["", ""])[:3]
+    if "," not in name:
+        words = family.rsplit(None, 1)
+        if len(words) == 2 and _INITIALS.fullmatch(words[1]):
+            family, given = words[0], _DOTTED.sub(". ", words[1] if "." in words[1] else ".".join(words[1]) + ".")
+    if not family:  # ", PRISMA-P Group": a group author
+        family, given, suffix = " ".join(part for part in (given, suffix) if part), "", ""
     particle, family = split_particle(family)
     return Person(family, given, particle, suffix)
 
@@ -403,11 +415,10 @@ class _Writer(rispy.RisWriter):
 def reference(study: TaggedStudy) -> dict:
     """One study as a rispy reference (keys are rispy's names for RIS tags)."""
     r = study.record
-    ref = {"type_of_reference": RIS_TYPES.get(r.entry_type, "GEN"), "id": citation_key(r.key), "title": r.title}
-    ref["authors"] = [
-        ", ".join(part for part in (" ".join(filter(None, (p.particle, p.family))), p.given, p.suffix) if part)
-        for p in r.authors
-    ]
+    ref = {"type_of_reference": RIS_TYPES.get(r.entry_type, "GEN"), "id": citation_key(r.key)}
+    if r.title:
+        ref["title"] = r.title
+    ref["authors"] = [name for name in map(_name, r.authors) if name]
     if r.year:
         ref["year"] = str(r.year)
         month = month_number(r.month)
@@ -433,6 +444,23 @@ def reference(study: TaggedStudy) -> dict:
     )
     ref.update((k, v) for k, v in values.items() if v)
     return {k: [_one_line(x) for x in v] if isinstance(v, list) else _one_line(v) for k, v in ref.items()}
+
+
+def _name(p: Person) -> str:
+    """An author as "Family, Given, Suffix", read back as the same parts: the given name is kept (empty) before
+    a suffix; a name without a family name is written whole as one, and a family name that would be read as a
+    name and initials ("Hepatitis B") ends with a comma."""
+    family = " ".join(part for part in (p.particle, p.family) if part)
+    if not p.family:
+        family, given, suffix = " ".join(part for part in (p.given, family, p.suffix) if part), "", ""
+    else:
+        given, suffix = p.given, p.suffix
+    if suffix:
+        return f"{family}, {given}, {suffix}"
+    if given:
+        return f"{family}, {given}"
+    words = family.rsplit(None, 1)
+    return f"{family}," if len(words) == 2 and _INITIALS.fullmatch(words[1]) else family
 
 
 def _one_line(value: str) -> str:

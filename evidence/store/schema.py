@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS comparators (
 CREATE TABLE IF NOT EXISTS studies (
     key TEXT PRIMARY KEY,
     entry_type TEXT NOT NULL,
-    title TEXT NOT NULL,
+    title TEXT,
     title_nocase TEXT NOT NULL DEFAULT '[]',
     author_list TEXT,
     more_authors INTEGER NOT NULL DEFAULT 0,

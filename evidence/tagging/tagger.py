@@ -65,14 +65,17 @@ def tag_study(
 
 def design_by_rule(record: StudyRecord, vocab: Vocabulary) -> Tag | None:
     """The design the record's publication types, MeSH headings, title or keywords name, or failing those
-    its abstract; of several, the lowest ``precedence`` in designs.yaml. Abstract wording also counts when
-    it narrows a design found first to one with the same MeSH publication type (meta-analysis -> IPD)."""
+    its abstract; of several, the lowest ``precedence`` in designs.yaml, leaving out those that yield to
+    another one found (``yields_to``: a review reporting its own case is a case report). Abstract wording
+    also counts when it narrows a design found first to one with the same MeSH publication type
+    (meta-analysis -> IPD, Case Reports -> case series)."""
     return _design(_Reading(record, vocab))
 
 
 def conditions_by_rule(record: StudyRecord, vocab: Vocabulary) -> list[Tag]:
-    """Conditions the record's MeSH headings, or a label or synonym in its title or keywords, name; those its
-    abstract names only when there were none, or when narrower than one found. Only the most specific are kept."""
+    """Conditions the record's MeSH headings (its major topics, where it marks them), or a label or synonym in
+    its title or keywords, name; those its abstract names only when narrower than one found, or named in a
+    sentence stating the study's aim. Only the most specific are kept."""
     return _conditions(_Reading(record, vocab))
 
 
@@ -103,6 +106,8 @@ def _design(reading: _Reading) -> Tag | None:
     labels = {designs[m.term].get("mesh_label") for m in found} - {None}
     narrowing = {term for label in labels for term in rules.designs_labelled[label]}
     found += rules.designs_described.matches(reading.abstract, narrowing if found else None)
+    named = {m.term for m in found}
+    found = [m for m in found if not named & set(designs[m.term]["yields_to"])]
     if not found:
         return None
     return min(found, key=lambda m: designs[m.term]["precedence"]).tag("design")
@@ -110,14 +115,17 @@ def _design(reading: _Reading) -> Tag | None:
 
 def _conditions(reading: _Reading) -> list[Tag]:
     """See ``conditions_by_rule``."""
-    rules = reading.rules
+    rules, record = reading.rules, reading.record
     found = _most_specific(
-        _conditions_in_headings(rules.condition_headings, reading.record.mesh_headings)
+        _conditions_in_headings(rules.condition_headings, record.mesh_headings, record.mesh_major)
         + rules.condition_names.matches(reading.front),
         rules,
     )
     narrower = {term for match in found for term in rules.narrower[match.term]}
-    found += rules.condition_names.matches(reading.abstract, narrower if found else None)
+    in_abstract = rules.condition_names.matches(reading.abstract) if record.abstract else []
+    found += [match for match in in_abstract if match.term in narrower]
+    if in_abstract:  # only then look for the sentences that state an aim
+        found += rules.condition_names.matches(reading.aims, {match.term for match in in_abstract})
     return [match.tag("condition") for match in _most_specific(found, rules)]
 
 
@@ -151,13 +159,16 @@ def _indexed(indexing: _Indexing, where: str, indexed: list[str]) -> list[_Match
     ]
 
 
-def _conditions_in_headings(indexing: _Indexing, mesh_headings: list[str]) -> list[_Match]:
-    """Conditions whose MeSH headings (one descriptor, or several that must all be present) the record has."""
+def _conditions_in_headings(indexing: _Indexing, mesh_headings: list[str], mesh_major: list[str]) -> list[_Match]:
+    """Conditions whose MeSH headings (one descriptor, or several that must all be present) the record has; of
+    a record that marks its major topics, only those of which one is a major topic (a heading such as
+    Back Pain/etiology, not starred, is a symptom the patients had, not what the study is about)."""
     given = {name.casefold() for name in mesh_headings}
+    major = {name.casefold() for name in mesh_major} or given
     matches = []
-    for term, headings in indexing.terms_listing(given):
+    for term, headings in indexing.terms_listing(major):
         for names in headings:
-            if all(name.casefold() in given for name in names):
+            if all(name.casefold() in given for name in names) and any(name.casefold() in major for name in names):
                 matches.append(_Match(term, "mesh", " + ".join(names)))
                 break
     return matches
@@ -263,6 +274,12 @@ class _RuleSet:
 
 
 _AS_TOPIC = re.compile(r"\bas topic\b", re.IGNORECASE)
+_AIM_WORDS = (  # (?<!\w) rather than \b: faster
+    r"(?<!\w)(?:aims?|aimed|objectives?|purposes?|goals?|hypothes[ie]s|hypothesi[sz]ed"
+    r"|to (?:evaluate|assess|investigate|examine|compare|determine|explore|test)"
+    r"|we (?:evaluated|assessed|investigated|examined|compared|tested))\b"
+)
+_AIM, _AIM_ANY_CASE = re.compile(_AIM_WORDS), re.compile(_AIM_WORDS, re.IGNORECASE)
 
 
 class _Reading:
@@ -284,6 +301,22 @@ class _Reading:
     @cached_property
     def abstract(self) -> list[_Text]:
         return [_Text("abstract", self.record.abstract or "", self.rules.abstract_clues)]
+
+    @cached_property
+    def aims(self) -> list[_Text]:
+        """The abstract's sentences that state what the study is for ("The aim of this study was to evaluate
+        ...", "OBJECTIVE: To compare ..."): a condition named there is its subject, one named elsewhere may
+        be a symptom, a comorbidity or an outcome."""
+        abstract, aims, end = self.record.abstract or "", [], 0
+        lowered = abstract.lower()  # searched without IGNORECASE, which is slower; same length: same places
+        aim, searched = (_AIM, lowered) if len(lowered) == len(abstract) else (_AIM_ANY_CASE, abstract)
+        for match in aim.finditer(searched):
+            if match.start() >= end:  # not in the sentence last taken
+                start = abstract.rfind(". ", 0, match.start()) + 1
+                end = abstract.find(". ", match.end())
+                end = len(abstract) if end < 0 else end
+                aims.append(abstract[start:end])
+        return [_Text("aim", " ".join(aims), self.rules.abstract_clues)]
 
 
 class _Text:

@@ -19,7 +19,7 @@ RULE_DIRECTION = "unknown"
 # The lists each kind's terms may give the rule tagger; missing ones are empty.
 RULE_FIELDS = {
     "conditions": ("synonyms", "mesh_headings"),
-    "designs": ("publication_types", "mesh_headings", "title_patterns", "patterns"),
+    "designs": ("publication_types", "mesh_headings", "title_patterns", "patterns", "yields_to"),
     "outcomes": ("patterns",),
     "comparators": (),
 }
@@ -103,6 +103,12 @@ def load_vocabulary(directory: Path) -> Vocabulary:
             terms[item["id"]] = item
         vocab.terms[kind] = terms
     _check_hierarchy(vocab, directory / "conditions.yaml")
+    for design in vocab.terms["designs"].values():
+        for other in design["yields_to"]:
+            if other not in vocab.terms["designs"]:
+                raise VocabularyError(
+                    f"{directory / 'designs.yaml'}: '{design['id']}' yields to unknown design '{other}'"
+                )
     if RULE_COMPARATOR not in vocab.terms["comparators"]:
         raise VocabularyError(
             f"{directory / 'comparators.yaml'}: needs the term '{RULE_COMPARATOR}' "

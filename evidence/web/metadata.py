@@ -167,6 +167,7 @@ def database_metadata() -> dict:
                     "extra": "BibTeX fields that have no column of their own, as JSON",
                     "publication_types": "Publication types as indexed (e.g. MEDLINE PT), as a JSON array",
                     "mesh_headings": "MeSH descriptors the study is indexed with, as a JSON array",
+                    "title": "Title; empty where no source gives one (such an entry is loaded with a warning)",
                     "title_nocase": "Spans of the title whose capitals BibTeX braces protect, as JSON [start, end] pairs",
                     "source_file": "The file the study was loaded from",
                     "source_line": "Line of the entry in that file",
