@@ -111,6 +111,8 @@ async def test_the_map_shows_the_columns_with_studies_and_all_on_request(corpus_
     whole = (await ds.client.get("/-/evidence-map?all=1")).text
     assert map_columns(whole) == [*every, "No design"]
     assert 'href="/-/evidence-map?database=evidence&amp;by=design">only columns with studies</a>' in whole
+    table = (await ds.client.get("/evidence/evidence_map.json?_shape=objects")).json()  # the canned query too
+    assert [c for c in table["columns"] if c not in ("condition", "condition_id", "studies")] == studied
     by_level = (await ds.client.get("/-/evidence-map?by=level")).text
     assert "Level 1: systematic reviews" in map_columns(by_level) and "Not graded" not in map_columns(by_level)
 

@@ -63,12 +63,17 @@ def canned_queries(datasette, database, actor):
         db = datasette.get_database(database)
         if "designs" not in await db.table_names():
             return {}
-        designs = [(row["id"], row["label"]) for row in await db.execute("select id, label from designs order by rank")]
+        designs = [  # the designs that have studies: an empty column says nothing
+            (row["id"], row["label"])
+            for row in await db.execute(
+                "select id, label from designs where id in (select design from evidence_map_cells) order by rank"
+            )
+        ]
         return {
             "evidence_map": {
                 "title": "Evidence map: studies per condition and design",
                 "description": "Every condition in the vocabulary, indented by its place in the hierarchy, against "
-                "every design. Counts include narrower conditions; a row of zeros is an evidence gap.",
+                "every design that has studies. Counts include narrower conditions; a row of zeros is an evidence gap.",
                 "sql": evidence_map_sql(designs),
             }
         }
