@@ -273,3 +273,62 @@ def test_the_map_fits_a_laptop_and_scrolls_in_its_own_box_on_a_phone(served_corp
         page.wait_for_load_state()
         assert page.url == served_corpus + "/evidence/conditions/chronic-low-back-pain"
         assert dialogs == []
+
+
+@pytest.fixture
+def project_copy(tmp_path) -> Path:
+    """scripts/serve and pyproject.toml in a folder of their own, with a real .venv: the package is reached through a
+    .pth file (as an editable install reaches it) and run by a console script of the kind pip writes. Its `pip` is a
+    guard that says it was asked to install and stops: the test is about when the script installs, and an install
+    here would see the shared environment's packages."""
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "scripts").mkdir()
+    for name in ("scripts/serve", "pyproject.toml"):
+        (tmp_path / name).write_bytes((root / name).read_bytes())
+    (tmp_path / "scripts/serve").chmod(0o755)
+    venv = tmp_path / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site_packages = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    guard = tmp_path / "guard" / "pip"
+    guard.mkdir(parents=True)
+    (guard / "__init__.py").write_text("")
+    (guard / "__main__.py").write_text("import sys\nsys.exit('pip asked to install: ' + ' '.join(sys.argv[1:]))\n")
+    ours = [p for p in sys.path if p.endswith("site-packages")]
+    Path(site_packages, "evidence_editable.pth").write_text("\n".join([str(guard.parent), str(root), *ours]) + "\n")
+    evidence = venv / "bin" / "evidence"
+    evidence.write_text(f"#!{python}\nimport sys\nfrom evidence.cli import cli\nsys.exit(cli())\n")
+    evidence.chmod(0o755)
+    return tmp_path
+
+
+def run_serve(folder: Path, port: int) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return subprocess.run(
+        [str(folder / "scripts" / "serve"), "--port", str(port)], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_scripts_serve_installs_only_when_pyproject_changed(project_copy):
+    import hashlib
+
+    stamp = project_copy / ".venv" / ".installed"
+    stamp.write_text(hashlib.sha256((project_copy / "pyproject.toml").read_bytes()).hexdigest() + "\n")
+    with socket.socket() as taken:  # the script stops at `evidence serve`, which refuses the busy port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        unchanged = run_serve(project_copy, port)
+        assert unchanged.returncode == 1, unchanged.stderr
+        assert "pip asked to install" not in unchanged.stderr
+        assert "11 studies" in unchanged.stdout and (project_copy / "evidence.db").exists()
+        assert unchanged.stderr.endswith(f"Error: port {port} is in use; choose another with --port\n")
+        with (project_copy / "pyproject.toml").open("a") as pyproject:
+            pyproject.write("# changed\n")
+        changed = run_serve(project_copy, port)
+    assert changed.returncode == 1 and "pip asked to install: install --quiet" in changed.stderr
