@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -37,6 +39,18 @@ class EvidenceGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
+class FormatChoice(click.Choice):
+    """One of the format names ``names``, in any case, or a name the web or files give it: -f bib, -f csljson,
+    -f json, -f APA, --format nbib."""
+
+    def __init__(self, names: Iterable[str]):
+        super().__init__(list(names))
+
+    def convert(self, value, param, ctx):
+        name = formats.format_named(value)
+        return name if name in self.choices else super().convert(value, param, ctx)  # else the usual error
+
+
 # Arguments and options that several commands share.
 existing_db_argument = click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 vocab_option = click.option(
@@ -53,8 +67,11 @@ vocab_option = click.option(
 input_format_option = click.option(
     "--format",
     "format_name",
-    type=click.Choice(formats.READABLE),
-    help="Read every file as this format (default: found from each file's text, else its extension).",
+    type=FormatChoice(formats.READABLE),
+    help=(
+        "Read every file as this format (default: found from each file's text, else its extension); any case, "
+        "or a suffix of its files (bib, json, nbib)."
+    ),
 )
 
 
@@ -82,7 +99,7 @@ def cli():
     """evidence: a tagged SQLite database of research citations, published with Datasette."""
 
 
-@cli.command()
+@cli.command(short_help="Load bibliography files (BibTeX, RIS, MEDLINE, CSL-JSON, reference lists) into a database.")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any entry had an error.")
@@ -183,7 +200,7 @@ def refuse_unreadable_inputs(files: Iterable[Path]) -> None:
         raise InputError("; ".join(problems))
 
 
-@cli.command()
+@cli.command(short_help="Check files without loading them: parse errors, duplicates, disagreements, unknown tags.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @vocab_option
 @input_format_option
@@ -209,16 +226,19 @@ def check(files, vocab_dir, format_name, encoding):
 SUFFIX_MARKUP = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
 
-@cli.command()
+@cli.command(short_help="Export the studies that match the options as BibTeX, RIS, CSL-JSON, APA or Vancouver.")
 @existing_db_argument
 @click.option(
     "-f",
     "--format",
     "format_name",
-    type=click.Choice(list(exporting.FORMATS)),
+    type=FormatChoice(exporting.FORMATS),
     default="bibtex",
     show_default=True,
-    help="Bibliography format; apa and vancouver are formatted reference lists.",
+    help=(
+        "Bibliography format; apa and vancouver are formatted reference lists. Any case, or the name the "
+        "web's export links use (bib, csljson) or a file suffix (json)."
+    ),
 )
 @click.option(
     "-o",
@@ -317,7 +337,7 @@ def write_export(output: Path, chunks: Iterable[str], exported: dict[str, list],
     return [output] if sidecar is None else [output, sidecar]
 
 
-@cli.command()
+@cli.command(short_help="Serve a database read-only in Datasette: study pages, evidence map, exports.")
 @existing_db_argument
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
@@ -343,10 +363,27 @@ def serve(db, host, port, workers):
     from .web import server  # Datasette: imported only to serve
 
     store.connect_readonly(db).close()  # a file that is not an evidence database is refused before serving
+    refuse_port_in_use(host, port)
     server.configure(db.resolve(), inspect_file(db).resolve())
     uvicorn.run(
         "evidence.web.server:app", factory=True, host=host, port=port, workers=workers, log_level="info", lifespan="on"
     )
+
+
+def refuse_port_in_use(host: str, port: int) -> None:
+    """Refuse, in one line, a port that another program listens on (uvicorn would print a traceback-like log)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise InputError(f"--host {host}: {exc.strerror}") from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing port is free
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+            raise click.ClickException(f"port {port} is in use; choose another with --port") from exc
 
 
 def inspect_file(db: Path) -> Path:

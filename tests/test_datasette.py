@@ -182,12 +182,16 @@ async def test_export_of_search_facets_canned_query_sql_and_row(ds):
     keys = [e.key for e in bibtexparser.parse_string(outcomes.text).entries]
     rows = await get_json(ds, "/evidence/study_outcomes.json?outcome_id=pain-intensity&_shape=objects&_size=max")
     assert keys == list(dict.fromkeys(r["study_key"] for r in rows["rows"]))  # one entry per study
-    canned = await ds.client.get("/evidence/studies_for_condition.vancouver?condition=pregnancy-complications")
+    canned = await ds.client.get(
+        "/evidence/studies_for_condition.vancouver?condition=pregnancy-complications&_markup=text"
+    )
     assert (
         canned.headers["content-disposition"] == 'attachment; filename="evidence-studies_for_condition-vancouver.txt"'
     )
     assert [line.split(". ")[1].split(" ")[0] for line in canned.text.splitlines()] == ["Kvorning", "Guerreiro"]
-    sql = await ds.client.get("/evidence.apa?sql=select+key+from+studies+where+year+%3C+:before&before=2005")
+    sql = await ds.client.get(
+        "/evidence.apa?sql=select+key+from+studies+where+year+%3C+:before&before=2005&_markup=text"
+    )
     assert sql.status_code == 200 and [line.split(",")[0] for line in sql.text.splitlines()] == [
         "Chung",
         "Guerreiro da Silva",
@@ -235,7 +239,10 @@ async def test_evidence_map_page_draws_conditions_against_designs_from_the_live_
     assert not re.search(r'(src="|<link[^>]+href=")(https?:)?//', html)  # no outside script or style: works offline
     # low back pain: 5 randomised trials, all of whose findings point the same way or not
     row = re.search(
-        r'<tr>\s*<th scope="row" class="condition" style="padding-left: 42px">Low back pain</th>(.*?)</tr>', html, re.S
+        r'<tr>\s*<th scope="row" class="condition" style="padding-left: 42px"><a href="/evidence/conditions/low-back-pain">'
+        r"Low back pain</a></th>(.*?)</tr>",
+        html,
+        re.S,
     )
     assert row, "row for Low back pain"
     bubbles = re.findall(r'class="bubble findings-([\w-]+)" href="([^"]+)"[^>]*>(\d+)</a>', row.group(1))
@@ -244,7 +251,9 @@ async def test_evidence_map_page_draws_conditions_against_designs_from_the_live_
     }
     assert counts["Randomised controlled trial"] == 5 and counts["Meta-analysis"] == 1
     # a gap row has no bubble, and each bubble links to exactly the studies it counts
-    assert re.search(r'<tr class="gap">\s*<th scope="row" class="condition"[^>]*>Migraine</th>', html)
+    assert re.search(
+        r'<tr class="gap">\s*<th scope="row" class="condition"[^>]*><a href="[^"]+">Migraine</a></th>', html
+    )
     href = next(href for _, href, _ in bubbles if "Randomised" in href).replace("&amp;", "&")
     listed = await get_json(ds, href.replace("/study_cards?", "/study_cards.json?_shape=objects&"))
     assert len(listed["rows"]) == 5 and all(

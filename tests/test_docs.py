@@ -64,9 +64,10 @@ def test_command_example_names_a_real_command_and_real_options(line, words):
     options = {opt: param for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     used = {word.split("=", 1)[0] for word in words[1:] if word.startswith("-") and word != "-"}
     assert used <= {*options, "--help"}, f"{line}: no option {sorted(used - set(options))} of `evidence {words[0]}`"
-    for option, value in pairwise(words[1:]):  # a choice given is one of the option's choices
+    for option, value in pairwise(words[1:]):  # a choice given is one of the option's choices, or a name for one
         choice = options[option].type if option in options else None
-        assert not isinstance(choice, click.Choice) or value in choice.choices, f"{line}: {option} {value}?"
+        if isinstance(choice, click.Choice):
+            assert choice.convert(value, options[option], None) in choice.choices, f"{line}: {option} {value}?"
 
 
 @pytest.mark.parametrize("arguments", [[], *([name] for name in cli.commands)], ids=["evidence", *cli.commands])

@@ -14,7 +14,21 @@ FORMATS: dict[str, Format] = {
 READABLE = tuple(name for name, f in FORMATS.items() if f.read is not None)
 WRITABLE = tuple(name for name, f in FORMATS.items() if f.entry is not None or f.formatted)
 
-__all__ = ["FORMATS", "READABLE", "WRITABLE", "Format", "ReadResult", "detect", "format_of", "read_file"]
+# The names the web's export addresses give the formats (/evidence/study_cards.csljson).
+WEB_SUFFIXES = {"bib": "bibtex", "ris": "ris", "csljson": "csl-json", "apa": "apa", "vancouver": "vancouver"}
+
+__all__ = [
+    "FORMATS",
+    "READABLE",
+    "WEB_SUFFIXES",
+    "WRITABLE",
+    "Format",
+    "ReadResult",
+    "detect",
+    "format_named",
+    "format_of",
+    "read_file",
+]
 
 
 # How much of a file's text its format is told from.
@@ -45,3 +59,12 @@ def format_of(path: Path, text: str | None = None) -> str | None:
 def reader_suffixes() -> str:
     """The suffixes some format reads, for messages."""
     return ", ".join(sorted({suffix for f in FORMATS.values() for suffix in f.suffixes}))
+
+
+def format_named(name: str) -> str | None:
+    """The format ``name`` names, in any case: a format's own name, the web's name for it (bib, csljson) or a suffix
+    of its files (json, nbib, .ris); None if none."""
+    name = name.lower().removeprefix(".")
+    if name in FORMATS or name in WEB_SUFFIXES:
+        return WEB_SUFFIXES.get(name, name)
+    return next((n for n, f in FORMATS.items() if f".{name}" in f.suffixes), None)

@@ -367,10 +367,12 @@ FROM (
 GROUP BY ancestor_id, study_key
 """
 
-# Which way each study's results went for each condition it is under: a result for one condition speaks for that
-# condition, the broader ones and the narrower ones, not for others a study (a review) also covers; a result for
-# no condition in particular speaks for all of them. Rule-made rows, whose direction is unknown, say nothing.
-# Refreshed by each load.
+# Which way each study's results went for each condition it is under. An outcome row with a `condition` is about
+# the study's conditions that are that one or narrower (or that one itself, if the study has none of them), all
+# together: it speaks for the conditions that cover every one of them (that one and the broader ones), never for a
+# narrower part. A review's result for low back pain as a whole, acute and chronic together, says nothing of chronic
+# low back pain alone. A row without a condition speaks for each condition of the study and the broader ones.
+# Rule-made rows, whose direction is unknown, say nothing. Refreshed by each load.
 CONDITION_FINDINGS = """
 CREATE TABLE IF NOT EXISTS condition_findings (
     condition_id TEXT NOT NULL,
@@ -381,12 +383,27 @@ CREATE TABLE IF NOT EXISTS condition_findings (
 """
 
 CONDITION_FINDING_ROWS = """
-SELECT DISTINCT cs.condition_id, cs.study_key, so.direction
-FROM study_outcomes so JOIN condition_studies cs ON cs.study_key = so.study_key
-WHERE so.direction != 'unknown'
-  AND (so.condition_id IS NULL
-       OR so.condition_id IN (SELECT ancestor_id FROM condition_ancestors WHERE condition_id = cs.condition_id)
-       OR so.condition_id IN (SELECT condition_id FROM condition_ancestors WHERE ancestor_id = cs.condition_id))
+WITH read AS (SELECT * FROM study_outcomes WHERE direction != 'unknown'),
+population AS (  -- (row, group): the conditions a row is about, in groups the row must cover whole
+    SELECT so.study_key, so.position, coalesce(so.condition_id, sc.condition_id) AS whole, sc.condition_id
+    FROM read so JOIN study_conditions sc ON sc.study_key = so.study_key
+    WHERE so.condition_id IS NULL OR EXISTS (SELECT 1 FROM condition_ancestors ca
+                                             WHERE ca.condition_id = sc.condition_id AND ca.ancestor_id = so.condition_id)
+    UNION
+    SELECT so.study_key, so.position, so.condition_id, so.condition_id FROM read so
+    WHERE so.condition_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM study_conditions sc JOIN condition_ancestors ca ON ca.condition_id = sc.condition_id
+        WHERE sc.study_key = so.study_key AND ca.ancestor_id = so.condition_id)),
+population_size AS (SELECT study_key, position, whole, count(*) AS size FROM population GROUP BY 1, 2, 3),
+covering AS (
+    SELECT p.study_key, p.position, p.whole, ca.ancestor_id AS condition_id, count(*) AS covered
+    FROM population p JOIN condition_ancestors ca ON ca.condition_id = p.condition_id
+    GROUP BY 1, 2, 3, 4)
+SELECT DISTINCT c.condition_id, c.study_key, so.direction
+FROM covering c
+JOIN population_size ps ON (ps.study_key, ps.position, ps.whole, ps.size) = (c.study_key, c.position, c.whole, c.covered)
+JOIN read so ON so.study_key = c.study_key AND so.position = c.position
+JOIN condition_studies cs ON cs.study_key = c.study_key AND cs.condition_id = c.condition_id
 """
 
 # Studies per condition (counting narrower conditions) and design, for the evidence map; refreshed by each load.

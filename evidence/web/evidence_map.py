@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # What a cell's findings say, from the directions of its studies' outcome rows.
 FINDINGS = {
@@ -75,6 +75,12 @@ class EvidenceMap:
     @property
     def largest(self) -> int:
         return max((cell.count for row in self.rows for cell in row.cells), default=0)
+
+    def with_studies_only(self) -> EvidenceMap:
+        """The map without the columns that have no study in any row."""
+        keep = [i for i in range(len(self.columns)) if any(row.cells[i].count for row in self.rows)]
+        rows = [replace(row, cells=[row.cells[i] for i in keep]) for row in self.rows]
+        return EvidenceMap(self.by, [self.columns[i] for i in keep], rows)
 
     def diameter(self, count: int) -> int:
         """Bubble size in pixels: area grows with the number of studies."""

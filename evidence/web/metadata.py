@@ -223,8 +223,9 @@ def database_metadata() -> dict:
             },
             "condition_findings": {
                 "description": "Which way each study's results went for each condition it is "
-                "under: a result for one condition speaks for it, the broader and "
-                "the narrower ones, not for other conditions the study covers."
+                "under: a result for one condition speaks for it and the broader ones, not for a "
+                "narrower part of it nor for other conditions the study covers; a result for no "
+                "condition in particular speaks for each of the study's conditions."
             },
             "designs": {
                 "description": "Study designs with their MeSH publication type and OCEBM 2011 evidence level "

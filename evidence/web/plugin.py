@@ -22,15 +22,16 @@ from datasette.views.base import DatasetteError
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader
 from markupsafe import Markup
 
-from .. import exporting, store
+from .. import exporting, formats, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
-from . import cells, evidence_map, home
+from . import bibliography_page, cells, home, map_page
 from .facets import CardFacet, GroupedArrayFacet
 from .metadata import STUDIES_FOR_CONDITION, evidence_map_sql, instance_metadata
 
-# URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default text).
-RENDERERS = {"bib": "bibtex", "ris": "ris", "csljson": "csl-json", "apa": "apa", "vancouver": "vancouver"}
+# URL extension -> export format. Formatted styles take ?_markup=text|markdown|html (default html: a page to read).
+RENDERERS = formats.WEB_SUFFIXES
+RENDERER_OF = {name: extension for extension, name in RENDERERS.items()}
 # Arguments of a table page that do not select rows, dropped when the export re-reads every page.
 _PAGE_ARGUMENTS = {
     "_next",
@@ -62,12 +63,17 @@ def canned_queries(datasette, database, actor):
         db = datasette.get_database(database)
         if "designs" not in await db.table_names():
             return {}
-        designs = [(row["id"], row["label"]) for row in await db.execute("select id, label from designs order by rank")]
+        designs = [  # the designs that have studies: an empty column says nothing
+            (row["id"], row["label"])
+            for row in await db.execute(
+                "select id, label from designs where id in (select design from evidence_map_cells) order by rank"
+            )
+        ]
         return {
             "evidence_map": {
                 "title": "Evidence map: studies per condition and design",
                 "description": "Every condition in the vocabulary, indented by its place in the hierarchy, against "
-                "every design. Counts include narrower conditions; a row of zeros is an evidence gap.",
+                "every design that has studies. Counts include narrower conditions; a row of zeros is an evidence gap.",
                 "sql": evidence_map_sql(designs),
                 "hide_sql": True,
             },
@@ -112,7 +118,7 @@ def _renderer(name: str):
         problem = await _export_problem(datasette, database, columns)
         if problem:
             return Response.text(problem, status=400)
-        markup = request.args.get("_markup", "text")
+        markup = request.args.get("_markup", bibliography_page.DEFAULT_MARKUP)
         if markup not in exporting.MARKUPS:
             return Response.text(f"_markup must be one of {', '.join(exporting.MARKUPS)}", status=400)
         try:
@@ -130,6 +136,9 @@ def _renderer(name: str):
             except BrokenProcessPool:
                 _stop_export_process()  # the next export starts another
                 raise
+        if markup == "html" and exporting.FORMATS[name].formatted:
+            source = "the row" if view_name == "row" else table or query_name or "the query"
+            body = bibliography_page.with_way_back(body, request, RENDERER_OF[name], source)
         extension, media_type = exporting.file_type(name, markup)
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
@@ -298,58 +307,9 @@ def extra_css_urls(datasette):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/evidence-map$", _evidence_map_page), *home.ROUTES]
+    return [(r"^/-/evidence-map$", map_page.evidence_map_page), *home.ROUTES]
 
 
 @hookimpl
 def menu_links(datasette):
     return [{"href": datasette.urls.path("/-/evidence-map"), "label": "Evidence map"}]
-
-
-async def _evidence_map_page(datasette, request):
-    """The evidence map of an evidence database (?database=, default the first), ?by=design or level."""
-    names = [
-        name
-        for name in _database_names(datasette)
-        if await datasette.get_database(name).execute_fn(store.schema_problem) is None
-    ]
-    database = request.args.get("database") or (names[0] if names else None)
-    if database not in names:
-        return Response.text(
-            f"No evidence database named {database!r} here (evidence databases: {', '.join(names) or 'none'}).",
-            status=404,
-        )
-    by = "level" if request.args.get("by") == "level" else "design"
-    the_map = await datasette.get_database(database).execute_fn(lambda conn: evidence_map.build(conn, by))
-    table = datasette.urls.table(database, "study_cards")
-    rows = []
-    for row in the_map.rows:
-        cells = []
-        for column, cell in zip(the_map.columns, row.cells):
-            if by == "level":
-                column_filter = (
-                    ("evidence_level", str(column.value)) if column.value else ("evidence_level__isnull", "1")
-                )
-            else:
-                column_filter = ("design", column.label) if column.value else ("design__isnull", "1")
-            query = urlencode([("condition_groups__arraycontains", row.label), column_filter])
-            cells.append(
-                {
-                    "count": cell.count,
-                    "findings": cell.findings,
-                    "size": the_map.diameter(cell.count),
-                    "column": column.label,
-                    "href": f"{table}?{query}",
-                }
-            )
-        rows.append({"label": row.label, "depth": row.depth, "total": row.total, "cells": cells})
-    page = datasette.urls.path("/-/evidence-map")
-    context = {
-        "database": database,
-        "map": the_map,
-        "rows": rows,
-        "findings": evidence_map.FINDINGS,
-        "by_design_url": f"{page}?{urlencode({'database': database})}",
-        "by_level_url": f"{page}?{urlencode({'database': database, 'by': 'level'})}",
-    }
-    return Response.html(await datasette.render_template("evidence_map.html", context, request=request))
