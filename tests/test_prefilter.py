@@ -123,9 +123,11 @@ def sample(node: Node, rng: random.Random) -> str:
 
 def generated_texts(count: int, seed: int) -> list[str]:
     """Texts made of samples of the patterns (of the vocabulary and ``SUBSET``), odd characters and separators:
-    ``count`` of them, then two samples of each pattern alone and two with a random part before or after."""
+    ``count`` of them, then two samples of each pattern alone, two with a random part before or after, and one
+    the pattern finds (a sample may not be: a \\b beside a sampled letter)."""
     rng = random.Random(seed)
-    trees = [parse(p) for p in PATTERNS + SUBSET]
+    sources = PATTERNS + SUBSET
+    trees = [parse(p) for p in sources]
     parts = [lambda: sample(rng.choice(trees), rng), lambda: rng.choice(ODD), lambda: rng.choice(["a", "non", "quasi"])]
     texts = [
         "".join(rng.choice(parts)() + rng.choice(SEPARATORS) for _ in range(rng.randint(1, 6))) for _ in range(count)
@@ -133,6 +135,9 @@ def generated_texts(count: int, seed: int) -> list[str]:
     for tree in trees:
         texts += [sample(tree, rng) for _ in range(2)]
         texts += [rng.choice(parts)() + rng.choice(SEPARATORS) + sample(tree, rng), sample(tree, rng) + rng.choice(ODD)]
+    for source, tree in zip(sources, trees):
+        regex = prefilter.compiled(source).regex
+        texts.append(next((s for s in (sample(tree, rng) for _ in range(200)) if regex.search(s)), ""))
     return texts
 
 
