@@ -25,7 +25,7 @@ from markupsafe import Markup
 from .. import exporting, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
-from . import evidence_map
+from . import evidence_map, pages
 from .facets import CardFacet, GroupedArrayFacet
 from .metadata import evidence_map_sql, instance_metadata
 
@@ -280,7 +280,7 @@ def prepare_jinja2_environment(env):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/evidence-map$", _evidence_map_page)]
+    return [(r"^/-/evidence-map$", _evidence_map_page), (pages.ROUTE, pages.page)]
 
 
 @hookimpl
