@@ -4,11 +4,12 @@ drawn on the server as SVG, with the same content as a table for people who cann
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from .evidence_map import FINDINGS, READ_DIRECTIONS
+from .evidence_map import READ_DIRECTIONS
 
 COLOURS = {
     "benefit": "#2e7d32",
@@ -16,6 +17,14 @@ COLOURS = {
     "harm": "#c62828",
     "mixed": "#b06500",
     "inconclusive": "#7e57c2",
+}
+# Column headings, two lines each.
+HEADINGS = {
+    "benefit": ("acupuncture", "did better"),
+    "no-difference": ("no", "difference"),
+    "harm": ("acupuncture", "did worse"),
+    "mixed": ("mixed", "findings"),
+    "inconclusive": ("too little", "evidence"),
 }
 LABEL_WIDTH, COLUMN_WIDTH, HEADER = 150, 104, 34
 BAR, GAP, UNIT, NUMBER = 11, 4, 11, 13  # bar width, space between bars, height of one level, number below
@@ -52,6 +61,8 @@ def plot(studies: list[dict], outcomes: list[dict]) -> Plot | None:
     """The harvest plot of ``studies`` (numbered, strongest first) from their outcome rows (study_key, domain,
     direction); None when no study has a finding with a direction."""
     by_key = {study["key"]: study for study in studies}
+    for study in studies:
+        study["short"] = short_name(study)
     domains = sorted({o["domain"] for o in outcomes if o["direction"] in COLOURS})
     if not domains:
         return None
@@ -74,9 +85,7 @@ def _svg(rows: list[tuple[str, dict[str, Cell]]]) -> Markup:
     parts, y = [], HEADER
     for x, direction in enumerate(READ_DIRECTIONS):
         centre = LABEL_WIDTH + COLUMN_WIDTH * x + COLUMN_WIDTH // 2
-        words = FINDINGS[direction].split(" ")
-        half = (len(words) + 1) // 2
-        for line, text in enumerate((" ".join(words[:half]), " ".join(words[half:]))):
+        for line, text in enumerate(HEADINGS[direction]):
             parts.append(
                 f'<text x="{centre}" y="{13 + 13 * line}" text-anchor="middle" class="head">{escape(text)}</text>'
             )
@@ -84,7 +93,10 @@ def _svg(rows: list[tuple[str, dict[str, Cell]]]) -> Markup:
         lines = max(1, *((len(c.studies) + PER_LINE - 1) // PER_LINE for c in cells.values()))
         height = lines * (tallest + 6) + 6
         parts.append(f'<rect x="0" y="{y}" width="{width}" height="{height}" class="band"/>')
-        parts.append(f'<text x="6" y="{y + height // 2 + 4}" class="domain">{escape(domain.capitalize())}</text>')
+        label = textwrap.wrap(domain.capitalize(), 18)
+        for line, text in enumerate(label):
+            top = y + height // 2 + 4 - 8 * (len(label) - 1) + 16 * line
+            parts.append(f'<text x="6" y="{top}" class="domain">{escape(text)}</text>')
         for x, direction in enumerate(READ_DIRECTIONS):
             left = LABEL_WIDTH + COLUMN_WIDTH * x + GAP
             for i, study in enumerate(cells[direction].studies):
@@ -93,7 +105,7 @@ def _svg(rows: list[tuple[str, dict[str, Cell]]]) -> Markup:
                 base = y + 6 + (line + 1) * (tallest + 6) - NUMBER - 6
                 tall = bar_height(study["evidence_level"])
                 level = f"level {study['evidence_level']}" if study["evidence_level"] else "not graded"
-                label = f"{study['number']}. {short_name(study)}, {study['design'] or 'design not known'} ({level})"
+                label = f"{study['number']}. {study['short']}, {study['design'] or 'design not known'} ({level})"
                 parts.append(
                     f"<g><title>{escape(label)}</title>"
                     f'<rect x="{bar_x}" y="{base - tall}" width="{BAR}" height="{tall}" fill="{COLOURS[direction]}"/>'
