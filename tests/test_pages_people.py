@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -19,6 +20,7 @@ import pytest
 from datasette.app import Datasette
 
 from evidence import loader
+from evidence.web import pages
 from evidence.web.urls import claim_url, condition_url, study_url
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -67,6 +69,24 @@ async def test_condition_page_lists_its_and_narrower_studies_strongest_first(ds)
     assert 'href="/evidence/conditions/chronic-low-back-pain"' in html  # narrower
     assert "/evidence/study_cards.bib?condition_groups__arraycontains=Low+back+pain" in html
     assert 'href="/evidence/claims/' in html
+
+
+@pytest.mark.asyncio
+async def test_a_condition_with_more_studies_than_a_page_shows_the_strongest_and_links_to_all(
+    ds, people_db, monkeypatch
+):
+    with sqlite3.connect(people_db) as conn:  # every study tagged with pain or a narrower condition
+        tagged = conn.execute(
+            "select count(distinct study_key) from study_conditions join condition_ancestors using (condition_id)"
+            " where ancestor_id = 'pain'"
+        ).fetchone()[0]
+    assert tagged > 3
+    monkeypatch.setattr(pages, "STUDIES_SHOWN", 3)
+    _, html = await get(ds, condition_url("pain"))
+    assert len(re.findall(r'<li id="study-\d+">', html)) == 3
+    assert f"{tagged} studies on Pain" in html and "The 3 strongest are shown here and in the plot" in html
+    assert f'href="/evidence/study_cards?condition_groups__arraycontains=Pain">all {tagged} studies</a>' in html
+    assert set(re.findall(r'class="number">(\d+)<', html)) <= {"1", "2", "3"}  # the plot draws those shown
 
 
 @pytest.mark.asyncio
@@ -124,8 +144,6 @@ async def test_missing_pages_are_404_pages(ds, path):
 
 @pytest.mark.asyncio
 async def test_every_page_of_the_corpus_opens_without_raw_json_or_server_paths(ds, people_db):
-    import sqlite3
-
     with sqlite3.connect(people_db) as conn:
         paths = [study_url(k) for (k,) in conn.execute("select key from studies")]
         paths += [condition_url(c) for (c,) in conn.execute("select id from conditions")]

@@ -43,6 +43,8 @@ EXPORTS = [
     ("APA (page)", "apa", [("_markup", "html")]),
     ("Vancouver (page)", "vancouver", [("_markup", "html")]),
 ]
+# A condition page lists this many studies, the strongest, and links to the table of them all.
+STUDIES_SHOWN = 100
 ROUTE = r"^/(?P<database>[^/]+)/(?P<kind>studies|conditions|claims)/(?P<ident>[^/.]+)$"
 
 
@@ -72,8 +74,8 @@ def export_links(datasette, database: str, filters: list[tuple[str, str]]) -> li
 
 
 def condition_page(conn: sqlite3.Connection, condition_id: str) -> dict | None:
-    """The condition, its broader and narrower conditions, its studies strongest first (narrower conditions'
-    included), their outcome rows that speak for it, and the claims about it or a narrower condition."""
+    """The condition, its broader and narrower conditions, its strongest studies (narrower conditions' included),
+    their outcome rows that speak for it, and the claims about it or a narrower condition."""
     condition = _one(
         conn, "SELECT id, label, mesh_id, synonyms, description FROM conditions WHERE id = ?", [condition_id]
     )
@@ -94,27 +96,28 @@ def condition_page(conn: sqlite3.Connection, condition_id: str) -> dict | None:
            WHERE ca.ancestor_id = ? AND ca.depth > 0 ORDER BY c.tree_path""",
         [condition_id],
     )
+    total = conn.execute("SELECT count(*) FROM condition_studies WHERE condition_id = ?", [condition_id]).fetchone()[0]
     studies = _rows(
         conn,
         """SELECT sc.key, sc.title, sc.authors, sc.year, sc.design, sc.evidence_level, sc.population,
                   sc.participants, sc.included_studies, sc.finding, cs.tagged_conditions
            FROM condition_studies cs JOIN study_cards sc ON sc.key = cs.study_key
            WHERE cs.condition_id = ?
-           ORDER BY cs.evidence_order, cs.design_rank, cs.year DESC, cs.study_key""",
-        [condition_id],
+           ORDER BY cs.evidence_order, cs.design_rank, cs.year DESC, cs.study_key
+           LIMIT ?""",
+        [condition_id, STUDIES_SHOWN],
     )
-    # the outcome rows that speak for this condition (as condition_findings reads them)
+    # the outcome rows of these studies that speak for this condition (as condition_findings reads them)
     outcomes = _rows(
         conn,
         """SELECT so.study_key, o.label AS outcome, o.domain, so.direction
            FROM study_outcomes so JOIN outcomes o ON o.id = so.outcome_id
-           JOIN condition_studies cs ON cs.study_key = so.study_key AND cs.condition_id = ?
-           WHERE so.direction != 'unknown'
+           WHERE so.study_key IN (SELECT value FROM json_each(?)) AND so.direction != 'unknown'
              AND (so.condition_id IS NULL
                   OR so.condition_id IN (SELECT ancestor_id FROM condition_ancestors WHERE condition_id = ?)
                   OR so.condition_id IN (SELECT condition_id FROM condition_ancestors WHERE ancestor_id = ?))
            ORDER BY so.study_key, so.position""",
-        [condition_id] * 3,
+        [json.dumps([s["key"] for s in studies]), condition_id, condition_id],
     )
     for number, study in enumerate(studies, 1):
         study["number"] = number
@@ -132,6 +135,7 @@ def condition_page(conn: sqlite3.Connection, condition_id: str) -> dict | None:
         "broader": broader,
         "narrower": narrower,
         "studies": studies,
+        "total": total,
         "plot": harvest.plot(studies, outcomes),
         "claims": claims,
     }
@@ -268,9 +272,9 @@ async def page(datasette, request) -> Response:
     if context is None:
         raise NotFound(f"There is no {WHAT[kind]} {ident!r} in {database}.")
     if kind == "conditions":
-        context["exports"] = export_links(
-            datasette, database, [("condition_groups__arraycontains", context["condition"]["label"])]
-        )
+        selection = [("condition_groups__arraycontains", context["condition"]["label"])]
+        context["exports"] = export_links(datasette, database, selection)
+        context["all_studies_url"] = f"{datasette.urls.table(database, 'study_cards')}?{urlencode(selection)}"
     elif kind == "studies":
         context["exports"] = export_links(datasette, database, [("key", ident)])
     context.update(
