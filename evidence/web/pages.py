@@ -282,8 +282,8 @@ async def page(datasette, request) -> Response:
         directions=DIRECTIONS,
         verdicts=VERDICTS,
         source_place=source_place,
-        study_url=lambda key: urls.study_url(key, database),
-        condition_url=lambda cid: urls.condition_url(cid, database),
-        claim_url=lambda cid: urls.claim_url(cid, database),
+        study_url=lambda key: datasette.urls.path(urls.study_url(key, database)),
+        condition_url=lambda cid: datasette.urls.path(urls.condition_url(cid, database)),
+        claim_url=lambda cid: datasette.urls.path(urls.claim_url(cid, database)),
     )
     return Response.html(await datasette.render_template(TEMPLATES[kind], context, request=request))
