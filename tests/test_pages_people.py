@@ -406,3 +406,10 @@ def test_journey_from_a_condition_to_a_study_its_claims_and_its_bibliography(ser
         page.wait_for_load_state()
         assert page.locator(".csl-entry").count() == 1
         page.screenshot(path=str(screenshots / "journey-apa.png"))
+
+
+@pytest.mark.asyncio
+async def test_templates_can_link_to_the_pages_with_filters(ds):
+    await ds.invoke_startup()
+    template = ds.jinja_env.from_string("{{ 'a.b'|study_url('db') }} {{ 'pain'|condition_url }} {{ 'c'|claim_url }}")
+    assert await template.render_async() == "/db/studies/a~2Eb /evidence/conditions/pain /evidence/claims/c"

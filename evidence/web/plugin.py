@@ -25,7 +25,7 @@ from markupsafe import Markup
 from .. import exporting, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
-from . import evidence_map, pages
+from . import evidence_map, pages, urls
 from .facets import CardFacet, GroupedArrayFacet
 from .metadata import evidence_map_sql, instance_metadata
 
@@ -274,8 +274,10 @@ async def _error_page(datasette, request, exception) -> Response:
 @hookimpl
 def prepare_jinja2_environment(env):
     """Datasette's templates find the plugin's (evidence/web/templates) after their own, so that a
-    --template-dir can still override them."""
+    --template-dir can still override them. Filters ``study_url``, ``condition_url`` and ``claim_url`` link to the
+    pages for people: ``{{ key|study_url(database) }}``."""
     env.loader = ChoiceLoader([env.loader, PackageLoader("evidence.web", "templates")])
+    env.filters.update(study_url=urls.study_url, condition_url=urls.condition_url, claim_url=urls.claim_url)
 
 
 @hookimpl
