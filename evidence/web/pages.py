@@ -85,7 +85,7 @@ def condition_page(conn: sqlite3.Connection, condition_id: str) -> dict | None:
     broader = _rows(
         conn,
         """SELECT c.id, c.label FROM condition_ancestors ca JOIN conditions c ON c.id = ca.ancestor_id
-           WHERE ca.condition_id = ? AND ca.depth > 0 ORDER BY ca.depth DESC""",
+           WHERE ca.condition_id = ? AND ca.depth > 0 ORDER BY ca.depth, c.label""",
         [condition_id],
     )
     narrower = _rows(
