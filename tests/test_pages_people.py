@@ -165,8 +165,8 @@ async def test_datasette_json_of_rows_is_left_as_it_was(ds):
 
 @pytest.fixture(scope="module")
 def hostile_db(tmp_path_factory) -> Path:
-    """A study whose title, journal and key carry markup, a study with a dot in its key, and the claims fixtures
-    (a review that includes a study)."""
+    """The corpus, a study whose title, journal and key carry markup, and the studies of tricky.bib with the
+    claims fixtures (a review that includes a study; okeefe2019, tagged pain, has no design)."""
     folder = tmp_path_factory.mktemp("hostile-pages")
     items = [
         {
@@ -180,7 +180,7 @@ def hostile_db(tmp_path_factory) -> Path:
     ]
     (folder / "hostile.json").write_text(json.dumps(items), encoding="utf-8")
     db = folder / "pages.db"
-    loader.load(db, [folder / "hostile.json", TRICKY], claims_dir=CLAIMS_FIXTURES)
+    loader.load(db, [*loader.default_inputs(), folder / "hostile.json", TRICKY], claims_dir=CLAIMS_FIXTURES)
     return db
 
 
@@ -193,6 +193,15 @@ async def test_hostile_study_data_is_escaped_on_its_page(hostile_db):
     assert "<script>window.__xss" not in body and "<img src=x" not in body and "<b>Journal" not in body
     assert "<h1>&lt;script&gt;window.__xss=1&lt;/script&gt; Needles &amp; pins</h1>" in body
     assert "<i>&lt;b&gt;Journal&lt;/b&gt;</i>" in body  # the APA reference: the data escaped, its italics kept
+
+
+@pytest.mark.asyncio
+async def test_ungraded_studies_come_last_even_when_newer(hostile_db):
+    ds = Datasette([str(hostile_db)])
+    _, html = await get(ds, condition_url("pain", "pages"))
+    keys = re.findall(r'<li id="study-\d+">\s*<strong>\d+\.</strong> <a href="/pages/studies/([^"]+)"', html)
+    assert keys[-1] == "okeefe2019"  # after guerreirodasilva2004 (level 3, 2004) though newer
+    assert keys.index("vickers2018") < keys.index("berg2020") < keys.index("guerreirodasilva2004")
 
 
 @pytest.mark.asyncio
