@@ -165,14 +165,18 @@ def _html_links(entry: str) -> str:
     return "".join(pieces)
 
 
+def html_entries(studies: list[TaggedStudy], style: str) -> list[str]:
+    """One reference per study as HTML: the data escaped, citeproc-py's tags (italics) kept, web addresses linked."""
+    return [_html_links(e) for e in entries(studies, style, "html")]
+
+
 def write(studies: list[TaggedStudy], style: str, markup: str = "text") -> str:
     """The reference list as a text file, a Markdown list or a standalone HTML page."""
-    items = entries(studies, style, markup)
     if markup == "text":
-        return "".join(f"{e}\n" for e in items)
+        return "".join(f"{e}\n" for e in entries(studies, style, markup))
     if markup == "markdown":
-        return "\n".join(_markdown_links(e) + "\n" for e in items)
-    body = "\n".join(f'  <div class="csl-entry">{_html_links(e)}</div>' for e in items)
+        return "\n".join(_markdown_links(e) + "\n" for e in entries(studies, style, markup))
+    body = "\n".join(f'  <div class="csl-entry">{e}</div>' for e in html_entries(studies, style))
     title = html.escape(STYLES[style][1])
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'

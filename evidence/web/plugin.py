@@ -25,7 +25,7 @@ from markupsafe import Markup
 from .. import exporting, formats, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
-from . import bibliography_page, cells, home, map_page
+from . import bibliography_page, cells, home, map_page, pages, urls
 from .facets import CardFacet, GroupedArrayFacet
 from .metadata import STUDIES_FOR_CONDITION, evidence_map_sql, instance_metadata
 
@@ -290,9 +290,11 @@ async def _error_page(datasette, request, exception) -> Response:
 @hookimpl
 def prepare_jinja2_environment(env, datasette):
     """The plugin's templates (evidence/web/templates) come before Datasette's own, so that they can replace
-    one (_facet_results.html); a --template-dir still comes first."""
+    one (_facet_results.html); a --template-dir still comes first. Filters ``study_url``, ``condition_url`` and
+    ``claim_url`` link to the pages for people: ``{{ key|study_url(database) }}``."""
     loaders = [FileSystemLoader(datasette.template_dir)] if datasette.template_dir else []
     env.loader = ChoiceLoader([*loaders, PackageLoader("evidence.web", "templates"), env.loader])
+    env.filters.update(study_url=urls.study_url, condition_url=urls.condition_url, claim_url=urls.claim_url)
 
 
 @hookimpl
@@ -307,7 +309,7 @@ def extra_css_urls(datasette):
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/evidence-map$", map_page.evidence_map_page), *home.ROUTES]
+    return [(r"^/-/evidence-map$", map_page.evidence_map_page), *home.ROUTES, (pages.ROUTE, pages.page)]
 
 
 @hookimpl
