@@ -8,15 +8,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import bibtexparser
 import pytest
+from browsing import CHROMIUM, browser_page, screenshots_folder, serving
 from click.testing import CliRunner
 from datasette.app import Datasette
-from test_security import CHROMIUM, browser_page
 
 from evidence import loader
 from evidence.cli import cli
@@ -212,42 +210,16 @@ def test_help_shows_each_command_purpose_whole():
         assert f"{name} {command.short_help}" in listing
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served_corpus(corpus_db):
     """`evidence serve` of the bundled corpus on a free port: its base URL."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from evidence.cli import cli; cli()", "serve", str(corpus_db), "--port", str(port)]
-        + ["-w", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serving(corpus_db) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
 def test_the_map_fits_a_laptop_and_scrolls_in_its_own_box_on_a_phone(served_corpus, tmp_path):
-    shots = Path(os.environ.get("EVIDENCE_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots_folder(tmp_path)
     with browser_page() as (page, dialogs):
         page.set_viewport_size({"width": 1366, "height": 768})
         assert page.goto(served_corpus + "/-/evidence-map").status == 200

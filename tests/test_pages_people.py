@@ -6,25 +6,19 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
 import tarfile
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from browsing import browser_page, needs_chromium, screenshots_folder, serving
 from datasette.app import Datasette
 
 from evidence import loader
 from evidence.web import pages
 from evidence.web.urls import claim_url, condition_url, study_url
 
-CHROMIUM = Path("/usr/bin/chromium")
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 CLAIMS_FIXTURES = Path(__file__).parent / "fixtures" / "claims"
 TRICKY = Path(__file__).parent / "fixtures" / "tricky.bib"
 STRONGEST_LOW_BACK_PAIN = "manheimer2005"  # the only meta-analysis (level 1, 2005) tagged with low back pain
@@ -216,57 +210,15 @@ async def test_review_pages_link_what_they_include_both_ways(hostile_db):
 # In a real browser
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def serving(db: Path):
-    """`evidence serve` of ``db`` on a free port: its base URL."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("evidence")), "serve", str(db), "--port", str(port), "-w", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
 @pytest.fixture(scope="module")
 def served(people_db):
     with serving(people_db) as base:
         yield base
 
 
-@contextmanager
-def browser(width: int, height: int):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield chromium.new_page(viewport={"width": width, "height": height})
-        finally:
-            chromium.close()
-
-
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("EVIDENCE_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshots_folder(tmp_path_factory.mktemp("screenshots"))
 
 
 PAGES = {
@@ -278,7 +230,7 @@ PAGES = {
 
 @needs_chromium
 def test_strongest_finding_is_in_the_first_screen_of_the_condition_page(served, screenshots):
-    with browser(1366, 768) as page:
+    with browser_page(1366, 768) as (page, _):
         page.goto(served + PAGES["condition"])
         finding = page.locator("#study-1 .finding")
         assert STRONGEST_LOW_BACK_PAIN in page.locator("#study-1 a").first.get_attribute("href")
@@ -290,7 +242,7 @@ def test_strongest_finding_is_in_the_first_screen_of_the_condition_page(served, 
 @needs_chromium
 @pytest.mark.parametrize("name", PAGES)
 def test_pages_fit_a_phone_and_show_no_raw_json(served, screenshots, name):
-    with browser(390, 844) as page:
+    with browser_page(390, 844) as (page, _):
         page.goto(served + PAGES[name])
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
         text = page.inner_text("body")
@@ -324,7 +276,7 @@ def test_pages_have_no_serious_accessibility_violations(served, name):
     script = axe_script()
     if script is None:
         pytest.skip("axe-core is not available (npm could not fetch it)")
-    with browser(1366, 768) as page:
+    with browser_page(1366, 768) as (page, _):
         page.goto(served + PAGES[name])
         page.add_script_tag(path=str(script))  # the page's CSP allows scripts from its own origin only: checked
         assert page.evaluate("typeof axe") == "object", "the page's content security policy blocked axe-core"
@@ -339,7 +291,7 @@ def test_pages_have_no_serious_accessibility_violations(served, name):
 
 @needs_chromium
 def test_hostile_study_page_runs_no_script_in_a_browser(hostile_db):
-    with serving(hostile_db) as base, browser(1366, 768) as page:
+    with serving(hostile_db) as base, browser_page(1366, 768) as (page, _):
         dialogs = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(base + study_url("evil.<b>1", "pages"))
@@ -372,7 +324,7 @@ def _home_search(page, base: str, words: str) -> bool:
 @needs_chromium
 def test_home_search_leads_to_the_condition_page(served):
     """Depends on the home page and search of the `tables` branch: skipped until they are merged."""
-    with browser(1366, 768) as page:
+    with browser_page(1366, 768) as (page, _):
         if not _home_search(page, served, "chronic back pain"):
             pytest.skip("the home page has no search box whose results link to condition pages (tables branch)")
         assert "/evidence/conditions/" in page.url
@@ -384,7 +336,7 @@ def test_journey_from_a_condition_to_a_study_its_claims_and_its_bibliography(ser
     """A reader's journey: condition page → its strongest study → its DOI link and claims → a claim → back to a
     study → its bibliography as BibTeX and as an APA page. (Where the home page can search, the journey starts
     there; that first step belongs to the `tables` branch and is tested above.)"""
-    with browser(1366, 768) as page:
+    with browser_page(1366, 768) as (page, _):
         if not _home_search(page, served, "chronic back pain"):
             page.goto(served + condition_url("chronic-low-back-pain"))
         assert "back pain" in page.locator("h1").inner_text().lower()

@@ -3,19 +3,14 @@ tables, canned queries), with conditions found by any of their names: through a 
 the real CLI, and Debian's chromium."""
 
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browsing import CHROMIUM, browser_page, screenshots_folder, serving
 from click.testing import CliRunner
 from datasette.app import Datasette
-from test_security import CHROMIUM, _free_port, browser_page
 
 from evidence import loader
 from evidence.cli import cli
@@ -201,24 +196,8 @@ def test_export_condition_takes_a_synonym_on_the_command_line(corpus_db, tmp_pat
 @pytest.fixture(scope="module")
 def served_corpus(corpus_db):
     """`evidence serve` of the corpus on a free port."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("evidence")), "serve", str(corpus_db), "--port", str(port), "-w", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serving(corpus_db) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 PAGES = {
@@ -234,8 +213,7 @@ PAGES = {
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
 def test_pages_in_a_browser_show_no_json_and_the_home_page_fits_a_phone(served_corpus, tmp_path):
-    shots = Path(os.environ.get("EVIDENCE_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots_folder(tmp_path)
     with browser_page() as (browser, dialogs):
         browser.set_viewport_size({"width": 1366, "height": 768})
         for name, path in PAGES.items():

@@ -4,19 +4,16 @@ BibTeX and RIS (bibtexparser, rispy, biber)."""
 
 import json
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
 import urllib.request
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 import bibtexparser
 import pytest
 import rispy
+from browsing import CHROMIUM, browser_page, serving
 from click.testing import CliRunner
 from datasette.app import Datasette
 from datasette.utils import tilde_encode
@@ -27,7 +24,6 @@ from evidence.exporting import render
 from evidence.formats.latex import citation_key
 from evidence.selection import Selection, select_keys
 
-CHROMIUM = Path("/usr/bin/chromium")
 needs_biber = pytest.mark.skipif(shutil.which("biber") is None, reason="biber is not installed")
 
 # Each sets window.__xss (or calls alert) if it ever runs.
@@ -249,68 +245,11 @@ async def test_pages_and_html_exports_carry_no_markup_from_the_data_and_a_strict
 # In a real browser
 
 
-@contextmanager
-def browser_page():
-    """A page of Debian's chromium (through Playwright), and the messages of the dialogs it opens."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-            + ["--no-first-run"],
-        )
-        try:
-            page = browser.new_page()
-            dialogs = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            yield page, dialogs
-        finally:
-            browser.close()
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
-@pytest.mark.parametrize("style", ["apa", "vancouver"])
-def test_html_exports_run_no_script_in_a_browser(hostile_db, tmp_path, style):
-    page_file = tmp_path / f"refs-{style}.html"
-    page_file.write_text(render(_studies(hostile_db), style, "html"), encoding="utf-8")
-    with browser_page() as (page, dialogs):
-        page.goto(page_file.as_uri())
-        for link in page.query_selector_all("a"):  # focus and hover every link, as a reader would
-            link.focus()
-            link.hover()
-        page.wait_for_timeout(200)
-        assert page.evaluate("window.__xss") is None
-        assert dialogs == []
-        assert page.locator(".csl-entry").count() == 16
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(hostile_db):
     """`evidence serve` of the hostile database on a free port: its base URL, and the database's name there."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("evidence")), "serve", str(hostile_db), "--port", str(port), "-w", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serving(hostile_db) as base:
         yield base, hostile_db.stem
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
