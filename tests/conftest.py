@@ -26,6 +26,15 @@ def corpus_db(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def claims_db(tmp_path_factory) -> Path:
+    """The bundled corpus with its articles and claims, as `evidence load DB` builds it, once per session."""
+    path = tmp_path_factory.mktemp("claims") / "evidence.db"
+    summary = loader.load(path, loader.default_inputs(), claims_dir=loader.DATA_DIR)
+    assert summary.studies == 11 and summary.claims > 30
+    return path
+
+
 @pytest.fixture
 def corpus_copy(tmp_path) -> Path:
     """A writable copy of data/studies.bib and its outcomes file, for tests that change them."""

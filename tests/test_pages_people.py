@@ -25,17 +25,8 @@ STRONGEST_LOW_BACK_PAIN = "manheimer2005"  # the only meta-analysis (level 1, 20
 
 
 @pytest.fixture(scope="module")
-def people_db(tmp_path_factory) -> Path:
-    """The bundled corpus with its claims, as `evidence load` builds it."""
-    path = tmp_path_factory.mktemp("people") / "evidence.db"
-    summary = loader.load(path, loader.default_inputs(), claims_dir=loader.DATA_DIR)
-    assert summary.studies == 11 and summary.claims > 0
-    return path
-
-
-@pytest.fixture(scope="module")
-def ds(people_db):
-    return Datasette([str(people_db)])
+def ds(claims_db):
+    return Datasette([str(claims_db)])
 
 
 async def get(ds, path):
@@ -67,9 +58,9 @@ async def test_condition_page_lists_its_and_narrower_studies_strongest_first(ds)
 
 @pytest.mark.asyncio
 async def test_a_condition_with_more_studies_than_a_page_shows_the_strongest_and_links_to_all(
-    ds, people_db, monkeypatch
+    ds, claims_db, monkeypatch
 ):
-    with sqlite3.connect(people_db) as conn:  # every study tagged with pain or a narrower condition
+    with sqlite3.connect(claims_db) as conn:  # every study tagged with pain or a narrower condition
         tagged = conn.execute(
             "select count(distinct study_key) from study_conditions join condition_ancestors using (condition_id)"
             " where ancestor_id = 'pain'"
@@ -137,8 +128,8 @@ async def test_missing_pages_are_404_pages(ds, path):
 
 
 @pytest.mark.asyncio
-async def test_every_page_of_the_corpus_opens_without_raw_json_or_server_paths(ds, people_db):
-    with sqlite3.connect(people_db) as conn:
+async def test_every_page_of_the_corpus_opens_without_raw_json_or_server_paths(ds, claims_db):
+    with sqlite3.connect(claims_db) as conn:
         paths = [study_url(k) for (k,) in conn.execute("select key from studies")]
         paths += [condition_url(c) for (c,) in conn.execute("select id from conditions")]
         paths += [claim_url(c) for (c,) in conn.execute("select id from claims")]
@@ -211,8 +202,8 @@ async def test_review_pages_link_what_they_include_both_ways(hostile_db):
 
 
 @pytest.fixture(scope="module")
-def served(people_db):
-    with serving(people_db) as base:
+def served(claims_db):
+    with serving(claims_db) as base:
         yield base
 
 

@@ -5,30 +5,19 @@ the real CLI, and Debian's chromium."""
 import json
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 from browsing import CHROMIUM, browser_page, screenshots_folder, serving
 from click.testing import CliRunner
 from datasette.app import Datasette
 
-from evidence import loader
 from evidence.cli import cli
 from evidence.web.metadata import HIDDEN_TABLES
 
 
-@pytest.fixture(scope="module")
-def corpus_db(tmp_path_factory) -> Path:
-    """The bundled data loaded as `evidence load DB` loads it: studies, articles and their claims."""
-    path = tmp_path_factory.mktemp("pages") / "evidence.db"
-    summary = loader.load(path, loader.default_inputs(), claims_dir=loader.DATA_DIR)
-    assert summary.studies == 11 and summary.claims > 30
-    return path
-
-
 @pytest.fixture
-def ds(corpus_db):
-    return Datasette(immutables=[str(corpus_db)])
+def ds(claims_db):
+    return Datasette(immutables=[str(claims_db)])
 
 
 async def page(ds, path: str) -> str:
@@ -43,10 +32,10 @@ def visible_text(html: str) -> str:
 
 
 @pytest.mark.asyncio
-async def test_home_page_offers_search_map_conditions_with_counts_articles_and_where_to_start(ds, corpus_db):
+async def test_home_page_offers_search_map_conditions_with_counts_articles_and_where_to_start(ds, claims_db):
     html = (await page(ds, "/")).split('<div class="home">')[1]
     assert html.index('action="/-/search"') < html.index('href="/-/evidence-map"') < html.index("Conditions")
-    with sqlite3.connect(corpus_db) as conn:
+    with sqlite3.connect(claims_db) as conn:
         under = conn.execute(
             "select sum(studies) from evidence_map_cells where condition_id = 'low-back-pain'"
         ).fetchone()[0]
@@ -114,12 +103,12 @@ async def test_facets_have_plain_names_and_the_condition_facet_counts_narrower_c
 
 
 @pytest.mark.asyncio
-async def test_study_cards_list_the_strongest_evidence_first_and_ungraded_last(ds, corpus_db):
+async def test_study_cards_list_the_strongest_evidence_first_and_ungraded_last(ds, claims_db):
     rows = json.loads(await page(ds, "/evidence/study_cards.json?_shape=objects&_size=max"))["rows"]
     levels = [r["evidence_level"] for r in rows]
     graded = [level for level in levels if level is not None]
     assert graded == sorted(graded) and levels[-1] is None and levels[0] == 1
-    with sqlite3.connect(corpus_db) as conn:
+    with sqlite3.connect(claims_db) as conn:
         assert conn.execute("select count(*) from study_cards where evidence_level is null").fetchone()[0] == 1
 
 
@@ -168,8 +157,8 @@ async def test_search_finds_conditions_by_synonym_studies_by_full_text_and_claim
 
 
 @pytest.mark.asyncio
-async def test_full_text_covers_population(ds, corpus_db):
-    with sqlite3.connect(corpus_db) as conn:
+async def test_full_text_covers_population(ds, claims_db):
+    with sqlite3.connect(claims_db) as conn:
         (where,) = conn.execute(
             "select count(*) from studies where key = 'cherkin2009' and "
             "(title || abstract || coalesce(keywords, '') || coalesce(finding, '')) like '%mechanical%'"
@@ -179,14 +168,14 @@ async def test_full_text_covers_population(ds, corpus_db):
     assert "cherkin2009" in {row["key"] for row in data}
 
 
-def test_export_condition_takes_a_synonym_on_the_command_line(corpus_db, tmp_path):
+def test_export_condition_takes_a_synonym_on_the_command_line(claims_db, tmp_path):
     by_synonym, by_id = tmp_path / "lumbago.bib", tmp_path / "low-back-pain.bib"
     for name, out in (("lumbago", by_synonym), ("low-back-pain", by_id)):
-        result = CliRunner().invoke(cli, ["export", str(corpus_db), "--condition", name, "-o", str(out)])
+        result = CliRunner().invoke(cli, ["export", str(claims_db), "--condition", name, "-o", str(out)])
         assert result.exit_code == 0, result.output
     assert by_synonym.read_text().count("\n@") + by_synonym.read_text().startswith("@") == 8
     assert by_synonym.read_text() == by_id.read_text()
-    unknown = CliRunner().invoke(cli, ["export", str(corpus_db), "--condition", "xyzzy"])
+    unknown = CliRunner().invoke(cli, ["export", str(claims_db), "--condition", "xyzzy"])
     assert unknown.exit_code != 0 and "unknown condition 'xyzzy'" in unknown.output
 
 
@@ -194,9 +183,9 @@ def test_export_condition_takes_a_synonym_on_the_command_line(corpus_db, tmp_pat
 
 
 @pytest.fixture(scope="module")
-def served_corpus(corpus_db):
+def served_corpus(claims_db):
     """`evidence serve` of the corpus on a free port."""
-    with serving(corpus_db) as base:
+    with serving(claims_db) as base:
         yield base
 
 
