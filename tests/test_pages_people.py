@@ -259,19 +259,38 @@ def axe_script() -> Path | None:
 
 # Datasette 0.65's own base.html has no lang on <html>; that is its template, not these pages.
 AXE_RULES_OFF = {"html-has-lang": {"enabled": False}}
+# Datasette's own table and query pages: its filter form's inputs and selects have no labels, and its result
+# table scrolls in a box without a tabindex: markup only a copy of its whole page template could change.
+DATASETTE_PAGE_RULES_OFF = {
+    **AXE_RULES_OFF,
+    **{rule: {"enabled": False} for rule in ("label", "select-name", "scrollable-region-focusable")},
+}
+DATASETTE_PAGES = {"study_cards", "studies_for_condition"}
+
+
+# Every page a reader meets, not only these three (the bibliography pages forbid every script, axe's too).
+AXE_PAGES = {
+    **PAGES,
+    "home": "/",
+    "search": "/-/search?q=chronic+back+pain",
+    "map": "/-/evidence-map",
+    "study_cards": "/evidence/study_cards",
+    "studies_for_condition": "/evidence/studies_for_condition?condition=lumbago",
+}
 
 
 @needs_chromium
-@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize("name", AXE_PAGES)
 def test_pages_have_no_serious_accessibility_violations(served, name):
     script = axe_script()
     if script is None:
         pytest.skip("axe-core is not available (npm could not fetch it)")
     with browser_page(1366, 768) as (page, _):
-        page.goto(served + PAGES[name])
+        page.goto(served + AXE_PAGES[name])
         page.add_script_tag(path=str(script))  # the page's CSP allows scripts from its own origin only: checked
         assert page.evaluate("typeof axe") == "object", "the page's content security policy blocked axe-core"
-        result = page.evaluate("rules => axe.run(document, {rules: rules})", AXE_RULES_OFF)
+        rules = DATASETTE_PAGE_RULES_OFF if name in DATASETTE_PAGES else AXE_RULES_OFF
+        result = page.evaluate("rules => axe.run(document, {rules: rules})", rules)
         serious = [
             (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
             for v in result["violations"]
