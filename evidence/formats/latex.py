@@ -174,10 +174,11 @@ def decode_latex(value: str) -> str:
 
 
 def decode_noted(value: str) -> tuple[str, tuple[str, ...]]:
-    """``decode_latex``'s text and notes, the notes returned rather than added to ``NOTES``. Short values
-    (names, journals, keywords), which repeat, are decoded once."""
+    """``decode_latex``'s text and notes, the notes returned rather than added to ``NOTES``. A value seen
+    lately is decoded once: short ones (names, journals, keywords) repeat anywhere, long ones where a string
+    macro gives every entry the same text (an address, an acknowledgement)."""
     try:
-        return _decode_repeated(value) if len(value) <= 200 else _decode(value)
+        return _decode_repeated(value) if len(value) <= 200 else _decode_long(value)
     except Exception:  # pylatexenc on LaTeX nested too deeply (RecursionError, or a TypeError raised from one)
         return " ".join(value.split()), (UNDECODED,)
 
@@ -205,6 +206,7 @@ def _decode(value: str) -> tuple[str, tuple[str, ...]]:
 
 
 _decode_repeated = lru_cache(maxsize=65536)(_decode)
+_decode_long = lru_cache(maxsize=256)(_decode)
 _BARE_PERCENT = re.compile(r"(?<!\\)((?:\\\\)*)%")
 
 
