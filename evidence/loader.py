@@ -16,7 +16,7 @@ from . import store
 from .evidence_layer.claims import read_layer
 from .evidence_layer.saving import save_evidence_layer
 from .fast import parallel, pieces
-from .fast.pieces import read_file
+from .fast.pieces import read_files
 from .fast.spool import Kept, Spool, keeper
 from .matching import Entry, describe
 from .merge import Planned, combine, plan, study_keys, warnings
@@ -131,14 +131,15 @@ def read_inputs(
     inputs = Inputs()
     if sum(path.stat().st_size for path in files if path.is_file()) >= pieces.PARALLEL_FROM:
         parallel.reserve()  # the workers of the steps after reading, forked before this process holds the entries
-    for path in dict.fromkeys(Path(os.path.realpath(p)) for p in files):
-        label = display_path(path, base)
+    given = [(path, display_path(path, base)) for path in dict.fromkeys(Path(os.path.realpath(p)) for p in files)]
+    problems = [unreadable(path) for path, _ in given]
+    results = read_files([file for file, problem in zip(given, problems) if not problem], format, encoding, spool)
+    for (path, label), problem in zip(given, problems):
         inputs.labels.append(label)
-        problem = unreadable(path)
         if problem:
             inputs.errors.append(LoadError(label, None, None, problem))
             continue
-        result = read_file(path, label, format, encoding, spool)
+        result = next(results)
         inputs.errors.extend(result.errors)
         sidecar = sidecar_of(path)
         outcomes: dict = {}
