@@ -173,8 +173,10 @@ def _sidecar_outcomes(sidecar: Path, sidecar_label: str, label: str, records: li
     return outcomes
 
 
-# Studies combined and tagged together in one worker.
+# Studies combined and tagged together in one worker; with fewer studies than BUILD_IN_WORKERS_FROM, they are
+# built here: starting workers, whose caches start empty, would cost more than it saves.
 TAG_BATCH = 500
+BUILD_IN_WORKERS_FROM = 2000
 
 
 def build(studies: list[Planned], vocab: Vocabulary, read_back: Callable, rows: bool = True) -> Iterator[tuple]:
@@ -191,7 +193,8 @@ def build(studies: list[Planned], vocab: Vocabulary, read_back: Callable, rows: 
                     study.key = make_key(combine(_records(study.entries, read_back), study).record, taken)
             yield vocab, batch, rows, read_back
 
-    for results in parallel.map_batches(_build_batch, batches()):
+    in_workers = len(studies) >= BUILD_IN_WORKERS_FROM
+    for results in parallel.map_batches(_build_batch, batches()) if in_workers else map(_build_batch, batches()):
         yield from results
 
 
