@@ -74,3 +74,14 @@ def test_generated_values_decode_the_same_in_parts(value, monkeypatch):
 )
 def test_parts_give_the_text_a_reader_expects(value, text, monkeypatch):
     assert both_paths(value, monkeypatch) == ((text, ()), (text, ()))
+
+
+@pytest.mark.parametrize("depth", [5, 20, 21, 300])
+def test_deeply_nested_braces_decode_as_the_plain_path_decodes_them(depth, monkeypatch):
+    for value in ("{" * depth + "\\'e" + "}" * depth, "a \\emph{" + "{" * depth + "x" + "}" * depth + "} b"):
+        plain, fast_path = both_paths(value, monkeypatch)
+        assert fast_path == plain
+    assert both_paths("{" * 300 + "\\'e" + "}" * 300, monkeypatch)[1] == (
+        "{" * 300 + "\\'e" + "}" * 300,
+        (latex.UNDECODED,),
+    )

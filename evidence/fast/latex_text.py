@@ -16,6 +16,8 @@ _COMMAND = re.compile(r"\\(?:[^\W\d_]+|.)", re.DOTALL)  # pylatexenc's names: an
 _SPACE = re.compile(r"\s*")
 _MATH = re.compile(r"\$(?:[^$\\{}%]|\\[^()\[\]])*\$")
 # Commands whose reading depends on what follows beyond their arguments, or that start math or environments.
+# Braces nested deeper than this: left to the plain path, which may fail on them (and says so).
+DEEPEST = 20
 _WHOLE_ONLY = re.compile(r"\\(?:begin|end|verb|item|par)(?![^\W\d_])|\\[()\[\]]")
 
 
@@ -35,6 +37,8 @@ def decode_in_parts(
         char = value[at]
         if char == "{":
             depth += 1
+            if depth > DEEPEST:
+                return None
             at += 1
             continue
         if char == "}":
@@ -49,7 +53,7 @@ def decode_in_parts(
             at = plain.end()
             continue
         if char == "\\":
-            atom_end = _command_end(value, at, argspec)
+            atom_end = _command_end(value, at, argspec, depth)
         elif char == "$":
             math = _MATH.match(value, at)
             atom_end = math.end() if math else None
@@ -68,9 +72,9 @@ def decode_in_parts(
     return " ".join("".join(parts).split()), tuple(dict.fromkeys(notes))
 
 
-def _command_end(value: str, at: int, argspec: Callable[[str], str | None]) -> int | None:
-    """Where the command at ``at`` ends with its arguments (and, with none, the spaces after it, which
-    LaTeX skips); None if pylatexenc might read it differently alone."""
+def _command_end(value: str, at: int, argspec: Callable[[str], str | None], depth: int) -> int | None:
+    """Where the command at ``at`` (inside ``depth`` groups) ends with its arguments (and, with none, the spaces
+    after it, which LaTeX skips); None if pylatexenc might read it differently alone."""
     command = _COMMAND.match(value, at)
     if command is None:
         return None
@@ -84,7 +88,7 @@ def _command_end(value: str, at: int, argspec: Callable[[str], str | None]) -> i
     if after == len(value):
         return None
     if value[after] == "{":
-        return _group_end(value, after)
+        return _group_end(value, after, DEEPEST - depth)
     if value[after] == "\\":
         inner = _COMMAND.match(value, after)
         inner_name = inner.group()[1:] if inner else ""
@@ -93,8 +97,9 @@ def _command_end(value: str, at: int, argspec: Callable[[str], str | None]) -> i
     return after + 1 if value[after].isalnum() else None
 
 
-def _group_end(value: str, start: int) -> int | None:
-    """The index after the brace closing the one at ``start``; None if it is not closed."""
+def _group_end(value: str, start: int, deepest: int) -> int | None:
+    """The index after the brace closing the one at ``start``; None if it is not closed, or nests deeper than
+    ``deepest``."""
     depth = 0
     at = start
     while at < len(value):
@@ -104,6 +109,8 @@ def _group_end(value: str, start: int) -> int | None:
             continue
         if char == "{":
             depth += 1
+            if depth > deepest:
+                return None
         elif char == "}":
             depth -= 1
             if depth == 0:
