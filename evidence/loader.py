@@ -16,7 +16,7 @@ from . import store
 from .evidence_layer.claims import read_layer
 from .evidence_layer.saving import save_evidence_layer
 from .fast import parallel, pieces
-from .fast.pieces import read_file
+from .fast.pieces import read_files
 from .fast.spool import Kept, Spool, keeper
 from .matching import Entry, describe
 from .merge import Planned, combine, plan, study_keys, warnings
@@ -131,14 +131,15 @@ def read_inputs(
     inputs = Inputs()
     if sum(path.stat().st_size for path in files if path.is_file()) >= pieces.PARALLEL_FROM:
         parallel.reserve()  # the workers of the steps after reading, forked before this process holds the entries
-    for path in dict.fromkeys(Path(os.path.realpath(p)) for p in files):
-        label = display_path(path, base)
+    given = [(path, display_path(path, base)) for path in dict.fromkeys(Path(os.path.realpath(p)) for p in files)]
+    problems = [unreadable(path) for path, _ in given]
+    results = read_files([file for file, problem in zip(given, problems) if not problem], format, encoding, spool)
+    for (path, label), problem in zip(given, problems):
         inputs.labels.append(label)
-        problem = unreadable(path)
         if problem:
             inputs.errors.append(LoadError(label, None, None, problem))
             continue
-        result = read_file(path, label, format, encoding, spool)
+        result = next(results)
         inputs.errors.extend(result.errors)
         sidecar = sidecar_of(path)
         outcomes: dict = {}
@@ -172,8 +173,10 @@ def _sidecar_outcomes(sidecar: Path, sidecar_label: str, label: str, records: li
     return outcomes
 
 
-# Studies combined and tagged together in one worker.
+# Studies combined and tagged together in one worker; with fewer studies than BUILD_IN_WORKERS_FROM, they are
+# built here: starting workers, whose caches start empty, would cost more than it saves.
 TAG_BATCH = 500
+BUILD_IN_WORKERS_FROM = 2000
 
 
 def build(studies: list[Planned], vocab: Vocabulary, read_back: Callable, rows: bool = True) -> Iterator[tuple]:
@@ -190,7 +193,8 @@ def build(studies: list[Planned], vocab: Vocabulary, read_back: Callable, rows: 
                     study.key = make_key(combine(_records(study.entries, read_back), study).record, taken)
             yield vocab, batch, rows, read_back
 
-    for results in parallel.map_batches(_build_batch, batches()):
+    in_workers = len(studies) >= BUILD_IN_WORKERS_FROM
+    for results in parallel.map_batches(_build_batch, batches()) if in_workers else map(_build_batch, batches()):
         yield from results
 
 

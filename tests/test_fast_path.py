@@ -68,6 +68,7 @@ def test_the_fast_path_gives_the_database_of_the_plain_path(inputs, tmp_path, mo
     monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)  # every file that can be is read in pieces, in workers
     monkeypatch.setattr(pieces, "PIECE", 20_000)
     monkeypatch.setattr(loader, "TAG_BATCH", 60)
+    monkeypatch.setattr(loader, "BUILD_IN_WORKERS_FROM", 0)  # every load builds its studies in workers
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     quick = tmp_path / "fast.db"
     again = loader.load(quick, inputs, claims_dir=loader.DATA_DIR)

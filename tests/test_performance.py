@@ -145,6 +145,7 @@ def test_a_load_in_worker_processes_gives_the_same_database(corpus, tmp_path, mo
     monkeypatch.setattr(pieces, "PARALLEL_FROM", 0)
     monkeypatch.setattr(pieces, "PIECE", 50_000)
     monkeypatch.setattr(loader, "TAG_BATCH", 40)
+    monkeypatch.setattr(loader, "BUILD_IN_WORKERS_FROM", 0)
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     spread = tmp_path / "spread.db"
     loader.load(spread, [corpus / "corpus.bib"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +151,34 @@ def read_file(
     result = plain_read_file(path, label, format, encoding)
     if spool is not None:
         result.records = [spool(record) for record in result.records]
+    return result
+
+
+def read_files(
+    files: list[tuple[Path, str]], format: str | None, encoding: str | None, spool: Spool | None
+) -> Iterator[ReadResult]:
+    """``read_file`` of each (path, label), in order. With the fast path on, when the files hold PARALLEL_FROM
+    bytes together, those smaller than that are read in the workers, each whole and at once with the others,
+    while the large ones are read in pieces."""
+    from .. import fast
+
+    sizes = [path.stat().st_size for path, _ in files]
+    if not (fast.ENABLED and spool is not None and len(files) > 1 and sum(sizes) >= PARALLEL_FROM):
+        yield from (read_file(path, label, format, encoding, spool) for path, label in files)
+        return
+    small = [
+        (path, label, format, encoding, spool) for (path, label), size in zip(files, sizes) if size < PARALLEL_FROM
+    ]
+    read_elsewhere = iter(parallel.map_batches(_read_whole, small))
+    for (path, label), size in zip(files, sizes):
+        yield next(read_elsewhere) if size < PARALLEL_FROM else read_file(path, label, format, encoding, spool)
+
+
+def _read_whole(work: tuple[Path, str, str | None, str | None, Spool]) -> ReadResult:
+    """In a worker: ``read_file`` of a file smaller than PARALLEL_FROM, its records given to the spool there."""
+    path, label, format, encoding, spool = work
+    result = read_file(path, label, format, encoding, spool)
+    spool.close()
     return result
 
 

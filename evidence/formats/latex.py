@@ -18,6 +18,8 @@ from pylatexenc.latex2text import (
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 from pylatexenc.macrospec import MacroSpec
 
+from .. import fast
+from ..fast.latex_text import decode_in_parts
 from ..records import StudyRecord
 
 # What pylatexenc reads as more than braces and dashes: commands, math, ties, comments, alignment, quotes ('').
@@ -174,15 +176,18 @@ def decode_latex(value: str) -> str:
 
 
 def decode_noted(value: str) -> tuple[str, tuple[str, ...]]:
-    """``decode_latex``'s text and notes, the notes returned rather than added to ``NOTES``. Short values
-    (names, journals, keywords), which repeat, are decoded once."""
+    """``decode_latex``'s text and notes, the notes returned rather than added to ``NOTES``. A value seen
+    lately is decoded once: short ones (names, journals, keywords) repeat anywhere, long ones where a string
+    macro gives every entry the same text (an address, an acknowledgement)."""
     try:
-        return _decode_repeated(value) if len(value) <= 200 else _decode(value)
+        return _decode_repeated(value, fast.ENABLED) if len(value) <= 200 else _decode_long(value, fast.ENABLED)
     except Exception:  # pylatexenc on LaTeX nested too deeply (RecursionError, or a TypeError raised from one)
         return " ".join(value.split()), (UNDECODED,)
 
 
-def _decode(value: str) -> tuple[str, tuple[str, ...]]:
+def _decode(value: str, in_parts: bool = False) -> tuple[str, tuple[str, ...]]:
+    """``decode_noted`` of one value; ``in_parts``: its atoms decoded on their own, where that gives the same
+    (evidence.fast.latex_text)."""
     # No LaTeX: looking for each character on its own is faster than one pattern for them all.
     if (
         "--" not in value
@@ -198,6 +203,10 @@ def _decode(value: str) -> tuple[str, tuple[str, ...]]:
         return " ".join(
             value.replace("---", "\u2014").replace("--", "\u2013").replace("{", "").replace("}", "").split()
         ), ()
+    if in_parts:
+        decoded = decode_in_parts(value, _argspec, _decode_atom)
+        if decoded is not None:
+            return decoded
     _latex.noted = []
     if "%" in value:  # a percent sign, as BibTeX and biber keep it, not a comment to drop
         value = _BARE_PERCENT.sub(r"\1\\%", value)
@@ -205,6 +214,23 @@ def _decode(value: str) -> tuple[str, tuple[str, ...]]:
 
 
 _decode_repeated = lru_cache(maxsize=65536)(_decode)
+_decode_long = lru_cache(maxsize=256)(_decode)
+
+
+@lru_cache(maxsize=65536)
+def _decode_atom(atom: str) -> tuple[str, tuple[str, ...]]:
+    """pylatexenc's text of a part of a value (its spaces as they are) and the notes on it."""
+    _latex.noted = []
+    return _latex.latex_to_text(atom, latex_context=_parsing), tuple(_latex.noted)
+
+
+@lru_cache(maxsize=4096)
+def _argspec(name: str) -> str | None:
+    """The arguments pylatexenc's parser gives a command (as in ``{{``: two mandatory ones), "" for none."""
+    spec = _parsing.get_macro_spec(name)
+    return "" if spec is None else getattr(spec.args_parser, "argspec", None)
+
+
 _BARE_PERCENT = re.compile(r"(?<!\\)((?:\\\\)*)%")
 
 
