@@ -115,13 +115,23 @@ def cli():
         "are given, else none: the claims in the database stay as they are)."
     ),
 )
+@click.option(
+    "--printed",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=(
+        "A printed reference list (e.g. an article's citations) loaded as a second source of the studies of "
+        "FILES: it fills only fields no other source gives, marked 'as printed, not verified', and adds no "
+        "study of its own. Repeatable (default: data/printed/*.txt when no FILES are given)."
+    ),
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
 @click.option(
     "--no-wait",
     is_flag=True,
     help="If another load of DB is running, fail at once instead of waiting for it to finish.",
 )
-def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet, no_wait):
+def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, printed, quiet, no_wait):
     """Load FILES (BibTeX, RIS, PubMed MEDLINE, CSL-JSON or printed reference lists) into the SQLite
     database DB (created if missing).
 
@@ -138,8 +148,11 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet,
 
     refuse_unusable_database(db)
     refuse_unreadable_inputs(files)
+    refuse_unreadable_inputs(printed)
     if not files and claims_dir is None:
         claims_dir = loader.DATA_DIR
+    if not files and not printed:
+        printed = loader.default_printed()
     files = list(files) or loader.default_inputs()
     if not files:
         raise click.ClickException(f"no FILES given and no .bib files in {loader.DATA_DIR}")
@@ -161,6 +174,7 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet,
             format=format_name,
             encoding=encoding,
             claims_dir=claims_dir,
+            printed=list(printed),
             wait=not no_wait,
             waiting=lambda message: stderr.print(message, markup=False, highlight=False),
         )
