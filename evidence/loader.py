@@ -363,15 +363,16 @@ def check(
     vocab_dir: Path = DATA_DIR / "vocabularies",
     format: str | None = None,
     encoding: str | None = None,
+    printed: list[Path] = (),
 ) -> CheckReport:
-    """Everything a load would report for ``files``, plus duplicate entries and fields their sources
-    disagree on, without touching a database."""
+    """Everything a load would report for ``files`` (and ``printed``, as ``load`` reads them), plus duplicate
+    entries and fields their sources disagree on, without touching a database."""
     vocab = load_vocabulary(vocab_dir)
     with parallel.workers(), tempfile.TemporaryDirectory(prefix="evidence-spool-") as folder:
         kept = keeper(Path(folder), describe)
-        inputs = read_inputs(files, Path.cwd(), kept, format, encoding)
+        inputs = read_inputs(files, Path.cwd(), kept, format, encoding, printed)
         problems = list(inputs.errors)
-        planned = plan(inputs.entries, kept.read_back)
+        planned = plan(inputs.entries, kept.read_back, adds_only=inputs.printed)
         studies = planned.studies
         problems += planned.errors + planned.possible_duplicates
         merged: list[LoadError] = []

@@ -138,3 +138,13 @@ def test_a_printed_citation_that_matches_no_study_is_reported_and_not_loaded(tmp
     ]
     again = CliRunner().invoke(cli, ["load", str(db), str(bib), "--printed", str(printed), "--format", "bibtex"])
     assert "1 studies (0 added, 0 updated, 1 unchanged, 0 removed" in again.output
+
+
+def test_check_tells_what_a_load_with_the_printed_list_would_keep_as_printed():
+    result = CliRunner().invoke(cli, ["check", str(loader.DATA_DIR / "studies.bib"), "--printed", str(PRINTED)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum(f"kept {AS_PRINTED}" in line for line in lines) == 6
+    chung = "acupuncture-back-pain-article.txt:3 [chung2003]: warning: volume '49' kept as printed, not verified: "
+    assert any(chung in line and line.endswith("studies.bib:27 gives none") for line in lines), result.output
+    assert "2 files, 22 entries, 11 studies (11 duplicate entries): 0 errors" in result.output
