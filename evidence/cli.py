@@ -99,6 +99,18 @@ def cli():
     """evidence: a tagged SQLite database of research citations, published with Datasette."""
 
 
+printed_option = click.option(
+    "--printed",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=(
+        "A printed reference list (e.g. an article's citations) read as a second source of the studies of "
+        "FILES: it fills only fields no other source gives, marked 'as printed, not verified', and adds no "
+        "study of its own. Repeatable (for load: data/printed/*.txt when no FILES are given)."
+    ),
+)
+
+
 @cli.command(short_help="Load bibliography files (BibTeX, RIS, MEDLINE, CSL-JSON, reference lists) into a database.")
 @click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
@@ -115,13 +127,14 @@ def cli():
         "are given, else none: the claims in the database stay as they are)."
     ),
 )
+@printed_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
 @click.option(
     "--no-wait",
     is_flag=True,
     help="If another load of DB is running, fail at once instead of waiting for it to finish.",
 )
-def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet, no_wait):
+def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, printed, quiet, no_wait):
     """Load FILES (BibTeX, RIS, PubMed MEDLINE, CSL-JSON or printed reference lists) into the SQLite
     database DB (created if missing).
 
@@ -137,9 +150,11 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet,
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     refuse_unusable_database(db)
-    refuse_unreadable_inputs(files)
+    refuse_unreadable_inputs([*files, *printed])
     if not files and claims_dir is None:
         claims_dir = loader.DATA_DIR
+    if not files and not printed:
+        printed = loader.default_printed()
     files = list(files) or loader.default_inputs()
     if not files:
         raise click.ClickException(f"no FILES given and no .bib files in {loader.DATA_DIR}")
@@ -161,6 +176,7 @@ def load(db, files, strict, vocab_dir, format_name, encoding, claims_dir, quiet,
             format=format_name,
             encoding=encoding,
             claims_dir=claims_dir,
+            printed=list(printed),
             wait=not no_wait,
             waiting=lambda message: stderr.print(message, markup=False, highlight=False),
         )
@@ -205,7 +221,8 @@ def refuse_unreadable_inputs(files: Iterable[Path]) -> None:
 @vocab_option
 @input_format_option
 @encoding_option
-def check(files, vocab_dir, format_name, encoding):
+@printed_option
+def check(files, vocab_dir, format_name, encoding, printed):
     """Check FILES without loading them: parse errors with file and line, entries that are the same
     study (within a file or across files), fields those entries disagree on, missing DOI and PMID,
     and unknown vocabulary terms. Exits with status 1 if anything is an error.
@@ -214,8 +231,8 @@ def check(files, vocab_dir, format_name, encoding):
     Example:
       evidence check data/studies.bib my-zotero-export.ris pubmed.nbib
     """
-    refuse_unreadable_inputs(files)
-    report = loader.check(list(files), vocab_dir, format_name, encoding)
+    refuse_unreadable_inputs([*files, *printed])
+    report = loader.check(list(files), vocab_dir, format_name, encoding, list(printed))
     for problem in report.problems:
         click.echo(str(problem))
     stderr.print(report.line(), markup=False, highlight=False)

@@ -69,6 +69,14 @@ def default_inputs(data_dir: Path = DATA_DIR) -> list[Path]:
     return sorted(data_dir.glob("*.bib"))
 
 
+def default_printed(data_dir: Path = DATA_DIR) -> list[Path]:
+    """The bundled printed citations, a second source of the corpus: every reference list in data/printed/."""
+    return sorted((data_dir / "printed").glob("*.txt"))
+
+
+PRINTED_FORMAT = "reference-list"  # how a file given as printed citations is read, whatever else is said
+
+
 def display_path(path: Path, base: Path) -> str:
     """How a file is named in errors and provenance: relative to the database's folder when inside it,
     so the same file keeps the same name whatever directory the load runs from."""
@@ -100,6 +108,7 @@ class Inputs:
     and what failed."""
 
     labels: list[str] = field(default_factory=list)  # the files and their outcome sidecars
+    printed: frozenset[str] = frozenset()  # the files of printed citations, which only add to other files' studies
     entries: list[Entry] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
 
@@ -124,16 +133,31 @@ class Inputs:
 
 
 def read_inputs(
-    files: list[Path], base: Path, spool: Spool | Kept, format: str | None = None, encoding: str | None = None
+    files: list[Path],
+    base: Path,
+    spool: Spool | Kept,
+    format: str | None = None,
+    encoding: str | None = None,
+    printed: list[Path] = (),
 ) -> Inputs:
-    """Read every file (once, whatever the spelling of its path) and the outcomes sidecar beside it,
-    writing the records to ``spool``."""
-    inputs = Inputs()
+    """Read every file (once, whatever the spelling of its path) and the outcomes sidecar beside it, and the
+    ``printed`` files as reference lists, writing the records to ``spool``."""
+    printed_paths = {Path(os.path.realpath(p)) for p in printed}
+    inputs = Inputs(printed=frozenset(display_path(p, base) for p in printed_paths))
+    files = [*files, *printed]
     if sum(path.stat().st_size for path in files if path.is_file()) >= pieces.PARALLEL_FROM:
         parallel.reserve()  # the workers of the steps after reading, forked before this process holds the entries
     given = [(path, display_path(path, base)) for path in dict.fromkeys(Path(os.path.realpath(p)) for p in files)]
     problems = [unreadable(path) for path, _ in given]
-    results = read_files([file for file, problem in zip(given, problems) if not problem], format, encoding, spool)
+    results = read_files(
+        [
+            (path, label, PRINTED_FORMAT if path in printed_paths else format)
+            for (path, label), problem in zip(given, problems)
+            if not problem
+        ],
+        encoding,
+        spool,
+    )
     for (path, label), problem in zip(given, problems):
         inputs.labels.append(label)
         if problem:
@@ -235,11 +259,15 @@ def load(
     claims_dir: Path | None = None,
     wait: bool = True,
     waiting: Callable[[str], None] | None = None,
+    printed: list[Path] = (),
 ) -> LoadSummary:
     """Load ``files`` into the database at ``db_path``; every loadable entry loads, whatever else fails.
     Entries of one study in several files (or twice in one) become one study. ``format`` and
     ``encoding`` override what each file's extension and bytes say. With ``claims_dir``, the articles,
-    claims and review inclusions there replace those in the database. One load of a database runs at a
+    claims and review inclusions there replace those in the database. The ``printed`` files (reference lists,
+    such as an article's printed citations) are a second source: their entries join the studies of the other
+    files they match, never override a value another source gives, and one that matches none is a warning
+    and not loaded. One load of a database runs at a
     time: another waits for it (told so through ``waiting``), or without ``wait`` raises LoadInProgress.
 
     Read the files, plan which entries are one study (with those an earlier load holds from other files),
@@ -253,7 +281,7 @@ def load(
         tempfile.TemporaryDirectory(dir=db_path.parent, prefix=store.spool_prefix(db_path)) as folder,
     ):
         kept = keeper(Path(folder), describe)
-        inputs = read_inputs(files, db_path.parent, kept, format, encoding)
+        inputs = read_inputs(files, db_path.parent, kept, format, encoding, printed)
         summary.errors = inputs.errors
         if db_path.exists() and not store.is_current(db_path):
             summary.notes.append(
@@ -261,7 +289,7 @@ def load(
             )
         with store.building(db_path) as db, store.indexes_after(db):
             store.save_vocabulary(db, vocab)
-            planned = plan(_with_stored(db, inputs, kept), kept.read_back, set(inputs.labels))
+            planned = plan(_with_stored(db, inputs, kept), kept.read_back, set(inputs.labels), inputs.printed)
             studies = planned.studies
             summary.errors += planned.errors
             summary.studies = len(studies)
@@ -347,15 +375,16 @@ def check(
     vocab_dir: Path = DATA_DIR / "vocabularies",
     format: str | None = None,
     encoding: str | None = None,
+    printed: list[Path] = (),
 ) -> CheckReport:
-    """Everything a load would report for ``files``, plus duplicate entries and fields their sources
-    disagree on, without touching a database."""
+    """Everything a load would report for ``files`` (and ``printed``, as ``load`` reads them), plus duplicate
+    entries and fields their sources disagree on, without touching a database."""
     vocab = load_vocabulary(vocab_dir)
     with parallel.workers(), tempfile.TemporaryDirectory(prefix="evidence-spool-") as folder:
         kept = keeper(Path(folder), describe)
-        inputs = read_inputs(files, Path.cwd(), kept, format, encoding)
+        inputs = read_inputs(files, Path.cwd(), kept, format, encoding, printed)
         problems = list(inputs.errors)
-        planned = plan(inputs.entries, kept.read_back)
+        planned = plan(inputs.entries, kept.read_back, adds_only=inputs.printed)
         studies = planned.studies
         problems += planned.errors + planned.possible_duplicates
         merged: list[LoadError] = []

@@ -27,6 +27,17 @@ class Source:
     def is_curated(self) -> bool:
         return bool(self.record.tags or self.outcomes)
 
+    @property
+    def is_printed(self) -> bool:
+        """Parsed from a printed reference list: what a citing article printed, not a checked record."""
+        return self.record.source_format == "reference-list"
+
+
+# The kinds of Disagreement: two sources give different values, or the value kept comes from a printed
+# citation because no other source of the study gives one (``other_value`` is then empty).
+DIFFERS = "differs"
+AS_PRINTED = "as printed, not verified"
+
 
 @dataclass
 class Disagreement:
@@ -37,6 +48,7 @@ class Disagreement:
     kept_source: str
     other_value: str
     other_source: str
+    kind: str = DIFFERS
 
 
 @dataclass
@@ -50,6 +62,10 @@ class MergedStudy:
     matched_on: list[str]  # per source: "first" (it started the study), "doi", "pmid" or "title-year-author"
     named_by: Source  # the source whose key the study has
     disagreements: list[Disagreement] = field(default_factory=list)
+
+    def as_printed(self, source: Source) -> list[str]:
+        """The fields the study takes from ``source`` as printed, unconfirmed by any other source."""
+        return [d.field for d in self.disagreements if d.kind == AS_PRINTED and d.kept_source == source.where]
 
 
 # Fields merged by value (the best source's: see _rank), and by the union of every source's items (the field
@@ -79,15 +95,20 @@ class Plan:
     possible_duplicates: list[LoadError]
 
 
-def plan(entries: list[Entry], read_back: Callable, read_now: set[str] | None = None) -> Plan:
+def plan(
+    entries: list[Entry], read_back: Callable, read_now: set[str] | None = None, adds_only: frozenset[str] = frozenset()
+) -> Plan:
     """Group the entries (in the order they were first loaded) into studies, as evidence.matching says,
     whatever the order they come in; an identifier that joins two titles, or would join different items,
     is a warning on the entry of a file in ``read_now`` (None: any) naming both (titles read back with
     ``read_back``). A key two studies claim stays with the first; a later study with the same key is an
     error and not loaded, unless its key was made up: then it takes another (``rename``; made-up keys
-    always give way to given ones)."""
+    always give way to given ones). Entries of the files in ``adds_only`` (printed citations loaded as a second
+    source) only add to studies of other files: one that matches none is a warning and not loaded."""
     found, doubts = clusters(entries)
     studies = [Planned([e for e, _ in cluster], [how for _, how in cluster]) for cluster in found]
+    unmatched = [study for study in studies if all(e.file in adds_only for e in study.entries)]
+    studies = [study for study in studies if study not in unmatched]
     named = [_named_by(study.entries) for study in studies]
     owner: dict[str, Entry] = {}
     kept: list[int] = []
@@ -112,12 +133,21 @@ def plan(entries: list[Entry], read_back: Callable, read_now: set[str] | None = 
             continue
         owner[name.key] = name
         kept.append(index)
+    errors += [
+        LoadError(e.file, e.line, e.key, UNMATCHED, severity="warning") for study in unmatched for e in study.entries
+    ]
     told = [d for d in doubts if d.kind != "near"]
     records = read_back([e.place for d in told for e in (d.entry, d.other)])
     pairs = zip(records[0::2], records[1::2])
     errors += [doubt_warning(d, (here.title, there.title), read_now) for d, (here, there) in zip(told, pairs)]
     near = [doubt_warning(d, None, read_now) for d in doubts if d.kind == "near"]
     return Plan([studies[i] for i in sorted(kept)], [e for e in errors if e], [e for e in near if e])
+
+
+UNMATCHED = (
+    "this printed citation matches no study of the other files, so it was not loaded: a printed source only "
+    "adds to the studies it matches"
+)
 
 
 def study_keys(studies: list[Planned]) -> TakenKeys:
@@ -156,8 +186,10 @@ def _combine(cluster: list[tuple[Source, str]]) -> MergedStudy:
     values = {
         name: next((getattr(s.record, name) for s in sources if getattr(s.record, name)), None) for name in TEXT_FIELDS
     }
-    longest = max(sources, key=lambda s: len(s.record.authors))  # first of the longest lists: rank breaks ties
-    authors_source = next(s for s in sources if len(s.record.authors) == len(longest.record.authors))
+    # the first of the longest lists (rank breaks ties), of a printed citation only if no other source has one
+    with_authors = [s for s in sources if s.record.authors and not s.is_printed] or sources
+    longest = max(with_authors, key=lambda s: len(s.record.authors))
+    authors_source = next(s for s in with_authors if len(s.record.authors) == len(longest.record.authors))
     record = replace(
         named_by.record,
         **values,
@@ -180,13 +212,24 @@ def _union(lists) -> list:
 
 
 def _disagreements(study: MergedStudy, authors_source: Source) -> list[Disagreement]:
-    """Every field where a source gives a value that differs from the kept one (beyond case and punctuation)."""
+    """Every field where a source gives a value that differs from the kept one (beyond case and punctuation), and
+    every field kept from a printed citation that no other source of the study confirms (AS_PRINTED)."""
     found = []
+    checked = next((s for s in study.sources if not s.is_printed), None)
     kept_from = {
         name: next(s for s in study.sources if getattr(s.record, name) == getattr(study.record, name))
         for name in TEXT_FIELDS
         if getattr(study.record, name)
     }
+    if checked is not None:
+        for name, kept in kept_from.items():
+            if kept.is_printed:
+                found.append(
+                    Disagreement(name, str(getattr(study.record, name)), kept.where, "", checked.where, AS_PRINTED)
+                )
+        if authors_source.is_printed and study.record.authors:
+            names = "; ".join(p.family for p in study.record.authors)
+            found.append(Disagreement("authors", names, authors_source.where, "", checked.where, AS_PRINTED))
     for source in study.sources:
         for name, kept in kept_from.items():
             value = getattr(source.record, name)
@@ -222,6 +265,18 @@ def warnings(study: MergedStudy) -> list[LoadError]:
             )
     key_at = {s.where: s.record.key for s in study.sources}  # a place names one entry (or the first of a line)
     for d in study.disagreements:
+        if d.kind == AS_PRINTED:
+            file, line = split_source(d.kept_source)
+            found.append(
+                LoadError(
+                    file,
+                    line,
+                    key_at[d.kept_source],
+                    f"{d.field} {d.kept_value!r} kept {AS_PRINTED}: {d.other_source} gives none",
+                    severity="warning",
+                )
+            )
+            continue
         file, line = split_source(d.other_source)
         found.append(
             LoadError(

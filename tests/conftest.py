@@ -28,9 +28,10 @@ def corpus_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def claims_db(tmp_path_factory) -> Path:
-    """The bundled corpus with its articles and claims, as `evidence load DB` builds it, once per session."""
+    """The bundled corpus with its articles, claims and printed citations, as `evidence load DB` builds it, once
+    per session."""
     path = tmp_path_factory.mktemp("claims") / "evidence.db"
-    summary = loader.load(path, loader.default_inputs(), claims_dir=loader.DATA_DIR)
+    summary = loader.load(path, loader.default_inputs(), claims_dir=loader.DATA_DIR, printed=loader.default_printed())
     assert summary.studies == 11 and summary.claims > 30
     return path
 

@@ -155,22 +155,24 @@ def read_file(
 
 
 def read_files(
-    files: list[tuple[Path, str]], format: str | None, encoding: str | None, spool: Spool | None
+    files: list[tuple[Path, str, str | None]], encoding: str | None, spool: Spool | None
 ) -> Iterator[ReadResult]:
-    """``read_file`` of each (path, label), in order. With the fast path on, when the files hold PARALLEL_FROM
-    bytes together, those smaller than that are read in the workers, each whole and at once with the others,
-    while the large ones are read in pieces."""
+    """``read_file`` of each (path, label, format), in order. With the fast path on, when the files hold
+    PARALLEL_FROM bytes together, those smaller than that are read in the workers, each whole and at once with
+    the others, while the large ones are read in pieces."""
     from .. import fast
 
-    sizes = [path.stat().st_size for path, _ in files]
+    sizes = [path.stat().st_size for path, _, _ in files]
     if not (fast.ENABLED and spool is not None and len(files) > 1 and sum(sizes) >= PARALLEL_FROM):
-        yield from (read_file(path, label, format, encoding, spool) for path, label in files)
+        yield from (read_file(path, label, format, encoding, spool) for path, label, format in files)
         return
     small = [
-        (path, label, format, encoding, spool) for (path, label), size in zip(files, sizes) if size < PARALLEL_FROM
+        (path, label, format, encoding, spool)
+        for (path, label, format), size in zip(files, sizes)
+        if size < PARALLEL_FROM
     ]
     read_elsewhere = iter(parallel.map_batches(_read_whole, small))
-    for (path, label), size in zip(files, sizes):
+    for (path, label, format), size in zip(files, sizes):
         yield next(read_elsewhere) if size < PARALLEL_FROM else read_file(path, label, format, encoding, spool)
 
 

@@ -129,6 +129,8 @@ CREATE TABLE IF NOT EXISTS study_sources (
     entry_key TEXT NOT NULL,
     is_primary INTEGER NOT NULL,
     matched_on TEXT NOT NULL CHECK (matched_on IN ('first', 'doi', 'pmid', 'title-year-author')),
+    printed INTEGER NOT NULL DEFAULT 0,
+    as_printed TEXT NOT NULL DEFAULT '',
     load_order INTEGER NOT NULL,
     record TEXT NOT NULL,
     PRIMARY KEY (file, entry_key)
@@ -139,7 +141,8 @@ CREATE TABLE IF NOT EXISTS field_disagreements (
     kept_value TEXT NOT NULL,
     kept_source TEXT NOT NULL,
     other_value TEXT NOT NULL,
-    other_source TEXT NOT NULL
+    other_source TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'differs' CHECK (kind IN ('differs', 'as printed, not verified'))
 );
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY,

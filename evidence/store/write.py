@@ -227,6 +227,8 @@ def study_rows(tagged: TaggedStudy, study: MergedStudy) -> StudyRows:
                 source.record.key,
                 position == 0,
                 how,
+                source.is_printed,
+                ", ".join(study.as_printed(source)),
                 source.order,
                 json.dumps(
                     {"record": _as_dict(source.record), "outcomes": [shallow_dict(o) for o in source.outcomes]},
@@ -235,7 +237,10 @@ def study_rows(tagged: TaggedStudy, study: MergedStudy) -> StudyRows:
             )
             for position, (source, how) in enumerate(zip(study.sources, study.matched_on))
         ],
-        [(key, d.field, d.kept_value, d.kept_source, d.other_value, d.other_source) for d in study.disagreements],
+        [
+            (key, d.field, d.kept_value, d.kept_source, d.other_value, d.other_source, d.kind)
+            for d in study.disagreements
+        ],
         len(tagged.conditions) + len(tagged.outcomes) + (tagged.design is not None),
     )
 
@@ -369,12 +374,12 @@ class _Rows:
         )
         conn.executemany(
             "INSERT INTO study_sources (study_key, file, line, format, entry_key, is_primary, matched_on, "
-            "load_order, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "printed, as_printed, load_order, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.sources,
         )
         conn.executemany(
             "INSERT INTO field_disagreements (study_key, field, kept_value, kept_source, other_value, "
-            "other_source) VALUES (?, ?, ?, ?, ?, ?)",
+            "other_source, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
             self.disagreements,
         )
 

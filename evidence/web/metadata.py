@@ -258,12 +258,17 @@ def database_metadata() -> dict:
                     "is_primary": "1 for the source whose values the study shows first (curated, then most complete)",
                     "matched_on": "first: the entry that started the study; else what matched it to the study",
                     "entry_key": "The entry's key in its file (made up for formats without keys)",
+                    "printed": "1 for a printed citation (a reference list): what an article printed, not a checked "
+                    "record; it never overrides another source's value",
+                    "as_printed": "The fields the study takes from this printed citation because no other source gives "
+                    "them: as printed, not verified",
                 },
             },
             "field_disagreements": {
                 "description": "Fields on which the sources of one study disagree (beyond case and punctuation), "
-                "with the value kept and the value set aside, and where each came from.",
-                "facets": ["field"],
+                "with the value kept and the value set aside, and where each came from; kind 'as printed, not "
+                "verified' marks a value kept from a printed citation that no other source of the study gives.",
+                "facets": ["field", "kind"],
             },
             "sources": {
                 "description": "The articles that cite the studies and make claims about acupuncture, described in our own words.",

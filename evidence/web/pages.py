@@ -200,14 +200,14 @@ def study_page(conn: sqlite3.Connection, key: str) -> dict | None:
         ),
         "sources": _rows(
             conn,
-            """SELECT file, line, format, entry_key, is_primary, matched_on FROM study_sources
+            """SELECT file, line, format, entry_key, is_primary, matched_on, printed, as_printed FROM study_sources
                WHERE study_key = ? ORDER BY load_order""",
             [key],
         ),
         "disagreements": _rows(
             conn,
-            """SELECT field, kept_value, kept_source, other_value, other_source FROM field_disagreements
-               WHERE study_key = ? ORDER BY field""",
+            """SELECT field, kept_value, kept_source, other_value, other_source, kind FROM field_disagreements
+               WHERE study_key = ? ORDER BY kind, field""",
             [key],
         ),
         "keywords": [k.strip() for k in (study["keywords"] or "").split(",") if k.strip()],
