@@ -48,7 +48,7 @@ async def test_plugin_is_installed_through_the_entry_point(ds):
 @pytest.mark.asyncio
 async def test_study_cards_page_facets_on_conditions_design_level_year_journal(ds):
     data = await get_json(ds, "/evidence/study_cards.json?_size=100")
-    assert data["filtered_table_rows_count"] == 11
+    assert data["filtered_table_rows_count"] == 22
     facets = data["facet_results"]
     assert set(facets) == {"condition_groups", "design", "evidence_level", "year", "journal"}
     designs = {f["value"]: f["count"] for f in facets["design"]["results"]}
@@ -163,7 +163,7 @@ async def test_export_covers_the_whole_selection_not_only_the_page(ds):
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-bibtex; charset=utf-8"
     assert response.headers["content-disposition"] == 'attachment; filename="evidence-study_cards.bib"'
-    assert len(bibtexparser.parse_string(response.text).entries) == 11
+    assert len(bibtexparser.parse_string(response.text).entries) == 22
     # the link on page 2 of a filtered, sorted table still exports every matching row, in the page's order
     first_page = await get_json(ds, "/evidence/studies.json?year__gte=2005&_sort_desc=year&_size=2")
     page_two = await ds.client.get(
@@ -462,7 +462,7 @@ async def test_bulk_queries_read_the_database_of_their_own_datasette(ds, corpus_
     other = Datasette(immutables=[str(tmp_path / "evidence.db")])
     count = "select count(*) as cards from study_cards"
     for _ in range(3):  # in turn, on the same bulk thread or another
-        assert (await background.query(ds, "evidence", count, {}, 50))[0]["cards"] == 11
+        assert (await background.query(ds, "evidence", count, {}, 50))[0]["cards"] == 22
         assert (await background.query(other, "evidence", count, {}, 50))[0]["cards"] == 2
 
 

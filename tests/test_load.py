@@ -186,12 +186,12 @@ def test_stored_bibtex_is_a_cache_outside_the_content_hash(tmp_path, corpus_copy
     monkeypatch.setattr(bibtex, "entry", lambda study: written(study) + "% a newer writer\n")
     monkeypatch.setattr(store.write, "bibtex_writer", lambda: "newer")
     summary = loader.load(db_path, [corpus_copy])
-    assert (summary.unchanged, summary.updated, summary.added) == (11, 0, 0)
+    assert (summary.unchanged, summary.updated, summary.added) == (22, 0, 0)
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute("select entry, writer from study_bibtex").fetchall()
-    assert len(rows) == 11 and all(entry.endswith("% a newer writer\n") and writer == "newer" for entry, writer in rows)
+    assert len(rows) == 22 and all(entry.endswith("% a newer writer\n") and writer == "newer" for entry, writer in rows)
     monkeypatch.undo()
-    assert loader.load(db_path, [corpus_copy]).unchanged == 11
+    assert loader.load(db_path, [corpus_copy]).unchanged == 22
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("select count(*) from study_bibtex where entry like '%newer writer%'").fetchone()[0] == 0
 
@@ -285,7 +285,7 @@ def test_cli_load_reports_and_strict_fails(tmp_path):
     strict = runner.invoke(cli, ["load", "--strict", db_path, str(bib)])
     assert strict.exit_code == 1
     default = runner.invoke(cli, ["load", db_path])
-    assert default.exit_code == 0 and "12 studies (11 added, 0 updated, 1 unchanged" in default.output
+    assert default.exit_code == 0 and "23 studies (22 added, 0 updated, 1 unchanged" in default.output
 
 
 def test_broken_vocabulary_is_a_clear_error(tmp_path):
@@ -305,7 +305,7 @@ def test_file_names_do_not_depend_on_the_working_directory(tmp_path, corpus_copy
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     summary = loader.load(Path("../e.db"), [Path("../studies.bib")])
-    assert (summary.unchanged, summary.error_count) == (11, 0)
+    assert (summary.unchanged, summary.error_count) == (22, 0)
     assert Database(db_path).execute("select distinct source_file from studies").fetchall() == [("studies.bib",)]
 
 
@@ -318,12 +318,12 @@ def test_unreadable_file_or_broken_entry_keeps_what_was_loaded_before(tmp_path, 
     )
     summary = loader.load(db_path, [corpus_copy])
     assert summary.removed == 0 and any(e.entry_key == "chung2003" for e in summary.errors)
-    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 11
+    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 22
     # a file that is not text (an image saved over it): it cannot be read at all
     corpus_copy.write_bytes(b"\x89PNG\r\n\x1a\n" + text.encode("utf-8"))
     summary = loader.load(db_path, [corpus_copy])
     assert summary.removed == 0 and summary.errors[0].message.startswith("a PNG image, not a bibliography")
-    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 11
+    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 22
 
 
 def test_outcomes_file_with_a_key_twice_is_an_error(tmp_path):
@@ -347,7 +347,7 @@ def test_a_database_of_another_schema_version_is_rebuilt(tmp_path):
     assert summary.notes == [f"{db_path} was built by another version of evidence: rebuilt from the given files only"]
     db = Database(db_path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
-    assert db["studies"].count == 11 and "title_nocase" in db["studies"].columns_dict
+    assert db["studies"].count == 22 and "title_nocase" in db["studies"].columns_dict
     assert loader.load(db_path, loader.default_inputs()).notes == []
 
 
