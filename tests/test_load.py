@@ -16,6 +16,17 @@ VERIFIED = {
     "chung2003": (None, None, None, 2003, None),
     "guerreirodasilva2004": ("10.1136/aim.22.2.60", None, None, 2004, None),
     "inoue2009": (None, None, None, 2009, None),
+    "ernst1998": ("10.1038/sj.bdj.4809654", "9617000", None, 1998, "443-447"),
+    "ezzo2006": (None, None, None, 2006, None),
+    "kim2025": ("10.3390/medicina61071287", "40731916", None, 2025, "1287"),
+    "lee2015pc6": ("10.1002/14651858.cd003281.pub4", "26522652", "PMC4679372", 2015, "CD003281"),
+    "lee2025pc6": ("10.1002/14651858.cd003281.pub5", "40938065", None, 2025, "CD003281"),
+    "lin2026": ("10.3389/fneur.2025.1692411", None, "PMC12812548", 2026, None),
+    "linde2016": ("10.1002/14651858.cd001218.pub3", "27351677", None, 2016, "CD001218"),
+    "muller2023": ("10.1016/j.jdsr.2023.02.005", "36950225", "PMC10025006", 2023, "114-128"),
+    "smith2020": ("10.1002/14651858.cd009232.pub2", "32032444", "PMC7007200", 2020, "CD009232"),
+    "sun2008": ("10.1093/bja/aen146", None, None, 2008, "151-160"),
+    "wu2016": ("10.1371/journal.pone.0150367", "26959661", "PMC4784927", 2016, "e0150367"),
     "inoue2006": ("10.1136/aim.24.3.103", "17013356", None, 2006, "103"),
     "kvorning2004": ("10.1111/j.0001-6349.2004.0215.x", "14995919", None, 2004, "246-250"),
     "lee2013": ("10.1097/ajp.0b013e31824909f9", None, None, 2013, "172-185"),
@@ -110,7 +121,7 @@ def test_missing_identifiers_are_warned_about(corpus_db):
     warned = {
         r["entry_key"] for r in db.query("select entry_key from load_errors where message like 'no DOI or PMID%'")
     }
-    assert warned == {"chung2003", "inoue2009"}
+    assert warned == {"chung2003", "inoue2009", "ezzo2006"}
 
 
 def dump(path: Path) -> list[str]:
@@ -123,7 +134,7 @@ def test_loading_twice_gives_the_same_database(tmp_path):
     loader.load(first, loader.default_inputs())
     loader.load(second, loader.default_inputs())
     summary = loader.load(second, loader.default_inputs())
-    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 11)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 22)
     assert dump(first) == dump(second)
     assert not (tmp_path / "b.db.tmp").exists()
 
@@ -162,8 +173,8 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     text = text[:start] + text[text.index("@article{guerreirodasilva2004") :]
     corpus_copy.write_text(text, encoding="utf-8")
     summary = loader.load(db_path, [corpus_copy])
-    # shin2013 changed its tag; the 8 others after chung2003 moved up, so their provenance lines changed
-    assert (summary.updated, summary.removed, summary.unchanged) == (9, 1, 1)
+    # shin2013 changed its tag; the 19 others after chung2003 moved up, so their provenance lines changed
+    assert (summary.updated, summary.removed, summary.unchanged) == (20, 1, 1)
     db = Database(db_path)
     assert db.execute("select count(*) from studies where key = 'chung2003'").fetchone()[0] == 0
     assert [
@@ -171,7 +182,7 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     ] == ["low-back-pain"]
     # the BibTeX entries kept for exports follow: chung2003's is gone, shin2013's carries its new tag
     entries = dict(db.execute("select study_key, entry from study_bibtex").fetchall())
-    assert len(entries) == 10 and "chung2003" not in entries
+    assert len(entries) == 21 and "chung2003" not in entries
     assert "keywords = {condition:low-back-pain, design:rct" in entries["shin2013"]
 
 
@@ -373,7 +384,7 @@ def test_check_reports_duplicates_disagreements_and_unknown_terms_without_a_data
     ) in lines
     assert any(line.startswith("other.bib:3 [bad]: error: unknown condition 'back-pian'") for line in lines)
     assert "studies.bib:27 [chung2003]: warning: no DOI or PMID" in result.stdout
-    assert result.stderr.strip() == "2 files, 13 entries, 12 studies (1 duplicate entry): 1 errors, 4 warnings"
+    assert result.stderr.strip() == "2 files, 24 entries, 23 studies (1 duplicate entry): 1 errors, 5 warnings"
     assert not list(tmp_path.glob("*.db"))
     clean = CliRunner().invoke(cli, ["check", "studies.bib"])
     assert clean.exit_code == 0
@@ -388,14 +399,14 @@ def test_a_made_up_key_gives_way_to_a_study_that_holds_it(tmp_path):
         encoding="utf-8",
     )
     summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
-    assert summary.error_count == 0 and summary.studies == 12
+    assert summary.error_count == 0 and summary.studies == 23
     db = Database(tmp_path / "e.db")
     assert (
         db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2001"
     )
     other.write_text(other.read_text().replace("2001;161(8)", "2009;161(8)"))  # same family name and year now
     summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
-    assert summary.error_count == 0 and summary.studies == 12
+    assert summary.error_count == 0 and summary.studies == 23
     db = Database(tmp_path / "e.db")  # the load swapped in a new file
     assert (
         db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2009a"
