@@ -16,6 +16,17 @@ VERIFIED = {
     "chung2003": (None, None, None, 2003, None),
     "guerreirodasilva2004": ("10.1136/aim.22.2.60", None, None, 2004, None),
     "inoue2009": (None, None, None, 2009, None),
+    "ernst1998": ("10.1038/sj.bdj.4809654", "9617000", None, 1998, "443-447"),
+    "ezzo2006": (None, None, None, 2006, None),
+    "kim2025": ("10.3390/medicina61071287", "40731916", None, 2025, "1287"),
+    "lee2015pc6": ("10.1002/14651858.cd003281.pub4", "26522652", "PMC4679372", 2015, "CD003281"),
+    "lee2025pc6": ("10.1002/14651858.cd003281.pub5", "40938065", None, 2025, "CD003281"),
+    "lin2026": ("10.3389/fneur.2025.1692411", None, "PMC12812548", 2026, None),
+    "linde2016": ("10.1002/14651858.cd001218.pub3", "27351677", None, 2016, "CD001218"),
+    "muller2023": ("10.1016/j.jdsr.2023.02.005", "36950225", "PMC10025006", 2023, "114-128"),
+    "smith2020": ("10.1002/14651858.cd009232.pub2", "32032444", "PMC7007200", 2020, "CD009232"),
+    "sun2008": ("10.1093/bja/aen146", None, None, 2008, "151-160"),
+    "wu2016": ("10.1371/journal.pone.0150367", "26959661", "PMC4784927", 2016, "e0150367"),
     "inoue2006": ("10.1136/aim.24.3.103", "17013356", None, 2006, "103"),
     "kvorning2004": ("10.1111/j.0001-6349.2004.0215.x", "14995919", None, 2004, "246-250"),
     "lee2013": ("10.1097/ajp.0b013e31824909f9", None, None, 2013, "172-185"),
@@ -110,7 +121,7 @@ def test_missing_identifiers_are_warned_about(corpus_db):
     warned = {
         r["entry_key"] for r in db.query("select entry_key from load_errors where message like 'no DOI or PMID%'")
     }
-    assert warned == {"chung2003", "inoue2009"}
+    assert warned == {"chung2003", "inoue2009", "ezzo2006"}
 
 
 def dump(path: Path) -> list[str]:
@@ -123,7 +134,7 @@ def test_loading_twice_gives_the_same_database(tmp_path):
     loader.load(first, loader.default_inputs())
     loader.load(second, loader.default_inputs())
     summary = loader.load(second, loader.default_inputs())
-    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 11)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 22)
     assert dump(first) == dump(second)
     assert not (tmp_path / "b.db.tmp").exists()
 
@@ -162,8 +173,8 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     text = text[:start] + text[text.index("@article{guerreirodasilva2004") :]
     corpus_copy.write_text(text, encoding="utf-8")
     summary = loader.load(db_path, [corpus_copy])
-    # shin2013 changed its tag; the 8 others after chung2003 moved up, so their provenance lines changed
-    assert (summary.updated, summary.removed, summary.unchanged) == (9, 1, 1)
+    # shin2013 changed its tag; the 19 others after chung2003 moved up, so their provenance lines changed
+    assert (summary.updated, summary.removed, summary.unchanged) == (20, 1, 1)
     db = Database(db_path)
     assert db.execute("select count(*) from studies where key = 'chung2003'").fetchone()[0] == 0
     assert [
@@ -171,7 +182,7 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     ] == ["low-back-pain"]
     # the BibTeX entries kept for exports follow: chung2003's is gone, shin2013's carries its new tag
     entries = dict(db.execute("select study_key, entry from study_bibtex").fetchall())
-    assert len(entries) == 10 and "chung2003" not in entries
+    assert len(entries) == 21 and "chung2003" not in entries
     assert "keywords = {condition:low-back-pain, design:rct" in entries["shin2013"]
 
 
@@ -186,12 +197,12 @@ def test_stored_bibtex_is_a_cache_outside_the_content_hash(tmp_path, corpus_copy
     monkeypatch.setattr(bibtex, "entry", lambda study: written(study) + "% a newer writer\n")
     monkeypatch.setattr(store.write, "bibtex_writer", lambda: "newer")
     summary = loader.load(db_path, [corpus_copy])
-    assert (summary.unchanged, summary.updated, summary.added) == (11, 0, 0)
+    assert (summary.unchanged, summary.updated, summary.added) == (22, 0, 0)
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute("select entry, writer from study_bibtex").fetchall()
-    assert len(rows) == 11 and all(entry.endswith("% a newer writer\n") and writer == "newer" for entry, writer in rows)
+    assert len(rows) == 22 and all(entry.endswith("% a newer writer\n") and writer == "newer" for entry, writer in rows)
     monkeypatch.undo()
-    assert loader.load(db_path, [corpus_copy]).unchanged == 11
+    assert loader.load(db_path, [corpus_copy]).unchanged == 22
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("select count(*) from study_bibtex where entry like '%newer writer%'").fetchone()[0] == 0
 
@@ -285,7 +296,7 @@ def test_cli_load_reports_and_strict_fails(tmp_path):
     strict = runner.invoke(cli, ["load", "--strict", db_path, str(bib)])
     assert strict.exit_code == 1
     default = runner.invoke(cli, ["load", db_path])
-    assert default.exit_code == 0 and "12 studies (11 added, 0 updated, 1 unchanged" in default.output
+    assert default.exit_code == 0 and "23 studies (22 added, 0 updated, 1 unchanged" in default.output
 
 
 def test_broken_vocabulary_is_a_clear_error(tmp_path):
@@ -305,7 +316,7 @@ def test_file_names_do_not_depend_on_the_working_directory(tmp_path, corpus_copy
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     summary = loader.load(Path("../e.db"), [Path("../studies.bib")])
-    assert (summary.unchanged, summary.error_count) == (11, 0)
+    assert (summary.unchanged, summary.error_count) == (22, 0)
     assert Database(db_path).execute("select distinct source_file from studies").fetchall() == [("studies.bib",)]
 
 
@@ -318,12 +329,12 @@ def test_unreadable_file_or_broken_entry_keeps_what_was_loaded_before(tmp_path, 
     )
     summary = loader.load(db_path, [corpus_copy])
     assert summary.removed == 0 and any(e.entry_key == "chung2003" for e in summary.errors)
-    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 11
+    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 22
     # a file that is not text (an image saved over it): it cannot be read at all
     corpus_copy.write_bytes(b"\x89PNG\r\n\x1a\n" + text.encode("utf-8"))
     summary = loader.load(db_path, [corpus_copy])
     assert summary.removed == 0 and summary.errors[0].message.startswith("a PNG image, not a bibliography")
-    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 11
+    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 22
 
 
 def test_outcomes_file_with_a_key_twice_is_an_error(tmp_path):
@@ -347,7 +358,7 @@ def test_a_database_of_another_schema_version_is_rebuilt(tmp_path):
     assert summary.notes == [f"{db_path} was built by another version of evidence: rebuilt from the given files only"]
     db = Database(db_path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
-    assert db["studies"].count == 11 and "title_nocase" in db["studies"].columns_dict
+    assert db["studies"].count == 22 and "title_nocase" in db["studies"].columns_dict
     assert loader.load(db_path, loader.default_inputs()).notes == []
 
 
@@ -373,7 +384,7 @@ def test_check_reports_duplicates_disagreements_and_unknown_terms_without_a_data
     ) in lines
     assert any(line.startswith("other.bib:3 [bad]: error: unknown condition 'back-pian'") for line in lines)
     assert "studies.bib:27 [chung2003]: warning: no DOI or PMID" in result.stdout
-    assert result.stderr.strip() == "2 files, 13 entries, 12 studies (1 duplicate entry): 1 errors, 4 warnings"
+    assert result.stderr.strip() == "2 files, 24 entries, 23 studies (1 duplicate entry): 1 errors, 5 warnings"
     assert not list(tmp_path.glob("*.db"))
     clean = CliRunner().invoke(cli, ["check", "studies.bib"])
     assert clean.exit_code == 0
@@ -388,14 +399,14 @@ def test_a_made_up_key_gives_way_to_a_study_that_holds_it(tmp_path):
         encoding="utf-8",
     )
     summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
-    assert summary.error_count == 0 and summary.studies == 12
+    assert summary.error_count == 0 and summary.studies == 23
     db = Database(tmp_path / "e.db")
     assert (
         db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2001"
     )
     other.write_text(other.read_text().replace("2001;161(8)", "2009;161(8)"))  # same family name and year now
     summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
-    assert summary.error_count == 0 and summary.studies == 12
+    assert summary.error_count == 0 and summary.studies == 23
     db = Database(tmp_path / "e.db")  # the load swapped in a new file
     assert (
         db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2009a"

@@ -184,7 +184,7 @@ def test_format_names_take_any_case_and_the_web_names(corpus_db):
     upper = runner.invoke(
         cli, ["load", str(corpus_db.parent / "bib.db"), str(loader.DATA_DIR / "studies.bib"), "--format", "BIB"]
     )
-    assert upper.exit_code == 0 and "11 studies (11 added" in upper.output
+    assert upper.exit_code == 0 and "22 studies (22 added" in upper.output
 
 
 def test_serve_on_a_busy_port_says_which_option_to_use(corpus_db):
@@ -298,7 +298,7 @@ def test_scripts_serve_installs_only_when_pyproject_changed(project_copy):
         unchanged = run_serve(project_copy, port)
         assert unchanged.returncode == 1, unchanged.stderr
         assert "pip asked to install" not in unchanged.stderr
-        assert "11 studies" in unchanged.stdout and (project_copy / "evidence.db").exists()
+        assert "22 studies" in unchanged.stdout and (project_copy / "evidence.db").exists()
         assert unchanged.stderr.endswith(f"Error: port {port} is in use; choose another with --port\n")
         with (project_copy / "pyproject.toml").open("a") as pyproject:
             pyproject.write("# changed\n")
