@@ -26,11 +26,10 @@ def rows(db_path: Path, sql: str, params: tuple = ()) -> list[tuple]:
 def test_the_bundled_load_reads_the_printed_list_as_a_second_source_of_every_study(claims_db):
     assert loader.default_printed() == [PRINTED]
     printed = rows(claims_db, "select study_key, format, matched_on, is_primary from study_sources where printed")
-    assert len(printed) == 11 and {key for key, *_ in printed} == {
-        k for (k,) in rows(claims_db, "select key from studies")
-    }
+    studies = {k for (k,) in rows(claims_db, "select key from studies")}
+    assert len(printed) == 11 and {key for key, *_ in printed} < studies  # each of the article's 11 citations
     assert all(fmt == "reference-list" and how != "first" and not primary for _, fmt, how, primary in printed)
-    assert rows(claims_db, "select count(*) from study_sources where not printed") == [(11,)]
+    assert rows(claims_db, "select count(*) from study_sources where not printed") == [(len(studies),)]
 
 
 def test_fields_no_checked_record_gives_come_from_the_printed_citation_marked_as_such(claims_db):
@@ -147,4 +146,4 @@ def test_check_tells_what_a_load_with_the_printed_list_would_keep_as_printed():
     assert sum(f"kept {AS_PRINTED}" in line for line in lines) == 6
     chung = "acupuncture-back-pain-article.txt:3 [chung2003]: warning: volume '49' kept as printed, not verified: "
     assert any(chung in line and line.endswith("studies.bib:27 gives none") for line in lines), result.output
-    assert "2 files, 22 entries, 11 studies (11 duplicate entries): 0 errors" in result.output
+    assert "2 files, 33 entries, 22 studies (11 duplicate entries): 0 errors" in result.output
