@@ -160,8 +160,9 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 def fold(text: str) -> str:
     """Text for matching and sorting: accents dropped, case folded, punctuation as single spaces
-    ("Åkeson, J." -> "akeson j")."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+    ("Åkeson, J." -> "akeson j"; "treatment–a" -> "treatment a": a dash or quote of any script is a space too)."""
+    spaced = re.sub(r"[^\w\s]+", " ", text)  # before the accents come apart from their letters
+    ascii_text = unicodedata.normalize("NFKD", spaced).encode("ascii", "ignore").decode().casefold()
     return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text).split())
 
 
