@@ -209,7 +209,12 @@ def test_titles_that_differ_only_in_case_punctuation_latex_or_a_subtitle_merge_w
     a = write(
         tmp_path / "a.bib",
         '@article{one, title={{\\"U}ber {MRI} -- needling}, author={Doe, J.}, year={2010}, doi={10.1000/u1}}\n'
-        "@article{two, title={Sham needles}, author={Roe, R.}, year={2011}, pmid={99999993}}\n",
+        "@article{two, title={Sham needles}, author={Roe, R.}, year={2011}, pmid={99999993}}\n"
+        "@article{three, title={Relief after treatment--a trial}, author={Inoue, M.}, year={2006}, doi={10.1000/d}}\n",
+    )
+    printed = write(
+        tmp_path / "printed.ris",
+        "TY  - JOUR\nTI  - Relief After Treatment – a Trial\nAU  - Inoue, M\nPY  - 2006\nDO  - 10.1000/d\nER  - \n",
     )
     b = write(
         tmp_path / "b.json",
@@ -218,8 +223,8 @@ def test_titles_that_differ_only_in_case_punctuation_latex_or_a_subtitle_merge_w
         ' {"id": "sham", "type": "article-journal", "title": "Sham needles: a randomised trial", "PMID": "99999993",'
         ' "author": [{"family": "Roe", "given": "R"}], "issued": {"date-parts": [[2011]]}}]',
     )
-    summary = loader.load(tmp_path / "e.db", [a, b])
-    assert summary.studies == 2 and summary.merged == 2
+    summary = loader.load(tmp_path / "e.db", [a, b, printed])
+    assert summary.studies == 3 and summary.merged == 3
     assert not [e for e in summary.errors if "same DOI" in e.message or "same PMID" in e.message]
 
 
