@@ -22,7 +22,7 @@ def corpus_db(tmp_path_factory) -> Path:
     """The bundled corpus loaded into a real SQLite file, once per test session."""
     path = tmp_path_factory.mktemp("corpus") / "evidence.db"
     summary = loader.load(path, loader.default_inputs())
-    assert summary.studies == 11
+    assert summary.studies == 21
     return path
 
 
@@ -31,7 +31,7 @@ def claims_db(tmp_path_factory) -> Path:
     """The bundled corpus with its articles and claims, as `evidence load DB` builds it, once per session."""
     path = tmp_path_factory.mktemp("claims") / "evidence.db"
     summary = loader.load(path, loader.default_inputs(), claims_dir=loader.DATA_DIR)
-    assert summary.studies == 11 and summary.claims > 30
+    assert summary.studies == 21 and summary.claims > 30
     return path
 
 

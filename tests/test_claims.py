@@ -103,7 +103,7 @@ async def test_datasette_shows_claims_gaps_and_strongest_evidence(claims_db):
     gaps = await rows("conditions_without_studies.json?_shape=objects")
     assert {r["condition_id"]: set(r["named_by"].split(",")) for r in gaps} == {
         "migraine": {"claim migraine-helps", "article test-article"},
-        "insomnia": {"article second-article"},
+        "abdominal-pain": {"article second-article"},
     }
     strongest = {r["condition_id"]: r for r in await rows("strongest_evidence_per_condition.json?_shape=objects")}
     assert strongest["low-back-pain"]["best_evidence_level"] == 1
