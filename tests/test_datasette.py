@@ -66,7 +66,11 @@ async def test_study_cards_page_facets_on_conditions_design_level_year_journal(d
 @pytest.mark.asyncio
 async def test_full_text_search_finds_the_right_studies(ds):
     data = await get_json(ds, "/evidence/study_cards.json?_search=pregnancy&_shape=objects")
-    assert {r["key"] for r in data["rows"]} == {"guerreirodasilva2004", "kvorning2004", "cheuk2012"}  # cheuk2012: insomnia in pregnancy
+    assert {r["key"] for r in data["rows"]} == {
+        "guerreirodasilva2004",
+        "kvorning2004",
+        "cheuk2012",
+    }  # cheuk2012: insomnia in pregnancy
     data = await get_json(ds, "/evidence/studies.json?_search=adenosine&_shape=objects")
     assert [r["key"] for r in data["rows"]] == ["takano2012"]
     data = await get_json(ds, "/evidence/study_cards.json?_search=Nedergaard&_shape=objects")

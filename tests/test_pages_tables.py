@@ -41,7 +41,9 @@ async def test_home_page_offers_search_map_conditions_with_counts_articles_and_w
         ).fetchone()[0]
         sources = [name for (name,) in conn.execute("select name from sources")]
     assert under == 11  # Low back pain and everything narrower, as the map counts it
-    assert re.search(r'href="/evidence/conditions/low-back-pain">Low back pain</a> <span class="count">11 studies', html)
+    assert re.search(
+        r'href="/evidence/conditions/low-back-pain">Low back pain</a> <span class="count">11 studies', html
+    )
     for name in sources:
         assert name.replace("&", "&amp;") in html
     assert re.search(r">\d+ misrepresented</a>", html)

@@ -607,9 +607,9 @@ def test_accuracy_script_on_the_corpus():
     )
     lines = result.stdout.splitlines()
     assert lines[1:4] == [
-        "design (exact)           precision 1.00 (9/9)  recall 0.90 (9/10)  F1 0.95",
-        "conditions (exact id)    precision 0.90 (9/10)  recall 0.56 (9/16)  F1 0.69",
-        "conditions (same branch) precision 1.00 (10/10)  recall 0.69 (11/16)  F1 0.81",
+        "design (exact)           precision 1.00 (16/16)  recall 0.80 (16/20)  F1 0.89",
+        "conditions (exact id)    precision 0.89 (17/19)  recall 0.65 (17/26)  F1 0.76",
+        "conditions (same branch) precision 1.00 (19/19)  recall 0.77 (20/26)  F1 0.87",
     ]
     assert "  kvorning2004: design by rule none, labelled rct" in lines
 
