@@ -22,7 +22,7 @@ def corpus_db(tmp_path_factory) -> Path:
     """The bundled corpus loaded into a real SQLite file, once per test session."""
     path = tmp_path_factory.mktemp("corpus") / "evidence.db"
     summary = loader.load(path, loader.default_inputs())
-    assert summary.studies == 22
+    assert summary.studies == 32
     return path
 
 
@@ -32,7 +32,7 @@ def claims_db(tmp_path_factory) -> Path:
     per session."""
     path = tmp_path_factory.mktemp("claims") / "evidence.db"
     summary = loader.load(path, loader.default_inputs(), claims_dir=loader.DATA_DIR, printed=loader.default_printed())
-    assert summary.studies == 22 and summary.claims > 30
+    assert summary.studies == 32 and summary.claims > 30
     return path
 
 

@@ -34,6 +34,17 @@ VERIFIED = {
     "shin2013": ("10.1016/j.pain.2013.03.013", None, None, 2013, "1030-1037"),
     "takano2012": ("10.1016/j.jpain.2012.09.012", None, None, 2012, "1215-1223"),
     "vickers2018": ("10.1016/j.jpain.2017.11.005", "29198932", "PMC5927830", 2018, "455-474"),
+    # issue 18: reviews and trials that answer the claims that were not in the database
+    "deare2013": ("10.1002/14651858.cd007070.pub2", "23728665", "PMC4105202", 2013, "CD007070"),
+    "cao2013": ("10.1155/2013/362831", "24454493", "PMC3877582", 2013, "362831"),
+    "cheuk2012": ("10.1002/14651858.cd005472.pub3", "22972087", None, 2012, "CD005472"),
+    "cao2009": ("10.1089/acm.2009.0041", "19922248", "PMC3156618", 2009, "1171-1186"),
+    "park2013": ("10.1186/1472-6882-13-55", None, None, 2013, "55"),
+    "kwon2018": ("10.1016/j.imr.2018.01.002", "30271710", "PMC6160503", 2018, "219-230"),
+    "hsieh2006": ("10.1136/bmj.38744.672616.ae", "16488895", "PMC1410852", 2006, "696-700"),
+    "hsieh2010": ("10.1142/s0192415x10007634", "20128040", None, 2010, "1-14"),
+    "furlan2015": ("10.1002/14651858.cd001929.pub3", "26329399", None, 2015, "CD001929"),
+    "rubinstein2019": ("10.1136/bmj.l689", "30867144", "PMC6396088", 2019, "l689"),
 }
 
 
@@ -106,6 +117,9 @@ def test_condition_hierarchy_rolls_up(corpus_db):
     }
     assert under_back_pain == {
         "cherkin2009",
+        "furlan2015",
+        "hsieh2006",
+        "rubinstein2019",
         "guerreirodasilva2004",
         "inoue2006",
         "inoue2009",
@@ -134,7 +148,7 @@ def test_loading_twice_gives_the_same_database(tmp_path):
     loader.load(first, loader.default_inputs())
     loader.load(second, loader.default_inputs())
     summary = loader.load(second, loader.default_inputs())
-    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 22)
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 32)
     assert dump(first) == dump(second)
     assert not (tmp_path / "b.db.tmp").exists()
 
@@ -173,8 +187,8 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     text = text[:start] + text[text.index("@article{guerreirodasilva2004") :]
     corpus_copy.write_text(text, encoding="utf-8")
     summary = loader.load(db_path, [corpus_copy])
-    # shin2013 changed its tag; the 19 others after chung2003 moved up, so their provenance lines changed
-    assert (summary.updated, summary.removed, summary.unchanged) == (20, 1, 1)
+    # shin2013 changed its tag; the 29 others after chung2003 moved up, so their provenance lines changed
+    assert (summary.updated, summary.removed, summary.unchanged) == (30, 1, 1)
     db = Database(db_path)
     assert db.execute("select count(*) from studies where key = 'chung2003'").fetchone()[0] == 0
     assert [
@@ -182,7 +196,7 @@ def test_changed_file_updates_only_changed_studies(tmp_path, corpus_copy):
     ] == ["low-back-pain"]
     # the BibTeX entries kept for exports follow: chung2003's is gone, shin2013's carries its new tag
     entries = dict(db.execute("select study_key, entry from study_bibtex").fetchall())
-    assert len(entries) == 21 and "chung2003" not in entries
+    assert len(entries) == 31 and "chung2003" not in entries
     assert "keywords = {condition:low-back-pain, design:rct" in entries["shin2013"]
 
 
@@ -197,12 +211,12 @@ def test_stored_bibtex_is_a_cache_outside_the_content_hash(tmp_path, corpus_copy
     monkeypatch.setattr(bibtex, "entry", lambda study: written(study) + "% a newer writer\n")
     monkeypatch.setattr(store.write, "bibtex_writer", lambda: "newer")
     summary = loader.load(db_path, [corpus_copy])
-    assert (summary.unchanged, summary.updated, summary.added) == (22, 0, 0)
+    assert (summary.unchanged, summary.updated, summary.added) == (32, 0, 0)
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute("select entry, writer from study_bibtex").fetchall()
-    assert len(rows) == 22 and all(entry.endswith("% a newer writer\n") and writer == "newer" for entry, writer in rows)
+    assert len(rows) == 32 and all(entry.endswith("% a newer writer\n") and writer == "newer" for entry, writer in rows)
     monkeypatch.undo()
-    assert loader.load(db_path, [corpus_copy]).unchanged == 22
+    assert loader.load(db_path, [corpus_copy]).unchanged == 32
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("select count(*) from study_bibtex where entry like '%newer writer%'").fetchone()[0] == 0
 
@@ -296,7 +310,7 @@ def test_cli_load_reports_and_strict_fails(tmp_path):
     strict = runner.invoke(cli, ["load", "--strict", db_path, str(bib)])
     assert strict.exit_code == 1
     default = runner.invoke(cli, ["load", db_path])
-    assert default.exit_code == 0 and "23 studies (22 added, 0 updated, 1 unchanged" in default.output
+    assert default.exit_code == 0 and "33 studies (32 added, 0 updated, 1 unchanged" in default.output
 
 
 def test_broken_vocabulary_is_a_clear_error(tmp_path):
@@ -316,7 +330,7 @@ def test_file_names_do_not_depend_on_the_working_directory(tmp_path, corpus_copy
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     summary = loader.load(Path("../e.db"), [Path("../studies.bib")])
-    assert (summary.unchanged, summary.error_count) == (22, 0)
+    assert (summary.unchanged, summary.error_count) == (32, 0)
     assert Database(db_path).execute("select distinct source_file from studies").fetchall() == [("studies.bib",)]
 
 
@@ -329,12 +343,12 @@ def test_unreadable_file_or_broken_entry_keeps_what_was_loaded_before(tmp_path, 
     )
     summary = loader.load(db_path, [corpus_copy])
     assert summary.removed == 0 and any(e.entry_key == "chung2003" for e in summary.errors)
-    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 22
+    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 32
     # a file that is not text (an image saved over it): it cannot be read at all
     corpus_copy.write_bytes(b"\x89PNG\r\n\x1a\n" + text.encode("utf-8"))
     summary = loader.load(db_path, [corpus_copy])
     assert summary.removed == 0 and summary.errors[0].message.startswith("a PNG image, not a bibliography")
-    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 22
+    assert Database(db_path).execute("select count(*) from studies").fetchone()[0] == 32
 
 
 def test_outcomes_file_with_a_key_twice_is_an_error(tmp_path):
@@ -358,7 +372,7 @@ def test_a_database_of_another_schema_version_is_rebuilt(tmp_path):
     assert summary.notes == [f"{db_path} was built by another version of evidence: rebuilt from the given files only"]
     db = Database(db_path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
-    assert db["studies"].count == 22 and "title_nocase" in db["studies"].columns_dict
+    assert db["studies"].count == 32 and "title_nocase" in db["studies"].columns_dict
     assert loader.load(db_path, loader.default_inputs()).notes == []
 
 
@@ -384,7 +398,7 @@ def test_check_reports_duplicates_disagreements_and_unknown_terms_without_a_data
     ) in lines
     assert any(line.startswith("other.bib:3 [bad]: error: unknown condition 'back-pian'") for line in lines)
     assert "studies.bib:27 [chung2003]: warning: no DOI or PMID" in result.stdout
-    assert result.stderr.strip() == "2 files, 24 entries, 23 studies (1 duplicate entry): 1 errors, 5 warnings"
+    assert result.stderr.strip() == "2 files, 34 entries, 33 studies (1 duplicate entry): 1 errors, 5 warnings"
     assert not list(tmp_path.glob("*.db"))
     clean = CliRunner().invoke(cli, ["check", "studies.bib"])
     assert clean.exit_code == 0
@@ -399,14 +413,14 @@ def test_a_made_up_key_gives_way_to_a_study_that_holds_it(tmp_path):
         encoding="utf-8",
     )
     summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
-    assert summary.error_count == 0 and summary.studies == 23
+    assert summary.error_count == 0 and summary.studies == 33
     db = Database(tmp_path / "e.db")
     assert (
         db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2001"
     )
     other.write_text(other.read_text().replace("2001;161(8)", "2009;161(8)"))  # same family name and year now
     summary = loader.load(tmp_path / "e.db", [*loader.default_inputs(), other])
-    assert summary.error_count == 0 and summary.studies == 23
+    assert summary.error_count == 0 and summary.studies == 33
     db = Database(tmp_path / "e.db")  # the load swapped in a new file
     assert (
         db.execute("select key from studies where doi = '10.1001/archinte.161.8.1081'").fetchone()[0] == "cherkin2009a"

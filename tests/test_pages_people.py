@@ -21,7 +21,7 @@ from evidence.web.urls import claim_url, condition_url, study_url
 
 CLAIMS_FIXTURES = Path(__file__).parent / "fixtures" / "claims"
 TRICKY = Path(__file__).parent / "fixtures" / "tricky.bib"
-STRONGEST_LOW_BACK_PAIN = "manheimer2005"  # the only meta-analysis (level 1, 2005) tagged with low back pain
+STRONGEST_LOW_BACK_PAIN = "rubinstein2019"  # the newest meta-analysis (level 1, 2019) under low back pain
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +46,9 @@ async def test_condition_page_lists_its_and_narrower_studies_strongest_first(ds)
     status, html = await get(ds, condition_url("low-back-pain"))
     assert status == 200
     keys = re.findall(r'<li id="study-\d+">\s*<strong>\d+\.</strong> <a href="/evidence/studies/([^"]+)"', html)
-    assert keys[0] == STRONGEST_LOW_BACK_PAIN and len(keys) == 8  # chronic, acute and pregnancy ones too
+    assert keys[0] == STRONGEST_LOW_BACK_PAIN and len(keys) == 11  # chronic, acute and pregnancy ones too
     assert keys.index("lee2013") < keys.index("cherkin2009")  # level 1 before level 2
-    assert "Pooling 33 randomised trials" in html  # the strongest study's finding
+    assert "Across 47 trials (9211 mostly middle-aged adults)" in html  # the strongest study's finding
     assert '<svg class="harvest"' in html and 'class="readable harvest-table"' in html
     assert 'href="/evidence/conditions/back-pain"' in html  # broader
     assert 'href="/evidence/conditions/chronic-low-back-pain"' in html  # narrower

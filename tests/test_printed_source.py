@@ -146,4 +146,4 @@ def test_check_tells_what_a_load_with_the_printed_list_would_keep_as_printed():
     assert sum(f"kept {AS_PRINTED}" in line for line in lines) == 6
     chung = "acupuncture-back-pain-article.txt:3 [chung2003]: warning: volume '49' kept as printed, not verified: "
     assert any(chung in line and line.endswith("studies.bib:27 gives none") for line in lines), result.output
-    assert "2 files, 33 entries, 22 studies (11 duplicate entries): 0 errors" in result.output
+    assert "2 files, 43 entries, 32 studies (11 duplicate entries): 0 errors" in result.output

@@ -607,9 +607,9 @@ def test_accuracy_script_on_the_corpus():
     )
     lines = result.stdout.splitlines()
     assert lines[1:4] == [
-        "design (exact)           precision 1.00 (16/16)  recall 0.76 (16/21)  F1 0.86",
-        "conditions (exact id)    precision 0.81 (17/21)  recall 0.61 (17/28)  F1 0.69",
-        "conditions (same branch) precision 1.00 (21/21)  recall 0.82 (23/28)  F1 0.90",
+        "design (exact)           precision 1.00 (23/23)  recall 0.74 (23/31)  F1 0.85",
+        "conditions (exact id)    precision 0.83 (25/30)  recall 0.66 (25/38)  F1 0.74",
+        "conditions (same branch) precision 1.00 (30/30)  recall 0.84 (32/38)  F1 0.91",
     ]
     assert "  kvorning2004: design by rule none, labelled rct" in lines
 
