@@ -412,3 +412,7 @@ def inspect_file(db: Path) -> Path:
         stderr.print(f"counting the rows of {db} once, into {path}", markup=False, highlight=False)
         datasette_cli.main(["inspect", str(db), "--inspect-file", str(path)], standalone_mode=False)
     return path
+
+
+if __name__ == "__main__":  # python -m evidence.cli, as the evidence command
+    cli()

@@ -3,6 +3,8 @@ folder) into one line, `Error: ...`, and exit status 1: real files, the real com
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 import uvicorn
@@ -133,3 +135,11 @@ def test_messages_print_keys_as_written(tmp_path):
     result = CliRunner().invoke(cli, ["load", str(tmp_path / "a.db"), str(bib)])
     assert "[lxd1:loop:]" in result.output and "[[bold]x]" in result.output, result.output
     assert "\N{CLOCKWISE RIGHTWARDS AND LEFTWARDS OPEN CIRCLE ARROWS}" not in result.output
+
+
+def test_python_m_runs_the_same_command(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "evidence.cli", "load", str(tmp_path / "e.db"), STUDIES], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "studies" in done.stdout, done.stderr
+    assert (tmp_path / "e.db").exists()
