@@ -3,6 +3,7 @@ its build in a temporary copy swapped in at the end), ``write`` (the build's row
 pages read). The names the rest of the package uses are gathered here."""
 
 from .read import (
+    STUDIES_UNDER_CONDITION,
     bibtex_entries,
     connect_readonly,
     is_current,
@@ -34,6 +35,7 @@ from .write import (
 __all__ = [
     "CARD_FACETS",
     "SCHEMA_VERSION",
+    "STUDIES_UNDER_CONDITION",
     "StudyRows",
     "array_value_counts",
     "bibtex_entries",

@@ -26,11 +26,11 @@ async def render(row, value, column, table, database, datasette):
     if not isinstance(value, str):
         return None
     if column in STUDY_KEY_COLUMNS or (column == "key" and table in ("study_cards", "studies")):
-        return link(study_url(value, database), value)
+        return link(study_url(datasette, value, database), value)
     if CLAIM_TABLES.get(table) == column:
-        return link(claim_url(row["id"], database), value)
+        return link(claim_url(datasette, row["id"], database), value)
     if table == "conditions" and column == "label":
-        return link(condition_url(row["id"], database), value)
+        return link(condition_url(datasette, row["id"], database), value)
     parsed = json_container(value)
     if parsed is None:
         return None
@@ -43,9 +43,9 @@ async def render(row, value, column, table, database, datasette):
     for item in parsed:
         text = str(item)
         if (table, column) in CONDITION_LISTS and text in labels:
-            href = condition_url(labels[text], database)
+            href = condition_url(datasette, labels[text], database)
         elif (table, column) in STUDY_LISTS:
-            href = study_url(text, database)
+            href = study_url(datasette, text, database)
         elif table:
             href = datasette.urls.table(database, table) + "?" + urlencode({f"{column}__arraycontains": text})
         else:

@@ -15,10 +15,10 @@ from ..synonyms import conditions_named
 from .urls import claim_url, condition_url, study_url
 
 # Conditions in tree order with their depth and the studies under each (narrower conditions counted, as on the map)
-CONDITION_COUNTS = """
+CONDITION_COUNTS = f"""
 select c.id, c.label, length(c.tree_path) - length(replace(c.tree_path, '/', '')) as depth,
-       (select count(*) from condition_studies cs where cs.condition_id = c.id) as studies
-from conditions c {where} order by replace(c.tree_path, '/', char(1))
+       {store.STUDIES_UNDER_CONDITION} as studies
+from conditions c {{where}} order by replace(c.tree_path, '/', char(1))
 """
 ARTICLE_VERDICTS = """
 select s.id, s.name, c.verdict, count(*) as claims
@@ -61,7 +61,7 @@ async def home_page(datasette, request):
     if database is None:  # nothing of ours to show: Datasette's own list of databases
         return Response.redirect(datasette.urls.path("/-/databases"))
     db = datasette.get_database(database)
-    conditions = await condition_rows(db, database, "")
+    conditions = await condition_rows(datasette, database, "")
     articles = {}
     for row in (await db.execute(ARTICLE_VERDICTS)).rows:
         article = articles.setdefault(row["id"], {"name": row["name"], "verdicts": []})
@@ -98,11 +98,13 @@ def start_links(datasette, database: str) -> list[tuple[str, str]]:
     ]
 
 
-async def condition_rows(db, database: str, text: str) -> list[dict]:
+async def condition_rows(datasette, database: str, text: str) -> list[dict]:
     """Conditions (those ``text`` names, or all when it is empty) with their study counts and page addresses."""
     where = f"where c.id in ({conditions_named('text')})" if text else ""
-    rows = await db.execute(CONDITION_COUNTS.format(where=where), {"text": text} if text else {})
-    return [{**dict(row), "href": condition_url(row["id"], database)} for row in rows.rows]
+    rows = await datasette.get_database(database).execute(
+        CONDITION_COUNTS.format(where=where), {"text": text} if text else {}
+    )
+    return [{**dict(row), "href": condition_url(datasette, row["id"], database)} for row in rows.rows]
 
 
 async def search_page(datasette, request):
@@ -115,9 +117,9 @@ async def search_page(datasette, request):
         like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         claims = await db.execute(CLAIMS_MATCHING, {"q": like})
         context |= {
-            "conditions": await condition_rows(db, database, text),
-            "studies": [{**dict(row), "href": study_url(row["key"], database)} for row in studies.rows],
-            "claims": [{**dict(row), "href": claim_url(row["id"], database)} for row in claims.rows],
+            "conditions": await condition_rows(datasette, database, text),
+            "studies": [{**dict(row), "href": study_url(datasette, row["key"], database)} for row in studies.rows],
+            "claims": [{**dict(row), "href": claim_url(datasette, row["id"], database)} for row in claims.rows],
         }
     return Response.html(await datasette.render_template("evidence_search.html", context, request=request))
 
@@ -128,13 +130,12 @@ async def stylesheet(datasette, request):
 
 async def condition_choices(datasette, database: str) -> Markup:
     """Links that run "Studies for a condition" for each condition with studies: the picker beside its box."""
-    db = datasette.get_database(database)
     page = datasette.urls.query(database, "studies_for_condition")
     links = [
         Markup('<a class="chip" href="{}">{} ({})</a>').format(
             page + "?" + urlencode({"condition": row["id"]}), row["label"], row["studies"]
         )
-        for row in await condition_rows(db, database, "")
+        for row in await condition_rows(datasette, database, "")
         if row["studies"]
     ]
     return Markup(

@@ -57,7 +57,7 @@ async def evidence_map_page(datasette, request):
             }
             for column, cell in zip(the_map.columns, row.cells)
         ]
-        href = datasette.urls.path(condition_url(row.condition_id, database))
+        href = condition_url(datasette, row.condition_id, database)
         rows.append({"label": row.label, "href": href, "depth": row.depth, "total": row.total, "cells": cells})
 
     def link(**changes) -> str:

@@ -90,13 +90,14 @@ def condition_page(conn: sqlite3.Connection, condition_id: str) -> dict | None:
     )
     narrower = _rows(
         conn,
-        """SELECT c.id, c.label, ca.depth,
-                  (SELECT count(*) FROM condition_studies cs WHERE cs.condition_id = c.id) AS studies
+        f"""SELECT c.id, c.label, ca.depth, {store.STUDIES_UNDER_CONDITION} AS studies
            FROM condition_ancestors ca JOIN conditions c ON c.id = ca.condition_id
            WHERE ca.ancestor_id = ? AND ca.depth > 0 ORDER BY c.tree_path""",
         [condition_id],
     )
-    total = conn.execute("SELECT count(*) FROM condition_studies WHERE condition_id = ?", [condition_id]).fetchone()[0]
+    total = conn.execute(
+        f"SELECT {store.STUDIES_UNDER_CONDITION} FROM conditions c WHERE c.id = ?", [condition_id]
+    ).fetchone()[0]
     studies = _rows(
         conn,
         """SELECT sc.key, sc.title, sc.authors, sc.year, sc.design, sc.evidence_level, sc.population,
@@ -260,12 +261,16 @@ WHAT = {"conditions": "condition", "studies": "study", "claims": "claim"}
 
 async def page(datasette, request) -> Response:
     """A condition, study or claim page of an evidence database the server serves; a 404 page otherwise."""
-    database = urls.decode(request.url_vars["database"])
+    route = urls.decode(request.url_vars["database"])
     kind = request.url_vars["kind"]
     ident = urls.decode(request.url_vars["ident"])
-    if database not in datasette.databases or database == "_internal":
-        raise NotFound(f"There is no database named {database!r} here.")
-    db = datasette.get_database(database)
+    try:
+        db = datasette.get_database(route=route)
+    except KeyError:
+        raise NotFound(f"There is no database named {route!r} here.") from None
+    database = db.name
+    if database == "_internal":
+        raise NotFound(f"There is no database named {route!r} here.")
     if await db.execute_fn(store.schema_problem) is not None:
         raise NotFound(f"{database} is not an evidence database, so it has no {kind} pages.")
     context = await db.execute_fn(lambda conn: READERS[kind](conn, ident))
@@ -282,8 +287,8 @@ async def page(datasette, request) -> Response:
         directions=DIRECTIONS,
         verdicts=VERDICTS,
         source_place=source_place,
-        study_url=lambda key: datasette.urls.path(urls.study_url(key, database)),
-        condition_url=lambda cid: datasette.urls.path(urls.condition_url(cid, database)),
-        claim_url=lambda cid: datasette.urls.path(urls.claim_url(cid, database)),
+        study_url=lambda key: urls.study_url(datasette, key, database),
+        condition_url=lambda cid: urls.condition_url(datasette, cid, database),
+        claim_url=lambda cid: urls.claim_url(datasette, cid, database),
     )
     return Response.html(await datasette.render_template(TEMPLATES[kind], context, request=request))

@@ -25,7 +25,7 @@ from markupsafe import Markup
 from .. import exporting, formats, store
 from ..fast import background, parallel
 from ..selection import KEY_COLUMNS
-from . import bibliography_page, cells, home, map_page, pages, urls
+from . import bibliography_page, caching, cells, home, map_page, pages, urls
 from .facets import CardFacet, GroupedArrayFacet
 from .metadata import STUDIES_FOR_CONDITION, evidence_map_sql, instance_metadata
 
@@ -236,8 +236,13 @@ _log = logging.getLogger("evidence.web")
 
 
 @hookimpl
+def startup(datasette):
+    caching.hash_routes(datasette)
+
+
+@hookimpl
 def asgi_wrapper(datasette):
-    """Security headers on every response the server sends."""
+    """Security headers on every response the server sends, around caching and compression (caching.py)."""
 
     def wrap(app):
         async def with_headers(scope, receive, send):
@@ -256,8 +261,9 @@ def asgi_wrapper(datasette):
                     message = {**message, "headers": headers}
                 await send(message)
 
-            await app(scope, receive, send_with_headers)
+            await cached(scope, receive, send_with_headers)
 
+        cached = caching.wrap(datasette, app)
         return with_headers
 
     return wrap
@@ -294,7 +300,11 @@ def prepare_jinja2_environment(env, datasette):
     ``claim_url`` link to the pages for people: ``{{ key|study_url(database) }}``."""
     loaders = [FileSystemLoader(datasette.template_dir)] if datasette.template_dir else []
     env.loader = ChoiceLoader([*loaders, PackageLoader("evidence.web", "templates"), env.loader])
-    env.filters.update(study_url=urls.study_url, condition_url=urls.condition_url, claim_url=urls.claim_url)
+    env.filters.update(
+        study_url=lambda key, database=None: urls.study_url(datasette, key, database),
+        condition_url=lambda cid, database=None: urls.condition_url(datasette, cid, database),
+        claim_url=lambda cid, database=None: urls.claim_url(datasette, cid, database),
+    )
 
 
 @hookimpl
