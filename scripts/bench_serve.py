@@ -9,8 +9,11 @@ with `evidence load`, starts `evidence serve` on 127.0.0.1 on a free port, and h
 clients request, in turn, for ``--seconds``: the study cards page with its default facets, a full-text
 search (the JSON of the first page of matches, as a search box asks for it), the search results page
 with its facets, the "studies for a condition" canned query, the evidence map, and a BibTeX export of
-``--export`` studies. Prints p50 / p95 / max latency, the errors and the pages whose facets ran out of
-time, of each; then stops the server. The server runs the `evidence` package this script imports: to
+``--export`` studies, at the database's route (its hashed one when the server hashes its URLs), asking for
+gzip as browsers do (``--no-gzip``: not). Prints p50 / p95 / max latency, the errors and the pages whose
+facets ran out of time, of each; the load average before and during the run; and the CPU time the server
+(all its processes) and the clients used, against the CPU time the machine's cores had; then stops the
+server. The server runs the `evidence` package this script imports: to
 measure other code on the same database, put that code first on PYTHONPATH (the header names the package).
 """
 
@@ -19,12 +22,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
+import json
+import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from gzip import decompress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,16 +44,16 @@ CONDITIONS = ["migraine", "insomnia", "neck-pain", "fibromyalgia"]
 FACETS_TIMED_OUT = b'class="facets-timed-out"'  # what Datasette's page says when a facet ran out of time
 
 
-def requests(export: int) -> dict[str, list[str]]:
-    """What the clients ask for: kind -> paths (taken in turn)."""
+def requests(route: str, export: int) -> dict[str, list[str]]:
+    """What the clients ask for: kind -> paths (taken in turn), under the database's ``route``."""
     return {
-        "faceted page": ["/evidence/study_cards"],
-        "full-text search": [f"/evidence/study_cards.json?_search={quote(term)}&_nofacet=1" for term in SEARCHES],
-        "search page with facets": [f"/evidence/study_cards?_search={quote(term)}" for term in SEARCHES],
-        "studies for a condition": [f"/evidence/studies_for_condition?condition={c}" for c in CONDITIONS],
-        "evidence map": ["/evidence/evidence_map"],
+        "faceted page": [f"/{route}/study_cards"],
+        "full-text search": [f"/{route}/study_cards.json?_search={quote(term)}&_nofacet=1" for term in SEARCHES],
+        "search page with facets": [f"/{route}/study_cards?_search={quote(term)}" for term in SEARCHES],
+        "studies for a condition": [f"/{route}/studies_for_condition?condition={c}" for c in CONDITIONS],
+        "evidence map": [f"/{route}/evidence_map"],
         f"BibTeX export of {export} studies": [
-            "/evidence.bib?sql=" + quote(f"select key from studies where rowid <= {export}")
+            f"/{route}.bib?sql=" + quote(f"select key from studies where rowid <= {export}")
         ],
     }
 
@@ -93,15 +99,62 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get(port: int, path: str) -> tuple[int, bytes]:
-    """Status and body of one GET on a connection of its own."""
+def get(port: int, path: str, gzip: bool = False) -> tuple[int, bytes]:
+    """Status and body (as sent: compressed when ``gzip``) of one GET on a connection of its own."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if gzip else {})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def database_route(port: int) -> str:
+    """The route of the database named evidence: /evidence, or /evidence-HASH when the server hashes its URLs."""
+    databases = json.loads(get(port, "/-/databases.json")[1])
+    return next(d["route"] for d in databases if d["name"] == "evidence")
+
+
+def cpu_seconds(root: int) -> float:
+    """User and system CPU time of process ``root`` and all its descendants, from /proc."""
+    parents, times = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            parents[int(entry)] = int(fields[1])
+            times[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+class LoadAverage:
+    """The 1-minute load average, sampled every second while a run lasts."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self) -> None:
+        while not self.stop.wait(1):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 600) -> None:
@@ -117,7 +170,7 @@ def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 600) -> 
     raise SystemExit("evidence serve did not start")
 
 
-def drive(port: int, kinds: dict[str, list[str]], clients: int, seconds: float) -> dict[str, dict]:
+def drive(port: int, kinds: dict[str, list[str]], clients: int, seconds: float, gzip: bool) -> dict[str, dict]:
     """Every client takes the kinds in turn (each starting at a different one) until time is up."""
     results = {kind: {"times": [], "errors": 0, "timed out": 0} for kind in kinds}
     lock = threading.Lock()
@@ -135,8 +188,9 @@ def drive(port: int, kinds: dict[str, list[str]], clients: int, seconds: float) 
             kind = names[turn % len(names)]
             started = time.perf_counter()
             try:
-                status, body = get(port, next(paths[kind]))
-                failed, timed_out = status != 200, FACETS_TIMED_OUT in body
+                status, body = get(port, next(paths[kind]), gzip)
+                failed = status != 200
+                timed_out = FACETS_TIMED_OUT in (decompress(body) if body[:2] == b"\x1f\x8b" else body)
             except OSError:
                 failed, timed_out = True, False
             elapsed = time.perf_counter() - started
@@ -165,6 +219,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--export", type=int, default=10_000, help="studies in the BibTeX export")
+    parser.add_argument("--no-gzip", dest="gzip", action="store_false", help="clients do not ask for gzip")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     db = build(args.studies, args.work)
@@ -176,17 +231,31 @@ def main() -> None:
     )
     try:
         wait_until_up(port, server)
-        kinds = requests(args.export)
+        route = database_route(port)
+        kinds = requests(route, args.export)
         for paths in kinds.values():  # once each, so that every run starts with warm caches
             for path in paths:
-                get(port, path)
-        results = drive(port, kinds, args.clients, args.seconds)
+                get(port, path, args.gzip)
+        load_before = os.getloadavg()[0]
+        server_cpu, clients_cpu, started = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
+        with LoadAverage() as load:
+            results = drive(port, kinds, args.clients, args.seconds, args.gzip)
+        server_cpu, clients_cpu = cpu_seconds(server.pid) - server_cpu, time.process_time() - clients_cpu
+        wall = time.perf_counter() - started
     finally:
         server.terminate()
         server.wait()
     print(
-        f"{db} ({args.studies} studies), {args.clients} clients for {args.seconds:.0f} s, "
-        f"served by {Path(evidence.__file__).parent}:"
+        f"{db} ({args.studies} studies) at /{route}, {args.clients} clients for {args.seconds:.0f} s"
+        f"{', asking for gzip' if args.gzip else ''}, served by {Path(evidence.__file__).parent}:"
+    )
+    cores = os.cpu_count()
+    answered = sum(len(result["times"]) for result in results.values())
+    print(f"  {answered} requests answered in {wall:.1f} s: {answered / wall:.1f} per second")
+    print(
+        f"  load average (1 min): {load_before:.2f} before, {max(load.samples, default=load_before):.2f} at most during"
+        f" the run; CPU time: server {server_cpu:.1f} s, clients {clients_cpu:.1f} s, of {wall * cores:.1f} s that"
+        f" {cores} cores had ({(server_cpu + clients_cpu) / (wall * cores):.0%})"
     )
     print(
         f"  {'request':<34} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'errors':>6} {'facets timed out':>16}"

@@ -386,5 +386,7 @@ def test_journey_from_a_condition_to_a_study_its_claims_and_its_bibliography(ser
 @pytest.mark.asyncio
 async def test_templates_can_link_to_the_pages_with_filters(ds):
     await ds.invoke_startup()
-    template = ds.jinja_env.from_string("{{ 'a.b'|study_url('evidence') }} {{ 'pain'|condition_url }} {{ 'c'|claim_url }}")
+    template = ds.jinja_env.from_string(
+        "{{ 'a.b'|study_url('evidence') }} {{ 'pain'|condition_url }} {{ 'c'|claim_url }}"
+    )
     assert await template.render_async() == "/evidence/studies/a~2Eb /evidence/conditions/pain /evidence/claims/c"

@@ -86,7 +86,7 @@ def test_serve_benchmark_counts(tmp_path):
     rows = {
         line.split("  ")[1].strip(): line.split()
         for line in output.splitlines()
-        if line.startswith("  ") and "ms" not in line
+        if line.startswith("  ") and "ms" not in line and "load average" not in line and "per second" not in line
     }
     assert set(rows) == {
         "faceted page",
@@ -98,6 +98,9 @@ def test_serve_benchmark_counts(tmp_path):
     }
     for *_, count, _p50, _p95, _most, errors, timed_out in rows.values():
         assert int(count) > 0 and int(errors) == 0 and int(timed_out) == 0
+    assert re.search(r"load average \(1 min\): [\d.]+ before, [\d.]+ at most during the run", output)
+    server, clients = map(float, re.search(r"CPU time: server ([\d.]+) s, clients ([\d.]+) s", output).groups())
+    assert server > 0 and clients > 0
 
 
 def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeypatch, tmp_path):
