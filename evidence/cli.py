@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -354,10 +356,22 @@ def write_export(output: Path, chunks: Iterable[str], exported: dict[str, list],
     return [output] if sidecar is None else [output, sidecar]
 
 
+def settings_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> dict:
+    """The Datasette settings in the --settings file, checked against Datasette's own list; {} without one."""
+    from .web import server
+
+    try:
+        return server.read_settings(path) if path else {}
+    except server.BadSettings as exc:
+        raise InputError(f"--settings {exc}") from exc
+
+
 @cli.command(short_help="Serve a database read-only in Datasette: study pages, evidence map, exports.")
 @existing_db_argument
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "-p", "--port", default=8001, show_default=True, type=int, envvar="PORT", help="Port to listen on (or $PORT)."
+)
 @click.option(
     "-w",
     "--workers",
@@ -366,14 +380,31 @@ def write_export(output: Path, chunks: Iterable[str], exported: dict[str, list],
     type=click.IntRange(min=1),
     help="Server processes answering requests.",
 )
-def serve(db, host, port, workers):
+@click.option(
+    "--inspect-file",
+    "given_inspect_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The table counts to serve with, as `datasette inspect DB --inspect-file FILE` wrote them; used as it is.",
+)
+@click.option(
+    "--settings",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    callback=settings_file,
+    help=(
+        "A JSON object of Datasette settings, as Datasette's settings.json: "
+        '{"sql_time_limit_ms": 3000, "max_returned_rows": 1000, "default_cache_ttl": 3600}.'
+    ),
+)
+def serve(db, host, port, workers, given_inspect_file, settings):
     """Serve the database DB read-only in Datasette, with the project's metadata, facets and queries.
 
     Table counts are counted once and kept beside DB (DB.inspect.json, as `datasette inspect` writes
-    them) until DB changes, so pages of large tables do not count their rows on each request. Requests
-    are answered by several processes, so that one slow export does not hold up the others, and the
-    facets of a search or a filter (counted over every matching study) are counted at lower priority,
-    so that other pages asked for meanwhile come first.
+    them) until DB changes, so pages of large tables do not count their rows on each request; with
+    --inspect-file they are read from that file instead. Nothing is written beside DB when its folder
+    cannot be written (the counts then go to a temporary file). Requests are answered by several
+    processes, so that one slow export does not hold up the others, and the facets of a search or a
+    filter (counted over every matching study) are counted at lower priority, so that other pages
+    asked for meanwhile come first.
     """
     import uvicorn
 
@@ -381,10 +412,18 @@ def serve(db, host, port, workers):
 
     store.connect_readonly(db).close()  # a file that is not an evidence database is refused before serving
     refuse_port_in_use(host, port)
-    server.configure(db.resolve(), inspect_file(db).resolve())
-    uvicorn.run(
-        "evidence.web.server:app", factory=True, host=host, port=port, workers=workers, log_level="info", lifespan="on"
-    )
+    with tempfile.TemporaryDirectory(prefix="evidence-serve-") as spare:
+        counts = given_inspect_file or inspect_file(db, Path(spare))
+        server.configure(db.resolve(), counts.resolve(), settings)
+        uvicorn.run(
+            "evidence.web.server:app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            lifespan="on",
+        )
 
 
 def refuse_port_in_use(host: str, port: int) -> None:
@@ -403,14 +442,25 @@ def refuse_port_in_use(host: str, port: int) -> None:
             raise click.ClickException(f"port {port} is in use; choose another with --port") from exc
 
 
-def inspect_file(db: Path) -> Path:
-    """``datasette inspect`` output for the database (its counts and hash), made again when the database changed."""
-    from datasette.cli import cli as datasette_cli
+def inspect_file(db: Path, spare: Path) -> Path:
+    """``datasette inspect`` output for the database (its counts and hash), made again when the database changed:
+    DB.inspect.json beside it, or in the folder ``spare`` if the database's folder cannot be written."""
+    from .web import server
 
     path = db.with_name(db.name + ".inspect.json")
-    if not path.exists() or path.stat().st_mtime_ns < db.stat().st_mtime_ns:
+    if path.exists() and path.stat().st_mtime_ns >= db.stat().st_mtime_ns:
+        return path
+    if os.access(db.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK)):
         stderr.print(f"counting the rows of {db} once, into {path}", markup=False, highlight=False)
-        datasette_cli.main(["inspect", str(db), "--inspect-file", str(path)], standalone_mode=False)
+    else:
+        path = spare / path.name
+        stderr.print(
+            f"{db.resolve().parent} cannot be written: counting the rows of {db} for this run only "
+            "(count them once with `datasette inspect DB --inspect-file FILE` and pass --inspect-file FILE)",
+            markup=False,
+            highlight=False,
+        )
+    server.write_inspect_file(db, path)
     return path
 
 

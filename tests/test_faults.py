@@ -252,7 +252,7 @@ def served(tmp_path) -> Path:
     """A database as `evidence serve` serves it (its counts counted once into DB.inspect.json)."""
     db = tmp_path / "evidence.db"
     loader.load(db, [STUDIES])
-    server.configure(db, inspect_file(db))
+    server.configure(db, inspect_file(db, tmp_path))
     return db
 
 
