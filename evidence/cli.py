@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import tempfile
 from collections.abc import Iterable
@@ -413,17 +412,15 @@ def serve(db, host, port, workers, given_inspect_file, settings):
     store.connect_readonly(db).close()  # a file that is not an evidence database is refused before serving
     refuse_port_in_use(host, port)
     with tempfile.TemporaryDirectory(prefix="evidence-serve-") as spare:
-        counts = given_inspect_file or inspect_file(db, Path(spare))
+        counts = given_inspect_file or server.inspect_file(db, Path(spare), say)
         server.configure(db.resolve(), counts.resolve(), settings)
-        uvicorn.run(
-            "evidence.web.server:app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="info",
-            lifespan="on",
-        )
+        running = {"host": host, "port": port, "workers": workers, "log_level": "info", "lifespan": "on"}
+        uvicorn.run("evidence.web.server:app", factory=True, **running)
+
+
+def say(line: str) -> None:
+    """A line of what a command is doing, on standard error."""
+    stderr.print(line, markup=False, highlight=False)
 
 
 def refuse_port_in_use(host: str, port: int) -> None:
@@ -442,26 +439,59 @@ def refuse_port_in_use(host: str, port: int) -> None:
             raise click.ClickException(f"port {port} is in use; choose another with --port") from exc
 
 
-def inspect_file(db: Path, spare: Path) -> Path:
-    """``datasette inspect`` output for the database (its counts and hash), made again when the database changed:
-    DB.inspect.json beside it, or in the folder ``spare`` if the database's folder cannot be written."""
-    from .web import server
+@cli.command(short_help="Write a Docker build context that serves a database, and each platform's deploy files.")
+@existing_db_argument
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write to.")
+@click.option("--platform", type=click.Choice(["cloudrun", "fly", "kubernetes"]), help="Add its files and commands.")
+@click.option("--name", default="evidence", show_default=True, help="Service, app or Deployment name.")
+@click.option("--image", help="Image name and tag (default: NAME:<the first 12 digits of the database's hash>).")
+@click.option("--cache-ttl", type=click.IntRange(min=0), help="Seconds a page may be cached  [default: 3600]")
+@click.option("--sql-time-limit-ms", type=click.IntRange(min=1), help="Time limit of a query  [default: Datasette's]")
+@click.option("--max-returned-rows", type=click.IntRange(min=1), help="Rows a page returns  [default: Datasette's]")
+@click.option("--facet-time-limit-ms", type=click.IntRange(min=1), help="Time limit of a facet  [default: Datasette's]")
+@click.option(
+    "-w", "--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Processes a replica runs."
+)
+@click.option("--force", is_flag=True, help="Write into --out even if it is not empty (replacing what publish writes).")
+def publish(db, out, platform, name, image, workers, force, **limits):
+    """Write into the folder --out (empty, unless --force) a Docker build context that serves the database DB
+    as `evidence serve` does, as a non-root user, read-only, with a health check: the database (hard-linked
+    when it can be) and its table counts, a wheel of this project built from its source, settings.json and a
+    Dockerfile; with --platform, also fly.toml or kubernetes.yaml. Then print the commands that build and
+    run it, or deploy it to --platform.
 
-    path = db.with_name(db.name + ".inspect.json")
-    if path.exists() and path.stat().st_mtime_ns >= db.stat().st_mtime_ns:
-        return path
-    if os.access(db.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK)):
-        stderr.print(f"counting the rows of {db} once, into {path}", markup=False, highlight=False)
-    else:
-        path = spare / path.name
-        stderr.print(
-            f"{db.resolve().parent} cannot be written: counting the rows of {db} for this run only "
-            "(count them once with `datasette inspect DB --inspect-file FILE` and pass --inspect-file FILE)",
-            markup=False,
-            highlight=False,
-        )
-    server.write_inspect_file(db, path)
-    return path
+    \b
+    Examples:
+      evidence publish evidence.db --out build/site
+      evidence publish evidence.db --out build/site --platform cloudrun --name acupuncture-evidence
+      evidence publish evidence.db --out build/k8s --platform kubernetes --image ghcr.io/me/evidence:2026-12
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from . import publish as publishing
+    from .errors import NotAnEvidenceDatabase
+
+    settings = publishing.served_settings(**limits)
+    columns = (TextColumn("copying the database"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
+        task = progress.add_task("copy", total=None)
+
+        def copying(done: int, total: int) -> None:
+            if done <= publishing.COPY_CHUNK:
+                say(f"copying {db} into {out} (another file system: no hard link), {total / 2**20:,.0f} MB")
+            progress.update(task, completed=done, total=total)
+
+        try:
+            named = {"name": name, "platform": platform, "image": image}
+            context = publishing.publish(
+                db, out, **named, settings=settings, workers=workers, force=force, copying=copying
+            )
+        except (NotAnEvidenceDatabase, publishing.PublishRefused) as exc:
+            raise InputError(str(exc)) from exc
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    say(f"wrote {out}: {', '.join(written)}")
+    for line in publishing.commands(context):
+        click.echo(line)
 
 
 if __name__ == "__main__":  # python -m evidence.cli, as the evidence command

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from datasette.app import SETTINGS as DATASETTE_SETTINGS
@@ -59,6 +60,25 @@ def read_settings(path: Path) -> dict:
 
 
 KIND_NAMES = {bool: "true or false", int: "a whole number", str: "a string"}
+
+
+def inspect_file(db: Path, spare: Path, say: Callable[[str], None]) -> Path:
+    """``datasette inspect`` output for the database (its counts and hash), made again when the database changed:
+    DB.inspect.json beside it, or in the folder ``spare`` if the database's folder cannot be written; ``say`` is told
+    which, when the rows are counted."""
+    path = db.with_name(db.name + ".inspect.json")
+    if path.exists() and path.stat().st_mtime_ns >= db.stat().st_mtime_ns:
+        return path
+    if os.access(db.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK)):
+        say(f"counting the rows of {db} once, into {path}")
+    else:
+        path = spare / path.name
+        say(
+            f"{db.resolve().parent} cannot be written: counting the rows of {db} for this run only "
+            "(count them once with `datasette inspect DB --inspect-file FILE` and pass --inspect-file FILE)"
+        )
+    write_inspect_file(db, path)
+    return path
 
 
 def write_inspect_file(db: Path, path: Path) -> None:
