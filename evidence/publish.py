@@ -124,6 +124,8 @@ def project_root() -> Path:
 
 def place_database(db: Path, target: Path, copying: Callable[[int, int], None] | None) -> None:
     """``db`` at ``target``: a hard link on the same file system, else a copy (told to ``copying`` as it goes)."""
+    if target.exists() and os.path.samefile(db, target):
+        return  # published into its own folder: it is there already
     if target.exists() or target.is_symlink():
         target.unlink()
     try:

@@ -135,13 +135,19 @@ def running(command: list[str], **kwargs):
 
 
 @pytest.fixture(scope="module")
-def published(context, venv, other_user):
-    """The Dockerfile's CMD run from the context folder with the fresh environment, PORT set, as another user."""
+def published_server(context, venv, other_user):
+    """The Dockerfile's CMD run from the context folder with the fresh environment, PORT set, as another user: its
+    base URL and process."""
     folder = context[0]
     command = json.loads(dockerfile_instruction(folder, "CMD"))
     env = clean_environment(venv, PORT=str(free_port()))
-    with read_only(folder), running([*other_user, *command], cwd=folder, env=env) as (base, _):
-        yield base
+    with read_only(folder), running([*other_user, *command], cwd=folder, env=env) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def published(published_server) -> str:
+    return published_server[0]
 
 
 @pytest.fixture(scope="module")
@@ -215,8 +221,10 @@ def test_the_published_server_serves_with_its_settings(context, published, refer
     assert get(published + "/evidence.db")[0] == 403  # no download of the database file
 
 
-def test_the_published_server_wrote_nothing_in_its_folder(context, published):
-    assert get(published + "/evidence/study_cards.json")[0] == 200
+def test_the_published_server_runs_as_another_user_and_writes_nothing_in_its_folder(context, published_server):
+    base, server = published_server
+    assert get(base + "/evidence/study_cards.json")[0] == 200
+    assert Path(f"/proc/{server.pid}").stat().st_uid == (65534 if os.geteuid() == 0 else os.geteuid())
     names = sorted(p.relative_to(context[0]).as_posix() for p in context[0].rglob("*"))
     assert names == [
         ".dockerignore",
@@ -452,3 +460,29 @@ def test_serve_refuses_bad_settings(shared, tmp_path, no_server, text, message):
     settings.write_text(text)
     line = run("serve", str(shared / "source" / "evidence.db"), "--settings", str(settings))
     assert line.startswith(f"Error: --settings {settings}: ") and message in line
+
+
+def test_publish_copies_a_database_on_another_file_system(shared):
+    """Where no hard link can be made (here /dev/shm, a tmpfs), the database is copied, and publish says so."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK) or shm.stat().st_dev == (shared / "source").stat().st_dev:
+        pytest.skip("no writable /dev/shm on another file system than the temporary folder")
+    out = Path(tempfile.mkdtemp(dir=shm, prefix="evidence-publish-"))
+    try:
+        db = shared / "source" / "evidence.db"
+        done = evidence("publish", str(db), "--out", str(out), "--force")
+        assert done.returncode == 0, done.stderr
+        assert f"copying {db} into {out} (another file system: no hard link)" in done.stderr
+        assert (out / "evidence.db").read_bytes() == db.read_bytes()
+        assert (out / "evidence.db").stat().st_ino != db.stat().st_ino
+    finally:
+        shutil.rmtree(out)
+
+
+def test_publish_into_the_database_s_own_folder_keeps_it(shared, tmp_path):
+    db = tmp_path / "evidence.db"
+    shutil.copy(shared / "source" / "evidence.db", db)
+    done = evidence("publish", str(db), "--out", str(tmp_path), "--force")
+    assert done.returncode == 0, done.stderr
+    assert db.read_bytes() == (shared / "source" / "evidence.db").read_bytes()
+    assert (tmp_path / "Dockerfile").exists() and (tmp_path / "evidence.db.inspect.json").exists()
