@@ -7,6 +7,7 @@ import configparser
 import errno
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -89,6 +90,11 @@ def publish(
     """Write the build context for ``db`` into ``out``; ``copying(done, total)`` is told the bytes of a database
     copied (rather than linked) as they go. PublishRefused before anything is written if it cannot be done."""
     store.connect_readonly(db).close()  # NotAnEvidenceDatabase if it is not one
+    if not re.fullmatch(r"[a-z]([-a-z0-9]{0,47}[a-z0-9])?", name):
+        raise PublishRefused(
+            f"--name {name}: use lower-case letters, digits and hyphens, a letter first, at most 49 characters "
+            "(a name Cloud Run, Fly, Kubernetes and Docker all take)"
+        )
     root = project_root()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
         raise PublishRefused(f"--out {out}: {'not a folder' if not out.is_dir() else 'not empty; add --force'}")

@@ -429,6 +429,12 @@ def test_publish_refuses_a_database_evidence_did_not_build(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_publish_refuses_a_name_the_platforms_do_not_take(shared, tmp_path):
+    line = run("publish", str(shared / "source" / "evidence.db"), "--out", str(tmp_path / "out"), "--name", "My Site")
+    assert line.startswith("Error: --name My Site: use lower-case letters, digits and hyphens")
+    assert not (tmp_path / "out").exists()
+
+
 def test_publish_refuses_a_folder_that_is_not_empty_unless_forced(shared, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
