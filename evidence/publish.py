@@ -108,7 +108,7 @@ def publish(
     context = Context(out, name, image or f"{name}:{digest[:12]}", wheel, settings, platform)
     (out / "Dockerfile").write_text(dockerfile(wheel, workers))
     kept = ["Dockerfile", DB_NAME, INSPECT_NAME, SETTINGS_NAME, f"{WHEELS}/{wheel}"]
-    (out / ".dockerignore").write_text("*\n" + "".join(f"!{name}\n" for name in kept))  # only what the image takes
+    (out / ".dockerignore").write_text("*\n" + "".join(f"!{path}\n" for path in kept))  # only what the image takes
     if platform == "kubernetes":
         (out / "kubernetes.yaml").write_text(yaml.safe_dump_all(kubernetes(context), sort_keys=False))
     elif platform == "fly":
@@ -120,7 +120,8 @@ def project_root() -> Path:
     """The source checkout this package runs from (the folder with pyproject.toml above it); PublishRefused if it was
     installed from a wheel, which has no source to build the image's wheel from."""
     root = Path(__file__).resolve().parent.parent
-    if not (root / "pyproject.toml").is_file():
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file() or 'name = "evidence"' not in pyproject.read_text(encoding="utf-8"):
         raise PublishRefused(
             f"evidence publish needs the source checkout of evidence (a folder with pyproject.toml); "
             f"this one runs from {root}, installed from a wheel"

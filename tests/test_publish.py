@@ -492,3 +492,18 @@ def test_publish_into_the_database_s_own_folder_keeps_it(shared, tmp_path):
     assert done.returncode == 0, done.stderr
     assert db.read_bytes() == (shared / "source" / "evidence.db").read_bytes()
     assert (tmp_path / "Dockerfile").exists() and (tmp_path / "evidence.db.inspect.json").exists()
+
+
+def test_publish_from_an_installed_wheel_says_it_needs_the_source(shared, venv, tmp_path):
+    """The evidence command of the wheel (as in the image) has no source to build a wheel from: one line, exit 2."""
+    command = [
+        str(venv / "bin" / "evidence"),
+        "publish",
+        str(shared / "source" / "evidence.db"),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    done = subprocess.run(command, env=clean_environment(venv), capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("Error: evidence publish needs the source checkout of evidence")
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
