@@ -358,7 +358,10 @@ def commands(context: Context) -> list[str]:
         lines += ["# deploy to Cloud Run (Cloud Build builds the Dockerfile):", shlex.join(deploy)]
         lines += ["# or with Datasette's own Dockerfile:", shlex.join(datasette_publish(context, "cloudrun"))]
     elif context.platform == "fly":
-        lines += ["# deploy to Fly (once: fly apps create NAME):", f"cd {shlex.quote(folder)} && fly deploy"]
+        lines += [
+            f"# deploy to Fly (the first time: fly apps create {context.name}):",
+            f"cd {shlex.quote(folder)} && fly deploy",
+        ]
         if find_spec("datasette_publish_fly"):
             lines += ["# or with Datasette's own Dockerfile:", shlex.join(datasette_publish(context, "fly"))]
     elif context.platform == "kubernetes":
