@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -354,10 +355,22 @@ def write_export(output: Path, chunks: Iterable[str], exported: dict[str, list],
     return [output] if sidecar is None else [output, sidecar]
 
 
+def settings_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> dict:
+    """The Datasette settings in the --settings file, checked against Datasette's own list; {} without one."""
+    from .web import server
+
+    try:
+        return server.read_settings(path) if path else {}
+    except server.BadSettings as exc:
+        raise InputError(f"--settings {exc}") from exc
+
+
 @cli.command(short_help="Serve a database read-only in Datasette: study pages, evidence map, exports.")
 @existing_db_argument
 @click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "-p", "--port", default=8001, show_default=True, type=int, envvar="PORT", help="Port to listen on (or $PORT)."
+)
 @click.option(
     "-w",
     "--workers",
@@ -366,14 +379,31 @@ def write_export(output: Path, chunks: Iterable[str], exported: dict[str, list],
     type=click.IntRange(min=1),
     help="Server processes answering requests.",
 )
-def serve(db, host, port, workers):
+@click.option(
+    "--inspect-file",
+    "given_inspect_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The table counts to serve with, as `datasette inspect DB --inspect-file FILE` wrote them; used as it is.",
+)
+@click.option(
+    "--settings",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    callback=settings_file,
+    help=(
+        "A JSON object of Datasette settings, as Datasette's settings.json: "
+        '{"sql_time_limit_ms": 3000, "max_returned_rows": 1000, "default_cache_ttl": 3600}.'
+    ),
+)
+def serve(db, host, port, workers, given_inspect_file, settings):
     """Serve the database DB read-only in Datasette, with the project's metadata, facets and queries.
 
     Table counts are counted once and kept beside DB (DB.inspect.json, as `datasette inspect` writes
-    them) until DB changes, so pages of large tables do not count their rows on each request. Requests
-    are answered by several processes, so that one slow export does not hold up the others, and the
-    facets of a search or a filter (counted over every matching study) are counted at lower priority,
-    so that other pages asked for meanwhile come first.
+    them) until DB changes, so pages of large tables do not count their rows on each request; with
+    --inspect-file they are read from that file instead. Nothing is written beside DB when its folder
+    cannot be written (the counts then go to a temporary file). Requests are answered by several
+    processes, so that one slow export does not hold up the others, and the facets of a search or a
+    filter (counted over every matching study) are counted at lower priority, so that other pages
+    asked for meanwhile come first.
     """
     import uvicorn
 
@@ -381,10 +411,16 @@ def serve(db, host, port, workers):
 
     store.connect_readonly(db).close()  # a file that is not an evidence database is refused before serving
     refuse_port_in_use(host, port)
-    server.configure(db.resolve(), inspect_file(db).resolve())
-    uvicorn.run(
-        "evidence.web.server:app", factory=True, host=host, port=port, workers=workers, log_level="info", lifespan="on"
-    )
+    with tempfile.TemporaryDirectory(prefix="evidence-serve-") as spare:
+        counts = given_inspect_file or server.inspect_file(db, Path(spare), say)
+        server.configure(db.resolve(), counts.resolve(), settings)
+        running = {"host": host, "port": port, "workers": workers, "log_level": "info", "lifespan": "on"}
+        uvicorn.run("evidence.web.server:app", factory=True, **running)
+
+
+def say(line: str) -> None:
+    """A line of what a command is doing, on standard error."""
+    stderr.print(line, markup=False, highlight=False)
 
 
 def refuse_port_in_use(host: str, port: int) -> None:
@@ -403,15 +439,59 @@ def refuse_port_in_use(host: str, port: int) -> None:
             raise click.ClickException(f"port {port} is in use; choose another with --port") from exc
 
 
-def inspect_file(db: Path) -> Path:
-    """``datasette inspect`` output for the database (its counts and hash), made again when the database changed."""
-    from datasette.cli import cli as datasette_cli
+@cli.command(short_help="Write a Docker build context that serves a database, and each platform's deploy files.")
+@existing_db_argument
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write to.")
+@click.option("--platform", type=click.Choice(["cloudrun", "fly", "kubernetes"]), help="Add its files and commands.")
+@click.option("--name", default="evidence", show_default=True, help="Service, app or Deployment name.")
+@click.option("--image", help="Image name and tag (default: NAME:<the first 12 digits of the database's hash>).")
+@click.option("--cache-ttl", type=click.IntRange(min=0), help="Seconds a page may be cached  [default: 3600]")
+@click.option("--sql-time-limit-ms", type=click.IntRange(min=1), help="Time limit of a query  [default: Datasette's]")
+@click.option("--max-returned-rows", type=click.IntRange(min=1), help="Rows a page returns  [default: Datasette's]")
+@click.option("--facet-time-limit-ms", type=click.IntRange(min=1), help="Time limit of a facet  [default: Datasette's]")
+@click.option(
+    "-w", "--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Processes a replica runs."
+)
+@click.option("--force", is_flag=True, help="Write into --out even if it is not empty (replacing what publish writes).")
+def publish(db, out, platform, name, image, workers, force, **limits):
+    """Write into the folder --out (empty, unless --force) a Docker build context that serves the database DB
+    as `evidence serve` does, as a non-root user, read-only, with a health check: the database (hard-linked
+    when it can be) and its table counts, a wheel of this project built from its source, settings.json and a
+    Dockerfile; with --platform, also fly.toml or kubernetes.yaml. Then print the commands that build and
+    run it, or deploy it to --platform.
 
-    path = db.with_name(db.name + ".inspect.json")
-    if not path.exists() or path.stat().st_mtime_ns < db.stat().st_mtime_ns:
-        stderr.print(f"counting the rows of {db} once, into {path}", markup=False, highlight=False)
-        datasette_cli.main(["inspect", str(db), "--inspect-file", str(path)], standalone_mode=False)
-    return path
+    \b
+    Examples:
+      evidence publish evidence.db --out build/site
+      evidence publish evidence.db --out build/site --platform cloudrun --name acupuncture-evidence
+      evidence publish evidence.db --out build/k8s --platform kubernetes --image ghcr.io/me/evidence:2026-12
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from . import publish as publishing
+    from .errors import NotAnEvidenceDatabase
+
+    settings = publishing.served_settings(**limits)
+    columns = (TextColumn("copying the database"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as progress:
+        task = progress.add_task("copy", total=None)
+
+        def copying(done: int, total: int) -> None:
+            if done <= publishing.COPY_CHUNK:
+                say(f"copying {db} into {out} (another file system: no hard link), {total / 2**20:,.0f} MB")
+            progress.update(task, completed=done, total=total)
+
+        try:
+            named = {"name": name, "platform": platform, "image": image}
+            context = publishing.publish(
+                db, out, **named, settings=settings, workers=workers, force=force, copying=copying
+            )
+        except (NotAnEvidenceDatabase, publishing.PublishRefused) as exc:
+            raise InputError(str(exc)) from exc
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    say(f"wrote {out}: {', '.join(written)}")
+    for line in publishing.commands(context):
+        click.echo(line)
 
 
 if __name__ == "__main__":  # python -m evidence.cli, as the evidence command

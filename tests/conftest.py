@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from evidence import loader, store
 from evidence.exporting import render
@@ -34,6 +35,16 @@ def claims_db(tmp_path_factory) -> Path:
     summary = loader.load(path, loader.default_inputs(), claims_dir=loader.DATA_DIR, printed=loader.default_printed())
     assert summary.studies == 32 and summary.claims > 30
     return path
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    """`evidence serve` must fail before it starts a server: starting one fails the test instead of hanging it."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr(uvicorn, "run", refuse)
 
 
 @pytest.fixture

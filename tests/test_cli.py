@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from evidence import loader
@@ -51,16 +50,6 @@ def broken_vocab(tmp_path):
     shutil.copytree(loader.DATA_DIR / "vocabularies", vocab)
     (vocab / "conditions.yaml").write_text("- {id: a, label: A, parents: [b]}\n- {id: b, label: B, parents: [a]}\n")
     return vocab
-
-
-@pytest.fixture
-def no_server(monkeypatch):
-    """`evidence serve` must fail before it starts a server: starting one fails the test instead of hanging it."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the server was started")
-
-    monkeypatch.setattr(uvicorn, "run", refuse)
 
 
 def test_load_with_a_broken_vocabulary(tmp_path, broken_vocab):

@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from evidence import exporting, loader
-from evidence.cli import inspect_file
 from evidence.fast import parallel
 from evidence.web import server
 
@@ -252,7 +251,7 @@ def served(tmp_path) -> Path:
     """A database as `evidence serve` serves it (its counts counted once into DB.inspect.json)."""
     db = tmp_path / "evidence.db"
     loader.load(db, [STUDIES])
-    server.configure(db, inspect_file(db))
+    server.configure(db, server.inspect_file(db, tmp_path, print))
     return db
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+from datasette.app import SETTINGS as DATASETTE_SETTINGS
 from datasette.app import Datasette
 
+from ..errors import EvidenceError
 from ..store.swap import identity
 
 # Environment variable through which `evidence serve` tells its worker processes what to serve.
@@ -15,17 +19,73 @@ CONFIG = "EVIDENCE_SERVE"
 SETTINGS = {"suggest_facets": False}  # suggestions would count distinct values of every column on each page
 
 
-def configure(db: Path, inspect_file: Path) -> None:
-    """Say what the workers started after this serve: the database, read-only, with its counts from ``inspect_file``."""
-    os.environ[CONFIG] = json.dumps({"db": str(db), "inspect_file": str(inspect_file)})
+class BadSettings(EvidenceError):
+    """A settings file that is not a JSON object of Datasette's settings with values of their kind."""
+
+
+def configure(db: Path, inspect_file: Path, settings: dict | None = None) -> None:
+    """Say what the workers started after this serve: the database, read-only, with its counts from ``inspect_file``,
+    and Datasette's ``settings`` over ours."""
+    merged = {**SETTINGS, **(settings or {})}
+    os.environ[CONFIG] = json.dumps({"db": str(db), "inspect_file": str(inspect_file), "settings": merged})
 
 
 def app():
     """The ASGI application of one worker (a factory for uvicorn); plugin start-up runs on its first request."""
     config = json.loads(os.environ[CONFIG])
     inspect_data = json.loads(Path(config["inspect_file"]).read_text())
-    datasette = Datasette(immutables=[config["db"]], inspect_data=inspect_data, settings=SETTINGS)
+    datasette = Datasette(immutables=[config["db"]], inspect_data=inspect_data, settings=config["settings"])
     return OneVersion(datasette.app(), Path(config["db"]))
+
+
+def read_settings(path: Path) -> dict:
+    """Datasette settings from ``path``, a JSON object as Datasette's settings.json (``{"sql_time_limit_ms": 3000}``);
+    BadSettings naming the file and the first name or value Datasette would not take."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadSettings(f"{path}: not a JSON file of settings ({getattr(exc, 'strerror', None) or exc})") from exc
+    if not isinstance(settings, dict):
+        raise BadSettings(f'{path}: should be a JSON object of Datasette settings, e.g. {{"sql_time_limit_ms": 3000}}')
+    defaults = {setting.name: setting.default for setting in DATASETTE_SETTINGS}
+    for name, value in settings.items():
+        if name not in defaults:
+            nearest = difflib.get_close_matches(name, defaults, n=1)
+            hint = f" (did you mean {nearest[0]}?)" if nearest else " (datasette --help-settings lists them)"
+            raise BadSettings(f"{path}: {name!r} is not a Datasette setting{hint}")
+        kind = type(defaults[name])
+        if type(value) is not kind:  # exactly: true is no integer, 3 is no boolean
+            raise BadSettings(f"{path}: {name} should be {KIND_NAMES[kind]}, not {json.dumps(value)}")
+    return settings
+
+
+KIND_NAMES = {bool: "true or false", int: "a whole number", str: "a string"}
+
+
+def inspect_file(db: Path, spare: Path, say: Callable[[str], None]) -> Path:
+    """``datasette inspect`` output for the database (its counts and hash), made again when the database changed:
+    DB.inspect.json beside it, or in the folder ``spare`` if the database's folder cannot be written; ``say`` is told
+    which, when the rows are counted."""
+    path = db.with_name(db.name + ".inspect.json")
+    if path.exists() and path.stat().st_mtime_ns >= db.stat().st_mtime_ns:
+        return path
+    if os.access(db.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK)):
+        say(f"counting the rows of {db} once, into {path}")
+    else:
+        path = spare / path.name
+        say(
+            f"{db.resolve().parent} cannot be written: counting the rows of {db} for this run only "
+            "(count them once with `datasette inspect DB --inspect-file FILE` and pass --inspect-file FILE)"
+        )
+    write_inspect_file(db, path)
+    return path
+
+
+def write_inspect_file(db: Path, path: Path) -> None:
+    """``datasette inspect`` of ``db`` (its table counts and hash) into ``path``."""
+    from datasette.cli import cli as datasette_cli
+
+    datasette_cli.main(["inspect", str(db), "--inspect-file", str(path)], standalone_mode=False)
 
 
 class OneVersion:
