@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -355,14 +353,16 @@ def write_export(output: Path, chunks: Iterable[str], exported: dict[str, list],
     return [output] if sidecar is None else [output, sidecar]
 
 
-def settings_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> dict:
-    """The Datasette settings in the --settings file, checked against Datasette's own list; {} without one."""
+def datasette_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> dict:
+    """The Datasette settings or metadata in the --settings or --metadata file, checked as Datasette reads them;
+    {} without one."""
     from .web import server
 
+    read = server.read_settings if param.name == "settings" else server.read_metadata
     try:
-        return server.read_settings(path) if path else {}
+        return read(path) if path else {}
     except server.BadSettings as exc:
-        raise InputError(f"--settings {exc}") from exc
+        raise InputError(f"--{param.name} {exc}") from exc
 
 
 @cli.command(short_help="Serve a database read-only in Datasette: study pages, evidence map, exports.")
@@ -388,13 +388,19 @@ def settings_file(ctx: click.Context, param: click.Parameter, path: Path | None)
 @click.option(
     "--settings",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    callback=settings_file,
+    callback=datasette_file,
     help=(
         "A JSON object of Datasette settings, as Datasette's settings.json: "
         '{"sql_time_limit_ms": 3000, "max_returned_rows": 1000, "default_cache_ttl": 3600}.'
     ),
 )
-def serve(db, host, port, workers, given_inspect_file, settings):
+@click.option(
+    "--metadata",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    callback=datasette_file,
+    help='Datasette metadata (JSON or YAML), e.g. {"title": "...", "plugins": {"evidence": {"hashed_urls": true}}}.',
+)
+def serve(db, host, port, workers, given_inspect_file, settings, metadata):
     """Serve the database DB read-only in Datasette, with the project's metadata, facets and queries.
 
     Table counts are counted once and kept beside DB (DB.inspect.json, as `datasette inspect` writes
@@ -410,10 +416,15 @@ def serve(db, host, port, workers, given_inspect_file, settings):
     from .web import server  # Datasette: imported only to serve
 
     store.connect_readonly(db).close()  # a file that is not an evidence database is refused before serving
-    refuse_port_in_use(host, port)
+    try:
+        server.refuse_port_in_use(host, port)
+    except server.BadHost as exc:
+        raise InputError(str(exc)) from exc
+    except server.PortUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
     with tempfile.TemporaryDirectory(prefix="evidence-serve-") as spare:
         counts = given_inspect_file or server.inspect_file(db, Path(spare), say)
-        server.configure(db.resolve(), counts.resolve(), settings)
+        server.configure(db.resolve(), counts.resolve(), settings, metadata)
         running = {"host": host, "port": port, "workers": workers, "log_level": "info", "lifespan": "on"}
         uvicorn.run("evidence.web.server:app", factory=True, **running)
 
@@ -421,22 +432,6 @@ def serve(db, host, port, workers, given_inspect_file, settings):
 def say(line: str) -> None:
     """A line of what a command is doing, on standard error."""
     stderr.print(line, markup=False, highlight=False)
-
-
-def refuse_port_in_use(host: str, port: int) -> None:
-    """Refuse, in one line, a port that another program listens on (uvicorn would print a traceback-like log)."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except socket.gaierror as exc:
-        raise InputError(f"--host {host}: {exc.strerror}") from exc
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing port is free
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-            raise click.ClickException(f"port {port} is in use; choose another with --port") from exc
 
 
 @cli.command(short_help="Write a Docker build context that serves a database, and each platform's deploy files.")

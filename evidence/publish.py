@@ -34,6 +34,9 @@ HEALTH_PATH = "/-/versions.json"
 DB_NAME = "evidence.db"  # Datasette names the database after the file: pages stay at /evidence/...
 INSPECT_NAME = DB_NAME + ".inspect.json"
 SETTINGS_NAME = "settings.json"
+METADATA_NAME = "metadata.json"
+# Datasette metadata of every image: the database served under its hash, cached for a year (web/caching.py)
+METADATA = {"plugins": {"evidence": {"hashed_urls": True}}}
 WHEELS = "wheels"
 DEFAULT_CACHE_TTL = 3600
 COPY_CHUNK = 8 * 2**20
@@ -105,9 +108,10 @@ def publish(
     wheel = build_wheel(root, out / WHEELS)
     settings = settings if settings is not None else served_settings()
     (out / SETTINGS_NAME).write_text(json.dumps(settings, indent=2) + "\n")
+    (out / METADATA_NAME).write_text(json.dumps(METADATA, indent=2) + "\n")
     context = Context(out, name, image or f"{name}:{digest[:12]}", wheel, settings, platform)
     (out / "Dockerfile").write_text(dockerfile(wheel, workers))
-    kept = ["Dockerfile", DB_NAME, INSPECT_NAME, SETTINGS_NAME, f"{WHEELS}/{wheel}"]
+    kept = ["Dockerfile", DB_NAME, INSPECT_NAME, SETTINGS_NAME, METADATA_NAME, f"{WHEELS}/{wheel}"]
     (out / ".dockerignore").write_text("*\n" + "".join(f"!{path}\n" for path in kept))  # only what the image takes
     if platform == "kubernetes":
         (out / "kubernetes.yaml").write_text(yaml.safe_dump_all(kubernetes(context), sort_keys=False))
@@ -197,7 +201,7 @@ def check_wheel(wheel: Path, root: Path) -> None:
 
 def serve_command(workers: int) -> list[str]:
     """The image's command, run in its /app (or in the context folder itself): evidence serve, as benchmarked."""
-    counts_and_settings = ["--inspect-file", INSPECT_NAME, "--settings", SETTINGS_NAME]
+    counts_and_settings = ["--inspect-file", INSPECT_NAME, "--settings", SETTINGS_NAME, "--metadata", METADATA_NAME]
     return ["evidence", "serve", DB_NAME, *counts_and_settings, "--host", "0.0.0.0", "--workers", str(workers)]
 
 
@@ -224,7 +228,7 @@ def dockerfile(wheel: str, workers: int) -> str:
             "--shell /usr/sbin/nologin evidence",
             "WORKDIR /app",
             "# readable by the server's user (whatever their mode on this machine); /app itself stays root's",
-            f"COPY --chown={USER_ID}:{USER_ID} {DB_NAME} {INSPECT_NAME} {SETTINGS_NAME} ./",
+            f"COPY --chown={USER_ID}:{USER_ID} {DB_NAME} {INSPECT_NAME} {SETTINGS_NAME} {METADATA_NAME} ./",
             f"USER {USER_ID}:{USER_ID}",
             f"ENV PORT={PORT}",
             f"EXPOSE {PORT}",
@@ -331,7 +335,7 @@ def datasette_publish(context: Context, platform: str) -> list[str]:
     options = " ".join(f"--setting {name} {setting_text(value)}" for name, value in context.settings.items())
     command = ["datasette", "publish", platform, str(context.folder / DB_NAME)]
     command += ["--static", f"{WHEELS}:{context.folder / WHEELS}", "--install", f"{WHEELS}/{context.wheel}"]
-    command += ["--extra-options", options]
+    command += ["--metadata", str(context.folder / METADATA_NAME), "--extra-options", options]
     if platform == "cloudrun":
         command += ["--service", context.name, "--cpu", str(CPUS), "--memory", MEMORY, "--max-instances", "10"]
     else:

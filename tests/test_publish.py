@@ -3,6 +3,8 @@ installed into a fresh virtual environment, the Dockerfile's command run from th
 write it, where the tests can switch to one) and compared with `evidence serve` of the same database; the health
 check, the Kubernetes manifest, `datasette publish cloudrun` with a stand-in gcloud, and the errors."""
 
+import gzip
+import http.client
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,11 +153,13 @@ def published(published_server) -> str:
 
 
 @pytest.fixture(scope="module")
-def reference(shared):
-    """`evidence serve` of the same database from this checkout's environment."""
+def reference(shared, context):
+    """`evidence serve` of the same database from this checkout's environment, with the image's metadata."""
     env = {**os.environ, "PORT": str(free_port())}
+    metadata = ["--metadata", str(context[0] / "metadata.json")]
     with running(
-        [sys.executable, "-m", "evidence.cli", "serve", str(shared / "source" / "evidence.db"), "-w", "1"], env=env
+        [sys.executable, "-m", "evidence.cli", "serve", str(shared / "source" / "evidence.db"), "-w", "1", *metadata],
+        env=env,
     ) as (base, _):
         yield base
 
@@ -220,12 +225,33 @@ def test_the_published_server_serves_with_its_settings(context, published, refer
     assert get(published + "/evidence.db")[0] == 403  # no download of the database file
 
 
+def test_the_published_server_serves_under_the_hash_cached_and_compressed(published):
+    """/evidence/... moves to /evidence-HASH/..., whose answers a CDN may keep a year; large ones are gzipped."""
+    host, port = urllib.parse.urlsplit(published).netloc.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("GET", "/evidence/study_cards.bib?_size=5")
+    moved = conn.getresponse()
+    moved.read()
+    location = moved.getheader("location")
+    assert moved.status == 302 and re.fullmatch(r"/evidence-[0-9a-f]{7}/study_cards\.bib\?_size=5", location)
+    conn.request("GET", location.split("?")[0], headers={"Accept-Encoding": "gzip"})
+    export = conn.getresponse()
+    assert export.status == 200 and export.getheader("content-encoding") == "gzip"
+    assert export.getheader("cache-control") == "public, max-age=31536000, immutable"
+    assert gzip.decompress(export.read()) == get(published + "/evidence/study_cards.bib")[2]
+    conn.request("GET", "/")
+    home = conn.getresponse()
+    home.read()
+    assert home.status == 200 and home.getheader("cache-control") == "public, max-age=3600"
+    conn.close()
+
+
 def test_the_published_server_runs_as_another_user_and_writes_nothing_in_its_folder(context, published_server):
     base, server = published_server
     assert get(base + "/evidence/study_cards.json")[0] == 200
     assert Path(f"/proc/{server.pid}").stat().st_uid == (65534 if os.geteuid() == 0 else os.geteuid())
     names = {p.relative_to(context[0]).as_posix() for p in context[0].rglob("*")}
-    made = {".dockerignore", "Dockerfile", "kubernetes.yaml", "settings.json", "wheels"}
+    made = {".dockerignore", "Dockerfile", "kubernetes.yaml", "settings.json", "metadata.json", "wheels"}
     assert names == made | {"evidence.db", "evidence.db.inspect.json", "wheels/evidence-0.1.0-py3-none-any.whl"}
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import json
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 from datasette.app import SETTINGS as DATASETTE_SETTINGS
 from datasette.app import Datasette
+from datasette.utils import BadMetadataError, parse_metadata
 
 from ..errors import EvidenceError
 from ..store.swap import identity
@@ -23,18 +26,29 @@ class BadSettings(EvidenceError):
     """A settings file that is not a JSON object of Datasette's settings with values of their kind."""
 
 
-def configure(db: Path, inspect_file: Path, settings: dict | None = None) -> None:
+class BadHost(EvidenceError):
+    """A --host that names no address."""
+
+
+class PortUnavailable(EvidenceError):
+    """A port that cannot be listened on, most often because another program does."""
+
+
+def configure(db: Path, inspect_file: Path, settings: dict | None = None, metadata: dict | None = None) -> None:
     """Say what the workers started after this serve: the database, read-only, with its counts from ``inspect_file``,
-    and Datasette's ``settings`` over ours."""
+    Datasette's ``settings`` over ours, and Datasette ``metadata`` (the plugin's settings among them)."""
     merged = {**SETTINGS, **(settings or {})}
-    os.environ[CONFIG] = json.dumps({"db": str(db), "inspect_file": str(inspect_file), "settings": merged})
+    config = {"db": str(db), "inspect_file": str(inspect_file), "settings": merged, "metadata": metadata or {}}
+    os.environ[CONFIG] = json.dumps(config)
 
 
 def app():
     """The ASGI application of one worker (a factory for uvicorn); plugin start-up runs on its first request."""
     config = json.loads(os.environ[CONFIG])
     inspect_data = json.loads(Path(config["inspect_file"]).read_text())
-    datasette = Datasette(immutables=[config["db"]], inspect_data=inspect_data, settings=config["settings"])
+    datasette = Datasette(
+        immutables=[config["db"]], inspect_data=inspect_data, settings=config["settings"], metadata=config["metadata"]
+    )
     return OneVersion(datasette.app(), Path(config["db"]))
 
 
@@ -60,6 +74,38 @@ def read_settings(path: Path) -> dict:
 
 
 KIND_NAMES = {bool: "true or false", int: "a whole number", str: "a string"}
+
+
+def read_metadata(path: Path) -> dict:
+    """Datasette metadata from ``path`` (JSON or YAML, as `datasette --metadata` reads it); BadSettings if it is not
+    an object."""
+    try:
+        metadata = parse_metadata(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, BadMetadataError) as exc:
+        raise BadSettings(
+            f"{path}: not a JSON or YAML file of metadata ({getattr(exc, 'strerror', None) or exc})"
+        ) from exc
+    if not isinstance(metadata, dict):
+        raise BadSettings(
+            f'{path}: should be an object of Datasette metadata, e.g. {{"title": "Acupuncture evidence"}}'
+        )
+    return metadata
+
+
+def refuse_port_in_use(host: str, port: int) -> None:
+    """Refuse, in one line, a port that another program listens on (uvicorn would print a traceback-like log)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise BadHost(f"--host {host}: {exc.strerror}") from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing port is free
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+            raise PortUnavailable(f"port {port} is in use; choose another with --port") from exc
 
 
 def inspect_file(db: Path, spare: Path, say: Callable[[str], None]) -> Path:
