@@ -5,11 +5,12 @@ concurrent clients on the loopback interface for a bounded time.
     python scripts/bench_serve.py --studies 1000000 --work bench-serve
 
 builds (once; kept in the work folder for later runs) a corpus with scripts/make_corpus.py and loads it
-with `evidence load`, starts `evidence serve` on 127.0.0.1 on a free port, and has ``--clients``
+with `evidence load`, starts `evidence serve` on 127.0.0.1 on a free port as a published replica serves
+(the settings and metadata `evidence publish` writes, ``--workers`` processes), and has ``--clients``
 clients request, in turn, for ``--seconds``: the study cards page with its default facets, a full-text
 search (the JSON of the first page of matches, as a search box asks for it), the search results page
 with its facets, the "studies for a condition" canned query, the evidence map, and a BibTeX export of
-``--export`` studies, at the database's route (its hashed one when the server hashes its URLs), asking for
+``--export`` studies, at the database's hashed route (as its pages link), asking for
 gzip as browsers do (``--no-gzip``: not). Prints p50 / p95 / max latency, the errors and the pages whose
 facets ran out of time, of each; the load average before and during the run; and the CPU time the server
 (all its processes) and the clients used, against the CPU time the machine's cores had; then stops the
@@ -35,7 +36,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import evidence
-from evidence import store
+from evidence import publish, store
 
 BIN = Path(sys.executable).parent
 SCRIPTS = Path(__file__).resolve().parent
@@ -220,12 +221,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--export", type=int, default=10_000, help="studies in the BibTeX export")
     parser.add_argument("--no-gzip", dest="gzip", action="store_false", help="clients do not ask for gzip")
+    parser.add_argument("--workers", type=int, default=publish.CPUS, help="server processes (as a published replica)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     db = build(args.studies, args.work)
     port = free_port()
+    as_published = []  # as a replica that `evidence publish` builds serves it: its settings, its hashed URLs
+    for option, name, content in (
+        ("--settings", "settings.json", publish.served_settings()),
+        ("--metadata", "metadata.json", publish.METADATA),
+    ):
+        (args.work / name).write_text(json.dumps(content))
+        as_published += [option, str(args.work / name)]
     server = subprocess.Popen(
-        [str(BIN / "evidence"), "serve", str(db), "--port", str(port)],
+        [str(BIN / "evidence"), "serve", str(db), "--port", str(port), "--workers", str(args.workers), *as_published],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
