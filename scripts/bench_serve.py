@@ -43,6 +43,7 @@ SCRIPTS = Path(__file__).resolve().parent
 SEARCHES = ["migraine", "insomnia", "fibromyalgia", "moxibustion", "Oswestry", "pelvic girdle"]
 CONDITIONS = ["migraine", "insomnia", "neck-pain", "fibromyalgia"]
 FACETS_TIMED_OUT = b'class="facets-timed-out"'  # what Datasette's page says when a facet ran out of time
+FACETED = ("faceted page", "search page with facets")  # the pages read for it (the clients' CPU counts too)
 
 
 def requests(route: str, export: int) -> dict[str, list[str]]:
@@ -115,6 +116,19 @@ def database_route(port: int) -> str:
     """The route of the database named evidence: /evidence, or /evidence-HASH when the server hashes its URLs."""
     databases = json.loads(get(port, "/-/databases.json")[1])
     return next(d["route"] for d in databases if d["name"] == "evidence")
+
+
+def machine_busy(seconds: float = 2) -> float:
+    """The share of the machine's CPU time that was not idle over the next ``seconds`` (from /proc/stat)."""
+
+    def times() -> list[int]:
+        with open("/proc/stat") as stat:
+            return [int(value) for value in stat.readline().split()[1:]]
+
+    before = times()
+    time.sleep(seconds)
+    spent = [after - start for after, start in zip(times(), before)]
+    return 1 - (spent[3] + spent[4]) / sum(spent)  # idle and iowait
 
 
 def cpu_seconds(root: int) -> float:
@@ -191,7 +205,7 @@ def drive(port: int, kinds: dict[str, list[str]], clients: int, seconds: float, 
             try:
                 status, body = get(port, next(paths[kind]), gzip)
                 failed = status != 200
-                timed_out = FACETS_TIMED_OUT in (decompress(body) if body[:2] == b"\x1f\x8b" else body)
+                timed_out = kind in FACETED and FACETS_TIMED_OUT in (decompress(body) if gzip else body)
             except OSError:
                 failed, timed_out = True, False
             elapsed = time.perf_counter() - started
@@ -245,7 +259,7 @@ def main() -> None:
         for paths in kinds.values():  # once each, so that every run starts with warm caches
             for path in paths:
                 get(port, path, args.gzip)
-        load_before = os.getloadavg()[0]
+        busy_before, load_before = machine_busy(), os.getloadavg()[0]
         server_cpu, clients_cpu, started = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
         with LoadAverage() as load:
             results = drive(port, kinds, args.clients, args.seconds, args.gzip)
@@ -262,7 +276,8 @@ def main() -> None:
     answered = sum(len(result["times"]) for result in results.values())
     print(f"  {answered} requests answered in {wall:.1f} s: {answered / wall:.1f} per second")
     print(
-        f"  load average (1 min): {load_before:.2f} before, {max(load.samples, default=load_before):.2f} at most during"
+        f"  CPU busy in the 2 s before the run: {busy_before:.0%}; load average (1 min): {load_before:.2f} before,"
+        f" {max(load.samples, default=load_before):.2f} at most during"
         f" the run; CPU time: server {server_cpu:.1f} s, clients {clients_cpu:.1f} s, of {wall * cores:.1f} s that"
         f" {cores} cores had ({(server_cpu + clients_cpu) / (wall * cores):.0%})"
     )

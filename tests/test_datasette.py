@@ -497,9 +497,8 @@ async def test_facets_of_a_filter_that_run_out_of_time_are_reported_not_failed(c
 
 @pytest.mark.asyncio
 async def test_an_export_process_that_died_is_replaced(ds):
-    """RIS is formatted in the export process (a dead one fails one export, then is replaced); BibTeX, whose
-    entries the load wrote, is read in the server process and does not need it."""
+    """Every export is read and formatted in the export process: a dead one fails one export, then is replaced."""
     os.kill(publish._export_process().submit(os.getpid).result(), signal.SIGKILL)
-    assert (await ds.client.get("/evidence/studies.bib")).status_code == 200
     assert (await ds.client.get("/evidence/studies.ris")).status_code == 500
     assert (await ds.client.get("/evidence/studies.ris")).status_code == 200
+    assert (await ds.client.get("/evidence/studies.bib")).status_code == 200

@@ -9,6 +9,7 @@ import os
 import re
 import threading
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
@@ -126,16 +127,15 @@ def _renderer(name: str):
         except (ValueError, QueryInterrupted) as exc:
             return Response.text(f"The selection could not be read again for export: {exc}", status=400)
         path = datasette.get_database(database).path
-        if name in exporting.STORED:  # text the load wrote: read in a thread of this process, as a page is
-            body, count = await asyncio.get_running_loop().run_in_executor(None, _export, path, keys, name, markup)
-        else:  # formatting thousands of references takes seconds: done in a process of lower priority
-            try:
-                body, count = await asyncio.get_running_loop().run_in_executor(
-                    _export_process(), _export, path, keys, name, markup, True
-                )
-            except BrokenProcessPool:
-                _stop_export_process()  # the next export starts another
-                raise
+        page = markup == "html" and exporting.FORMATS[name].formatted  # gets its way back: compressed later
+        packed = not page and "gzip" in request.headers.get("accept-encoding", "")
+        try:  # reading and formatting thousands of references takes seconds: done in a process of lower priority
+            body, count = await asyncio.get_running_loop().run_in_executor(
+                _export_process(), _export, path, keys, name, markup, True, packed
+            )
+        except BrokenProcessPool:
+            _stop_export_process()  # the next export starts another
+            raise
         if markup == "html" and exporting.FORMATS[name].formatted:
             source = "the row" if view_name == "row" else table or query_name or "the query"
             body = bibliography_page.with_way_back(body, request, RENDERER_OF[name], source)
@@ -143,11 +143,10 @@ def _renderer(name: str):
         stem = "-".join(re.sub(r"[^\w.-]+", "_", part) for part in (database, table or query_name or "query") if part)
         filename = f"{stem}.{extension}" if name in ("bibtex", "ris") else f"{stem}-{name}.{extension}"
         disposition = "inline" if markup == "html" and name in ("apa", "vancouver") else "attachment"
-        return Response(
-            body,
-            content_type=media_type,
-            headers={"content-disposition": f'{disposition}; filename="{filename}"', "x-evidence-studies": str(count)},
-        )
+        headers = {"content-disposition": f'{disposition}; filename="{filename}"', "x-evidence-studies": str(count)}
+        if packed:
+            headers |= {"content-encoding": "gzip", "vary": "Accept-Encoding"}
+        return Response(body, content_type=media_type, headers=headers)
 
     return render
 
@@ -187,13 +186,14 @@ def _stop_export_process() -> None:
     _export_pool = None
 
 
-def _export(path: str, keys: list[str], name: str, markup: str, workers: bool = False) -> tuple[bytes, int]:
-    """The studies of ``keys`` in the database file at ``path``, formatted (UTF-8), and how many; with
-    ``workers`` (in the export process only: a server process does not fork), written in worker processes."""
+def _export(path: str, keys: list[str], name: str, markup: str, workers: bool = False, packed: bool = False):
+    """The studies of ``keys`` in the database file at ``path``, formatted (UTF-8; gzip-compressed if ``packed``),
+    and how many; with ``workers`` (in the export process only: a server process does not fork), written in worker
+    processes."""
     written: dict[str, list] = {}
     with parallel.workers() if workers else nullcontext():
-        text = "".join(exporting.export(Path(path), keys, name, markup, written))
-    return text.encode("utf-8"), len(written)
+        body = "".join(exporting.export(Path(path), keys, name, markup, written)).encode("utf-8")
+    return (zlib.compress(body, caching.COMPRESS_LEVEL, wbits=31) if packed else body), len(written)
 
 
 async def _selection_keys(datasette, request, database, table, view_name, columns, rows, data) -> list[str]:
