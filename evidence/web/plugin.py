@@ -131,7 +131,7 @@ def _renderer(name: str):
         packed = not page and "gzip" in request.headers.get("accept-encoding", "")
         try:  # reading and formatting thousands of references takes seconds: done in a process of lower priority
             body, count = await asyncio.get_running_loop().run_in_executor(
-                _export_process(), _export, path, keys, name, markup, True, packed
+                _export_process(), _export, path, keys, name, markup, name not in exporting.STORED, packed
             )
         except BrokenProcessPool:
             _stop_export_process()  # the next export starts another
@@ -156,7 +156,7 @@ _export_pool: ProcessPoolExecutor | None = None
 
 def _export_process() -> ProcessPoolExecutor:
     """The process that reads and formats this server process's exports, one at a time, started at the first.
-    It runs as low as the bulk threads: a page asked for during an export takes the CPU first. `evidence
+    It runs at a lower priority (EXPORT_NICENESS): a page asked for during an export takes the CPU first. `evidence
     serve` runs a server process per core, so exports can use every core when nothing else does."""
     global _export_pool
     if _export_pool is None:
