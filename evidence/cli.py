@@ -445,7 +445,12 @@ def say(line: str) -> None:
 @click.option("--max-returned-rows", type=click.IntRange(min=1), help="Rows a page returns  [default: Datasette's]")
 @click.option("--facet-time-limit-ms", type=click.IntRange(min=1), help="Time limit of a facet  [default: Datasette's]")
 @click.option(
-    "-w", "--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Processes a replica runs."
+    "-w",
+    "--workers",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes a replica runs (4 a core).",
 )
 @click.option("--force", is_flag=True, help="Write into --out even if it is not empty (replacing what publish writes).")
 def publish(db, out, platform, name, image, workers, force, **limits):

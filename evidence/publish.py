@@ -28,7 +28,10 @@ from .web import server
 PLATFORMS = ("cloudrun", "fly", "kubernetes")
 PORT = 8001
 USER_ID = 10001  # the image's user: not root, and no user of the host by chance
-CPUS = 2  # what each platform is asked for, and the workers the image runs: the benchmarked 2-core replica
+CPUS = 2  # what each platform is asked for: the benchmarked 2-core replica
+# Server processes of a replica: four per core. Under load the system shares the CPU between processes, so a short
+# page is not held up behind a long one answered in the same process (README, "Serving many readers").
+WORKERS = 4 * CPUS
 MEMORY = "2Gi"
 HEALTH_PATH = "/-/versions.json"
 DB_NAME = "evidence.db"  # Datasette names the database after the file: pages stay at /evidence/...
@@ -86,7 +89,7 @@ def publish(
     platform: str | None = None,
     image: str | None = None,
     settings: dict | None = None,
-    workers: int = CPUS,
+    workers: int = WORKERS,
     force: bool = False,
     copying: Callable[[int, int], None] | None = None,
 ) -> Context:

@@ -235,7 +235,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--export", type=int, default=10_000, help="studies in the BibTeX export")
     parser.add_argument("--no-gzip", dest="gzip", action="store_false", help="clients do not ask for gzip")
-    parser.add_argument("--workers", type=int, default=publish.CPUS, help="server processes (as a published replica)")
+    parser.add_argument(
+        "--workers", type=int, default=publish.WORKERS, help="server processes (as a published replica)"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     db = build(args.studies, args.work)

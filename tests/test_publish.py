@@ -26,6 +26,7 @@ import yaml
 from browsing import free_port
 from click.testing import CliRunner
 
+from evidence import publish as publishing
 from evidence.cli import cli
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -518,3 +519,9 @@ def test_publish_from_an_installed_wheel_says_it_needs_the_source(shared, venv, 
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("Error: evidence publish needs the source checkout of evidence")
     assert done.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_replica_runs_the_benchmarked_number_of_server_processes(context):
+    """The command's default, the Dockerfile and publish.WORKERS agree: four processes a core."""
+    command = json.loads(dockerfile_instruction(context[0], "CMD"))
+    assert command[command.index("--workers") + 1] == str(publishing.WORKERS) == str(4 * publishing.CPUS)
