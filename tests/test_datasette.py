@@ -354,7 +354,7 @@ async def test_the_page_of_every_card_reads_its_facets_from_study_card_facets(co
     for chosen, where in (
         ("year__gte=0", "year >= 0"),
         ("_where=rowid+>+1", "rowid > 1"),
-        ("_search=acupuncture", "rowid in (select rowid from studies_fts where studies_fts match 'acupuncture')"),
+        ("_search=acupuncture", "rowid in (select rowid from study_cards_fts where study_cards_fts match 'acupuncture')"),
         (f"_size=2&_sort=rowid&_next={first_page['next']}", f"rowid > {first_page['next'].split(',')[-1]}"),
     ):
         data = await get_json(ds, f"/evidence/study_cards.json?{chosen}")
@@ -374,7 +374,7 @@ async def test_the_page_of_every_card_reads_its_facets_from_study_card_facets(co
     [
         ("year__gte=2009", "year >= 2009"),
         ("evidence_level=2", "evidence_level = 2"),
-        ("_search=pain", "rowid in (select rowid from studies_fts where studies_fts match 'pain')"),
+        ("_search=pain", "rowid in (select rowid from study_cards_fts where study_cards_fts match 'pain')"),
         (
             "conditions__arraycontains=Low+back+pain",
             "exists (select 1 from json_each(conditions) where value = 'Low back pain')",

@@ -227,7 +227,9 @@ CREATE INDEX IF NOT EXISTS idx_field_disagreements_study ON field_disagreements(
 
 # One row per study for browsing, kept as a table (refreshed by each load) so that facets and sorting on a
 # million studies use indexes instead of computing every card's JSON arrays on each request.
-STUDY_CARDS = """
+FTS_COLUMNS = ["title", "abstract", "keywords", "population", "finding", "author_list"]  # of studies, searched
+
+STUDY_CARDS = f"""
 CREATE TABLE IF NOT EXISTS study_cards (
     rowid INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
@@ -262,11 +264,13 @@ CREATE INDEX IF NOT EXISTS idx_study_cards_strength_rank ON study_cards(strength
 -- the rowid alone: a search counts its matches (rowid IN the full-text matches) in this narrow index instead of
 -- looking each one up among the table's wide rows, two to three times faster
 CREATE INDEX IF NOT EXISTS idx_study_cards_rowid ON study_cards(rowid);
+-- the studies' text indexed under the cards' rowids (no copy of the text: contentless), refreshed with the cards
+CREATE VIRTUAL TABLE IF NOT EXISTS study_cards_fts USING fts5({", ".join(FTS_COLUMNS)}, content='', tokenize='porter');
 """
 
 STUDY_CARDS_ROWS = """
 SELECT
-    s.rowid AS rowid,
+    row_number() OVER strength AS rowid,
     s.key,
     s.title,
     s.finding,
@@ -298,11 +302,12 @@ SELECT
     s.doi,
     s.pmid,
     s.pmcid,
-    -- strongest evidence first: evidence level (ungraded last), design, newest first
-    row_number() OVER (ORDER BY coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year DESC, s.key)
-        AS strength_rank
+    row_number() OVER strength AS strength_rank
 FROM studies s LEFT JOIN designs d ON d.id = s.design
-ORDER BY s.rowid
+-- strongest evidence first: evidence level (ungraded last), design, newest first; the cards are stored in this
+-- order (rowid), so that a page of them, searched or not, reads its first rows in order instead of sorting all
+WINDOW strength AS (ORDER BY coalesce(d.evidence_level, 9), coalesce(d.rank, 99), s.year DESC, s.key)
+ORDER BY 1
 """
 
 
@@ -455,7 +460,6 @@ FROM claims c JOIN sources src ON src.id = c.source_id
 
 VIEWS = {"claim_cards": CLAIM_CARDS_VIEW}
 
-FTS_COLUMNS = ["title", "abstract", "keywords", "population", "finding", "author_list"]
 TABLES = SCHEMA + STUDY_CARDS + STUDY_CARD_FACETS + CONDITION_STUDIES + CONDITION_FINDINGS + EVIDENCE_MAP_CELLS
 
 # Kept in the database's user_version: a digest of everything above, so that a database of another shape (a

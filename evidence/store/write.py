@@ -22,7 +22,7 @@ from ..merge import MergedStudy
 from ..records import LoadError, StudyRecord, TaggedStudy, shallow_dict
 from ..synonyms import synonym_rows
 from ..tagging.vocabulary import Vocabulary
-from .schema import CARD_FACETS, SUMMARIES, array_value_counts
+from .schema import CARD_FACETS, FTS_COLUMNS, SUMMARIES, array_value_counts
 
 if TYPE_CHECKING:  # sqlite-utils is imported where a database is built: exports read with sqlite3 alone
     from sqlite_utils import Database
@@ -106,10 +106,17 @@ def save_vocabulary(db: Database, vocab: Vocabulary) -> None:
 
 def refresh_summaries(db: Database) -> None:
     """Rebuild what is computed from the studies and their tags (schema.SUMMARIES, in order): the studies under
-    each condition and their findings, the study cards and their facet counts, the evidence map's counts."""
+    each condition and their findings, the study cards (with their full-text index) and their facet counts, the
+    evidence map's counts."""
     for table, rows in SUMMARIES.items():
         db.execute(f"DELETE FROM {table}")
         db.execute(f"INSERT INTO {table} {rows}")
+    db.execute("INSERT INTO study_cards_fts (study_cards_fts) VALUES ('delete-all')")
+    columns = ", ".join(FTS_COLUMNS)
+    db.execute(
+        f"INSERT INTO study_cards_fts (rowid, {columns}) SELECT c.rowid, {', '.join(f's.{c}' for c in FTS_COLUMNS)} "
+        "FROM study_cards c JOIN studies s ON s.key = c.key"
+    )
     refresh_card_facets(db.conn)
 
 

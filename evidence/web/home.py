@@ -26,7 +26,7 @@ from sources s join claims c on c.source_id = s.id group by s.id, c.verdict orde
 """
 STUDIES_MATCHING = """
 select c.key, c.title, c.design, c.year, c.finding from study_cards c
-where c.rowid in (select rowid from studies_fts where studies_fts match :q) order by c.strength_rank limit 50
+where c.rowid in (select rowid from study_cards_fts where study_cards_fts match :q) order by c.rowid limit 50
 """
 CLAIMS_MATCHING = """
 select c.id, s.name as article, c.claim, c.verdict from claims c join sources s on s.id = c.source_id

@@ -152,14 +152,13 @@ def database_metadata() -> dict:
                 "outcomes and comparators (JSON arrays in .json and .csv; rebuilt by each load). Start here: facet "
                 "on condition (narrower conditions counted, as on the evidence map), design, evidence level, "
                 "year or journal, or search titles, abstracts, keywords, population and findings.",
-                "sort": "strength_rank",
                 # the plugin's facet type (facets.CardFacet) that reads the counts made at load time when it can
                 "facets": [{"card": column} for column in CARD_FACETS],
-                "fts_table": "studies_fts",
+                "fts_table": "study_cards_fts",
                 "fts_pk": "rowid",
                 "searchmode": "raw",
                 "columns": {
-                    "rowid": "Row id of the study, which links it to the full-text index",
+                    "rowid": "The cards' order, strongest evidence first (as strength_rank); the full-text index is keyed on it",
                     "conditions": "Conditions the study is tagged with",
                     "condition_groups": "Those conditions and every broader one (low back pain -> back pain -> pain)",
                     "evidence_level": "OCEBM 2011 level of the design: 1 strongest, 5 mechanism-based reasoning",
