@@ -49,9 +49,8 @@ class Run:
     output: str
 
 
-def _tree_memory_kb(root: int) -> int:
-    """Memory of a process and all its descendants, in kB: the sum of their proportional set sizes (from
-    /proc), so that pages forked workers share with their parent are counted once."""
+def process_tree(root: int) -> list[int]:
+    """A process and all its descendants (from /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -61,10 +60,19 @@ def _tree_memory_kb(root: int) -> int:
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(parent, []).append(int(entry))
-    total, stack = 0, [root]
+    tree, stack = [], [root]
     while stack:
         pid = stack.pop()
+        tree.append(pid)
         stack += children.get(pid, [])
+    return tree
+
+
+def tree_memory_kb(root: int) -> int:
+    """Memory of a process and all its descendants, in kB: the sum of their proportional set sizes (from
+    /proc), so that pages forked workers share with their parent are counted once."""
+    total = 0
+    for pid in process_tree(root):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
                 total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
@@ -84,7 +92,7 @@ def measure(command: list[str]) -> Run:
         )
         peak = 0
         while process.poll() is None:  # reading /proc costs CPU the measured process needs: not too often
-            peak = max(peak, _tree_memory_kb(process.pid))
+            peak = max(peak, tree_memory_kb(process.pid))
             try:  # waiting, not sleeping: the time taken is the process's, not rounded up to the next poll
                 process.wait(timeout=0.25)
             except subprocess.TimeoutExpired:

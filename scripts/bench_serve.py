@@ -35,6 +35,8 @@ from gzip import decompress
 from pathlib import Path
 from urllib.parse import quote
 
+from bench import process_tree, tree_memory_kb  # scripts/bench.py, beside this script
+
 import evidence
 from evidence import publish, store
 
@@ -133,35 +135,32 @@ def machine_busy(seconds: float = 2) -> float:
 
 def cpu_seconds(root: int) -> float:
     """User and system CPU time of process ``root`` and all its descendants, from /proc."""
-    parents, times = {}, {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # ended meanwhile
-            parents[int(entry)] = int(fields[1])
-            times[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    tree, grew = {root}, True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return sum(times.get(pid, 0.0) for pid in tree)
+    total = 0.0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 class LoadAverage:
-    """The 1-minute load average, sampled every second while a run lasts."""
+    """The 1-minute load average, and the memory of the server's processes, sampled every second while a run
+    lasts."""
 
-    def __init__(self) -> None:
+    def __init__(self, server: int) -> None:
+        self.server = server
         self.samples: list[float] = []
+        self.memory_kb = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.sample, daemon=True)
 
     def sample(self) -> None:
         while not self.stop.wait(1):
             self.samples.append(os.getloadavg()[0])
+            self.memory_kb = max(self.memory_kb, tree_memory_kb(self.server))
 
     def __enter__(self):
         self.thread.start()
@@ -263,7 +262,7 @@ def main() -> None:
                 get(port, path, args.gzip)
         busy_before, load_before = machine_busy(), os.getloadavg()[0]
         server_cpu, clients_cpu, started = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
-        with LoadAverage() as load:
+        with LoadAverage(server.pid) as load:
             results = drive(port, kinds, args.clients, args.seconds, args.gzip)
         server_cpu, clients_cpu = cpu_seconds(server.pid) - server_cpu, time.process_time() - clients_cpu
         wall = time.perf_counter() - started
@@ -276,7 +275,10 @@ def main() -> None:
     )
     cores = os.cpu_count()
     answered = sum(len(result["times"]) for result in results.values())
-    print(f"  {answered} requests answered in {wall:.1f} s: {answered / wall:.1f} per second")
+    print(
+        f"  {answered} requests answered in {wall:.1f} s: {answered / wall:.1f} per second; memory of the server's"
+        f" processes (PSS) at most {load.memory_kb / 1024:,.0f} MB"
+    )
     print(
         f"  CPU busy in the 2 s before the run: {busy_before:.0%}; load average (1 min): {load_before:.2f} before,"
         f" {max(load.samples, default=load_before):.2f} at most during"

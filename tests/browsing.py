@@ -2,6 +2,7 @@
 serve` of a database on a free port, and the folder screenshots go to (``EVIDENCE_SCREENSHOTS``)."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,26 +45,35 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: Path):
-    """`evidence serve` of ``db`` on a free port, as a user starts it: its base URL once it answers."""
-    port = free_port()
+def running(command: list[str], **kwargs):
+    """A server started with ``command`` (PORT in its environment, ``env``): its base URL and process once
+    /-/versions.json answers; at the end, its whole process group is stopped (a shell's child included)."""
+    port = kwargs["env"]["PORT"]
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("evidence")), "serve", str(db), "--port", str(port), "-w", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        for _ in range(600):
             try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1)
+                urllib.request.urlopen(base + "/-/versions.json", timeout=2)
                 break
             except OSError:
+                assert server.poll() is None, server.stderr.read()
                 time.sleep(0.1)
-        yield base
+        yield base, server
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+@contextmanager
+def serving(db: Path):
+    """`evidence serve` of ``db`` on a free port, as a user starts it: its base URL once it answers."""
+    command = [str(Path(sys.executable).with_name("evidence")), "serve", str(db), "-w", "1"]
+    with running(command, env={**os.environ, "PORT": str(free_port())}) as (base, _):
+        yield base
 
 
 def screenshots_folder(fallback: Path) -> Path:

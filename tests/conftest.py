@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from click.testing import CliRunner
 
 from evidence import loader, store
+from evidence.cli import cli
 from evidence.exporting import render
 from evidence.formats.latex import extra_text
 from evidence.selection import Selection, select_keys
@@ -111,3 +113,13 @@ def assert_reads_back(study, record, also: tuple[str, ...] = ()) -> None:
         assert getattr(record, name) == getattr(stored, name), (stored.key, name)
     assert record.journal == (stored.journal or extra_text(stored, "booktitle"))  # a chapter's book
     assert [(t.kind, t.value) for t in record.tags] == curated_tags(study)
+
+
+def one_error_line(arguments: list[str], status: int) -> str:
+    """The command's one line of error, asserting exit ``status``, exactly one line `Error: ...` and no traceback."""
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == status, result.output
+    assert isinstance(result.exception, SystemExit), "an exception escaped the command"
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import one_error_line
 
 from evidence import loader
 from evidence.cli import cli
@@ -15,14 +16,9 @@ from evidence.cli import cli
 STUDIES = str(loader.DATA_DIR / "studies.bib")
 
 
-def run(*arguments: str):
+def run(*arguments: str) -> str:
     """The command's result, asserting it failed with exactly one line, `Error: ...`, and no traceback."""
-    result = CliRunner().invoke(cli, list(arguments))
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit), "an exception escaped the command"
-    lines = result.output.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
+    return one_error_line(list(arguments), 1)
 
 
 @pytest.fixture

@@ -354,7 +354,10 @@ async def test_the_page_of_every_card_reads_its_facets_from_study_card_facets(co
     for chosen, where in (
         ("year__gte=0", "year >= 0"),
         ("_where=rowid+>+1", "rowid > 1"),
-        ("_search=acupuncture", "rowid in (select rowid from study_cards_fts where study_cards_fts match 'acupuncture')"),
+        (
+            "_search=acupuncture",
+            "rowid in (select rowid from study_cards_fts where study_cards_fts match 'acupuncture')",
+        ),
         (f"_size=2&_sort=rowid&_next={first_page['next']}", f"rowid > {first_page['next'].split(',')[-1]}"),
     ):
         data = await get_json(ds, f"/evidence/study_cards.json?{chosen}")

@@ -101,6 +101,7 @@ def test_serve_benchmark_counts(tmp_path):
     assert re.search(r"load average \(1 min\): [\d.]+ before, [\d.]+ at most during the run", output)
     server, clients = map(float, re.search(r"CPU time: server ([\d.]+) s, clients ([\d.]+) s", output).groups())
     assert server > 0 and clients > 0
+    assert float(re.search(r"\(PSS\) at most ([\d,]+) MB", output).group(1).replace(",", "")) > 0
 
 
 def test_a_large_file_read_from_disk_in_pieces_gives_what_its_text_gives(monkeypatch, tmp_path):

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from browsing import free_port
+from browsing import free_port, running
 from click.testing import CliRunner
+from conftest import one_error_line
 
 from evidence import publish as publishing
 from evidence.cli import cli
@@ -115,26 +116,6 @@ def read_only(folder: Path):
         yield folder
     finally:
         folder.chmod(0o755)
-
-
-@contextmanager
-def running(command: list[str], **kwargs):
-    """A server started with ``command``; its base URL once /-/versions.json answers (PORT in its environment)."""
-    port = kwargs["env"]["PORT"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read()
-                time.sleep(0.1)
-        yield base, server
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -424,12 +405,7 @@ def test_serve_from_a_folder_it_cannot_write(shared, other_user):
 
 def run(*arguments: str) -> str:
     """The command's one line of error, asserting exit status 2 and no traceback."""
-    result = CliRunner().invoke(cli, list(arguments))
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), "an exception escaped the command"
-    lines = result.output.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    return lines[0]
+    return one_error_line(list(arguments), 2)
 
 
 def test_publish_refuses_a_database_evidence_did_not_build(tmp_path):
