@@ -133,9 +133,9 @@ async def test_the_map_colours_each_condition_by_its_own_findings_and_links_its_
         conditions = dict(conn.execute("SELECT label, id FROM conditions"))
     links = dict(re.findall(r'<th scope="row" class="condition"[^>]*><a href="([^"]+)">([^<]+)</a>', page))
     assert {label: href for href, label in links.items()} == {
-        label: condition_url(ident) for label, ident in conditions.items()
+        label: condition_url(ds, ident) for label, ident in conditions.items()
     }
-    assert condition_url("chronic-low-back-pain") == "/evidence/conditions/chronic-low-back-pain"
+    assert condition_url(ds, "chronic-low-back-pain") == "/evidence/conditions/chronic-low-back-pain"
 
 
 @pytest.mark.asyncio

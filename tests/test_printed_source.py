@@ -89,16 +89,16 @@ def test_the_printed_source_never_changes_a_value_the_checked_records_give(claim
 @pytest.mark.asyncio
 async def test_study_page_shows_printed_values_as_printed_not_verified(claims_db):
     ds = Datasette([str(claims_db)])
-    response = await ds.client.get(study_url("chung2003", claims_db.stem))
+    response = await ds.client.get(study_url(ds, "chung2003", claims_db.stem))
     assert response.status_code == 200
     facts = response.text.split('class="facts"')[1].split("</dl>")[0]
     assert "volume 49 <small" in facts and facts.count("(as printed, not verified)") == 2
     assert "As printed, not verified" in facts and "“985-989”" in facts
     sources = response.text.split('id="sources"')[1]
     assert "a printed citation" in sources and "gives volume, pages, as printed, not verified" in sources
-    checked = await ds.client.get(study_url("cherkin2009", claims_db.stem))
+    checked = await ds.client.get(study_url(ds, "cherkin2009", claims_db.stem))
     assert "not verified" not in checked.text and "a printed citation" in checked.text
-    differing = await ds.client.get(study_url("inoue2006", claims_db.stem))
+    differing = await ds.client.get(study_url(ds, "inoue2006", claims_db.stem))
     assert "pages: kept “103”" in differing.text.split('id="sources"')[1]
 
 
