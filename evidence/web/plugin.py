@@ -136,7 +136,7 @@ def _renderer(name: str):
         except BrokenProcessPool:
             _stop_export_process()  # the next export starts another
             raise
-        if markup == "html" and exporting.FORMATS[name].formatted:
+        if page:
             source = "the row" if view_name == "row" else table or query_name or "the query"
             body = bibliography_page.with_way_back(body, request, RENDERER_OF[name], source)
         extension, media_type = exporting.file_type(name, markup)
@@ -156,8 +156,8 @@ _export_pool: ProcessPoolExecutor | None = None
 
 def _export_process() -> ProcessPoolExecutor:
     """The process that reads and formats this server process's exports, one at a time, started at the first.
-    It runs at a lower priority (EXPORT_NICENESS): a page asked for during an export takes the CPU first. `evidence
-    serve` runs a server process per core, so exports can use every core when nothing else does."""
+    It runs as low as the bulk threads (background.NICENESS): a page asked for during an export takes the CPU
+    first. `evidence serve` runs several server processes, so exports can use every core when nothing else does."""
     global _export_pool
     if _export_pool is None:
         _export_pool = ProcessPoolExecutor(
